@@ -1,0 +1,63 @@
+//! The session's dialect adapter: which one applies, and where its files are.
+
+use std::path::PathBuf;
+
+use xiaoan_models::adapters::{builtin_adapters, load_adapters, Adapter};
+use xiaoan_models::DecodeOptions;
+
+use crate::config::Settings;
+use crate::error::Result;
+
+/// The dialect adapters of this terminal: the configured folder's, else the built-in ones.
+#[derive(Clone, Debug)]
+pub struct Adapters {
+    list: Vec<Adapter>,
+}
+
+impl Adapters {
+    /// Load from `[asr] adapters_dir`, else the adapters compiled into the program.
+    pub fn load(settings: &Settings) -> Result<Adapters> {
+        let list = match &settings.config.asr.adapters_dir {
+            Some(dir) => load_adapters(dir)?,
+            None => builtin_adapters()?,
+        };
+        Ok(Adapters { list })
+    }
+
+    /// The adapter for a dialect code (Mandarin's when the code has none).
+    pub fn get(&self, code: &str) -> Option<&Adapter> {
+        self.list
+            .iter()
+            .find(|a| a.code == code)
+            .or_else(|| self.list.iter().find(|a| a.code == "cmn"))
+    }
+
+    /// All adapters.
+    pub fn all(&self) -> &[Adapter] {
+        &self.list
+    }
+
+    /// Decoding options for a dialect.
+    pub fn decode_options(&self, code: &str, base: &DecodeOptions) -> DecodeOptions {
+        match self.get(code) {
+            Some(a) => a.decode_options(base),
+            None => base.clone(),
+        }
+    }
+
+    /// The espeak-ng voice for replies in a dialect.
+    pub fn tts_voice(&self, code: &str) -> String {
+        self.get(code)
+            .map(|a| a.tts_voice.clone())
+            .unwrap_or_else(|| xiaoan_models::voice_for_dialect(code).to_string())
+    }
+}
+
+/// The whisper.cpp model file (per dialect when its adapter carries LoRA weights).
+pub fn ggml_path(settings: &Settings, dialect: Option<&str>) -> PathBuf {
+    let dir = xiaoan_models::whisper_dir(&settings.home);
+    match dialect {
+        Some(code) => dir.join(format!("ggml-base-{code}.bin")),
+        None => dir.join("ggml-base-f16.bin"),
+    }
+}

@@ -1,0 +1,151 @@
+//! Assembling the stages into a running agent, and the evaluation pipeline that drives
+//! exactly the same stages.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use xiaoan_eval::{ManifestItem, Pipeline, Prediction, RunOptions};
+use xiaoan_intents::{Context, Intent, Understander};
+use xiaoan_kb::{Guide, Retriever, TantivyRetriever};
+
+use crate::config::Settings;
+use crate::dialogue::Agent;
+use crate::error::{Error, Result};
+use crate::forms::{Forms, Mediation};
+use crate::pipeline::Recognizer;
+use crate::store::{AppointmentConfig, Store};
+
+/// The service guide: the configured folder, else the one shipped in the program.
+pub fn load_guide(settings: &Settings) -> Result<Guide> {
+    Ok(match &settings.config.kb.guide_dir {
+        Some(dir) => Guide::load_dir(dir)?,
+        None => Guide::builtin()?,
+    })
+}
+
+/// The retriever over the guide, its index under `XIAOAN_HOME/index` (rebuilt when the
+/// guide changed or the index is damaged).
+pub fn load_retriever(settings: &Settings, guide: &Guide) -> Result<Box<dyn Retriever>> {
+    Ok(Box::new(TantivyRetriever::open_or_build(
+        guide,
+        &settings.index_dir,
+    )?))
+}
+
+/// Build the agent with the records store at `store_path`.
+pub fn build_agent(settings: &Settings, store_path: &Path) -> Result<Agent> {
+    let guide = load_guide(settings)?;
+    let retriever = load_retriever(settings, &guide)?;
+    let forms = Forms::builtin().map_err(|e| Error::Config {
+        file: "forms".into(),
+        reason: e.to_string(),
+    })?;
+    let mediation = Mediation::builtin().map_err(|e| Error::Config {
+        file: "mediation".into(),
+        reason: e.to_string(),
+    })?;
+    let store = Store::open(store_path)?;
+    let default_dialect = match settings.config.dialect.default.as_str() {
+        "auto" => None,
+        code => Some(code.to_string()),
+    };
+    Ok(Agent {
+        understander: Understander::builtin()?,
+        guide,
+        retriever,
+        forms,
+        mediation,
+        store: Mutex::new(store),
+        settings: settings.dialogue.clone(),
+        default_dialect,
+        today: None,
+        appointments: AppointmentConfig::default(),
+    })
+}
+
+/// Intents whose answer needs a guide item (service ids are predicted for these).
+pub fn needs_guide(i: Intent) -> bool {
+    !matches!(
+        i,
+        Intent::NavRepeat
+            | Intent::NavSlower
+            | Intent::NavFaster
+            | Intent::NavStop
+            | Intent::ConfirmYes
+            | Intent::ConfirmNo
+            | Intent::Greeting
+            | Intent::Goodbye
+            | Intent::DialectSwitch
+            | Intent::Emergency
+            | Intent::HandoffHuman
+            | Intent::QueueStatus
+            | Intent::OutOfScope
+    )
+}
+
+/// The evaluation pipeline: the same recogniser, understanding and retriever as the
+/// agent, one manifest item at a time.
+pub struct EvalPipeline<'a> {
+    /// The recogniser (None: the manifest has only text items).
+    pub recognizer: Option<&'a Recognizer>,
+    /// Understanding.
+    pub understander: &'a Understander,
+    /// Retrieval.
+    pub retriever: &'a dyn Retriever,
+    /// Audio limits.
+    pub settings: &'a Settings,
+}
+
+impl Pipeline for EvalPipeline<'_> {
+    fn run_item(&self, item: &ManifestItem, audio_path: Option<&Path>, opts: &RunOptions) -> Prediction {
+        let chosen = opts.mode.dialect_for(item).map(str::to_string);
+        let mut p = Prediction {
+            id: item.id.clone(),
+            ..Prediction::default()
+        };
+        let text = match (audio_path, &item.text) {
+            (Some(path), _) => {
+                let Some(rec) = self.recognizer else {
+                    return Prediction::failed(&item.id, "audio item but no recogniser is loaded");
+                };
+                let audio = match crate::pipeline::load_audio(self.settings, path) {
+                    Ok(a) => a,
+                    Err(e) => return Prediction::failed(&item.id, e.to_string()),
+                };
+                let dialect = chosen.clone().unwrap_or_else(|| "cmn".into());
+                match rec.stream(&audio, &dialect, opts.realtime, &mut |_| {}) {
+                    Ok(out) => {
+                        p.audio_s = Some(round3(out.audio_s));
+                        p.first_partial_ms = out.first_partial_ms;
+                        p.final_ms = out.final_ms;
+                        p.elapsed_ms = Some(out.elapsed_ms);
+                        out.text
+                    }
+                    Err(e) => return Prediction::failed(&item.id, e.to_string()),
+                }
+            }
+            (None, Some(t)) => t.clone(),
+            (None, None) => return Prediction::failed(&item.id, "item has neither audio nor text"),
+        };
+        let ctx = Context {
+            dialect: chosen.clone(),
+            ..Context::default()
+        };
+        let u = self.understander.understand(&text, &ctx);
+        p.transcript = Some(text);
+        p.dialect = Some(chosen.unwrap_or_else(|| u.dialect.code.to_string()));
+        p.intent = Some(u.intent.intent.as_str().to_string());
+        p.intent_confidence = Some((u.intent.confidence * 1000.0).round() / 1000.0);
+        if needs_guide(u.intent.intent) && !u.normalized.text.is_empty() {
+            match self.retriever.search(&u.normalized.text, 3) {
+                Ok(hits) => p.service_ids = hits.into_iter().map(|h| h.id).collect(),
+                Err(e) => p.error = Some(format!("retrieval failed: {e}")),
+            }
+        }
+        p
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,211 @@
+//! `xiaoan bench asr|kb|dialogue` and the story runner of `xiaoan eval stories`.
+//!
+//! Benchmarks report medians and percentiles over repeated work, with the machine they
+//! ran on; nothing here asserts a time.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use xiaoan_agent::app::build_agent;
+use xiaoan_agent::config::Settings;
+use xiaoan_agent::pipeline::Recognizer;
+use xiaoan_agent::speech::Speech;
+
+use crate::BenchCmd;
+
+/// nearest-rank percentile of a sorted slice
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v
+}
+
+/// Peak resident memory of this process so far (VmHWM), in MB.
+pub fn peak_rss_mb() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Run a benchmark.
+pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
+    match what {
+        BenchCmd::Kb => {
+            let mut out = std::io::stdout();
+            xiaoan_kb::bench::run(&mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCmd::Asr { manifest, engines } => bench_asr(s, &manifest, engines),
+        BenchCmd::Dialogue => bench_dialogue(s),
+    }
+}
+
+fn compiled_engines() -> Vec<String> {
+    let mut v = Vec::new();
+    if cfg!(feature = "candle") {
+        v.push("candle".to_string());
+    }
+    if cfg!(feature = "whisper") {
+        v.push("whisper".to_string());
+    }
+    v
+}
+
+fn bench_asr(s: &Settings, manifest: &Path, engines: Vec<String>) -> Result<ExitCode> {
+    let engines = if engines.is_empty() { compiled_engines() } else { engines };
+    if engines.len() > 1 {
+        // one child process per engine, so each one's peak memory is its own
+        let exe = std::env::current_exe()?;
+        for e in &engines {
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.arg("bench").arg("asr").arg(manifest).arg("--engines").arg(e);
+            let st = cmd.status().with_context(|| format!("running the {e} engine"))?;
+            if !st.success() {
+                eprintln!("xiaoan: the {e} engine's run failed");
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = &engines[0];
+    let m = xiaoan_eval::read_manifest(manifest)?;
+    let rec = Recognizer::load_engine(s, engine)?;
+    let mut rtf = Vec::new();
+    let mut first = Vec::new();
+    let mut fin = Vec::new();
+    let mut errs = 0usize;
+    let mut ref_chars = 0usize;
+    let mut n = 0usize;
+    let mut audio_total = 0.0;
+    for item in m.items.iter().flatten() {
+        let Some(path) = m.audio_path(item) else { continue };
+        let audio = match xiaoan_agent::pipeline::load_audio(s, &path) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("xiaoan: {e}");
+                continue;
+            }
+        };
+        let dialect = item.dialect.clone().unwrap_or_else(|| "cmn".into());
+        // throughput: one decode per utterance
+        let t0 = Instant::now();
+        let text = rec.transcribe(&audio, &dialect)?;
+        let dt = t0.elapsed().as_secs_f64();
+        rtf.push(dt / audio.duration_s().max(1e-3));
+        audio_total += audio.duration_s();
+        // latency: the same audio streamed in real time
+        let out = rec.stream(&audio, &dialect, true, &mut |_| {})?;
+        if let Some(x) = out.first_partial_ms {
+            first.push(x);
+        }
+        if let Some(x) = out.final_ms {
+            fin.push(x);
+        }
+        if let Some(r) = &item.transcript {
+            let a: Vec<char> = xiaoan_eval::cer_normalize(r).chars().collect();
+            let b: Vec<char> = xiaoan_eval::cer_normalize(&text).chars().collect();
+            errs += xiaoan_eval::edit_distance(&a, &b);
+            ref_chars += a.len();
+        }
+        n += 1;
+    }
+    let rtf = sorted(rtf);
+    let first = sorted(first);
+    let fin = sorted(fin);
+    let cer = if ref_chars > 0 {
+        format!("{:.3}", errs as f64 / ref_chars as f64)
+    } else {
+        "-".into()
+    };
+    println!(
+        "bench asr  engine={engine:<7} clips={n} audio={audio_total:.1}s  RTF p50 {:.3} p95 {:.3}  first-partial p50 {:.0} ms p95 {:.0} ms  final p50 {:.0} ms p95 {:.0} ms  peak RSS {:.0} MB  CER {cer}  [{}]",
+        pct(&rtf, 50.0),
+        pct(&rtf, 95.0),
+        pct(&first, 50.0),
+        pct(&first, 95.0),
+        pct(&fin, 50.0),
+        pct(&fin, 95.0),
+        peak_rss_mb().unwrap_or(f64::NAN),
+        crate::cli::eval::machine()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_dialogue(s: &Settings) -> Result<ExitCode> {
+    let rec = Recognizer::load(s)?;
+    let speech = Speech::from_config(&s.config.tts.engine)?;
+    let dir = tempfile_dir()?;
+    let agent = build_agent(s, &dir.join("bench.db"))?;
+    let clips = super::chat::demo_clips();
+    let mut lat = Vec::new();
+    for (path, dialect) in &clips {
+        let audio = xiaoan_agent::pipeline::load_audio(s, path)?;
+        let mut session = agent.new_session();
+        // end of speech -> final transcript, streamed in real time
+        let out = rec.stream(&audio, dialect, true, &mut |_| {})?;
+        let t0 = Instant::now();
+        let t = agent.handle(&mut session, &out.text);
+        let voice = super::chat::voice_for(s, &session);
+        // first audio: the first sentence of the reply synthesised
+        let first = xiaoan_agent::dialogue::sentences(&t.reply.text)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        speech.sentence(&first, &voice)?;
+        let after_final = t0.elapsed().as_secs_f64() * 1000.0;
+        lat.push(out.final_ms.unwrap_or(0.0) + after_final);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let lat = sorted(lat);
+    println!(
+        "bench dialogue  clips={}  end-of-speech → first reply audio: p50 {:.0} ms  p95 {:.0} ms  [{}]",
+        lat.len(),
+        pct(&lat, 50.0),
+        pct(&lat, 95.0),
+        crate::cli::eval::machine()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!("xiaoan-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// The project's synthetic-set lines: (text, dialect, intent, service id).
+pub fn synth_lines() -> Vec<(String, String, String, Option<String>)> {
+    include_str!("../../../eval/data/synth.tsv")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            if f.len() < 3 {
+                return None;
+            }
+            let service = f.get(3).map(|x| x.trim()).filter(|x| !x.is_empty()).map(str::to_string);
+            Some((f[0].to_string(), f[1].to_string(), f[2].to_string(), service))
+        })
+        .collect()
+}
+
+/// `xiaoan eval stories DIR`: run each story through a fresh agent and report task
+/// success per flow and per dialect.
+pub fn stories(s: &Settings, dir: &Path) -> Result<ExitCode> {
+    let stories = xiaoan_eval::stories::load_dir(dir)?;
+    let runner = xiaoan_agent::stories::Runner { settings: s };
+    let outcomes: Vec<_> = stories.iter().map(|st| xiaoan_eval::stories::StoryRunner::run(&runner, st)).collect();
+    let report = xiaoan_eval::stories::report(&outcomes);
+    println!("{report}");
+    let failed = outcomes.iter().filter(|o| !o.success).count();
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,217 @@
+//! `xiaoan chat`, `xiaoan demo`, `xiaoan listen`.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use serde_json::json;
+use xiaoan_agent::app::build_agent;
+use xiaoan_agent::config::Settings;
+use xiaoan_agent::dialogue::{Agent, DialectSource, Reply, Session};
+use xiaoan_agent::pipeline::Recognizer;
+use xiaoan_agent::speech::Speech;
+
+pub use xiaoan_agent::speech::voice_for;
+
+fn session_with(agent: &Agent, dialect: Option<String>) -> Session {
+    let mut session = agent.new_session();
+    if let Some(d) = dialect {
+        session.dialect = Some(d);
+        session.dialect_source = DialectSource::Resident;
+    }
+    session
+}
+
+/// Text conversation in the terminal, or one JSON object per turn with `--jsonl`.
+pub fn chat(s: &Settings, jsonl: bool, dialect: Option<String>) -> Result<ExitCode> {
+    let agent = build_agent(s, &s.store_path)?;
+    let mut session = session_with(&agent, dialect);
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    if !jsonl {
+        let r = agent.greet(&mut session);
+        writeln!(out, "小安: {}", r.text)?;
+        write!(out, "您: ")?;
+        out.flush()?;
+    }
+    for line in stdin.lock().lines() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                // not UTF-8 or a broken pipe: say so, keep the session's records
+                eprintln!("xiaoan: cannot read input: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let text = line.trim();
+        if text.is_empty() {
+            if !jsonl {
+                write!(out, "您: ")?;
+                out.flush()?;
+            }
+            continue;
+        }
+        let t = agent.handle(&mut session, text);
+        if jsonl {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "user": text,
+                    "dialect": session.dialect_code(),
+                    "intent": t.understanding.intent.intent.as_str(),
+                    "confidence": (t.understanding.intent.confidence * 1000.0).round() / 1000.0,
+                    "reply": t.reply.text,
+                    "flow": t.reply.flow,
+                    "awaiting": t.reply.awaiting,
+                    "receipt": t.reply.receipt,
+                })
+            )?;
+        } else {
+            writeln!(out, "小安: {}", t.reply.text)?;
+        }
+        out.flush()?;
+        if t.reply.end_session {
+            if agent.settings.reset_after_session {
+                session = session_with(&agent, None);
+            } else {
+                break;
+            }
+        }
+        if !jsonl {
+            write!(out, "您: ")?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a demo turn feeds in: a bundled clip (heard by the recogniser), or digits
+/// typed on the kiosk's keypad (ID and phone numbers, as residents may prefer).
+enum Input {
+    Clip(&'static str),
+    Typed(&'static str),
+}
+
+/// One scripted turn of the demo.
+struct DemoTurn {
+    input: Input,
+    dialect: &'static str,
+    note: &'static str,
+}
+
+const fn clip(c: &'static str, dialect: &'static str, note: &'static str) -> DemoTurn {
+    DemoTurn { input: Input::Clip(c), dialect, note }
+}
+
+/// The demo script. The clips are rendered by `scripts/make-demo.sh` (espeak-ng).
+const DEMO: &[DemoTurn] = &[
+    clip("01-hello.wav", "cmn", "greeting"),
+    clip("02-senior-card.wav", "cmn", "a question answered from the guide"),
+    clip("03-repeat.wav", "cmn", "repeat"),
+    clip("04-slower.wav", "cmn", "slower"),
+    clip("05-yue-senior-card.wav", "yue", "the same question in Cantonese"),
+    clip("06-certificate.wav", "cmn", "a declaration (告知承诺制), by voice"),
+    clip("07-name.wav", "cmn", ""),
+    DemoTurn { input: Input::Typed("320503198506123049"), dialect: "cmn", note: "ID number typed on the keypad" },
+    DemoTurn { input: Input::Typed("138 1234 5678"), dialect: "cmn", note: "phone typed on the keypad" },
+    clip("08-kind.wav", "cmn", ""),
+    clip("09-purpose.wav", "cmn", ""),
+    clip("10-address.wav", "cmn", ""),
+    clip("11-yes.wav", "cmn", "read-back confirmed"),
+    clip("12-agree.wav", "cmn", "commitment agreed: filed"),
+    clip("13-dispute.wav", "cmn", "a dispute routed to mediation"),
+];
+
+/// The bundled demo clips with their dialects (for `bench dialogue`).
+pub fn demo_clips() -> Vec<(PathBuf, String)> {
+    let dir = demo_dir();
+    DEMO.iter()
+        .filter_map(|t| match t.input {
+            Input::Clip(c) => Some((dir.join(c), t.dialect.to_string())),
+            Input::Typed(_) => None,
+        })
+        .collect()
+}
+
+/// The folder of bundled demo clips.
+fn demo_dir() -> PathBuf {
+    for c in ["tests/fixtures/demo", concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/demo")] {
+        let p = PathBuf::from(c);
+        if p.is_dir() {
+            return p;
+        }
+    }
+    PathBuf::from("tests/fixtures/demo")
+}
+
+/// A scripted conversation from bundled audio: every turn is heard by the recogniser,
+/// understood and answered by the agent; each reply is written as WAV.
+pub fn demo(s: &Settings, out: &Path) -> Result<ExitCode> {
+    let rec = Recognizer::load(s)?;
+    let speech = Speech::from_config(&s.config.tts.engine)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    // the demo files into its own store, never into the centre's records
+    let store = out.join("demo-records.db");
+    let _ = std::fs::remove_file(&store);
+    let agent = build_agent(s, &store)?;
+    let mut session = agent.new_session();
+    let clips = demo_dir();
+    if !clips.join("01-hello.wav").is_file() {
+        anyhow::bail!("the demo clips are missing from {}: run `bash scripts/make-demo.sh`", clips.display());
+    }
+    println!("Xiao'an demo: {} turns from {}\n", DEMO.len(), clips.display());
+    let greet = agent.greet(&mut session);
+    say(s, &speech, &session, &greet, &out.join("00-greeting.wav"))?;
+    for (i, turn) in DEMO.iter().enumerate() {
+        if !turn.note.is_empty() {
+            println!("── {}", turn.note);
+        }
+        let heard = match turn.input {
+            Input::Clip(c) => {
+                let audio = xiaoan_agent::pipeline::load_audio(s, &clips.join(c))?;
+                let dialect = session
+                    .dialect
+                    .clone()
+                    .unwrap_or_else(|| turn.dialect.to_string());
+                let heard = rec.stream(&audio, &dialect, false, &mut |_| {})?;
+                println!("居民 ({c}, {:.1}s): {}", heard.audio_s, heard.text);
+                heard.text
+            }
+            Input::Typed(t) => {
+                println!("居民 (keypad): {t}");
+                t.to_string()
+            }
+        };
+        let t = agent.handle(&mut session, &heard);
+        let wav = out.join(format!("{:02}-reply.wav", i + 1));
+        say(s, &speech, &session, &t.reply, &wav)?;
+        if let Some(r) = &t.reply.receipt {
+            println!("        [filed: {r}]");
+        }
+    }
+    println!("\nReplies written to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn say(s: &Settings, speech: &Speech, session: &Session, r: &Reply, wav: &Path) -> Result<()> {
+    println!("小安: {}   [{}]", r.text, wav.display());
+    let voice = voice_for(s, session);
+    let audio = speech.render_all(r, &voice, s.dialogue.earcons)?;
+    xiaoan_audio::write_wav(wav, &audio)?;
+    Ok(())
+}
+
+/// The live loop: microphone → recogniser → agent → speaker, with barge-in.
+#[cfg(feature = "mic")]
+pub fn listen(s: &Settings) -> Result<ExitCode> {
+    xiaoan_agent::live::run(s)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The live loop needs the `mic` feature.
+#[cfg(not(feature = "mic"))]
+pub fn listen(_s: &Settings) -> Result<ExitCode> {
+    anyhow::bail!("this build has no microphone support: rebuild with `cargo build --release --features mic`")
+}

@@ -1,0 +1,459 @@
+//! `xiaoan.toml`: one file, one section per stage, deployment profiles on top.
+//!
+//! The file is parsed with serde (`deny_unknown_fields` everywhere, so a typo is an
+//! error, not a silently ignored setting), then resolved: the profile's defaults are
+//! applied where the file leaves a value unset, paths are made absolute under
+//! `XIAOAN_HOME`, and backends are checked against the features compiled in.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Where a terminal is deployed; each profile is a set of defaults a centre can override.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// 小安 the robot in the main hall: far-field microphone, barge-in with an echo guard,
+    /// louder, short answers.
+    Robot,
+    /// The accessible window (无障碍服务专窗): headset, slower speech, earcons, longer
+    /// time-outs, every step confirmed aloud.
+    #[default]
+    Window,
+    /// Grid-station self-service kiosks: short prompts, the session is wiped after
+    /// inactivity so the next resident never hears the last one's data.
+    Kiosk,
+}
+
+impl Profile {
+    /// The profile's name as written in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Robot => "robot",
+            Profile::Window => "window",
+            Profile::Kiosk => "kiosk",
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Deployment profile: `robot`, `window` (default) or `kiosk`.
+    pub profile: Profile,
+    /// Where the program keeps its data; empty means `XIAOAN_HOME` or the user's data dir.
+    pub home: Option<PathBuf>,
+    /// Audio front end.
+    pub audio: AudioConfig,
+    /// Speech recognition.
+    pub asr: AsrConfig,
+    /// Dialect handling.
+    pub dialect: DialectConfig,
+    /// Speech output.
+    pub tts: TtsConfig,
+    /// Service guide.
+    pub kb: KbConfig,
+    /// Conversation behaviour; unset values come from the profile.
+    pub dialogue: DialogueConfig,
+    /// Records store.
+    pub store: StoreConfig,
+}
+
+/// `[audio]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioConfig {
+    /// Voice-activity detector: `earshot` (pure Rust, default), `energy`, or `silero`
+    /// (needs the `onnx` feature and the set-up's ONNX Runtime).
+    pub vad: String,
+    /// Longest input file accepted, in seconds.
+    pub max_seconds: f64,
+    /// End-pointer settings (see `xiaoan_audio::EndpointConfig`).
+    pub endpoint: xiaoan_audio::EndpointConfig,
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        AudioConfig {
+            vad: "earshot".into(),
+            max_seconds: 600.0,
+            endpoint: xiaoan_audio::EndpointConfig::default(),
+        }
+    }
+}
+
+/// `[asr]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AsrConfig {
+    /// `candle` (default) or `whisper` (whisper.cpp).
+    pub engine: String,
+    /// Seconds of new audio between two re-decodes while the resident speaks.
+    pub step_s: f32,
+    /// CPU threads for the recogniser.
+    pub threads: usize,
+    /// A folder of dialect adapters (`<code>/adapter.toml`); unset = the built-in ones.
+    pub adapters_dir: Option<PathBuf>,
+}
+
+impl Default for AsrConfig {
+    fn default() -> Self {
+        AsrConfig {
+            engine: "candle".into(),
+            step_s: 0.5,
+            threads: 2,
+            adapters_dir: None,
+        }
+    }
+}
+
+/// `[dialect]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DialectConfig {
+    /// `auto` (identify on the first utterance) or a dialect code such as `yue`.
+    pub default: String,
+}
+
+impl Default for DialectConfig {
+    fn default() -> Self {
+        DialectConfig {
+            default: "auto".into(),
+        }
+    }
+}
+
+/// `[tts]`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TtsConfig {
+    /// `espeak` (the espeak-ng program, default) or `silent`.
+    pub engine: String,
+    /// Base speaking rate in words per minute; unset = the profile's.
+    pub rate_wpm: Option<u32>,
+    /// Pitch 0–99.
+    pub pitch: u8,
+    /// Volume, 1.0 = normal; unset = the profile's.
+    pub volume: Option<f32>,
+}
+
+impl Default for TtsConfig {
+    fn default() -> Self {
+        TtsConfig {
+            engine: "espeak".into(),
+            rate_wpm: None,
+            pitch: 50,
+            volume: None,
+        }
+    }
+}
+
+/// `[kb]`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KbConfig {
+    /// A folder with the centre's own guide; unset = the guide shipped with Xiao'an.
+    pub guide_dir: Option<PathBuf>,
+}
+
+/// `[dialogue]`: every value left unset takes the profile's default.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DialogueConfig {
+    /// Seconds of silence before a gentle re-prompt.
+    pub reprompt_after_s: Option<f32>,
+    /// Seconds of silence (after the re-prompt) before the session ends.
+    pub end_after_s: Option<f32>,
+    /// Play earcons (listening / working / done / error).
+    pub earcons: Option<bool>,
+    /// Stop playback when the resident starts speaking.
+    pub barge_in: Option<bool>,
+    /// Confirm each collected form field aloud.
+    pub confirm_each_step: Option<bool>,
+    /// Keep answers to the spoken summary unless the resident asks for more.
+    pub short_answers: Option<bool>,
+    /// Wipe the session after it ends (kiosks).
+    pub reset_after_session: Option<bool>,
+}
+
+/// `[store]`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Database file; unset = `XIAOAN_HOME/records/xiaoan.db`.
+    pub path: Option<PathBuf>,
+}
+
+/// Conversation settings after the profile has been applied.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DialogueSettings {
+    /// Seconds of silence before a gentle re-prompt.
+    pub reprompt_after_s: f32,
+    /// Seconds of silence before the session ends (draft kept for staff).
+    pub end_after_s: f32,
+    /// Earcons on.
+    pub earcons: bool,
+    /// Barge-in on (with the echo guard on a robot).
+    pub barge_in: bool,
+    /// Confirm each collected field aloud.
+    pub confirm_each_step: bool,
+    /// Answer with the summary only; details on request.
+    pub short_answers: bool,
+    /// Wipe the session when it ends.
+    pub reset_after_session: bool,
+    /// Base speaking rate (words per minute).
+    pub rate_wpm: u32,
+    /// Volume, 1.0 = normal.
+    pub volume: f32,
+}
+
+impl DialogueSettings {
+    /// The defaults of a profile (documented in the README's configuration table).
+    pub fn for_profile(p: Profile) -> Self {
+        match p {
+            Profile::Robot => DialogueSettings {
+                reprompt_after_s: 8.0,
+                end_after_s: 20.0,
+                earcons: true,
+                barge_in: true,
+                confirm_each_step: false,
+                short_answers: true,
+                reset_after_session: true,
+                rate_wpm: 160,
+                volume: 1.5,
+            },
+            Profile::Window => DialogueSettings {
+                reprompt_after_s: 15.0,
+                end_after_s: 60.0,
+                earcons: true,
+                barge_in: true,
+                confirm_each_step: true,
+                short_answers: false,
+                reset_after_session: false,
+                rate_wpm: 130,
+                volume: 1.0,
+            },
+            Profile::Kiosk => DialogueSettings {
+                reprompt_after_s: 10.0,
+                end_after_s: 30.0,
+                earcons: true,
+                barge_in: true,
+                confirm_each_step: false,
+                short_answers: true,
+                reset_after_session: true,
+                rate_wpm: 150,
+                volume: 1.0,
+            },
+        }
+    }
+}
+
+/// Everything resolved: absolute paths, profile applied, backends checked.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The parsed file.
+    pub config: Config,
+    /// The data folder.
+    pub home: PathBuf,
+    /// Conversation settings.
+    pub dialogue: DialogueSettings,
+    /// Records database file.
+    pub store_path: PathBuf,
+    /// Search index folder.
+    pub index_dir: PathBuf,
+}
+
+impl Config {
+    /// Parse a config file's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| Error::Config {
+            file: origin.to_string(),
+            reason: e.to_string().trim().replace('\n', " "),
+        })
+    }
+
+    /// Read and parse a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            file: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// The config a command uses: the file named, else `./xiaoan.toml` if present, else
+    /// `XIAOAN_HOME/xiaoan.toml` if present, else the built-in defaults.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config> {
+        if let Some(p) = explicit {
+            return Config::load(p);
+        }
+        let local = PathBuf::from("xiaoan.toml");
+        if local.is_file() {
+            return Config::load(&local);
+        }
+        let in_home = xiaoan_models::xiaoan_home().join("xiaoan.toml");
+        if in_home.is_file() {
+            return Config::load(&in_home);
+        }
+        Ok(Config::default())
+    }
+
+    /// Apply the profile, resolve paths, check backends.
+    pub fn resolve(self) -> Result<Settings> {
+        let home = match &self.home {
+            Some(h) if !h.as_os_str().is_empty() => absolute(h),
+            _ => xiaoan_models::xiaoan_home(),
+        };
+        let invalid = |field: &str, reason: String| Error::Config {
+            file: "xiaoan.toml".into(),
+            reason: format!("{field}: {reason}"),
+        };
+        match self.asr.engine.as_str() {
+            "candle" | "whisper" => {}
+            other => {
+                return Err(invalid(
+                    "asr.engine",
+                    format!("unknown engine \"{other}\" (candle or whisper)"),
+                ))
+            }
+        }
+        match self.tts.engine.as_str() {
+            "espeak" | "silent" => {}
+            other => {
+                return Err(invalid(
+                    "tts.engine",
+                    format!("unknown engine \"{other}\" (espeak or silent)"),
+                ))
+            }
+        }
+        match self.audio.vad.as_str() {
+            "earshot" | "energy" | "silero" => {}
+            other => {
+                return Err(invalid(
+                    "audio.vad",
+                    format!("unknown VAD \"{other}\" (earshot, energy or silero)"),
+                ))
+            }
+        }
+        let d = &self.dialect.default;
+        if d != "auto" && !xiaoan_intents::DIALECTS.contains(&d.as_str()) {
+            return Err(invalid(
+                "dialect.default",
+                format!(
+                    "unknown dialect \"{d}\" (auto or one of {})",
+                    xiaoan_intents::DIALECTS.join(", ")
+                ),
+            ));
+        }
+        if !(self.asr.step_s > 0.05 && self.asr.step_s <= 5.0) {
+            return Err(invalid(
+                "asr.step_s",
+                format!("{} is outside 0.05–5 seconds", self.asr.step_s),
+            ));
+        }
+        let mut dialogue = DialogueSettings::for_profile(self.profile);
+        let o = &self.dialogue;
+        macro_rules! take {
+            ($($f:ident),*) => { $( if let Some(v) = o.$f { dialogue.$f = v; } )* };
+        }
+        take!(
+            reprompt_after_s,
+            end_after_s,
+            earcons,
+            barge_in,
+            confirm_each_step,
+            short_answers,
+            reset_after_session
+        );
+        if let Some(r) = self.tts.rate_wpm {
+            dialogue.rate_wpm = r;
+        }
+        if let Some(v) = self.tts.volume {
+            dialogue.volume = v;
+        }
+        let store_path = self
+            .store
+            .path
+            .as_deref()
+            .map(absolute)
+            .unwrap_or_else(|| home.join("records").join("xiaoan.db"));
+        let index_dir = home.join("index");
+        Ok(Settings {
+            home,
+            dialogue,
+            store_path,
+            index_dir,
+            config: self,
+        })
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_resolves() {
+        let text = include_str!("../../xiaoan.toml");
+        let cfg = Config::parse(text, "xiaoan.toml").expect("example config parses");
+        let s = cfg.resolve().expect("example config resolves");
+        assert_eq!(s.config.profile, Profile::Window);
+        // the example overrides nothing the profile sets unless it says so
+        assert!(s.dialogue.earcons);
+    }
+
+    #[test]
+    fn profiles_differ_where_residents_notice() {
+        let robot = DialogueSettings::for_profile(Profile::Robot);
+        let window = DialogueSettings::for_profile(Profile::Window);
+        let kiosk = DialogueSettings::for_profile(Profile::Kiosk);
+        assert!(window.rate_wpm < robot.rate_wpm, "the window speaks slower");
+        assert!(robot.volume > window.volume, "the robot is louder");
+        assert!(window.end_after_s > kiosk.end_after_s, "the window waits longer");
+        assert!(window.confirm_each_step && !kiosk.confirm_each_step);
+        assert!(kiosk.reset_after_session && !window.reset_after_session);
+    }
+
+    #[test]
+    fn overrides_win_over_profile() {
+        let cfg = Config::parse(
+            "profile = \"kiosk\"\n[dialogue]\nend_after_s = 99.0\n[tts]\nrate_wpm = 111\n",
+            "t",
+        )
+        .unwrap();
+        let s = cfg.resolve().unwrap();
+        assert_eq!(s.dialogue.end_after_s, 99.0);
+        assert_eq!(s.dialogue.rate_wpm, 111);
+        assert!(s.dialogue.reset_after_session, "kiosk default kept");
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_clear_errors() {
+        let e = Config::parse("[asr]\nengin = \"candle\"\n", "x.toml").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("x.toml") && msg.contains("engin"), "{msg}");
+        let e = Config::parse("[asr]\nengine = \"kaldi\"\n", "x.toml")
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown engine \"kaldi\""), "{e}");
+        let e = Config::parse("[dialect]\ndefault = \"fr\"\n", "x.toml")
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown dialect \"fr\""), "{e}");
+    }
+}

@@ -1,0 +1,440 @@
+//! The dialogue manager: one state machine per resident session.
+//!
+//! A turn runs: eyes-free controls (louder, help, more time) → understanding with the
+//! session's context → interrupts that win over any flow (`emergency`, `nav.stop`,
+//! `handoff.human`) → the current flow, if it is waiting for something → a handler per
+//! intent ([`Command`]). Unsure understanding never starts a form: it asks one short
+//! clarifying question instead.
+
+pub mod flows;
+pub mod reply;
+pub mod session;
+
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+use xiaoan_audio::Earcon;
+use xiaoan_intents::{Awaiting, Context, Intent, Understander, Understanding};
+use xiaoan_kb::{Guide, Retriever};
+
+pub use flows::Flow;
+pub use reply::{control, digits_for_ear, sentences, Control, Reply};
+pub use session::{DialectSource, Session, Turn};
+
+use crate::config::DialogueSettings;
+use crate::forms::{Forms, Mediation};
+use crate::store::{AppointmentConfig, Store};
+
+/// Confidence a command needs to interrupt a form that is waiting for an answer.
+pub const INTERRUPT_CONFIDENCE: f32 = 0.85;
+
+/// What a recognised intent asks the dialogue to do (mini-redis style command enum).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Answer from the service guide.
+    Ask,
+    /// Start a self-declaration.
+    Declare,
+    /// Start dispute mediation.
+    Mediate,
+    /// Book, move or cancel an appointment.
+    Book,
+    /// Tell the queue status.
+    Queue,
+    /// Hand over to staff.
+    Handoff,
+    /// Emergency: call for help at once.
+    Emergency,
+    /// Record a complaint, suggestion or praise.
+    Feedback,
+    /// Switch dialect.
+    SwitchDialect,
+    /// Repeat the last reply.
+    Repeat,
+    /// Speak slower.
+    Slower,
+    /// Speak faster.
+    Faster,
+    /// Stop / cancel the current step.
+    Stop,
+    /// Yes.
+    Yes,
+    /// No.
+    No,
+    /// Greeting.
+    Greet,
+    /// Goodbye.
+    Bye,
+    /// Something the centre does not handle.
+    Unknown,
+}
+
+impl From<Intent> for Command {
+    fn from(i: Intent) -> Command {
+        match i {
+            Intent::ServiceQuery => Command::Ask,
+            Intent::DeclarationFile => Command::Declare,
+            Intent::DisputeMediate => Command::Mediate,
+            Intent::AppointmentBook => Command::Book,
+            Intent::QueueStatus => Command::Queue,
+            Intent::HandoffHuman => Command::Handoff,
+            Intent::Emergency => Command::Emergency,
+            Intent::FeedbackComplaint => Command::Feedback,
+            Intent::DialectSwitch => Command::SwitchDialect,
+            Intent::NavRepeat => Command::Repeat,
+            Intent::NavSlower => Command::Slower,
+            Intent::NavFaster => Command::Faster,
+            Intent::NavStop => Command::Stop,
+            Intent::ConfirmYes => Command::Yes,
+            Intent::ConfirmNo => Command::No,
+            Intent::Greeting => Command::Greet,
+            Intent::Goodbye => Command::Bye,
+            Intent::OutOfScope => Command::Unknown,
+        }
+    }
+}
+
+/// The result of one turn: the reply plus what was understood (for `chat --jsonl`,
+/// evaluation and logs).
+#[derive(Debug)]
+pub struct TurnOutcome {
+    /// What the agent says.
+    pub reply: Reply,
+    /// What was understood of the resident's words.
+    pub understanding: Understanding,
+}
+
+/// Shared by every session of a terminal: models, guide, store. Cheap sessions are made
+/// from it.
+pub struct Agent {
+    /// Text understanding.
+    pub understander: Understander,
+    /// The service guide.
+    pub guide: Guide,
+    /// Retrieval over the guide.
+    pub retriever: Box<dyn Retriever>,
+    /// Declaration forms.
+    pub forms: Forms,
+    /// The mediation triage and mediator slots.
+    pub mediation: Mediation,
+    /// Appointment slots and capacities.
+    pub appointments: AppointmentConfig,
+    /// Records (filings, cases, events) with the evidence chain.
+    pub store: Mutex<Store>,
+    /// Conversation settings from the profile and config.
+    pub settings: DialogueSettings,
+    /// The configured dialect (`None` = identify automatically).
+    pub default_dialect: Option<String>,
+    /// Fixed "today" for reproducible tests and stories; `None` = the clock.
+    pub today: Option<NaiveDate>,
+}
+
+impl Agent {
+    /// A new session with the profile's speech settings.
+    pub fn new_session(&self) -> Session {
+        Session::new(
+            self.settings.rate_wpm,
+            self.settings.volume,
+            self.default_dialect.clone(),
+        )
+    }
+
+    /// Today's date for resolving "明天" and deadlines.
+    pub fn today(&self) -> NaiveDate {
+        self.today
+            .unwrap_or_else(|| chrono::Local::now().date_naive())
+    }
+
+    /// The greeting that opens a session.
+    pub fn greet(&self, s: &mut Session) -> Reply {
+        let r = Reply::say("您好，我是小安。您想办什么事，直接说就行。不知道怎么说，可以问我“我能说什么”。")
+            .with_earcon(Earcon::Listening);
+        self.finish(s, r)
+    }
+
+    /// The resident said nothing for a while.
+    pub fn on_silence(&self, s: &mut Session) -> Reply {
+        s.silence_prompts += 1;
+        let limit = if s.more_time { 3 } else { 2 };
+        if s.silence_prompts >= limit {
+            // end of session: keep any half-filled form for staff, and say so
+            let saved = flows::save_draft_on_timeout(self, s);
+            let text = match saved {
+                Some(no) => format!(
+                    "您好像走开了，这次先到这里。刚才填的内容已经帮您保存，编号{}，工作人员可以接着帮您办。",
+                    digits_for_ear(&no, 4)
+                ),
+                None => "您好像走开了，这次先到这里。需要时再叫我。".to_string(),
+            };
+            let mut r = Reply::say(text);
+            r.end_session = true;
+            s.ended = true;
+            s.flow = Flow::Idle;
+            return self.finish(s, r);
+        }
+        let text = match s.flow.prompt() {
+            Some(p) => format!("我还在。{p}"),
+            None => "我还在听。您想办什么事？".to_string(),
+        };
+        let r = Reply::say(text).with_earcon(Earcon::Listening);
+        self.finish_keep_silence(s, r)
+    }
+
+    /// One turn: the resident's words (a final transcript or typed text) in, a reply out.
+    pub fn handle(&self, s: &mut Session, text: &str) -> TurnOutcome {
+        s.silence_prompts = 0;
+        s.transcript.push(Turn {
+            who: "resident",
+            text: text.to_string(),
+        });
+        let ctx = Context {
+            awaiting: s.flow.awaiting(&self.forms, &self.mediation),
+            dialect: s.dialect.clone(),
+        };
+        let u = self.understander.understand_on(text, &ctx, self.today());
+        self.adopt_dialect(s, &u);
+        let reply = self.respond(s, &u);
+        let reply = self.finish(s, reply);
+        TurnOutcome {
+            reply,
+            understanding: u,
+        }
+    }
+
+    fn adopt_dialect(&self, s: &mut Session, u: &Understanding) {
+        // the first utterance that carries dialect markers picks the session's dialect,
+        // unless the resident or the kiosk chose one
+        if matches!(s.dialect_source, DialectSource::Auto) && u.dialect.marked {
+            s.dialect = Some(u.dialect.code.to_string());
+            s.dialect_source = DialectSource::Identified;
+        }
+    }
+
+    fn respond(&self, s: &mut Session, u: &Understanding) -> Reply {
+        let text = &u.normalized.text;
+        if text.trim().is_empty() {
+            return Reply::say("我没听清，请再说一遍。").with_earcon(Earcon::Error);
+        }
+        // While a form waits for an answer, the answer wins over look-alike commands:
+        // "13812345678" is a phone number, not "repeat". Only a confident command with
+        // no value of the awaited kind in it interrupts (an emergency always does).
+        let awaiting = s.flow.awaiting(&self.forms, &self.mediation);
+        let has_value = match awaiting {
+            Awaiting::Slot(k) => u.entities.iter().any(|e| e.kind == k),
+            _ => false,
+        };
+        let may_interrupt = !s.flow.is_collecting()
+            || (u.intent.confidence >= INTERRUPT_CONFIDENCE && !u.intent.unsure && !has_value);
+        // 1. controls of speech itself
+        if let Some(c) = control(text) {
+            if !has_value {
+                if let Some(r) = self.on_control(s, c) {
+                    return r;
+                }
+            }
+        }
+        let cmd = Command::from(u.intent.intent);
+        // 2. interrupts that win over any flow, at any step
+        match cmd {
+            Command::Emergency => return flows::emergency(self, s, u),
+            Command::Stop if may_interrupt => return self.stop(s),
+            Command::Handoff if may_interrupt && !u.intent.unsure => return flows::handoff(self, s),
+            Command::Repeat if may_interrupt => return self.repeat(s),
+            Command::Slower if may_interrupt => return self.rate(s, false),
+            Command::Faster if may_interrupt => return self.rate(s, true),
+            _ => {}
+        }
+        // 3. the current flow, if it waits for something
+        if let Some(r) = flows::continue_flow(self, s, u) {
+            return r;
+        }
+        // 4. unsure: one short clarifying question, never a guess that starts a form
+        if u.intent.unsure {
+            return flows::clarify_intent(s, u);
+        }
+        self.dispatch(s, u, cmd)
+    }
+
+    /// Handle a command outside any flow.
+    pub(crate) fn dispatch(&self, s: &mut Session, u: &Understanding, cmd: Command) -> Reply {
+        match cmd {
+            Command::Ask => flows::answer_question(self, s, u),
+            Command::Declare => flows::start_declaration(self, s, u),
+            Command::Mediate => flows::start_mediation(self, s, u),
+            Command::Book => flows::start_appointment(self, s, u),
+            Command::Queue => flows::queue_status(self, s),
+            Command::Handoff => flows::handoff(self, s),
+            Command::Emergency => flows::emergency(self, s, u),
+            Command::Feedback => flows::feedback(self, s, u),
+            Command::SwitchDialect => self.switch_dialect(s, u),
+            Command::Repeat => self.repeat(s),
+            Command::Slower => self.rate(s, false),
+            Command::Faster => self.rate(s, true),
+            Command::Stop => self.stop(s),
+            Command::Yes | Command::No => {
+                Reply::say("好的。您想办什么事？可以直接说，比如“敬老卡怎么办”。")
+            }
+            Command::Greet => Reply::say("您好，我是小安。您想办什么事？"),
+            Command::Bye => {
+                let mut r = Reply::say("好的，再见，您慢走。");
+                r.end_session = true;
+                s.ended = true;
+                r
+            }
+            Command::Unknown => Reply::say(
+                "这个我帮不上忙。我可以回答社区办事的问题，帮您登记、调解纠纷、预约，或者找工作人员。",
+            ),
+        }
+    }
+
+    fn on_control(&self, s: &mut Session, c: Control) -> Option<Reply> {
+        Some(match c {
+            Control::Louder => {
+                s.volume = (s.volume + session::VOLUME_STEP).min(session::VOLUME_MAX);
+                let mut r = self.keep_flow(s, "好的，我大声一点。");
+                r.text = self.append_pending(s, r.text);
+                r
+            }
+            Control::Quieter => {
+                s.volume = (s.volume - session::VOLUME_STEP).max(session::VOLUME_MIN);
+                let mut r = self.keep_flow(s, "好的，我小声一点。");
+                r.text = self.append_pending(s, r.text);
+                r
+            }
+            Control::Help => self.keep_flow(s, &self.help_text(s)),
+            Control::MoreTime => {
+                s.more_time = true;
+                self.keep_flow(s, "好的，不着急，您想好了再说。")
+            }
+        })
+    }
+
+    fn help_text(&self, s: &Session) -> String {
+        match s.flow.help() {
+            Some(h) => format!("{h}也可以说“再说一遍”“说慢一点”“取消”“找工作人员”。"),
+            None => "您可以问办事的问题，比如“敬老卡怎么办”；可以说“我要登记”“我要调解”“我要预约”“现在排队要多久”；也可以说“再说一遍”“说慢一点”“找工作人员”。".to_string(),
+        }
+    }
+
+    fn append_pending(&self, s: &Session, text: String) -> String {
+        match s.flow.prompt() {
+            Some(p) => format!("{text}{p}"),
+            None => text,
+        }
+    }
+
+    fn keep_flow(&self, s: &Session, text: &str) -> Reply {
+        let mut r = Reply::say(text);
+        r.flow = s.flow.name().to_string();
+        r.awaiting = awaiting_label(&s.flow.awaiting(&self.forms, &self.mediation));
+        r
+    }
+
+    fn repeat(&self, s: &mut Session) -> Reply {
+        match &s.last_reply {
+            Some(last) => {
+                let mut r = last.clone();
+                r.receipt = None; // a repeat files nothing new
+                r.earcon = None;
+                r
+            }
+            None => Reply::say("我还没说什么呢。您想办什么事？"),
+        }
+    }
+
+    fn rate(&self, s: &mut Session, faster: bool) -> Reply {
+        let text = if faster {
+            if s.rate_wpm >= session::RATE_MAX {
+                "已经是最快了。"
+            } else {
+                s.rate_wpm = (s.rate_wpm + session::RATE_STEP).min(session::RATE_MAX);
+                "好的，我说快一点。"
+            }
+        } else if s.rate_wpm <= session::RATE_MIN {
+            "已经是最慢了。"
+        } else {
+            s.rate_wpm = s.rate_wpm.saturating_sub(session::RATE_STEP).max(session::RATE_MIN);
+            "好的，我说慢一点。"
+        };
+        // say the last answer again at the new rate, so the resident hears the difference
+        match &s.last_reply {
+            Some(last) if !last.text.is_empty() => {
+                let mut r = last.clone();
+                r.text = format!("{text}{}", last.text);
+                r.receipt = None;
+                r.earcon = None;
+                r
+            }
+            _ => self.keep_flow(s, text),
+        }
+    }
+
+    fn stop(&self, s: &mut Session) -> Reply {
+        let was = std::mem::replace(&mut s.flow, Flow::Idle);
+        if was.is_collecting() {
+            Reply::say("好的，已经取消了，什么都没有提交。还要办别的吗？")
+        } else {
+            Reply::say("好的。")
+        }
+    }
+
+    fn switch_dialect(&self, s: &mut Session, u: &Understanding) -> Reply {
+        let wanted = flows::dialect_named_in(&u.normalized.original)
+            .or_else(|| flows::dialect_named_in(&u.normalized.text));
+        match wanted {
+            Some(code) => {
+                s.dialect = Some(code.to_string());
+                s.dialect_source = DialectSource::Resident;
+                Reply::say(match code {
+                    "wuu-sh" => "好的，侬讲上海话好了，我听得懂。",
+                    "wuu-sz" => "好的，倷讲苏州话好哉。",
+                    "yue" => "好呀，你讲广东话啦，我听得明。",
+                    "nan" => "好，你讲闽南话就好。",
+                    "cmn-sc" => "要得，你说四川话嘛。",
+                    "hak" => "好，你讲客家话就好。",
+                    _ => "好的，我们说普通话。",
+                })
+            }
+            None => Reply::say("您想说哪种话？普通话、上海话、苏州话、广东话、闽南话、四川话、客家话都可以。"),
+        }
+    }
+
+    /// Record the reply in the session (for repeat and hand-over) and fill in the flow
+    /// fields.
+    fn finish(&self, s: &mut Session, mut r: Reply) -> Reply {
+        s.silence_prompts = 0;
+        self.finish_keep_silence_inner(s, &mut r);
+        r
+    }
+
+    fn finish_keep_silence(&self, s: &mut Session, mut r: Reply) -> Reply {
+        self.finish_keep_silence_inner(s, &mut r);
+        r
+    }
+
+    fn finish_keep_silence_inner(&self, s: &mut Session, r: &mut Reply) {
+        if r.flow == "idle" {
+            r.flow = s.flow.name().to_string();
+        }
+        if r.awaiting == "nothing" {
+            r.awaiting = awaiting_label(&s.flow.awaiting(&self.forms, &self.mediation));
+        }
+        if !self.settings.earcons {
+            r.earcon = None;
+        }
+        s.transcript.push(Turn {
+            who: "xiaoan",
+            text: r.text.clone(),
+        });
+        s.last_reply = Some(r.clone());
+    }
+}
+
+/// The label used in `chat --jsonl` for what the dialogue waits for.
+pub fn awaiting_label(a: &Awaiting) -> String {
+    match a {
+        Awaiting::Nothing => "nothing".into(),
+        Awaiting::YesNo => "yes_no".into(),
+        Awaiting::Slot(k) => format!("slot:{}", flows::entity_kind_name(*k)),
+    }
+}

@@ -1,0 +1,108 @@
+//! The live loop (`xiaoan listen`, feature `mic`): microphone → end-pointer → streaming
+//! ASR → dialogue → speech, with barge-in.
+//!
+//! Threads: the capture thread (inside `Microphone`) delivers 16 kHz frames; this loop
+//! runs the end-pointer and the recogniser; playback runs on the speaker's own thread.
+//!
+//! Barge-in and its echo guard: see [`crate::bargein`].
+
+use std::time::{Duration, Instant};
+
+use xiaoan_audio::{EndpointEvent, Microphone, Speaker};
+
+use crate::app::build_agent;
+use crate::bargein::{active_level_db, BargeIn};
+use crate::config::Settings;
+use crate::dialogue::Reply;
+use crate::error::Result;
+use crate::pipeline::Recognizer;
+use crate::speech::{concat, Speech};
+
+/// Run until the process is stopped.
+pub fn run(s: &Settings) -> Result<()> {
+    let mut mic = Microphone::open_default()?;
+    let mut speaker = Speaker::open_default()?;
+    let rec = Recognizer::load(s)?;
+    let speech = Speech::from_config(&s.config.tts.engine)?;
+    let agent = build_agent(s, &s.store_path)?;
+    let mut session = agent.new_session();
+    let mut ep = rec.endpointer()?;
+    let mut barge = BargeIn::new(
+        xiaoan_audio::vad_by_name(&s.config.audio.vad, None, None)?,
+        ep.threshold(),
+    );
+    let mut stream = None;
+    let mut last_heard = Instant::now();
+    let mut playing_level_db = -120.0f32;
+
+    let speak = |speaker: &mut Speaker, session: &crate::dialogue::Session, r: &Reply| -> Result<f32> {
+        eprintln!("小安: {}", r.text);
+        let voice = crate::speech::voice_for(s, session);
+        let mut parts = Vec::new();
+        speech.render(r, &voice, s.dialogue.earcons, &mut |a| parts.push(a))?;
+        let audio = concat(parts);
+        let level = active_level_db(&audio.samples);
+        speaker.play(&audio);
+        Ok(level)
+    };
+
+    let greet = agent.greet(&mut session);
+    playing_level_db = speak(&mut speaker, &session, &greet)?;
+    loop {
+        let Some(frame) = mic.read(Duration::from_millis(200)) else {
+            continue;
+        };
+        if speaker.is_playing() {
+            // while a reply plays only the barge-in detector listens: the echo of the
+            // reply must not become a turn
+            if s.dialogue.barge_in && barge.push(&frame, Some(playing_level_db)).is_some() {
+                speaker.stop();
+                barge.reset();
+                ep.reset();
+            } else {
+                continue;
+            }
+        }
+        for ev in ep.push(&frame) {
+            match ev {
+                EndpointEvent::Start { .. } => {
+                    stream = Some(rec.new_stream(session.dialect_code()));
+                }
+                EndpointEvent::Audio(samples) => {
+                    if let Some(st) = stream.as_mut() {
+                        let st: &mut Box<dyn xiaoan_models::AsrStream> = st;
+                        st.accept_waveform(&samples);
+                        if let Ok(Some(p)) = st.partial() {
+                            eprint!("\r… {p}");
+                        }
+                    }
+                }
+                EndpointEvent::End { .. } => {
+                    if let Some(mut st) = stream.take() {
+                        let t = st.finish()?;
+                        eprintln!();
+                        if t.text.trim().is_empty() {
+                            continue;
+                        }
+                        last_heard = Instant::now();
+                        eprintln!("您: {}", t.text);
+                        let out = agent.handle(&mut session, &t.text);
+                        playing_level_db = speak(&mut speaker, &session, &out.reply)?;
+                        if out.reply.end_session {
+                            session = agent.new_session();
+                        }
+                    }
+                }
+            }
+        }
+        let wait = if session.more_time { 2.0 } else { 1.0 } * agent.settings.reprompt_after_s;
+        if !speaker.is_playing() && last_heard.elapsed().as_secs_f32() > wait {
+            last_heard = Instant::now();
+            let r = agent.on_silence(&mut session);
+            playing_level_db = speak(&mut speaker, &session, &r)?;
+            if r.end_session {
+                session = agent.new_session();
+            }
+        }
+    }
+}

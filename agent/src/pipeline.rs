@@ -1,0 +1,318 @@
+//! The runtime pipeline (PIPELINE.md): audio → VAD/end-pointer → streaming ASR with the
+//! session's adapter → understanding → retrieval. `transcribe`, `demo`, `eval`, `bench`
+//! and `listen` all go through [`Recognizer::stream`]; there is no second path.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use xiaoan_audio::{AudioBuf, EndpointConfig, EndpointEvent, Endpointer};
+use xiaoan_models::{AsrModel, AsrStream, DecodeOptions, LocalAgreementStream, StreamConfig};
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+
+/// How much audio is fed per step when simulating a live stream (a typical capture
+/// callback size).
+pub const FEED_CHUNK_S: f64 = 0.1;
+
+/// A loaded recogniser plus everything needed to run it on a stream: the VAD and
+/// end-pointer settings, the streaming step, and the dialect adapters.
+pub struct Recognizer {
+    /// The engine, loaded once and shared.
+    pub model: Arc<dyn AsrModel>,
+    /// Decoding options before a dialect adapter is applied.
+    pub base: DecodeOptions,
+    /// Streaming (local agreement) settings.
+    pub stream_cfg: StreamConfig,
+    /// VAD backend name.
+    pub vad: String,
+    /// End-pointer settings.
+    pub endpoint: EndpointConfig,
+    /// Dialect adapters, one per code.
+    pub adapters: crate::adapters::Adapters,
+    silero: Option<std::path::PathBuf>,
+    ort_lib: Option<std::path::PathBuf>,
+}
+
+/// One partial result while streaming.
+#[derive(Clone, Debug, Serialize)]
+pub struct Partial {
+    /// Audio time (seconds from the start of the stream) when it was produced.
+    pub at_s: f64,
+    /// The committed text so far of the current utterance.
+    pub text: String,
+}
+
+/// What streaming one input produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamOutcome {
+    /// The final transcript (utterances joined).
+    pub text: String,
+    /// The final text of each utterance.
+    pub utterances: Vec<String>,
+    /// Partials in order.
+    pub partials: Vec<Partial>,
+    /// Wall time from the start of streaming to the first partial.
+    pub first_partial_ms: Option<f64>,
+    /// Wall time from the end of the audio to the final transcript.
+    pub final_ms: Option<f64>,
+    /// Input duration.
+    pub audio_s: f64,
+    /// Total processing wall time.
+    pub elapsed_ms: f64,
+}
+
+impl Recognizer {
+    /// Load the engine named in the config (`candle` or `whisper`) and the adapters.
+    pub fn load(settings: &Settings) -> Result<Recognizer> {
+        Self::load_engine(settings, &settings.config.asr.engine)
+    }
+
+    /// Load a given engine (for benchmarks that compare engines).
+    pub fn load_engine(settings: &Settings, engine: &str) -> Result<Recognizer> {
+        let model = load_model(settings, engine)?;
+        let stream_cfg = StreamConfig {
+            step_s: settings.config.asr.step_s,
+            max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
+        };
+        let models = settings.home.join("models");
+        Ok(Recognizer {
+            model,
+            base: DecodeOptions::default(),
+            stream_cfg,
+            vad: settings.config.audio.vad.clone(),
+            endpoint: settings.config.audio.endpoint.clone(),
+            adapters: crate::adapters::Adapters::load(settings)?,
+            silero: Some(models.join("silero-vad").join("silero_vad.onnx")),
+            ort_lib: Some(settings.home.join("lib").join("libonnxruntime.so.1.32.0")),
+        })
+    }
+
+    /// A recogniser over any model (tests, scripted runs).
+    pub fn with_model(model: Arc<dyn AsrModel>, settings: &Settings) -> Result<Recognizer> {
+        Ok(Recognizer {
+            model,
+            base: DecodeOptions::default(),
+            stream_cfg: StreamConfig {
+                step_s: settings.config.asr.step_s,
+                max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
+            },
+            vad: settings.config.audio.vad.clone(),
+            endpoint: settings.config.audio.endpoint.clone(),
+            adapters: crate::adapters::Adapters::load(settings)?,
+            silero: None,
+            ort_lib: None,
+        })
+    }
+
+    /// Decoding options with the dialect's adapter applied.
+    pub fn options_for(&self, dialect: &str) -> DecodeOptions {
+        self.adapters.decode_options(dialect, &self.base)
+    }
+
+    /// A new end-pointer with the configured VAD.
+    pub fn endpointer(&self) -> Result<Endpointer> {
+        let vad = xiaoan_audio::vad_by_name(&self.vad, self.silero.as_deref(), self.ort_lib.as_deref())?;
+        Ok(Endpointer::new(vad, self.endpoint.clone()))
+    }
+
+    /// A fresh per-utterance stream for a dialect.
+    pub fn new_stream(&self, dialect: &str) -> Box<dyn AsrStream> {
+        Box::new(LocalAgreementStream::new(
+            self.model.clone(),
+            self.options_for(dialect),
+            self.stream_cfg.clone(),
+        ))
+    }
+
+    /// Transcribe a whole recording: the VAD cuts it into utterances, each is decoded
+    /// once (no re-decoding, since nobody is waiting for partials).
+    pub fn transcribe(&self, audio: &AudioBuf, dialect: &str) -> Result<String> {
+        let vad = xiaoan_audio::vad_by_name(&self.vad, self.silero.as_deref(), self.ort_lib.as_deref())?;
+        let opts = self.options_for(dialect);
+        let mut parts = Vec::new();
+        for u in xiaoan_audio::split_utterances(audio, vad, &self.endpoint) {
+            let t = self.model.decode(&u.audio.samples, &opts)?;
+            if !t.text.trim().is_empty() {
+                parts.push(t.text);
+            }
+        }
+        Ok(parts.join("，"))
+    }
+
+    /// Stream an input through VAD → end-pointer → local-agreement ASR, in real time
+    /// (`realtime`: audio is released at the pace it was recorded, decoding competes
+    /// with it as on a live device) or as fast as possible. `on_partial` sees every
+    /// partial as it is produced.
+    pub fn stream(
+        &self,
+        audio: &AudioBuf,
+        dialect: &str,
+        realtime: bool,
+        on_partial: &mut dyn FnMut(&Partial),
+    ) -> Result<StreamOutcome> {
+        let sr = audio.sample_rate as f64;
+        let chunk = ((FEED_CHUNK_S * sr) as usize).max(1);
+        let mut ep = self.endpointer()?;
+        let mut stream: Option<Box<dyn AsrStream>> = None;
+        let mut utterances = Vec::new();
+        let mut partials = Vec::new();
+        let mut first_partial_ms = None;
+        let mut last_partial = String::new();
+        let start = Instant::now();
+        let audio_s = audio.duration_s();
+        let mut fed = 0usize;
+        let mut final_at: Option<Instant> = None;
+        let mut audio_end_at: Option<Instant> = None;
+
+        let mut handle = |events: Vec<EndpointEvent>,
+                          stream: &mut Option<Box<dyn AsrStream>>,
+                          utterances: &mut Vec<String>,
+                          at_s: f64|
+         -> Result<()> {
+            for ev in events {
+                match ev {
+                    EndpointEvent::Start { .. } => {
+                        *stream = Some(self.new_stream(dialect));
+                    }
+                    EndpointEvent::Audio(samples) => {
+                        if let Some(st) = stream.as_mut() {
+                            st.accept_waveform(&samples);
+                            if let Some(p) = st.partial()? {
+                                if !p.is_empty() && p != last_partial {
+                                    if first_partial_ms.is_none() {
+                                        first_partial_ms = Some(ms(start.elapsed()));
+                                    }
+                                    last_partial = p.clone();
+                                    let part = Partial { at_s, text: p };
+                                    on_partial(&part);
+                                    partials.push(part);
+                                }
+                            }
+                        }
+                    }
+                    EndpointEvent::End { .. } => {
+                        if let Some(mut st) = stream.take() {
+                            let t = st.finish()?;
+                            if !t.text.trim().is_empty() {
+                                utterances.push(t.text);
+                            }
+                            last_partial.clear();
+                        }
+                    }
+                }
+            }
+            Ok(())
+        };
+
+        while fed < audio.samples.len() {
+            if realtime {
+                // release only the audio that has "arrived" by now
+                let due = start + Duration::from_secs_f64((fed + chunk) as f64 / sr);
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            }
+            let end = (fed + chunk).min(audio.samples.len());
+            let events = ep.push(&audio.samples[fed..end]);
+            fed = end;
+            if fed == audio.samples.len() {
+                audio_end_at = Some(if realtime {
+                    (start + Duration::from_secs_f64(audio_s)).max(Instant::now())
+                } else {
+                    Instant::now()
+                });
+            }
+            handle(events, &mut stream, &mut utterances, fed as f64 / sr)?;
+        }
+        let events = ep.flush();
+        handle(events, &mut stream, &mut utterances, audio_s)?;
+        if let Some(mut st) = stream.take() {
+            let t = st.finish()?;
+            if !t.text.trim().is_empty() {
+                utterances.push(t.text);
+            }
+        }
+        final_at.get_or_insert_with(Instant::now);
+        let final_ms = match (audio_end_at, final_at) {
+            (Some(a), Some(f)) => Some(ms(f.saturating_duration_since(a))),
+            _ => None,
+        };
+        Ok(StreamOutcome {
+            text: utterances.join("，"),
+            utterances,
+            partials,
+            first_partial_ms,
+            final_ms,
+            audio_s,
+            elapsed_ms: ms(start.elapsed()),
+        })
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
+}
+
+/// Load an ASR engine by name from the imported model files.
+pub fn load_model(settings: &Settings, engine: &str) -> Result<Arc<dyn AsrModel>> {
+    let dir = xiaoan_models::whisper_dir(&settings.home);
+    match engine {
+        "candle" => {
+            #[cfg(feature = "candle")]
+            {
+                if !dir.join("model.safetensors").is_file() {
+                    return Err(Error::NotInstalled {
+                        what: "the Whisper model (candle)".into(),
+                        path: dir.display().to_string(),
+                    });
+                }
+                let m = xiaoan_models::CandleWhisper::load(&dir)?;
+                Ok(Arc::new(m))
+            }
+            #[cfg(not(feature = "candle"))]
+            {
+                Err(Error::Config {
+                    file: "xiaoan.toml".into(),
+                    reason: "asr.engine = \"candle\" but this build has no candle engine: rebuild with `--features candle`".into(),
+                })
+            }
+        }
+        "whisper" => {
+            #[cfg(feature = "whisper")]
+            {
+                let ggml = crate::adapters::ggml_path(settings, None);
+                if !ggml.is_file() {
+                    return Err(Error::NotInstalled {
+                        what: "the whisper.cpp model file".into(),
+                        path: ggml.display().to_string(),
+                    });
+                }
+                let m = xiaoan_models::WhisperCpp::load(&ggml, settings.config.asr.threads)?;
+                Ok(Arc::new(m))
+            }
+            #[cfg(not(feature = "whisper"))]
+            {
+                Err(Error::Config {
+                    file: "xiaoan.toml".into(),
+                    reason: "asr.engine = \"whisper\" but this build has no whisper.cpp engine: rebuild with `--features whisper`".into(),
+                })
+            }
+        }
+        other => Err(Error::Config {
+            file: "xiaoan.toml".into(),
+            reason: format!("asr.engine: unknown engine \"{other}\""),
+        }),
+    }
+}
+
+/// Decode an audio file with the configured limits.
+pub fn load_audio(settings: &Settings, path: &Path) -> Result<AudioBuf> {
+    let opts = xiaoan_audio::DecodeOptions {
+        max_seconds: settings.config.audio.max_seconds,
+    };
+    Ok(xiaoan_audio::load(path, &opts)?)
+}

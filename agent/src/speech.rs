@@ -1,0 +1,153 @@
+//! Speech output: replies become audio sentence by sentence, so the first sentence can
+//! play while the rest are synthesised; frequent prompts are cached.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use xiaoan_audio::{earcon, AudioBuf, Earcon};
+use xiaoan_models::{TtsEngine, Voice};
+
+use crate::config::Settings;
+use crate::dialogue::{sentences, Reply, Session};
+use crate::error::Result;
+
+/// Most cached sentences kept (prompts, greetings, short confirmations).
+const CACHE_LIMIT: usize = 256;
+/// Only sentences up to this many characters are cached (long answers rarely repeat).
+const CACHE_MAX_CHARS: usize = 40;
+/// Silence between sentences, seconds.
+const GAP_S: f64 = 0.15;
+
+/// A TTS engine with a sentence cache.
+pub struct Speech {
+    tts: Box<dyn TtsEngine>,
+    cache: Mutex<HashMap<(String, u32, u8, String), AudioBuf>>,
+}
+
+impl Speech {
+    /// Wrap an engine.
+    pub fn new(tts: Box<dyn TtsEngine>) -> Speech {
+        Speech {
+            tts,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The engine named in the config: `espeak` (the espeak-ng program) or `silent`.
+    pub fn from_config(engine: &str) -> Result<Speech> {
+        let tts: Box<dyn TtsEngine> = match engine {
+            "silent" => Box::new(xiaoan_models::SilentTts),
+            _ => Box::new(xiaoan_models::EspeakTts::new()?),
+        };
+        Ok(Speech::new(tts))
+    }
+
+    /// Synthesize one sentence (cached when short).
+    pub fn sentence(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
+        let key = (
+            voice.espeak_voice.clone(),
+            voice.rate_wpm,
+            voice.pitch,
+            text.to_string(),
+        );
+        let cacheable = text.chars().count() <= CACHE_MAX_CHARS;
+        if cacheable {
+            if let Ok(c) = self.cache.lock() {
+                if let Some(a) = c.get(&key) {
+                    return Ok(scale(a.clone(), voice.volume));
+                }
+            }
+        }
+        let mut plain = voice.clone();
+        plain.volume = 1.0;
+        let audio = self.tts.synthesize(text, &plain)?;
+        if cacheable {
+            if let Ok(mut c) = self.cache.lock() {
+                if c.len() >= CACHE_LIMIT {
+                    c.clear();
+                }
+                c.insert(key, audio.clone());
+            }
+        }
+        Ok(scale(audio, voice.volume))
+    }
+
+    /// Render a reply sentence by sentence; `sink` receives each piece as soon as it is
+    /// ready (earcon first), so playback can start before the rest is synthesised.
+    pub fn render(
+        &self,
+        reply: &Reply,
+        voice: &Voice,
+        earcons: bool,
+        sink: &mut dyn FnMut(AudioBuf),
+    ) -> Result<()> {
+        if earcons {
+            if let Some(e) = reply.earcon {
+                sink(earcon(e, xiaoan_audio::SAMPLE_RATE));
+            }
+        }
+        for s in sentences(&reply.text) {
+            let a = self.sentence(&xiaoan_kb::speakable(&s), voice)?;
+            sink(a);
+        }
+        Ok(())
+    }
+
+    /// A whole reply as one buffer (for WAV files), at the TTS engine's rate.
+    pub fn render_all(&self, reply: &Reply, voice: &Voice, earcons: bool) -> Result<AudioBuf> {
+        let mut parts: Vec<AudioBuf> = Vec::new();
+        self.render(reply, voice, earcons, &mut |a| parts.push(a))?;
+        Ok(concat(parts))
+    }
+}
+
+/// An earcon alone (listening cue and the like).
+pub fn cue(e: Earcon) -> AudioBuf {
+    earcon(e, xiaoan_audio::SAMPLE_RATE)
+}
+
+fn scale(mut a: AudioBuf, volume: f32) -> AudioBuf {
+    if (volume - 1.0).abs() > f32::EPSILON {
+        for x in a.samples.iter_mut() {
+            *x = (*x * volume).clamp(-1.0, 1.0);
+        }
+    }
+    a
+}
+
+/// Join buffers at the first one's rate (others resampled), with short gaps.
+pub fn concat(parts: Vec<AudioBuf>) -> AudioBuf {
+    let rate = parts
+        .iter()
+        .map(|p| p.sample_rate)
+        .max()
+        .unwrap_or(xiaoan_audio::SAMPLE_RATE);
+    let gap = vec![0.0; (GAP_S * rate as f64) as usize];
+    let mut out = Vec::new();
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(&gap);
+        }
+        if p.sample_rate == rate {
+            out.extend(p.samples);
+        } else if let Ok(r) = xiaoan_audio::resample(&p.samples, p.sample_rate, rate) {
+            out.extend(r);
+        }
+    }
+    AudioBuf::new(out, rate)
+}
+
+/// The voice for a session: the dialect adapter's espeak-ng voice at the session's rate
+/// and volume.
+pub fn voice_for(s: &Settings, session: &Session) -> Voice {
+    let v = crate::adapters::Adapters::load(s)
+        .ok()
+        .map(|a| a.tts_voice(session.dialect_code()))
+        .unwrap_or_else(|| xiaoan_models::voice_for_dialect(session.dialect_code()).to_string());
+    Voice {
+        espeak_voice: v,
+        rate_wpm: session.rate_wpm,
+        pitch: s.config.tts.pitch,
+        volume: session.volume,
+    }
+}

@@ -1,0 +1,61 @@
+//! Errors of the record store.
+
+/// Everything that can go wrong in the store. Expected situations (a full slot, a record
+/// not found) are values, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file or its folder could not be created or its mode set.
+    #[error("records file {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// SQLite reported an error.
+    #[error("records database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A migration failed to apply.
+    #[error("records schema migration {version} ({name}) failed: {source}")]
+    Migration {
+        /// Migration number.
+        version: u32,
+        /// Migration file name.
+        name: &'static str,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer Xiao'an.
+    #[error("records database has schema version {found}, newer than this program knows ({known}); upgrade Xiao'an")]
+    NewerSchema {
+        /// Version found in the file.
+        found: u32,
+        /// Latest version this build knows.
+        known: u32,
+    },
+    /// A stored JSON column could not be read or written.
+    #[error("records JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A record with this number does not exist.
+    #[error("no record numbered {0}")]
+    NotFound(String),
+    /// The status is not one this kind of record can take.
+    #[error("status `{status}` is not valid for a {kind} record (allowed: {allowed})")]
+    BadStatus {
+        /// Record kind.
+        kind: &'static str,
+        /// The status asked for.
+        status: String,
+        /// The allowed statuses.
+        allowed: String,
+    },
+    /// The input to a store call is inconsistent (empty form id, bad slot config…).
+    #[error("invalid record input: {0}")]
+    Invalid(String),
+    /// The mediator slot was taken by another case in the meantime.
+    #[error("the mediator slot {0} is already taken")]
+    SlotTaken(String),
+}
+
+/// Result type of the store.
+pub type Result<T> = std::result::Result<T, StoreError>;

@@ -1,0 +1,170 @@
+//! The `xiaoan` binary as a user meets it: bad input gets one clear line naming the file
+//! and the reason, a non-zero exit, and no panic.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn xiaoan(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xiaoan"))
+        .args(args)
+        .env("XIAOAN_HOME", home)
+        .env_remove("RUST_BACKTRACE")
+        .current_dir(home)
+        .output()
+        .expect("xiaoan runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn assert_clear_failure(o: &Output, file: &str, reason: &str) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "exit code 1 for {file}: {e}");
+    assert!(!e.contains("panicked"), "no panic: {e}");
+    let line = e.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("a line names {file}: {e}"));
+    assert!(line.contains(reason), "\"{reason}\" in: {line}");
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    std::fs::write(dir.join(name), bytes).unwrap();
+    name.to_string()
+}
+
+fn wav_header(rate: u32, channels: u16, bits: u16, data_len: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&(if bits == 32 { 3u16 } else { 1u16 }).to_le_bytes());
+    v.extend_from_slice(&channels.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * channels as u32 * bits as u32 / 8).to_le_bytes());
+    v.extend_from_slice(&(channels * bits / 8).to_le_bytes());
+    v.extend_from_slice(&bits.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    v
+}
+
+#[test]
+fn bad_audio_files_get_a_clear_message_and_exit_code() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let cases: Vec<(String, &str)> = vec![
+        ("missing.wav".into(), "not found"),
+        (write(p, "empty.wav", b""), "empty"),
+        (write(p, "text.wav", "这不是音频文件，只是文字。\n".repeat(20).as_bytes()), "not an audio file"),
+        (write(p, "truncated.wav", &wav_header(16000, 1, 16, 32000)[..30]), "corrupt"),
+        (write(p, "zero.wav", &wav_header(16000, 1, 16, 0)), "no audio"),
+        ({
+            let mut v = wav_header(16000, 1, 32, 4 * 1600);
+            for i in 0..1600 {
+                let x: f32 = if i == 800 { f32::NAN } else { 0.1 };
+                v.extend_from_slice(&x.to_le_bytes());
+            }
+            write(p, "nan.wav", &v)
+        }, "NaN"),
+        ({
+            let mut v = wav_header(3, 1, 16, 2 * 300);
+            v.extend(std::iter::repeat_n(0u8, 600));
+            write(p, "rate.wav", &v)
+        }, "sample rate"),
+    ];
+    for (file, reason) in &cases {
+        let o = xiaoan(p, &["transcribe", file]);
+        assert_clear_failure(&o, file, reason);
+    }
+}
+
+#[test]
+fn audio_longer_than_the_limit_is_refused_before_decoding_it_all() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    // 11 minutes of silence at 8 kHz, 16-bit: the header says so
+    let n = 8000u32 * 60 * 11;
+    let mut v = wav_header(8000, 1, 16, n * 2);
+    v.resize(v.len() + (n * 2) as usize, 0);
+    std::fs::write(p.join("long.wav"), v).unwrap();
+    let o = xiaoan(p, &["transcribe", "long.wav"]);
+    assert_clear_failure(&o, "long.wav", "10-minute");
+}
+
+#[test]
+fn a_config_with_a_typo_is_a_clear_error() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("xiaoan.toml"), "[asr]\nengin = \"candle\"\n").unwrap();
+    let o = xiaoan(d.path(), &["understand", "你好"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("xiaoan.toml") && e.contains("engin"), "{e}");
+}
+
+#[test]
+fn understand_prints_intent_dialect_and_entities() {
+    let d = tempfile::tempdir().unwrap();
+    let o = xiaoan(d.path(), &["understand", "--json", "侬好，阿拉姆妈要办敬老卡，电话13812345678"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["intent"]["intent"], "service.query", "{v}");
+    assert_eq!(v["dialect"]["code"], "wuu-sh", "{v}");
+    let ents = v["entities"].as_array().unwrap();
+    assert!(ents.iter().any(|e| e["value"] == "13812345678"), "{v}");
+}
+
+#[test]
+fn kb_search_finds_garbled_words_and_check_validates_the_shipped_guide() {
+    let d = tempfile::tempdir().unwrap();
+    let o = xiaoan(d.path(), &["kb", "search", "--json", "敬老咖怎么办"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["hits"][0]["id"], "senior-card", "{v}");
+    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kb/guide");
+    let o = xiaoan(d.path(), &["kb", "check", guide.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+}
+
+#[test]
+fn chat_jsonl_files_a_feedback_and_records_mask_personal_data_for_staff() {
+    let d = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
+        .args(["chat", "--jsonl"])
+        .env("XIAOAN_HOME", d.path())
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for line in ["我要办居住登记", "我叫王小明", "320503198506123049", "取消", "楼道的灯坏了好几天没人修"] {
+            writeln!(stdin, "{line}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    for l in &lines {
+        for k in ["user", "dialect", "intent", "confidence", "reply", "flow", "awaiting", "receipt"] {
+            assert!(l.get(k).is_some(), "key {k} in {l}");
+        }
+    }
+    assert_eq!(lines[0]["flow"], "declaration");
+    assert!(lines[4]["receipt"].is_string(), "feedback recorded: {}", lines[4]);
+    // staff listing: nothing personal is shown unmasked by default
+    let o = xiaoan(d.path(), &["records", "list", "--kind", "draft"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!text.contains("王小明"), "{text}");
+    let o = xiaoan(d.path(), &["records", "verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // the database is readable by its owner only
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.path().join("records/xiaoan.db")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+}

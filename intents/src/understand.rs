@@ -1,0 +1,305 @@
+//! The whole understanding step: normalise, identify the dialect, classify the intent
+//! (classifier + emergency rules + dialogue context), extract entities.
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+
+use crate::entities::{extract_entities, Entity, EntityKind};
+use crate::error::Result;
+use crate::model::Model;
+use crate::{dialect, features, rules, DialectGuess, Intent, Normalized};
+
+/// The committed trained model (`model/intent-model.bin`, written by `train::write_model`).
+const MODEL_BYTES: &[u8] = include_bytes!("../model/intent-model.bin");
+
+/// Below this calibrated confidence the result is "unsure" (measured on the held-out fold:
+/// most wrong answers fall below it, few right ones do).
+pub const UNSURE_BELOW: f32 = 0.45;
+/// When the top two candidates are closer than this, the result is "unsure" too.
+pub const UNSURE_MARGIN: f32 = 0.12;
+
+/// What the dialogue is waiting for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Awaiting {
+    /// Nothing in particular.
+    Nothing,
+    /// A yes or a no (a read-back, a confirmation).
+    YesNo,
+    /// A slot value of this kind.
+    Slot(EntityKind),
+}
+
+/// The dialogue context an utterance is understood in.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// What the dialogue waits for.
+    pub awaiting: Awaiting,
+    /// The session's dialect mode, if known (a code of [`crate::DIALECTS`]).
+    pub dialect: Option<String>,
+}
+
+impl Default for Context {
+    /// Waiting for nothing, dialect unknown.
+    fn default() -> Self {
+        Context { awaiting: Awaiting::Nothing, dialect: None }
+    }
+}
+
+/// The intent of an utterance.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct IntentResult {
+    /// The best intent.
+    pub intent: Intent,
+    /// Its calibrated confidence in [0, 1].
+    pub confidence: f32,
+    /// Low confidence or two close candidates: ask a clarifying question.
+    pub unsure: bool,
+    /// The top three candidates, best first.
+    pub candidates: Vec<(Intent, f32)>,
+}
+
+/// Everything understood from one utterance.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Understanding {
+    /// The normalised text and its pinyin.
+    pub normalized: Normalized,
+    /// The identified dialect.
+    pub dialect: DialectGuess,
+    /// The intent.
+    pub intent: IntentResult,
+    /// The entities.
+    pub entities: Vec<Entity>,
+}
+
+/// The understanding step, with its trained intent model.
+#[derive(Clone, Debug)]
+pub struct Understander {
+    model: Model,
+}
+
+impl Understander {
+    /// Loads the embedded, committed intent model. (Only in a checkout whose model file
+    /// is empty does it train one instead, with [`crate::train::SEED`], in about a second.)
+    pub fn builtin() -> Result<Self> {
+        if MODEL_BYTES.is_empty() {
+            return Ok(Understander { model: crate::train::train(crate::train::SEED)? });
+        }
+        Ok(Understander { model: Model::from_bytes(MODEL_BYTES)? })
+    }
+
+    /// Uses a given model (training, cross-validation).
+    pub fn from_model(model: Model) -> Self {
+        Understander { model }
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Understands `text` in `ctx`; dates resolve against the local date.
+    pub fn understand(&self, text: &str, ctx: &Context) -> Understanding {
+        self.understand_on(text, ctx, chrono::Local::now().date_naive())
+    }
+
+    /// Understands `text` in `ctx`, resolving relative dates against `today`.
+    pub fn understand_on(&self, text: &str, ctx: &Context, today: NaiveDate) -> Understanding {
+        let guess = dialect::identify_dialect(text);
+        let d = match ctx.dialect.as_deref() {
+            Some(d) if crate::DIALECTS.contains(&d) && d != "cmn" => d,
+            _ if guess.marked => guess.code,
+            _ => "",
+        };
+        let normalized = crate::normalize_with_dialect(text, d);
+        let entities = extract_entities(&normalized, today);
+        let intent = self.classify(&normalized, ctx, &entities);
+        Understanding { normalized, dialect: guess, intent, entities }
+    }
+
+    /// Classifies a normalised utterance in context.
+    pub fn classify(&self, n: &Normalized, ctx: &Context, entities: &[Entity]) -> IntentResult {
+        let probs = self.model.predict(&features::features(n));
+        let mut ranked: Vec<(Intent, f32)> = Intent::ALL.iter().copied().zip(probs).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let mut forced: Option<(Intent, f32)> = None;
+        if ctx.awaiting == Awaiting::YesNo {
+            if let Some(i) = rules::yes_no(&n.text, &crate::normalize::fold(&n.original)) {
+                forced = Some((i, 0.95));
+            }
+        }
+        if rules::emergency(&n.text, &n.pinyin) {
+            forced = Some((Intent::Emergency, 0.95));
+        }
+        if let Some((i, c)) = forced {
+            let p = ranked.iter().find(|x| x.0 == i).map(|x| x.1).unwrap_or(0.0);
+            ranked.retain(|x| x.0 != i);
+            ranked.insert(0, (i, c.max(p)));
+            ranked.truncate(3);
+            return IntentResult { intent: i, confidence: c.max(p), unsure: false, candidates: ranked };
+        }
+        ranked.truncate(3);
+        let (top, conf) = ranked[0];
+        let second = ranked.get(1).map(|x| x.1).unwrap_or(0.0);
+        let mut unsure = conf < UNSURE_BELOW || conf - second < UNSURE_MARGIN;
+        // A short answer that carries the awaited slot is not a reason to ask again.
+        if let Awaiting::Slot(kind) = &ctx.awaiting {
+            if entities.iter().any(|e| e.kind == *kind) {
+                unsure = false;
+            }
+        }
+        IntentResult { intent: top, confidence: conf, unsure, candidates: ranked }
+    }
+}
+
+/// Timing of the understanding step (see [`bench`]).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchReport {
+    /// Utterances understood.
+    pub n: usize,
+    /// Mean time per utterance, microseconds.
+    pub mean_us: f64,
+    /// Median, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile, microseconds.
+    pub p99_us: f64,
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "understand: {} utterances, mean {:.0} µs, p50 {:.0} µs, p99 {:.0} µs per utterance (one core)",
+            self.n, self.mean_us, self.p50_us, self.p99_us
+        )
+    }
+}
+
+/// Times [`Understander::understand_on`] over `texts` (`rounds` passes, after one warm-up).
+pub fn bench(u: &Understander, texts: &[&str], rounds: usize) -> BenchReport {
+    let ctx = Context::default();
+    let today = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
+    for t in texts {
+        let _ = u.understand_on(t, &ctx, today);
+    }
+    let mut times = Vec::with_capacity(texts.len() * rounds.max(1));
+    for _ in 0..rounds.max(1) {
+        for t in texts {
+            let s = Instant::now();
+            let _ = u.understand_on(t, &ctx, today);
+            times.push(s.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let n = times.len();
+    let pct = |p: f64| if n == 0 { 0.0 } else { times[((n - 1) as f64 * p).round() as usize] };
+    BenchReport {
+        n,
+        mean_us: if n == 0 { 0.0 } else { times.iter().sum::<f64>() / n as f64 },
+        p50_us: pct(0.5),
+        p99_us: pct(0.99),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::{self, Example};
+
+    fn u() -> Understander {
+        Understander::builtin().unwrap()
+    }
+
+    #[test]
+    fn committed_model_is_what_training_produces() {
+        // Reproducible training: the committed file is exactly the seed's model (retrain with
+        // `cargo run --release -p xiaoan-intents --example train` after changing the data).
+        let m = train::train(train::SEED).unwrap();
+        assert!(m.to_bytes() == MODEL_BYTES, "model/intent-model.bin is stale: retrain");
+        assert!(MODEL_BYTES.len() < 2 * 1024 * 1024);
+        assert_eq!(Model::from_bytes(&m.to_bytes()).unwrap().to_bytes(), m.to_bytes());
+        assert!(Model::from_bytes(b"XAIM\x01").is_err());
+    }
+
+    #[test]
+    fn heldout_targets() {
+        let held = train::heldout();
+        assert!(held.len() >= 200);
+        let r = train::evaluate(&u(), &held);
+        println!("{r}");
+        assert!(r.accuracy >= 0.92, "overall {}", r.accuracy);
+        for d in crate::DIALECTS {
+            let a = r.group_accuracy(d).unwrap();
+            assert!(a >= 0.85, "{d}: {a}");
+        }
+        assert!(r.group_accuracy("asr").unwrap() >= 0.8);
+        assert!(r.dialect_id_n >= 80);
+        assert!(r.dialect_id_accuracy >= 0.85, "dialect id {}", r.dialect_id_accuracy);
+    }
+
+    #[test]
+    fn garbled_service_questions_are_still_service_queries() {
+        let u = u();
+        for t in ["我想頒離責抱卡", "敬老咖怎麼辦", "低報要帶什麼材料"] {
+            let r = u.understand(t, &Context::default());
+            assert_eq!(r.intent.intent, Intent::ServiceQuery, "{t}");
+        }
+    }
+
+    #[test]
+    fn emergency_recall_on_project_examples() {
+        let u = u();
+        let rows: Vec<&Example> = train::examples()
+            .iter()
+            .chain(train::heldout().iter().collect::<Vec<_>>().into_iter().map(|e| Box::leak(Box::new(e.clone())) as &Example))
+            .filter(|e| e.intent == Intent::Emergency)
+            .collect();
+        let hit = rows
+            .iter()
+            .filter(|e| u.understand(&e.text, &Context::default()).intent.intent == Intent::Emergency)
+            .count();
+        let recall = hit as f32 / rows.len() as f32;
+        assert!(rows.len() >= 60);
+        assert!(recall >= 0.98, "emergency recall {recall}");
+        // Even in the middle of a yes/no question, an emergency wins.
+        let ctx = Context { awaiting: Awaiting::YesNo, dialect: None };
+        assert_eq!(u.understand("对，我爸摔倒了起不来", &ctx).intent.intent, Intent::Emergency);
+    }
+
+    #[test]
+    fn yes_no_resolve_against_the_context() {
+        let u = u();
+        let ctx = Context { awaiting: Awaiting::YesNo, dialect: None };
+        for t in ["对的", "是的", "好", "係呀", "要得", "嗯", "对额", "著", "没错，就是这样"] {
+            let r = u.understand(t, &ctx);
+            assert_eq!(r.intent.intent, Intent::ConfirmYes, "{t}");
+            assert!(!r.intent.unsure);
+        }
+        for t in ["勿对", "唔係", "莫得", "毋着", "不对，是明天", "弗对"] {
+            assert_eq!(u.understand(t, &ctx).intent.intent, Intent::ConfirmNo, "{t}");
+        }
+        let sc = Context { awaiting: Awaiting::YesNo, dialect: Some("nan".into()) };
+        assert_eq!(u.understand("毋著", &sc).intent.intent, Intent::ConfirmNo);
+    }
+
+    #[test]
+    fn unsure_gives_candidates() {
+        let u = u();
+        let r = u.understand("那个", &Context::default());
+        assert_eq!(r.intent.candidates.len(), 3);
+        assert!(r.intent.candidates[0].1 >= r.intent.candidates[1].1);
+        let sure = u.understand("我要找工作人员", &Context::default());
+        assert_eq!(sure.intent.intent, Intent::HandoffHuman);
+        assert!(!sure.intent.unsure);
+        assert!(sure.intent.confidence > UNSURE_BELOW);
+    }
+
+    #[test]
+    fn understanding_serialises_for_machines() {
+        let r = u().understand("阿拉姆妈要办敬老卡", &Context::default());
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["intent"]["intent"], "service.query");
+        assert_eq!(j["dialect"]["code"], "wuu-sh");
+        assert_eq!(j["normalized"]["text"], "我们妈妈要办敬老卡");
+    }
+}

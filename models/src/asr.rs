@@ -1,0 +1,240 @@
+//! The speech-recognition interface: [`AsrModel`] (loaded once, shared) and the
+//! options and results of one decoding pass.
+
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+
+/// How one decoding pass runs. Defaults follow openai/whisper's `transcribe()`
+/// (thresholds and temperature ladder) with a token budget tied to audio length.
+#[derive(Clone, Debug)]
+pub struct DecodeOptions {
+    /// Whisper language token without brackets. Default `"zh"` (Whisper base has no `yue`).
+    pub language: String,
+    /// Text given to the decoder after `<|startofprev|>` (dialect adapters' prompt).
+    /// Default none: Whisper base tends to copy prompt words into its output.
+    pub prompt: Option<String>,
+    /// Phrases whose token prefixes get a logit boost (contextual biasing). Default empty.
+    pub bias_phrases: Vec<String>,
+    /// Logit added to a token that continues a bias phrase already begun (half of it for
+    /// a phrase's first token). Default 2.0.
+    pub bias_boost: f32,
+    /// Temperatures tried in order while a result fails the checks below.
+    /// Default `[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]` (openai/whisper).
+    pub temperatures: Vec<f32>,
+    /// A result whose text compresses better than this is a loop: retry hotter. Default 2.4.
+    pub compression_ratio_threshold: f32,
+    /// A result whose mean token log-probability is below this is retried. Default -1.0.
+    pub logprob_threshold: f32,
+    /// Above this `<|nospeech|>` probability (and with a poor log-probability) the
+    /// segment is silence and gives empty text. Default 0.6.
+    pub no_speech_threshold: f32,
+    /// Token budget per second of audio (at least 8, at most 224 tokens). Default 10.
+    pub max_tokens_per_second: f32,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            language: "zh".into(),
+            prompt: None,
+            bias_phrases: Vec::new(),
+            bias_boost: 2.0,
+            temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            compression_ratio_threshold: 2.4,
+            logprob_threshold: -1.0,
+            no_speech_threshold: 0.6,
+            max_tokens_per_second: 10.0,
+        }
+    }
+}
+
+/// Why decoding stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The model wrote `<|endoftext|>`.
+    Eot,
+    /// A repetition loop was found and cut off.
+    Repetition,
+    /// The token budget for this much audio ran out.
+    TokenBudget,
+    /// The segment holds no speech; the text is empty.
+    NoSpeech,
+}
+
+/// The result of one decoding pass.
+#[derive(Clone, Debug)]
+pub struct Transcript {
+    /// The text, in Simplified Chinese.
+    pub text: String,
+    /// The text tokens (no special tokens).
+    pub tokens: Vec<u32>,
+    /// Mean log-probability of the tokens (openai/whisper's `avg_logprob`).
+    pub avg_logprob: f32,
+    /// Probability of `<|nospeech|>` at the first step.
+    pub no_speech_prob: f32,
+    /// The temperature of the attempt that was kept.
+    pub temperature: f32,
+    /// Why decoding stopped.
+    pub stop: StopReason,
+}
+
+impl Transcript {
+    /// An empty transcript for a segment without speech.
+    pub fn no_speech(no_speech_prob: f32) -> Self {
+        Self {
+            text: String::new(),
+            tokens: Vec::new(),
+            avg_logprob: 0.0,
+            no_speech_prob,
+            temperature: 0.0,
+            stop: StopReason::NoSpeech,
+        }
+    }
+
+    /// A transcript carrying only text (scripted engines, tests).
+    pub fn from_text(text: &str) -> Self {
+        Self {
+            text: to_simplified(text),
+            tokens: Vec::new(),
+            avg_logprob: 0.0,
+            no_speech_prob: 0.0,
+            temperature: 0.0,
+            stop: if text.is_empty() { StopReason::NoSpeech } else { StopReason::Eot },
+        }
+    }
+}
+
+/// A loaded recogniser, shared across sessions (`Arc`). `decode()` is one full pass
+/// over 16 kHz mono samples (at most 30 s).
+///
+/// Loading Whisper takes a second and a few hundred MB, so it happens once; a
+/// decoding pass keeps its working state (KV caches) on its own stack, so one model
+/// serves many sessions at once (whisper-rs' context/state split).
+pub trait AsrModel: Send + Sync {
+    /// A short name for logs and reports, e.g. `candle-whisper-base`.
+    fn name(&self) -> &str;
+    /// Recognise one utterance.
+    fn decode(&self, samples: &[f32], opts: &DecodeOptions) -> Result<Transcript>;
+}
+
+/// Traditional → Simplified Chinese (zhconv, `zh-Hans`); other text passes unchanged.
+pub fn to_simplified(text: &str) -> String {
+    zhconv::zhconv(text, zhconv::Variant::ZhHans)
+}
+
+/// Longest audio one decoding pass takes, in seconds (Whisper's 30 s window).
+pub const MAX_DECODE_SECONDS: f32 = 30.0;
+
+/// Check that `samples` can be decoded: finite and no longer than the window.
+pub(crate) fn check_samples(samples: &[f32]) -> Result<()> {
+    let secs = samples.len() as f32 / 16_000.0;
+    if secs > MAX_DECODE_SECONDS + 0.01 {
+        return Err(Error::BadAudio(format!(
+            "{secs:.1} s is longer than one {MAX_DECODE_SECONDS} s window (split it into utterances first)"
+        )));
+    }
+    if samples.iter().any(|s| !s.is_finite()) {
+        return Err(Error::BadAudio("the samples contain NaN or infinity".into()));
+    }
+    Ok(())
+}
+
+enum Script {
+    /// Each call returns the next text; the last one repeats.
+    Sequence(Vec<String>),
+    /// The prefix of a sentence in proportion to the audio length.
+    Growing { text: Vec<char>, chars_per_second: f32 },
+}
+
+/// A recogniser that returns scripted transcripts, for tests and evaluation
+/// plumbing. Always compiled.
+pub struct ScriptedAsr {
+    script: Script,
+    calls: Mutex<usize>,
+}
+
+impl ScriptedAsr {
+    /// Return `texts` one per `decode` call, repeating the last (empty text when none).
+    pub fn sequence<S: Into<String>>(texts: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            script: Script::Sequence(texts.into_iter().map(Into::into).collect()),
+            calls: Mutex::new(0),
+        }
+    }
+
+    /// Always return `text`.
+    pub fn fixed(text: &str) -> Self {
+        Self::sequence([text])
+    }
+
+    /// Return the first `chars_per_second × seconds` characters of `text`, the way a
+    /// real recogniser hears more of a sentence as more of it arrives.
+    pub fn growing(text: &str, chars_per_second: f32) -> Self {
+        Self {
+            script: Script::Growing {
+                text: text.chars().collect(),
+                chars_per_second,
+            },
+            calls: Mutex::new(0),
+        }
+    }
+
+    /// How many times `decode` ran.
+    pub fn calls(&self) -> usize {
+        self.calls.lock().map(|c| *c).unwrap_or(0)
+    }
+}
+
+impl AsrModel for ScriptedAsr {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+
+    fn decode(&self, samples: &[f32], _opts: &DecodeOptions) -> Result<Transcript> {
+        check_samples(samples)?;
+        let n = {
+            let mut c = self.calls.lock().map_err(|_| Error::Decode("scripted engine poisoned".into()))?;
+            *c += 1;
+            *c - 1
+        };
+        let text: String = match &self.script {
+            Script::Sequence(v) => v.get(n).or(v.last()).cloned().unwrap_or_default(),
+            Script::Growing { text, chars_per_second } => {
+                let secs = samples.len() as f32 / 16_000.0;
+                let k = ((secs * chars_per_second).floor() as usize).min(text.len());
+                text[..k].iter().collect()
+            }
+        };
+        Ok(Transcript::from_text(&text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simplified_conversion_changes_traditional_only() {
+        assert_eq!(to_simplified("我想問下點樣辦長者卡"), "我想问下点样办长者卡");
+        assert_eq!(to_simplified("我想办理社保卡"), "我想办理社保卡");
+    }
+
+    #[test]
+    fn scripted_sequence_repeats_last() {
+        let asr = ScriptedAsr::sequence(["一", "一二"]);
+        let o = DecodeOptions::default();
+        assert_eq!(asr.decode(&[0.0; 160], &o).unwrap().text, "一");
+        assert_eq!(asr.decode(&[0.0; 160], &o).unwrap().text, "一二");
+        assert_eq!(asr.decode(&[0.0; 160], &o).unwrap().text, "一二");
+        assert_eq!(asr.calls(), 3);
+    }
+
+    #[test]
+    fn decode_refuses_nan_and_overlong_audio() {
+        let asr = ScriptedAsr::fixed("x");
+        let o = DecodeOptions::default();
+        assert!(matches!(asr.decode(&[f32::NAN], &o), Err(Error::BadAudio(_))));
+        assert!(matches!(asr.decode(&vec![0.0; 16_000 * 31], &o), Err(Error::BadAudio(_))));
+    }
+}

@@ -1,0 +1,312 @@
+//! Streaming recognition over any [`AsrModel`]: [`AsrStream`] and
+//! [`LocalAgreementStream`].
+
+use std::sync::Arc;
+
+use crate::asr::{AsrModel, DecodeOptions, StopReason, Transcript, MAX_DECODE_SECONDS};
+use crate::error::{Error, Result};
+
+/// Samples per second the stream expects (16 kHz mono).
+const RATE: f32 = 16_000.0;
+
+/// Per-utterance streaming state, in sherpa's shape: feed samples with
+/// [`accept_waveform`](AsrStream::accept_waveform), poll [`partial`](AsrStream::partial)
+/// while the resident speaks, call [`finish`](AsrStream::finish) at the end-point, then
+/// [`reset`](AsrStream::reset) for the next utterance.
+pub trait AsrStream: Send {
+    /// Append 16 kHz mono samples of the current utterance.
+    fn accept_waveform(&mut self, samples: &[f32]);
+    /// Re-decode if at least `step_s` seconds of new audio arrived. Returns
+    /// `Some(committed text so far)` when the committed text grew, `None` otherwise. The
+    /// committed text only grows: each value starts with the previous one.
+    fn partial(&mut self) -> Result<Option<String>>;
+    /// Decode the whole utterance and return the final transcript.
+    fn finish(&mut self) -> Result<Transcript>;
+    /// Forget the utterance and start afresh.
+    fn reset(&mut self);
+}
+
+/// Streaming settings (`[asr]` in `xiaoan.toml` carries `step_s`).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamConfig {
+    /// Re-decode the growing utterance after this many seconds of new audio. Default 0.5.
+    pub step_s: f32,
+    /// Longest stretch decoded in one pass; a longer utterance is closed at this length
+    /// and continues in a fresh window (text carried over). Default 28 (under Whisper's 30 s).
+    pub max_utterance_s: f32,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            step_s: 0.5,
+            max_utterance_s: 28.0,
+        }
+    }
+}
+
+impl StreamConfig {
+    /// Check the ranges: `step_s` in (0, 10], `max_utterance_s` in [1, 30].
+    pub fn validate(&self) -> Result<()> {
+        if !(self.step_s > 0.0 && self.step_s <= 10.0) {
+            return Err(Error::Config(format!("asr step_s = {} (must be > 0 and at most 10)", self.step_s)));
+        }
+        if !(1.0..=MAX_DECODE_SECONDS).contains(&self.max_utterance_s) {
+            return Err(Error::Config(format!(
+                "max_utterance_s = {} (must be between 1 and {MAX_DECODE_SECONDS})",
+                self.max_utterance_s
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Local-agreement streaming over any [`AsrModel`] (Macháček et al.'s LocalAgreement-2,
+/// character level): every `step_s` seconds of new audio the whole utterance so far is
+/// decoded again, and the longest common prefix of the last two hypotheses is
+/// committed. A later hypothesis that disagrees with committed text never takes it
+/// back, so partials only grow. The stream is VAD-gated by its caller: it is fed the
+/// audio of one utterance, as the end-pointer delimits it.
+pub struct LocalAgreementStream {
+    model: Arc<dyn AsrModel>,
+    opts: DecodeOptions,
+    cfg: StreamConfig,
+    /// Audio of the current window.
+    buf: Vec<f32>,
+    /// Samples in `buf` when it was last decoded.
+    decoded_len: usize,
+    /// The last hypothesis of the current window (characters).
+    last_hyp: Option<Vec<char>>,
+    /// The last full transcript of the current window, reused by `finish` when no
+    /// audio arrived since.
+    last_transcript: Option<Transcript>,
+    /// Committed characters of the current window.
+    committed: Vec<char>,
+    /// Final text of earlier windows of an over-long utterance.
+    done: String,
+}
+
+impl LocalAgreementStream {
+    /// A stream over `model` decoding with `opts`.
+    pub fn new(model: Arc<dyn AsrModel>, opts: DecodeOptions, cfg: StreamConfig) -> Self {
+        Self {
+            model,
+            opts,
+            cfg,
+            buf: Vec::new(),
+            decoded_len: 0,
+            last_hyp: None,
+            last_transcript: None,
+            committed: Vec::new(),
+            done: String::new(),
+        }
+    }
+
+    fn max_samples(&self) -> usize {
+        (self.cfg.max_utterance_s.clamp(1.0, MAX_DECODE_SECONDS) * RATE) as usize
+    }
+
+    fn step_samples(&self) -> usize {
+        ((self.cfg.step_s.max(0.01)) * RATE) as usize
+    }
+
+    fn committed_text(&self) -> String {
+        let mut s = self.done.clone();
+        s.extend(self.committed.iter());
+        s
+    }
+
+    /// Decode the current window and update the agreement.
+    fn redecode(&mut self) -> Result<()> {
+        let t = self.model.decode(&self.buf, &self.opts)?;
+        self.decoded_len = self.buf.len();
+        let hyp: Vec<char> = t.text.chars().collect();
+        if let Some(prev) = &self.last_hyp {
+            let lcp = prev.iter().zip(&hyp).take_while(|(a, b)| a == b).count();
+            if lcp > self.committed.len() && hyp[..self.committed.len()] == self.committed[..] {
+                self.committed = hyp[..lcp].to_vec();
+            }
+        }
+        self.last_hyp = Some(hyp);
+        self.last_transcript = Some(t);
+        Ok(())
+    }
+
+    /// Close the current window of an over-long utterance: its full text becomes done.
+    fn close_window(&mut self) -> Result<()> {
+        let t = self.final_of_window()?;
+        self.done.push_str(&t.text);
+        self.buf.clear();
+        self.decoded_len = 0;
+        self.last_hyp = None;
+        self.last_transcript = None;
+        self.committed.clear();
+        Ok(())
+    }
+
+    /// The final transcript of the current window: the committed text followed by the
+    /// rest of the latest full hypothesis when it agrees with what was committed.
+    fn final_of_window(&mut self) -> Result<Transcript> {
+        if self.buf.is_empty() {
+            return Ok(Transcript::no_speech(1.0));
+        }
+        if self.decoded_len != self.buf.len() || self.last_transcript.is_none() {
+            self.redecode()?;
+        }
+        let mut t = match &self.last_transcript {
+            Some(t) => t.clone(),
+            None => return Err(Error::Decode("no hypothesis after decoding".into())),
+        };
+        let hyp: Vec<char> = t.text.chars().collect();
+        if !hyp.starts_with(&self.committed) {
+            // The model changed its mind about committed text: keep what was shown
+            // and add nothing that contradicts it.
+            t.text = self.committed.iter().collect();
+        }
+        Ok(t)
+    }
+}
+
+impl AsrStream for LocalAgreementStream {
+    fn accept_waveform(&mut self, samples: &[f32]) {
+        self.buf.extend_from_slice(samples);
+    }
+
+    fn partial(&mut self) -> Result<Option<String>> {
+        let before = self.committed_text();
+        if self.buf.len() > self.max_samples() {
+            let rest = self.buf.split_off(self.max_samples());
+            self.close_window()?;
+            self.buf = rest;
+        }
+        if self.buf.len() >= self.decoded_len + self.step_samples() {
+            self.redecode()?;
+        }
+        let now = self.committed_text();
+        Ok((now.chars().count() > before.chars().count()).then_some(now))
+    }
+
+    fn finish(&mut self) -> Result<Transcript> {
+        if self.buf.len() > self.max_samples() {
+            let rest = self.buf.split_off(self.max_samples());
+            self.close_window()?;
+            self.buf = rest;
+        }
+        let mut t = self.final_of_window()?;
+        if !self.done.is_empty() {
+            t.text = format!("{}{}", self.done, t.text);
+            if t.stop == StopReason::NoSpeech {
+                t.stop = StopReason::Eot;
+            }
+        }
+        Ok(t)
+    }
+
+    fn reset(&mut self) {
+        self.buf.clear();
+        self.decoded_len = 0;
+        self.last_hyp = None;
+        self.last_transcript = None;
+        self.committed.clear();
+        self.done.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asr::ScriptedAsr;
+
+    fn stream(asr: ScriptedAsr) -> LocalAgreementStream {
+        LocalAgreementStream::new(Arc::new(asr), DecodeOptions::default(), StreamConfig::default())
+    }
+
+    /// Feed `secs` of audio in 0.1 s chunks, collecting every partial.
+    fn feed(s: &mut LocalAgreementStream, secs: f32) -> Vec<String> {
+        let mut out = Vec::new();
+        for _ in 0..(secs * 10.0).round() as usize {
+            s.accept_waveform(&[0.01; 1600]);
+            if let Some(p) = s.partial().unwrap() {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn partials_grow_and_finish_gives_the_whole_sentence() {
+        let sentence = "我想办理社保卡需要带什么材料";
+        let mut s = stream(ScriptedAsr::growing(sentence, 3.0));
+        let partials = feed(&mut s, 5.0);
+        assert!(partials.len() >= 3, "expected several partials, got {partials:?}");
+        for w in partials.windows(2) {
+            assert!(w[1].starts_with(&w[0]) && w[1].len() > w[0].len(), "flicker: {w:?}");
+        }
+        let last = partials.last().unwrap();
+        assert!(sentence.starts_with(last.as_str()));
+        // 5 s at 3 characters a second covers all 14 characters.
+        assert_eq!(s.finish().unwrap().text, sentence);
+    }
+
+    #[test]
+    fn disagreeing_hypotheses_never_flicker() {
+        // The recogniser changes its mind about the second character.
+        let script = ["我想", "我想办", "我像办理", "我想办理社", "我想办理社保", "我想办理社保卡"];
+        let mut s = stream(ScriptedAsr::sequence(script));
+        let partials = feed(&mut s, 3.0);
+        let mut shown = String::new();
+        for p in &partials {
+            assert!(p.starts_with(&shown), "{p} does not extend {shown}");
+            shown = p.clone();
+        }
+        assert!(shown.starts_with("我"));
+        assert!(!shown.contains('像'), "a text seen once was committed: {shown}");
+        let fin = s.finish().unwrap();
+        assert_eq!(fin.text, "我想办理社保卡");
+        assert!(fin.text.starts_with(&shown));
+    }
+
+    #[test]
+    fn finish_without_new_audio_does_not_decode_again() {
+        let asr = Arc::new(ScriptedAsr::growing("一二三四五六七八九十", 4.0));
+        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), StreamConfig::default());
+        feed(&mut s, 1.0);
+        let calls = asr.calls();
+        let t = s.finish().unwrap();
+        assert_eq!(asr.calls(), calls, "finish re-decoded audio it had already seen");
+        assert_eq!(t.text, "一二三四");
+    }
+
+    #[test]
+    fn reset_forgets_the_utterance() {
+        let mut s = stream(ScriptedAsr::growing("一二三四五六七八九十", 4.0));
+        feed(&mut s, 2.0);
+        s.reset();
+        assert_eq!(s.finish().unwrap().stop, StopReason::NoSpeech);
+        let p = feed(&mut s, 1.0);
+        assert!(p.iter().all(|p| "一二三四".starts_with(p.as_str())), "{p:?}");
+    }
+
+    #[test]
+    fn over_long_utterance_continues_in_a_new_window() {
+        let cfg = StreamConfig { step_s: 0.5, max_utterance_s: 2.0 };
+        let mut s = LocalAgreementStream::new(Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 1.0)), DecodeOptions::default(), cfg);
+        let partials = feed(&mut s, 3.0);
+        for w in partials.windows(2) {
+            assert!(w[1].starts_with(&w[0]), "flicker: {w:?}");
+        }
+        // first window: 2 s -> "甲乙"; second window: 1 s -> "甲"
+        assert_eq!(s.finish().unwrap().text, "甲乙甲");
+    }
+
+    #[test]
+    fn config_ranges_are_checked() {
+        assert!(StreamConfig::default().validate().is_ok());
+        assert!(StreamConfig { step_s: 0.0, ..Default::default() }.validate().is_err());
+        assert!(StreamConfig { max_utterance_s: 40.0, ..Default::default() }.validate().is_err());
+        let c: StreamConfig = toml::from_str("step_s = 0.25").unwrap();
+        assert_eq!(c.step_s, 0.25);
+        assert!(toml::from_str::<StreamConfig>("stepp = 1").is_err());
+    }
+}

