@@ -8,7 +8,10 @@ use xiaoan_agent::dialogue::Agent;
 /// Settings for a temporary `XIAOAN_HOME` (models are looked up in the real one).
 pub fn settings_in(home: &Path, extra_toml: &str) -> Settings {
     let text = format!("home = {:?}\n{extra_toml}", home.display().to_string());
-    Config::parse(&text, "test").expect("test config parses").resolve().expect("test config resolves")
+    Config::parse(&text, "test")
+        .expect("test config parses")
+        .resolve()
+        .expect("test config resolves")
 }
 
 /// An agent with a fresh store in `dir`, "today" fixed to 2026-11-30 (a Monday).
@@ -22,7 +25,10 @@ pub fn agent_in(dir: &Path, extra_toml: &str) -> Agent {
 /// Where the real installation keeps models (the set-up's), if they are there.
 pub fn installed_home() -> Option<PathBuf> {
     let home = xiaoan_models::xiaoan_home();
-    xiaoan_models::whisper_dir(&home).join("model.safetensors").is_file().then_some(home)
+    xiaoan_models::whisper_dir(&home)
+        .join("model.safetensors")
+        .is_file()
+        .then_some(home)
 }
 
 /// The repository root.

@@ -53,11 +53,8 @@ impl Adapters {
     }
 }
 
-/// The whisper.cpp model file (per dialect when its adapter carries LoRA weights).
-pub fn ggml_path(settings: &Settings, dialect: Option<&str>) -> PathBuf {
-    let dir = xiaoan_models::whisper_dir(&settings.home);
-    match dialect {
-        Some(code) => dir.join(format!("ggml-base-{code}.bin")),
-        None => dir.join("ggml-base-f16.bin"),
-    }
+/// The whisper.cpp model file of the configured weight type (`ggml-base-q8_0.bin` ...).
+pub fn ggml_path(settings: &Settings) -> PathBuf {
+    xiaoan_models::whisper_dir(&settings.home)
+        .join(format!("ggml-base-{}.bin", settings.config.asr.ggml_type))
 }

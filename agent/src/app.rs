@@ -97,7 +97,12 @@ pub struct EvalPipeline<'a> {
 }
 
 impl Pipeline for EvalPipeline<'_> {
-    fn run_item(&self, item: &ManifestItem, audio_path: Option<&Path>, opts: &RunOptions) -> Prediction {
+    fn run_item(
+        &self,
+        item: &ManifestItem,
+        audio_path: Option<&Path>,
+        opts: &RunOptions,
+    ) -> Prediction {
         let chosen = opts.mode.dialect_for(item).map(str::to_string);
         let mut p = Prediction {
             id: item.id.clone(),

@@ -48,7 +48,11 @@ pub fn level_db(x: &[f32]) -> f32 {
 /// levels (the mean would be pulled down by the pauses between words, and the echo of
 /// a loud syllable would then pass for the resident).
 pub fn active_level_db(x: &[f32]) -> f32 {
-    let mut levels: Vec<f32> = x.chunks(320).filter(|c| c.len() == 320).map(level_db).collect();
+    let mut levels: Vec<f32> = x
+        .chunks(320)
+        .filter(|c| c.len() == 320)
+        .map(level_db)
+        .collect();
     if levels.is_empty() {
         return level_db(x);
     }

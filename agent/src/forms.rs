@@ -85,7 +85,10 @@ pub enum FieldKind {
 impl FieldKind {
     /// True for kinds that carry personal data (masked by default).
     pub fn is_personal(self) -> bool {
-        matches!(self, FieldKind::PersonName | FieldKind::IdNumber | FieldKind::Phone)
+        matches!(
+            self,
+            FieldKind::PersonName | FieldKind::IdNumber | FieldKind::Phone
+        )
     }
 
     /// The snake_case name used in files and in stored records.
@@ -127,7 +130,10 @@ pub struct Choice {
 impl From<ChoiceSpec> for Choice {
     fn from(c: ChoiceSpec) -> Self {
         match c {
-            ChoiceSpec::Plain(value) => Choice { value, also: Vec::new() },
+            ChoiceSpec::Plain(value) => Choice {
+                value,
+                also: Vec::new(),
+            },
             ChoiceSpec::Full { value, also } => Choice { value, also },
         }
     }
@@ -242,12 +248,17 @@ pub struct Form {
 }
 
 fn invalid(file: &str, reason: impl Into<String>) -> FormError {
-    FormError::Invalid { file: file.to_string(), reason: reason.into() }
+    FormError::Invalid {
+        file: file.to_string(),
+        reason: reason.into(),
+    }
 }
 
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !id.starts_with('-')
         && !id.ends_with('-')
 }
@@ -256,33 +267,64 @@ fn build_fields(origin: &str, files: Vec<FieldFile>) -> Result<Vec<FieldDef>> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(files.len());
     for f in files {
-        if f.name.trim().is_empty() || !f.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(invalid(origin, format!("field name {:?} must be letters, digits or _", f.name)));
+        if f.name.trim().is_empty()
+            || !f
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(invalid(
+                origin,
+                format!("field name {:?} must be letters, digits or _", f.name),
+            ));
         }
         if !seen.insert(f.name.clone()) {
             return Err(invalid(origin, format!("field `{}` appears twice", f.name)));
         }
         if f.label.trim().is_empty() || f.ask.trim().is_empty() {
-            return Err(invalid(origin, format!("field `{}` needs a label and an ask", f.name)));
+            return Err(invalid(
+                origin,
+                format!("field `{}` needs a label and an ask", f.name),
+            ));
         }
-        let read_back = f.read_back.unwrap_or_else(|| "{label}：{value}".to_string());
+        let read_back = f
+            .read_back
+            .unwrap_or_else(|| "{label}：{value}".to_string());
         if !read_back.contains("{value}") {
-            return Err(invalid(origin, format!("field `{}`: read_back must contain {{value}}", f.name)));
+            return Err(invalid(
+                origin,
+                format!("field `{}`: read_back must contain {{value}}", f.name),
+            ));
         }
         let choices: Vec<Choice> = f.choices.into_iter().map(Choice::from).collect();
         if f.kind == FieldKind::Choice && choices.is_empty() {
-            return Err(invalid(origin, format!("field `{}` is a choice but lists no choices", f.name)));
+            return Err(invalid(
+                origin,
+                format!("field `{}` is a choice but lists no choices", f.name),
+            ));
         }
         if f.kind != FieldKind::Choice && !choices.is_empty() {
-            return Err(invalid(origin, format!("field `{}` lists choices but is not a choice", f.name)));
+            return Err(invalid(
+                origin,
+                format!("field `{}` lists choices but is not a choice", f.name),
+            ));
         }
         if let (Some(lo), Some(hi)) = (f.min, f.max) {
             if lo > hi {
-                return Err(invalid(origin, format!("field `{}`: min is above max", f.name)));
+                return Err(invalid(
+                    origin,
+                    format!("field `{}`: min is above max", f.name),
+                ));
             }
         }
         if f.not_future && f.not_past {
-            return Err(invalid(origin, format!("field `{}`: not_future and not_past together allow only today", f.name)));
+            return Err(invalid(
+                origin,
+                format!(
+                    "field `{}`: not_future and not_past together allow only today",
+                    f.name
+                ),
+            ));
         }
         out.push(FieldDef {
             name: f.name,
@@ -306,10 +348,15 @@ fn build_fields(origin: &str, files: Vec<FieldFile>) -> Result<Vec<FieldDef>> {
 impl Form {
     /// Parse and check one form file's text; `origin` names the file in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Form> {
-        let file: FormFile = toml::from_str(text)
-            .map_err(|e| FormError::Parse { file: origin.to_string(), message: e.to_string().trim_end().to_string() })?;
+        let file: FormFile = toml::from_str(text).map_err(|e| FormError::Parse {
+            file: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
         if !valid_id(&file.id) {
-            return Err(invalid(origin, format!("id {:?} must be lowercase letters, digits and -", file.id)));
+            return Err(invalid(
+                origin,
+                format!("id {:?} must be lowercase letters, digits and -", file.id),
+            ));
         }
         if file.title.trim().is_empty() {
             return Err(invalid(origin, "title is empty"));
@@ -322,7 +369,10 @@ impl Form {
         }
         for d in &file.deferred {
             if d.name.trim().is_empty() || d.due_days == 0 {
-                return Err(invalid(origin, "each deferred material needs a name and due_days above 0"));
+                return Err(invalid(
+                    origin,
+                    "each deferred material needs a name and due_days above 0",
+                ));
             }
         }
         let fields = build_fields(origin, file.fields)?;
@@ -341,7 +391,10 @@ impl Form {
     /// Load one form file from disk.
     pub fn load(path: &Path) -> Result<Form> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FormError::Io { file: origin.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| FormError::Io {
+            file: origin.clone(),
+            source,
+        })?;
         Form::from_toml_str(&text, &origin)
     }
 
@@ -358,7 +411,12 @@ impl Form {
     }
 
     /// [`Form::validate`] with an explicit "today" (for tests and replay).
-    pub fn validate_on(&self, field: &str, value: &str, today: NaiveDate) -> std::result::Result<String, String> {
+    pub fn validate_on(
+        &self,
+        field: &str,
+        value: &str,
+        today: NaiveDate,
+    ) -> std::result::Result<String, String> {
         match self.field(field) {
             Some(def) => def.validate_on(value, today),
             None => Err("这一项表里没有，请再说一遍。".to_string()),
@@ -367,7 +425,10 @@ impl Form {
 
     /// Names of required fields missing from `filled`.
     pub fn missing<'a>(&'a self, filled: &[&str]) -> Vec<&'a FieldDef> {
-        self.fields.iter().filter(|f| f.required && !filled.contains(&f.name.as_str())).collect()
+        self.fields
+            .iter()
+            .filter(|f| f.required && !filled.contains(&f.name.as_str()))
+            .collect()
     }
 
     /// Materials owed if the form is filed on `filed_on`, with their due dates.
@@ -376,7 +437,9 @@ impl Form {
             .iter()
             .map(|d| OwedMaterial {
                 name: d.name.clone(),
-                due: filed_on.checked_add_days(Days::new(u64::from(d.due_days))).unwrap_or(filed_on),
+                due: filed_on
+                    .checked_add_days(Days::new(u64::from(d.due_days)))
+                    .unwrap_or(filed_on),
             })
             .collect()
     }
@@ -385,7 +448,9 @@ impl Form {
 impl FieldDef {
     /// Fill the read-back template with a (canonical) value.
     pub fn read_back(&self, value: &str) -> String {
-        self.read_back.replace("{label}", &self.label).replace("{value}", value)
+        self.read_back
+            .replace("{label}", &self.label)
+            .replace("{value}", value)
     }
 
     fn fail(&self, reason: String) -> String {
@@ -396,18 +461,29 @@ impl FieldDef {
     }
 
     /// Validate one answer; see [`Form::validate`].
-    pub fn validate_on(&self, value: &str, today: NaiveDate) -> std::result::Result<String, String> {
-        let v = value.trim().trim_matches(|c: char| "。，,.！!？?、".contains(c)).trim();
+    pub fn validate_on(
+        &self,
+        value: &str,
+        today: NaiveDate,
+    ) -> std::result::Result<String, String> {
+        let v = value
+            .trim()
+            .trim_matches(|c: char| "。，,.！!？?、".contains(c))
+            .trim();
         let label = &self.label;
         if v.is_empty() {
             return Err(format!("{label}还没听到，请再说一遍。"));
         }
         match self.kind {
             FieldKind::IdNumber => check_id_number(v).map_err(|r| self.fail(format!("{label}{r}"))),
-            FieldKind::Phone => check_phone(v).ok_or_else(|| self.fail(format!("{label}应该是1开头的11位数字，请再说一遍。"))),
-            FieldKind::PersonName => check_name(v).ok_or_else(|| self.fail(format!("{label}请说两到六个汉字。"))),
+            FieldKind::Phone => check_phone(v)
+                .ok_or_else(|| self.fail(format!("{label}应该是1开头的11位数字，请再说一遍。"))),
+            FieldKind::PersonName => {
+                check_name(v).ok_or_else(|| self.fail(format!("{label}请说两到六个汉字。")))
+            }
             FieldKind::Date => {
-                let d = parse_date(v).ok_or_else(|| self.fail(format!("{label}没听清，请说几几年几月几号。")))?;
+                let d = parse_date(v)
+                    .ok_or_else(|| self.fail(format!("{label}没听清，请说几几年几月几号。")))?;
                 if self.not_future && d > today {
                     return Err(self.fail(format!("{label}不能晚于今天，请再说一遍。")));
                 }
@@ -417,7 +493,8 @@ impl FieldDef {
                 Ok(d.format("%Y-%m-%d").to_string())
             }
             FieldKind::Count => {
-                let n = parse_count(v).ok_or_else(|| self.fail(format!("{label}请说一个数字。")))?;
+                let n =
+                    parse_count(v).ok_or_else(|| self.fail(format!("{label}请说一个数字。")))?;
                 let lo = self.min.unwrap_or(0);
                 let hi = self.max.unwrap_or(i64::MAX);
                 if n < lo || n > hi {
@@ -461,7 +538,9 @@ impl FieldDef {
         let hits: Vec<&Choice> = self
             .choices
             .iter()
-            .filter(|c| v.contains(c.value.as_str()) || c.also.iter().any(|a| v.contains(a.as_str())))
+            .filter(|c| {
+                v.contains(c.value.as_str()) || c.also.iter().any(|a| v.contains(a.as_str()))
+            })
             .collect();
         match hits.as_slice() {
             [one] => Some(one.value.clone()),
@@ -481,16 +560,28 @@ pub fn check_id_number(raw: &str) -> std::result::Result<String, &'static str> {
     let s: String = raw
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| if c == 'x' || c == 'Ｘ' || c == 'ｘ' { 'X' } else { c })
+        .map(|c| {
+            if c == 'x' || c == 'Ｘ' || c == 'ｘ' {
+                'X'
+            } else {
+                c
+            }
+        })
         .collect();
     let chars: Vec<char> = s.chars().collect();
     if chars.len() != 18 {
         return Err("应该是18位，请再说一遍。");
     }
-    if !chars[..17].iter().all(|c| c.is_ascii_digit()) || !(chars[17].is_ascii_digit() || chars[17] == 'X') {
+    if !chars[..17].iter().all(|c| c.is_ascii_digit())
+        || !(chars[17].is_ascii_digit() || chars[17] == 'X')
+    {
         return Err("只能是数字，最后一位可以是X，请再说一遍。");
     }
-    let sum: u32 = chars[..17].iter().zip(ID_WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap_or(0) * w).sum();
+    let sum: u32 = chars[..17]
+        .iter()
+        .zip(ID_WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
+        .sum();
     if ID_CHECK[(sum % 11) as usize] as char != chars[17] {
         return Err("校验不对，请再说一遍。");
     }
@@ -506,12 +597,18 @@ pub fn check_id_number(raw: &str) -> std::result::Result<String, &'static str> {
 
 /// Check a mainland mobile number `1[3-9]\d{9}` (spaces, dashes and a +86 prefix allowed).
 pub fn check_phone(raw: &str) -> Option<String> {
-    let mut s: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let mut s: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     if let Some(rest) = s.strip_prefix("+86") {
         s = rest.to_string();
     }
     let b = s.as_bytes();
-    let ok = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit);
+    let ok = b.len() == 11
+        && b[0] == b'1'
+        && (b'3'..=b'9').contains(&b[1])
+        && b.iter().all(u8::is_ascii_digit);
     ok.then_some(s)
 }
 
@@ -521,11 +618,22 @@ fn is_han(c: char) -> bool {
 
 /// Check a person's name: 2–6 Han characters, or longer names with a middle dot (minority names).
 pub fn check_name(raw: &str) -> Option<String> {
-    let s: String = raw.chars().filter(|c| !c.is_whitespace()).map(|c| if c == '.' || c == '•' { '·' } else { c }).collect();
+    let s: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if c == '.' || c == '•' { '·' } else { c })
+        .collect();
     let n = s.chars().count();
     let all_ok = s.chars().all(|c| is_han(c) || c == '·');
     let dotted = s.contains('·');
-    let ok = all_ok && !s.starts_with('·') && !s.ends_with('·') && if dotted { (3..=20).contains(&n) } else { (2..=6).contains(&n) };
+    let ok = all_ok
+        && !s.starts_with('·')
+        && !s.ends_with('·')
+        && if dotted {
+            (3..=20).contains(&n)
+        } else {
+            (2..=6).contains(&n)
+        };
     ok.then_some(s)
 }
 
@@ -550,11 +658,19 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
 
 /// Parse a whole number: Arabic digits or simple Chinese numerals up to 九十九 (两 = 2).
 pub fn parse_count(raw: &str) -> Option<i64> {
-    let s = raw.trim().trim_end_matches(['个', '人', '位', '次', '名', '口']);
+    let s = raw
+        .trim()
+        .trim_end_matches(['个', '人', '位', '次', '名', '口']);
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse().ok();
     }
-    let digit = |c: char| "零一二三四五六七八九".chars().position(|d| d == c).map(|p| p as i64).or((c == '两').then_some(2));
+    let digit = |c: char| {
+        "零一二三四五六七八九"
+            .chars()
+            .position(|d| d == c)
+            .map(|p| p as i64)
+            .or((c == '两').then_some(2))
+    };
     let chars: Vec<char> = s.chars().collect();
     match chars.as_slice() {
         [c] if *c == '十' => Some(10),
@@ -568,10 +684,22 @@ pub fn parse_count(raw: &str) -> Option<i64> {
 
 /// Built-in form files, embedded at compile time.
 const BUILTIN_FORMS: &[(&str, &str)] = &[
-    ("birth-registration.toml", include_str!("../forms/birth-registration.toml")),
-    ("residence-registration.toml", include_str!("../forms/residence-registration.toml")),
-    ("property-transfer.toml", include_str!("../forms/property-transfer.toml")),
-    ("certificate-issuance.toml", include_str!("../forms/certificate-issuance.toml")),
+    (
+        "birth-registration.toml",
+        include_str!("../forms/birth-registration.toml"),
+    ),
+    (
+        "residence-registration.toml",
+        include_str!("../forms/residence-registration.toml"),
+    ),
+    (
+        "property-transfer.toml",
+        include_str!("../forms/property-transfer.toml"),
+    ),
+    (
+        "certificate-issuance.toml",
+        include_str!("../forms/certificate-issuance.toml"),
+    ),
 ];
 
 /// The built-in mediation triage file.
@@ -605,18 +733,27 @@ impl Forms {
 
     /// Only the forms in `dir` (sorted by file name).
     pub fn load_dir(dir: &Path) -> Result<Forms> {
-        let io = |source| FormError::Io { file: dir.display().to_string(), source };
+        let io = |source| FormError::Io {
+            file: dir.display().to_string(),
+            source,
+        };
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.file_name().is_some_and(|n| n != "mediation.toml"))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "toml")
+                    && p.file_name().is_some_and(|n| n != "mediation.toml")
+            })
             .collect();
         paths.sort();
         let mut set = Forms::default();
         for p in paths {
             let form = Form::load(&p)?;
             if set.get(&form.id).is_some() {
-                return Err(invalid(&form.origin, format!("a second form with id `{}`", form.id)));
+                return Err(invalid(
+                    &form.origin,
+                    format!("a second form with id `{}`", form.id),
+                ));
             }
             set.insert(form);
         }
@@ -730,10 +867,20 @@ impl MediatorSlots {
     pub fn check(&self) -> std::result::Result<(), String> {
         for s in &self.slots {
             let (Some(a), Some(b)) = (parse_hm(&s.start), parse_hm(&s.end)) else {
-                return Err(format!("mediator slot {}: start/end must be HH:MM", s.mediator));
+                return Err(format!(
+                    "mediator slot {}: start/end must be HH:MM",
+                    s.mediator
+                ));
             };
-            if a >= b || s.minutes == 0 || s.weekdays.is_empty() || s.weekdays.iter().any(|d| !(1..=7).contains(d)) {
-                return Err(format!("mediator slot {}: needs start < end, minutes > 0, weekdays 1-7", s.mediator));
+            if a >= b
+                || s.minutes == 0
+                || s.weekdays.is_empty()
+                || s.weekdays.iter().any(|d| !(1..=7).contains(d))
+            {
+                return Err(format!(
+                    "mediator slot {}: needs start < end, minutes > 0, weekdays 1-7",
+                    s.mediator
+                ));
             }
         }
         Ok(())
@@ -741,7 +888,12 @@ impl MediatorSlots {
 
     /// The next `n` sessions starting after `after`, skipping those in `taken`
     /// (mediator, start), looking at most 60 days ahead.
-    pub fn offers(&self, after: NaiveDateTime, taken: &[(String, NaiveDateTime)], n: usize) -> Vec<MediatorOffer> {
+    pub fn offers(
+        &self,
+        after: NaiveDateTime,
+        taken: &[(String, NaiveDateTime)],
+        n: usize,
+    ) -> Vec<MediatorOffer> {
         let mut out = Vec::new();
         let mut day = after.date();
         for _ in 0..60 {
@@ -750,12 +902,20 @@ impl MediatorSlots {
                 if !s.weekdays.contains(&weekday_number(day.weekday())) || s.minutes == 0 {
                     continue;
                 }
-                let (Some(a), Some(b)) = (parse_hm(&s.start), parse_hm(&s.end)) else { continue };
+                let (Some(a), Some(b)) = (parse_hm(&s.start), parse_hm(&s.end)) else {
+                    continue;
+                };
                 let mut t = a;
                 while t < b {
                     let start = day.and_time(t);
-                    if start > after && !taken.iter().any(|(m, st)| *m == s.mediator && *st == start) {
-                        today.push(MediatorOffer { start, mediator: s.mediator.clone(), place: s.place.clone() });
+                    if start > after
+                        && !taken.iter().any(|(m, st)| *m == s.mediator && *st == start)
+                    {
+                        today.push(MediatorOffer {
+                            start,
+                            mediator: s.mediator.clone(),
+                            place: s.place.clone(),
+                        });
                     }
                     let next_min = t.hour() * 60 + t.minute() + s.minutes;
                     match NaiveTime::from_hms_opt(next_min / 60, next_min % 60, 0) {
@@ -819,21 +979,33 @@ impl Mediation {
     /// Load a centre's own `mediation.toml`.
     pub fn load(path: &Path) -> Result<Mediation> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FormError::Io { file: origin.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| FormError::Io {
+            file: origin.clone(),
+            source,
+        })?;
         Mediation::from_toml_str(&text, &origin)
     }
 
     /// Parse and check a mediation file's text.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Mediation> {
-        let f: MediationFile = toml::from_str(text)
-            .map_err(|e| FormError::Parse { file: origin.to_string(), message: e.to_string().trim_end().to_string() })?;
+        let f: MediationFile = toml::from_str(text).map_err(|e| FormError::Parse {
+            file: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
         if !f.kinds.iter().any(|k| k.id == "other") {
-            return Err(invalid(origin, "kinds must include `other` as the fallback"));
+            return Err(invalid(
+                origin,
+                "kinds must include `other` as the fallback",
+            ));
         }
         if f.danger_words.is_empty() {
             return Err(invalid(origin, "danger_words is empty"));
         }
-        let slots = if f.slots.is_empty() { MediatorSlots::default() } else { MediatorSlots { slots: f.slots } };
+        let slots = if f.slots.is_empty() {
+            MediatorSlots::default()
+        } else {
+            MediatorSlots { slots: f.slots }
+        };
         slots.check().map_err(|r| invalid(origin, r))?;
         Ok(Mediation {
             intro: f.intro,
@@ -850,14 +1022,21 @@ impl Mediation {
     pub fn classify(&self, text: &str) -> &DisputeKind {
         let mut best: Option<(&DisputeKind, usize)> = None;
         for k in &self.kinds {
-            let score: usize = k.triggers.iter().filter(|t| !t.is_empty() && text.contains(t.as_str())).map(|t| t.chars().count()).sum();
+            let score: usize = k
+                .triggers
+                .iter()
+                .filter(|t| !t.is_empty() && text.contains(t.as_str()))
+                .map(|t| t.chars().count())
+                .sum();
             if score > 0 && best.is_none_or(|(_, s)| score > s) {
                 best = Some((k, score));
             }
         }
         match best {
             Some((k, _)) => k,
-            None => self.kind("other").unwrap_or(&self.kinds[self.kinds.len() - 1]),
+            None => self
+                .kind("other")
+                .unwrap_or(&self.kinds[self.kinds.len() - 1]),
         }
     }
 
@@ -868,7 +1047,9 @@ impl Mediation {
 
     /// True when `text` mentions threats, violence or self-harm.
     pub fn is_danger(&self, text: &str) -> bool {
-        self.danger_words.iter().any(|w| !w.is_empty() && text.contains(w.as_str()))
+        self.danger_words
+            .iter()
+            .any(|w| !w.is_empty() && text.contains(w.as_str()))
     }
 
     /// The triage question with this name.
@@ -887,17 +1068,31 @@ mod tests {
 
     /// Make a valid ID from a 17-digit body by computing its check character.
     fn with_check(body: &str) -> String {
-        let sum: u32 = body.chars().zip(ID_WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap() * w).sum();
+        let sum: u32 = body
+            .chars()
+            .zip(ID_WEIGHTS)
+            .map(|(c, w)| c.to_digit(10).unwrap() * w)
+            .sum();
         format!("{body}{}", ID_CHECK[(sum % 11) as usize] as char)
     }
 
     #[test]
     fn every_builtin_form_loads_with_its_catalogue_id() {
         let forms = Forms::builtin().unwrap();
-        for id in ["birth-registration", "residence-registration", "property-transfer", "certificate-issuance"] {
+        for id in [
+            "birth-registration",
+            "residence-registration",
+            "property-transfer",
+            "certificate-issuance",
+        ] {
             let f = forms.get(id).unwrap_or_else(|| panic!("missing {id}"));
             assert!(!f.fields.is_empty() && !f.commitment.is_empty());
-            assert!(f.fields.iter().all(|d| d.ask.ends_with('？') || d.ask.ends_with('。')), "{id}: asks are spoken sentences");
+            assert!(
+                f.fields
+                    .iter()
+                    .all(|d| d.ask.ends_with('？') || d.ask.ends_with('。')),
+                "{id}: asks are spoken sentences"
+            );
         }
         // 容缺 forms say what may come later.
         assert!(!forms.get("property-transfer").unwrap().deferred.is_empty());
@@ -907,7 +1102,9 @@ mod tests {
     #[test]
     fn mediation_definition_loads_and_triages() {
         let m = Mediation::builtin().unwrap();
-        for id in ["noise", "leaks", "parking", "property", "elevator", "family", "wages", "other"] {
+        for id in [
+            "noise", "leaks", "parking", "property", "elevator", "family", "wages", "other",
+        ] {
             assert!(m.kind(id).is_some(), "missing kind {id}");
         }
         assert_eq!(m.classify("楼上天天半夜吵，还在家里跺脚").id, "noise");
@@ -921,9 +1118,12 @@ mod tests {
     #[test]
     fn mediator_offers_skip_taken_and_past() {
         let m = MediatorSlots::default(); // Tue/Thu 14-17, hourly
-        // 2026-11-29 is a Sunday; next Tuesday is 12-01.
+                                          // 2026-11-29 is a Sunday; next Tuesday is 12-01.
         let after = today().and_hms_opt(10, 0, 0).unwrap();
-        let first = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().and_hms_opt(14, 0, 0).unwrap();
+        let first = NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(14, 0, 0)
+            .unwrap();
         let offers = m.offers(after, &[], 4);
         assert_eq!(offers.len(), 4);
         assert_eq!(offers[0].start, first);
@@ -943,17 +1143,24 @@ mod tests {
 
         std::fs::write(&p, "id = \"my-form\"\ntitle = \"测试\"\ncommitment = \"我承诺。\"\n[[fields]]\nname = \"a\"\nlabel = \"性别\"\nkind = \"choice\"\nask = \"性别？\"\n").unwrap();
         let e = Forms::with_dir(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("my-form.toml") && e.contains("no choices"), "{e}");
+        assert!(
+            e.contains("my-form.toml") && e.contains("no choices"),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_centre_form_replaces_the_builtin_with_the_same_id() {
         let dir = tempfile::tempdir().unwrap();
-        let text = include_str!("../forms/certificate-issuance.toml").replace("title = \"证明事项告知承诺\"", "title = \"本社区证明\"");
+        let text = include_str!("../forms/certificate-issuance.toml")
+            .replace("title = \"证明事项告知承诺\"", "title = \"本社区证明\"");
         std::fs::write(dir.path().join("cert.toml"), text).unwrap();
         let forms = Forms::with_dir(dir.path()).unwrap();
         assert_eq!(forms.len(), 4);
-        assert_eq!(forms.get("certificate-issuance").unwrap().title, "本社区证明");
+        assert_eq!(
+            forms.get("certificate-issuance").unwrap().title,
+            "本社区证明"
+        );
     }
 
     #[test]
@@ -962,50 +1169,112 @@ mod tests {
         let form = f.get("birth-registration").unwrap();
         let good = with_check("11010519491231002");
         assert_eq!(good, "11010519491231002X");
-        assert_eq!(form.validate_on("mother_id", "11010519491231002x", today()).unwrap(), good);
-        assert_eq!(form.validate_on("mother_id", "110105 19491231 002X", today()).unwrap(), good);
-        let bad = form.validate_on("mother_id", "110105194912310021", today()).unwrap_err();
+        assert_eq!(
+            form.validate_on("mother_id", "11010519491231002x", today())
+                .unwrap(),
+            good
+        );
+        assert_eq!(
+            form.validate_on("mother_id", "110105 19491231 002X", today())
+                .unwrap(),
+            good
+        );
+        let bad = form
+            .validate_on("mother_id", "110105194912310021", today())
+            .unwrap_err();
         assert!(bad.contains("校验不对"), "{bad}");
-        assert!(form.validate_on("mother_id", "11010519491231", today()).unwrap_err().contains("18位"));
+        assert!(form
+            .validate_on("mother_id", "11010519491231", today())
+            .unwrap_err()
+            .contains("18位"));
         // A valid checksum with an impossible birth date is still refused.
         let bad_date = with_check("11010519491331002");
-        assert!(form.validate_on("mother_id", &bad_date, today()).unwrap_err().contains("出生日期"));
+        assert!(form
+            .validate_on("mother_id", &bad_date, today())
+            .unwrap_err()
+            .contains("出生日期"));
     }
 
     #[test]
     fn phones_dates_names_counts_choices() {
         let forms = Forms::builtin().unwrap();
         let b = forms.get("birth-registration").unwrap();
-        assert_eq!(b.validate_on("mother_phone", "+86 138-0013-8000", today()).unwrap(), "13800138000");
-        assert!(b.validate_on("mother_phone", "12800138000", today()).unwrap_err().contains("11位"));
-        assert!(b.validate_on("mother_phone", "1380013800", today()).is_err());
-        assert_eq!(b.validate_on("baby_birth_date", "2026年11月3日", today()).unwrap(), "2026-11-03");
-        let fut = b.validate_on("baby_birth_date", "2026-12-01", today()).unwrap_err();
+        assert_eq!(
+            b.validate_on("mother_phone", "+86 138-0013-8000", today())
+                .unwrap(),
+            "13800138000"
+        );
+        assert!(b
+            .validate_on("mother_phone", "12800138000", today())
+            .unwrap_err()
+            .contains("11位"));
+        assert!(b
+            .validate_on("mother_phone", "1380013800", today())
+            .is_err());
+        assert_eq!(
+            b.validate_on("baby_birth_date", "2026年11月3日", today())
+                .unwrap(),
+            "2026-11-03"
+        );
+        let fut = b
+            .validate_on("baby_birth_date", "2026-12-01", today())
+            .unwrap_err();
         assert!(fut.contains("不能晚于今天"), "{fut}");
-        assert!(b.validate_on("baby_birth_date", "2026-02-30", today()).is_err());
-        assert_eq!(b.validate_on("mother_name", "王 小明", today()).unwrap(), "王小明");
+        assert!(b
+            .validate_on("baby_birth_date", "2026-02-30", today())
+            .is_err());
+        assert_eq!(
+            b.validate_on("mother_name", "王 小明", today()).unwrap(),
+            "王小明"
+        );
         assert!(b.validate_on("mother_name", "王1明", today()).is_err());
-        assert_eq!(b.validate_on("mother_name", "阿依古丽·买买提", today()).unwrap(), "阿依古丽·买买提");
+        assert_eq!(
+            b.validate_on("mother_name", "阿依古丽·买买提", today())
+                .unwrap(),
+            "阿依古丽·买买提"
+        );
         assert_eq!(b.validate_on("child_order", "两", today()).unwrap(), "2");
-        assert_eq!(b.validate_on("child_order", "第二个".trim_start_matches('第'), today()).unwrap(), "2");
-        assert!(b.validate_on("child_order", "十二", today()).unwrap_err().contains("之间"));
+        assert_eq!(
+            b.validate_on("child_order", "第二个".trim_start_matches('第'), today())
+                .unwrap(),
+            "2"
+        );
+        assert!(b
+            .validate_on("child_order", "十二", today())
+            .unwrap_err()
+            .contains("之间"));
         let r = forms.get("residence-registration").unwrap();
-        assert_eq!(r.validate_on("housing", "租的房子", today()).unwrap(), "租房");
-        assert!(r.validate_on("housing", "不知道", today()).unwrap_err().contains("租房"));
+        assert_eq!(
+            r.validate_on("housing", "租的房子", today()).unwrap(),
+            "租房"
+        );
+        assert!(r
+            .validate_on("housing", "不知道", today())
+            .unwrap_err()
+            .contains("租房"));
         assert!(b.validate_on("no_such_field", "x", today()).is_err());
-        assert!(b.validate_on("mother_name", "  ", today()).unwrap_err().contains("没听到"));
+        assert!(b
+            .validate_on("mother_name", "  ", today())
+            .unwrap_err()
+            .contains("没听到"));
     }
 
     #[test]
     fn read_back_and_materials_owed() {
         let forms = Forms::builtin().unwrap();
         let b = forms.get("birth-registration").unwrap();
-        assert_eq!(b.field("mother_name").unwrap().read_back("王小明"), "母亲姓名：王小明");
+        assert_eq!(
+            b.field("mother_name").unwrap().read_back("王小明"),
+            "母亲姓名：王小明"
+        );
         let owed = b.materials_owed(today());
         let d = &b.deferred[0];
         assert_eq!(owed[0].name, d.name);
         assert_eq!((owed[0].due - today()).num_days(), i64::from(d.due_days));
-        assert_eq!(b.missing(&["mother_name"]).len(), b.fields.iter().filter(|f| f.required).count() - 1);
+        assert_eq!(
+            b.missing(&["mother_name"]).len(),
+            b.fields.iter().filter(|f| f.required).count() - 1
+        );
     }
 
     #[test]

@@ -25,5 +25,6 @@ pub mod pipeline;
 pub mod records;
 pub mod speech;
 pub mod store;
+pub mod stories;
 
 pub use error::{Error, Result};

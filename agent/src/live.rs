@@ -35,16 +35,17 @@ pub fn run(s: &Settings) -> Result<()> {
     let mut last_heard = Instant::now();
     let mut playing_level_db = -120.0f32;
 
-    let speak = |speaker: &mut Speaker, session: &crate::dialogue::Session, r: &Reply| -> Result<f32> {
-        eprintln!("小安: {}", r.text);
-        let voice = crate::speech::voice_for(s, session);
-        let mut parts = Vec::new();
-        speech.render(r, &voice, s.dialogue.earcons, &mut |a| parts.push(a))?;
-        let audio = concat(parts);
-        let level = active_level_db(&audio.samples);
-        speaker.play(&audio);
-        Ok(level)
-    };
+    let speak =
+        |speaker: &mut Speaker, session: &crate::dialogue::Session, r: &Reply| -> Result<f32> {
+            eprintln!("小安: {}", r.text);
+            let voice = crate::speech::voice_for(s, session);
+            let mut parts = Vec::new();
+            speech.render(r, &voice, s.dialogue.earcons, &mut |a| parts.push(a))?;
+            let audio = concat(parts);
+            let level = active_level_db(&audio.samples);
+            speaker.play(&audio);
+            Ok(level)
+        };
 
     let greet = agent.greet(&mut session);
     playing_level_db = speak(&mut speaker, &session, &greet)?;

@@ -116,7 +116,7 @@ pub enum ModelsCmd {
 pub enum IntentsCmd {
     /// Train the classifier (fixed seed) and write its weights.
     Train {
-        /// Output file (default: intents/model/intent-model.json in the source tree).
+        /// Output file (default: intents/model/intent-model.bin in the source tree).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Random seed.

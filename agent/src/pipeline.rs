@@ -80,7 +80,7 @@ impl Recognizer {
         let models = settings.home.join("models");
         Ok(Recognizer {
             model,
-            base: DecodeOptions::default(),
+            base: base_options(settings),
             stream_cfg,
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
@@ -94,7 +94,7 @@ impl Recognizer {
     pub fn with_model(model: Arc<dyn AsrModel>, settings: &Settings) -> Result<Recognizer> {
         Ok(Recognizer {
             model,
-            base: DecodeOptions::default(),
+            base: base_options(settings),
             stream_cfg: StreamConfig {
                 step_s: settings.config.asr.step_s,
                 max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
@@ -114,7 +114,8 @@ impl Recognizer {
 
     /// A new end-pointer with the configured VAD.
     pub fn endpointer(&self) -> Result<Endpointer> {
-        let vad = xiaoan_audio::vad_by_name(&self.vad, self.silero.as_deref(), self.ort_lib.as_deref())?;
+        let vad =
+            xiaoan_audio::vad_by_name(&self.vad, self.silero.as_deref(), self.ort_lib.as_deref())?;
         Ok(Endpointer::new(vad, self.endpoint.clone()))
     }
 
@@ -130,7 +131,8 @@ impl Recognizer {
     /// Transcribe a whole recording: the VAD cuts it into utterances, each is decoded
     /// once (no re-decoding, since nobody is waiting for partials).
     pub fn transcribe(&self, audio: &AudioBuf, dialect: &str) -> Result<String> {
-        let vad = xiaoan_audio::vad_by_name(&self.vad, self.silero.as_deref(), self.ort_lib.as_deref())?;
+        let vad =
+            xiaoan_audio::vad_by_name(&self.vad, self.silero.as_deref(), self.ort_lib.as_deref())?;
         let opts = self.options_for(dialect);
         let mut parts = Vec::new();
         for u in xiaoan_audio::split_utterances(audio, vad, &self.endpoint) {
@@ -253,6 +255,14 @@ impl Recognizer {
     }
 }
 
+/// Decoding options from the config, before a dialect adapter is applied.
+fn base_options(settings: &Settings) -> DecodeOptions {
+    DecodeOptions {
+        temperatures: settings.config.asr.temperatures.clone(),
+        ..DecodeOptions::default()
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
 }
@@ -284,7 +294,7 @@ pub fn load_model(settings: &Settings, engine: &str) -> Result<Arc<dyn AsrModel>
         "whisper" => {
             #[cfg(feature = "whisper")]
             {
-                let ggml = crate::adapters::ggml_path(settings, None);
+                let ggml = crate::adapters::ggml_path(settings);
                 if !ggml.is_file() {
                     return Err(Error::NotInstalled {
                         what: "the whisper.cpp model file".into(),

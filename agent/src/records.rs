@@ -9,8 +9,8 @@ use chrono::{Duration, NaiveDateTime, NaiveTime};
 use crate::dialogue::{Agent, Session};
 use crate::forms::MediatorOffer;
 use crate::store::{
-    self, Booking, Contact, EventKind, FeedbackKind, FieldValue, NewAppointment, NewCase,
-    NewDraft, NewEvent, NewFeedback, NewFiling,
+    self, Booking, Contact, EventKind, FeedbackKind, FieldValue, NewAppointment, NewCase, NewDraft,
+    NewEvent, NewFeedback, NewFiling,
 };
 
 fn transcript(s: &Session) -> Vec<store::Turn> {
@@ -138,12 +138,15 @@ fn field_values(a: &Agent, form_id: &str, values: &BTreeMap<String, String>) -> 
     fields
         .iter()
         .filter_map(|f| {
-            values.get(&f.name).filter(|v| !v.is_empty()).map(|v| FieldValue {
-                name: f.name.clone(),
-                label: f.label.clone(),
-                kind: f.kind,
-                value: v.clone(),
-            })
+            values
+                .get(&f.name)
+                .filter(|v| !v.is_empty())
+                .map(|v| FieldValue {
+                    name: f.name.clone(),
+                    label: f.label.clone(),
+                    kind: f.kind,
+                    value: v.clone(),
+                })
         })
         .collect()
 }
@@ -163,9 +166,12 @@ pub fn file_declaration(
         .collect();
     let filing = NewFiling::from_form(form, &answers, &s.id, a.today());
     let store = a.store.lock().map_err(|_| ())?;
-    store.file_declaration(&filing).map(|r| r.number).map_err(|e| {
-        log_failure("declaration filing", &e);
-    })
+    store
+        .file_declaration(&filing)
+        .map(|r| r.number)
+        .map_err(|e| {
+            log_failure("declaration filing", &e);
+        })
 }
 
 /// Keep a half-filled form for staff.

@@ -22,7 +22,10 @@ fn assert_clear_failure(o: &Output, file: &str, reason: &str) {
     let e = stderr(o);
     assert_eq!(o.status.code(), Some(1), "exit code 1 for {file}: {e}");
     assert!(!e.contains("panicked"), "no panic: {e}");
-    let line = e.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("a line names {file}: {e}"));
+    let line = e
+        .lines()
+        .find(|l| l.contains(file))
+        .unwrap_or_else(|| panic!("a line names {file}: {e}"));
     assert!(line.contains(reason), "\"{reason}\" in: {line}");
 }
 
@@ -55,22 +58,41 @@ fn bad_audio_files_get_a_clear_message_and_exit_code() {
     let cases: Vec<(String, &str)> = vec![
         ("missing.wav".into(), "not found"),
         (write(p, "empty.wav", b""), "empty"),
-        (write(p, "text.wav", "这不是音频文件，只是文字。\n".repeat(20).as_bytes()), "not an audio file"),
-        (write(p, "truncated.wav", &wav_header(16000, 1, 16, 32000)[..30]), "corrupt"),
-        (write(p, "zero.wav", &wav_header(16000, 1, 16, 0)), "no audio"),
-        ({
-            let mut v = wav_header(16000, 1, 32, 4 * 1600);
-            for i in 0..1600 {
-                let x: f32 = if i == 800 { f32::NAN } else { 0.1 };
-                v.extend_from_slice(&x.to_le_bytes());
-            }
-            write(p, "nan.wav", &v)
-        }, "NaN"),
-        ({
-            let mut v = wav_header(3, 1, 16, 2 * 300);
-            v.extend(std::iter::repeat_n(0u8, 600));
-            write(p, "rate.wav", &v)
-        }, "sample rate"),
+        (
+            write(
+                p,
+                "text.wav",
+                "这不是音频文件，只是文字。\n".repeat(20).as_bytes(),
+            ),
+            "not an audio file",
+        ),
+        (
+            write(p, "truncated.wav", &wav_header(16000, 1, 16, 32000)[..30]),
+            "corrupt",
+        ),
+        (
+            write(p, "zero.wav", &wav_header(16000, 1, 16, 0)),
+            "no audio",
+        ),
+        (
+            {
+                let mut v = wav_header(16000, 1, 32, 4 * 1600);
+                for i in 0..1600 {
+                    let x: f32 = if i == 800 { f32::NAN } else { 0.1 };
+                    v.extend_from_slice(&x.to_le_bytes());
+                }
+                write(p, "nan.wav", &v)
+            },
+            "NaN",
+        ),
+        (
+            {
+                let mut v = wav_header(3, 1, 16, 2 * 300);
+                v.extend(std::iter::repeat_n(0u8, 600));
+                write(p, "rate.wav", &v)
+            },
+            "sample rate",
+        ),
     ];
     for (file, reason) in &cases {
         let o = xiaoan(p, &["transcribe", file]);
@@ -104,7 +126,14 @@ fn a_config_with_a_typo_is_a_clear_error() {
 #[test]
 fn understand_prints_intent_dialect_and_entities() {
     let d = tempfile::tempdir().unwrap();
-    let o = xiaoan(d.path(), &["understand", "--json", "侬好，阿拉姆妈要办敬老卡，电话13812345678"]);
+    let o = xiaoan(
+        d.path(),
+        &[
+            "understand",
+            "--json",
+            "侬好，阿拉姆妈要办敬老卡，电话13812345678",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["intent"]["intent"], "service.query", "{v}");
@@ -122,7 +151,12 @@ fn kb_search_finds_garbled_words_and_check_validates_the_shipped_guide() {
     assert_eq!(v["hits"][0]["id"], "senior-card", "{v}");
     let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kb/guide");
     let o = xiaoan(d.path(), &["kb", "check", guide.to_str().unwrap()]);
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -139,7 +173,13 @@ fn chat_jsonl_files_a_feedback_and_records_mask_personal_data_for_staff() {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        for line in ["我要办居住登记", "我叫王小明", "320503198506123049", "取消", "楼道的灯坏了好几天没人修"] {
+        for line in [
+            "我要办居住登记",
+            "我叫王小明",
+            "320503198506123049",
+            "取消",
+            "楼道的灯坏了好几天没人修",
+        ] {
             writeln!(stdin, "{line}").unwrap();
         }
     }
@@ -151,12 +191,25 @@ fn chat_jsonl_files_a_feedback_and_records_mask_personal_data_for_staff() {
         .collect();
     assert_eq!(lines.len(), 5);
     for l in &lines {
-        for k in ["user", "dialect", "intent", "confidence", "reply", "flow", "awaiting", "receipt"] {
+        for k in [
+            "user",
+            "dialect",
+            "intent",
+            "confidence",
+            "reply",
+            "flow",
+            "awaiting",
+            "receipt",
+        ] {
             assert!(l.get(k).is_some(), "key {k} in {l}");
         }
     }
     assert_eq!(lines[0]["flow"], "declaration");
-    assert!(lines[4]["receipt"].is_string(), "feedback recorded: {}", lines[4]);
+    assert!(
+        lines[4]["receipt"].is_string(),
+        "feedback recorded: {}",
+        lines[4]
+    );
     // staff listing: nothing personal is shown unmasked by default
     let o = xiaoan(d.path(), &["records", "list", "--kind", "draft"]);
     let text = String::from_utf8_lossy(&o.stdout);
@@ -165,6 +218,9 @@ fn chat_jsonl_files_a_feedback_and_records_mask_personal_data_for_staff() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     // the database is readable by its owner only
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(d.path().join("records/xiaoan.db")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(d.path().join("records/xiaoan.db"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o077, 0, "mode {mode:o}");
 }

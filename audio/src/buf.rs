@@ -70,7 +70,11 @@ pub(crate) fn rms_dbfs(samples: &[f32]) -> f32 {
     if samples.is_empty() {
         return -120.0;
     }
-    let ms = samples.iter().map(|s| (*s as f64) * (*s as f64)).sum::<f64>() / samples.len() as f64;
+    let ms = samples
+        .iter()
+        .map(|s| (*s as f64) * (*s as f64))
+        .sum::<f64>()
+        / samples.len() as f64;
     (10.0 * (ms + 1e-12).log10()).max(-120.0) as f32
 }
 

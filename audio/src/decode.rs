@@ -49,7 +49,12 @@ pub fn load(path: &Path, opts: &DecodeOptions) -> Result<AudioBuf> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NotFound { file: name })
         }
-        Err(e) => return Err(Error::Io { file: name, source: e }),
+        Err(e) => {
+            return Err(Error::Io {
+                file: name,
+                source: e,
+            })
+        }
     };
     if meta.is_dir() {
         return Err(Error::Io {
@@ -105,7 +110,8 @@ pub fn load_bytes(bytes: &[u8], hint_ext: Option<&str>, opts: &DecodeOptions) ->
     let riff = is_riff_wave(bytes);
     let result = decode_source(Box::new(Cursor::new(bytes.to_vec())), hint_ext, &name, opts);
     match result {
-        Err(e) if riff && wants_wav_fallback(&e) => match hound::WavReader::new(Cursor::new(bytes)) {
+        Err(e) if riff && wants_wav_fallback(&e) => match hound::WavReader::new(Cursor::new(bytes))
+        {
             Ok(reader) => decode_hound(reader, &name, opts),
             Err(_) => Err(e),
         },
@@ -266,15 +272,16 @@ fn decode_source(
             }
         }
     }
-    let mut decoder = match symphonia::default::get_codecs().make(&params, &DecoderOptions::default()) {
-        Ok(d) => d,
-        Err(SymError::Unsupported(_)) => {
-            return Err(Error::UnknownFormat {
-                file: name.to_string(),
-            })
-        }
-        Err(e) => return Err(corrupt(name, e)),
-    };
+    let mut decoder =
+        match symphonia::default::get_codecs().make(&params, &DecoderOptions::default()) {
+            Ok(d) => d,
+            Err(SymError::Unsupported(_)) => {
+                return Err(Error::UnknownFormat {
+                    file: name.to_string(),
+                })
+            }
+            Err(e) => return Err(corrupt(name, e)),
+        };
 
     let mut mono: Vec<f32> = Vec::new();
     let mut rate: Option<u32> = params.sample_rate;
@@ -362,7 +369,11 @@ fn decode_source(
     finish(mono, rate, name)
 }
 
-fn decode_hound<R: Read>(mut reader: hound::WavReader<R>, name: &str, opts: &DecodeOptions) -> Result<AudioBuf> {
+fn decode_hound<R: Read>(
+    mut reader: hound::WavReader<R>,
+    name: &str,
+    opts: &DecodeOptions,
+) -> Result<AudioBuf> {
     check_options(opts)?;
     let spec = reader.spec();
     let rate = check_rate(spec.sample_rate as u64, name)?;
@@ -484,11 +495,18 @@ pub(crate) mod tests {
 
     fn check_tone(buf: &AudioBuf, seconds: f64, freq: f32) {
         assert_eq!(buf.sample_rate, 16_000);
-        assert!((buf.duration_s() - seconds).abs() < 0.08, "duration {}", buf.duration_s());
+        assert!(
+            (buf.duration_s() - seconds).abs() < 0.08,
+            "duration {}",
+            buf.duration_s()
+        );
         let mid = buf.samples.len() / 2;
         let core = &buf.samples[mid - 2000..mid + 2000];
         let f = peak_frequency(core, 16_000);
-        assert!((f - freq).abs() < 4.0, "tone came out at {f} Hz, wanted {freq}");
+        assert!(
+            (f - freq).abs() < 4.0,
+            "tone came out at {f} Hz, wanted {freq}"
+        );
         let peak = core.iter().fold(0.0f32, |m, s| m.max(s.abs()));
         assert!(peak > 0.2 && peak < 0.7, "level {peak}");
     }
@@ -506,7 +524,11 @@ pub(crate) mod tests {
         ];
         for (name, sp) in cases {
             let p = dir.path().join(name);
-            write_hound(&p, sp, &sine(440.0, sp.sample_rate, sp.sample_rate as usize, 0.5));
+            write_hound(
+                &p,
+                sp,
+                &sine(440.0, sp.sample_rate, sp.sample_rate as usize, 0.5),
+            );
             let buf = load(&p, &DecodeOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
             check_tone(&buf, 1.0, 440.0);
             // the same bytes through load_bytes
@@ -559,7 +581,11 @@ pub(crate) mod tests {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        for (ext, rate, ch) in [("flac", "44100", "2"), ("mp3", "44100", "2"), ("ogg", "48000", "1")] {
+        for (ext, rate, ch) in [
+            ("flac", "44100", "2"),
+            ("mp3", "44100", "2"),
+            ("ogg", "48000", "1"),
+        ] {
             let p = dir.path().join(format!("tone.{ext}"));
             let st = Command::new("sox")
                 .args(["-n", "-r", rate, "-c", ch])
@@ -575,7 +601,8 @@ pub(crate) mod tests {
             check_tone(&b, 2.0, 660.0);
             // no extension hint: detection by content
             let bytes = std::fs::read(&p).unwrap();
-            let b2 = load_bytes(&bytes, None, &DecodeOptions::default()).unwrap_or_else(|e| panic!("{ext}: {e}"));
+            let b2 = load_bytes(&bytes, None, &DecodeOptions::default())
+                .unwrap_or_else(|e| panic!("{ext}: {e}"));
             assert!((b2.duration_s() - b.duration_s()).abs() < 0.1);
         }
     }
@@ -592,7 +619,10 @@ pub(crate) mod tests {
 
     #[test]
     fn missing_file() {
-        let e = err_text(load(Path::new("/no/such/dir/x.wav"), &DecodeOptions::default()));
+        let e = err_text(load(
+            Path::new("/no/such/dir/x.wav"),
+            &DecodeOptions::default(),
+        ));
         assert_eq!(e, "cannot read \"/no/such/dir/x.wav\": file not found");
     }
 
@@ -609,9 +639,18 @@ pub(crate) mod tests {
     #[test]
     fn text_renamed_wav_is_not_audio() {
         let d = tempfile::tempdir().unwrap();
-        let p = tmp(&d, "notes.wav", "这不是音频文件，只是一段文字。\nhello world\n".repeat(20).as_bytes());
+        let p = tmp(
+            &d,
+            "notes.wav",
+            "这不是音频文件，只是一段文字。\nhello world\n"
+                .repeat(20)
+                .as_bytes(),
+        );
         let e = err_text(load(&p, &DecodeOptions::default()));
-        assert!(e.contains("notes.wav\": not an audio file (unrecognised header)"), "{e}");
+        assert!(
+            e.contains("notes.wav\": not an audio file (unrecognised header)"),
+            "{e}"
+        );
         let p = tmp(&d, "tiny.mp3", b"hi");
         let e = err_text(load(&p, &DecodeOptions::default()));
         assert!(e.contains("tiny.mp3\": not an audio file"), "{e}");
@@ -624,7 +663,10 @@ pub(crate) mod tests {
         for cut in [12usize, 20, 30] {
             let p = tmp(&d, "cut.wav", &wav[..cut]);
             let e = err_text(load(&p, &DecodeOptions::default()));
-            assert!(e.contains("cut.wav\": truncated or corrupt"), "cut at {cut}: {e}");
+            assert!(
+                e.contains("cut.wav\": truncated or corrupt"),
+                "cut at {cut}: {e}"
+            );
         }
         // a damaged fmt chunk (0 channels)
         let mut bad = wav.clone();
@@ -653,7 +695,10 @@ pub(crate) mod tests {
             x[8000] = bad;
             write_hound(&p, spec(1, 16_000, 32, true), &x);
             let e = err_text(load(&p, &DecodeOptions::default()));
-            assert!(e.ends_with(&format!("{name}\": contains NaN or infinite samples")), "{e}");
+            assert!(
+                e.ends_with(&format!("{name}\": contains NaN or infinite samples")),
+                "{e}"
+            );
         }
     }
 
@@ -665,7 +710,9 @@ pub(crate) mod tests {
             write_hound(&p, spec(1, rate, 16, false), &[0.1; 100]);
             let e = err_text(load(&p, &DecodeOptions::default()));
             assert!(
-                e.ends_with(&format!("\": sample rate {rate} Hz is outside 4000–384000 Hz")),
+                e.ends_with(&format!(
+                    "\": sample rate {rate} Hz is outside 4000–384000 Hz"
+                )),
                 "{e}"
             );
         }
@@ -678,11 +725,23 @@ pub(crate) mod tests {
         // 11 minutes at 4 kHz
         write_hound(&p, spec(1, 4_000, 16, false), &vec![0.0; 11 * 60 * 4_000]);
         let e = err_text(load(&p, &DecodeOptions::default()));
-        assert!(e.ends_with("long.wav\": 11.0 minutes is longer than the 10-minute limit"), "{e}");
-        let ok = load(&p, &DecodeOptions { max_seconds: 12.0 * 60.0 }).unwrap();
+        assert!(
+            e.ends_with("long.wav\": 11.0 minutes is longer than the 10-minute limit"),
+            "{e}"
+        );
+        let ok = load(
+            &p,
+            &DecodeOptions {
+                max_seconds: 12.0 * 60.0,
+            },
+        )
+        .unwrap();
         assert!((ok.duration_s() - 660.0).abs() < 0.01);
         let e = err_text(load(&p, &DecodeOptions { max_seconds: 30.0 }));
-        assert!(e.ends_with("11.0 minutes is longer than the 0.5-minute limit"), "{e}");
+        assert!(
+            e.ends_with("11.0 minutes is longer than the 0.5-minute limit"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -701,7 +760,10 @@ pub(crate) mod tests {
             .unwrap();
         assert!(st.success());
         let e = err_text(load(&p, &DecodeOptions { max_seconds: 60.0 }));
-        assert!(e.contains("minutes is longer than the 1-minute limit"), "{e}");
+        assert!(
+            e.contains("minutes is longer than the 1-minute limit"),
+            "{e}"
+        );
         assert!(e.contains(": 1.5 minutes"), "{e}");
     }
 
@@ -721,9 +783,17 @@ pub(crate) mod tests {
         // as some recorders write it
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("ext.wav");
-        write_hound(&p, spec(3, 48_000, 24, false), &sine(440.0, 48_000, 48_000, 0.5));
+        write_hound(
+            &p,
+            spec(3, 48_000, 24, false),
+            &sine(440.0, 48_000, 48_000, 0.5),
+        );
         let mut bytes = std::fs::read(&p).unwrap();
-        assert_eq!(&bytes[20..22], &[0xFE, 0xFF], "hound wrote an extensible header");
+        assert_eq!(
+            &bytes[20..22],
+            &[0xFE, 0xFF],
+            "hound wrote an extensible header"
+        );
         bytes[40..44].copy_from_slice(&[0, 0, 0, 0]);
         std::fs::write(&p, &bytes).unwrap();
         let b = load(&p, &DecodeOptions::default()).unwrap();

@@ -22,7 +22,10 @@ const QUEUE_CHUNKS: usize = 1000;
 fn is_null_device(d: &cpal::Device) -> bool {
     match d.description() {
         Ok(desc) => {
-            desc.name().eq_ignore_ascii_case("null") || desc.driver().is_some_and(|drv| drv.eq_ignore_ascii_case("null"))
+            desc.name().eq_ignore_ascii_case("null")
+                || desc
+                    .driver()
+                    .is_some_and(|drv| drv.eq_ignore_ascii_case("null"))
         }
         Err(_) => false,
     }
@@ -134,7 +137,8 @@ impl Microphone {
         })?;
         if is_null_device(&device) {
             return Err(Error::NoDevice(
-                "no microphone found: the default input is ALSA's \"null\" device (no sound card)".into(),
+                "no microphone found: the default input is ALSA's \"null\" device (no sound card)"
+                    .into(),
             ));
         }
         let supported = device
@@ -157,10 +161,14 @@ impl Microphone {
                 )))
             }
         }
-        .map_err(|e| Error::NoDevice(format!("no microphone found: cannot open the input stream: {e}")))?;
-        stream
-            .play()
-            .map_err(|e| Error::NoDevice(format!("no microphone found: cannot start recording: {e}")))?;
+        .map_err(|e| {
+            Error::NoDevice(format!(
+                "no microphone found: cannot open the input stream: {e}"
+            ))
+        })?;
+        stream.play().map_err(|e| {
+            Error::NoDevice(format!("no microphone found: cannot start recording: {e}"))
+        })?;
         Ok(Self {
             stream,
             rx,
@@ -193,7 +201,9 @@ impl Microphone {
                         return Some(out);
                     }
                 }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return None,
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    return None
+                }
             }
         }
     }
@@ -221,14 +231,17 @@ impl Speaker {
         })?;
         if is_null_device(&device) {
             return Err(Error::NoDevice(
-                "no speaker found: the default output is ALSA's \"null\" device (no sound card)".into(),
+                "no speaker found: the default output is ALSA's \"null\" device (no sound card)"
+                    .into(),
             ));
         }
         let builder = rodio::DeviceSinkBuilder::from_device(device)
             .map_err(|e| Error::NoDevice(format!("no speaker found: {e}")))?;
-        let mut sink = builder
-            .open_stream()
-            .map_err(|e| Error::NoDevice(format!("no speaker found: cannot open the output stream: {e}")))?;
+        let mut sink = builder.open_stream().map_err(|e| {
+            Error::NoDevice(format!(
+                "no speaker found: cannot open the output stream: {e}"
+            ))
+        })?;
         sink.log_on_drop(false);
         let player = std::sync::Mutex::new(rodio::Player::connect_new(sink.mixer()));
         Ok(Self { sink, player })
@@ -236,7 +249,10 @@ impl Speaker {
 
     /// Queue `buf` for playback (any rate; rodio converts). Returns at once.
     pub fn play(&self, buf: &AudioBuf) {
-        let (Some(ch), Some(rate)) = (std::num::NonZero::new(1u16), std::num::NonZero::new(buf.sample_rate)) else {
+        let (Some(ch), Some(rate)) = (
+            std::num::NonZero::new(1u16),
+            std::num::NonZero::new(buf.sample_rate),
+        ) else {
             return;
         };
         if buf.samples.is_empty() {
@@ -245,7 +261,13 @@ impl Speaker {
         let data: Vec<f32> = buf
             .samples
             .iter()
-            .map(|s| if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 })
+            .map(|s| {
+                if s.is_finite() {
+                    s.clamp(-1.0, 1.0)
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let player = self.player();
         player.append(rodio::buffer::SamplesBuffer::new(ch, rate, data));

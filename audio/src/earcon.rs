@@ -33,7 +33,11 @@ fn notes(kind: Earcon) -> &'static [(f32, f64, f64)] {
     match kind {
         Earcon::Listening => &[(660.0, 0.09, 0.02), (880.0, 0.12, 0.0)],
         Earcon::Working => &[(740.0, 0.06, 0.06), (740.0, 0.06, 0.0)],
-        Earcon::Done => &[(523.25, 0.08, 0.0), (659.25, 0.08, 0.0), (783.99, 0.14, 0.0)],
+        Earcon::Done => &[
+            (523.25, 0.08, 0.0),
+            (659.25, 0.08, 0.0),
+            (783.99, 0.14, 0.0),
+        ],
         Earcon::Error => &[(494.0, 0.14, 0.03), (370.0, 0.2, 0.0)],
     }
 }
@@ -46,7 +50,11 @@ pub fn earcon(kind: Earcon, sample_rate: u32) -> AudioBuf {
         let n = (len * sr).round() as usize;
         let fade = ((FADE_S * sr).round() as usize).clamp(1, n.max(2) / 2);
         // keep the harmonic only where it is below Nyquist and inside the band
-        let harmonic = if (2.0 * freq as f64) < sr / 2.0 { HARMONIC } else { 0.0 };
+        let harmonic = if (2.0 * freq as f64) < sr / 2.0 {
+            HARMONIC
+        } else {
+            0.0
+        };
         for i in 0..n {
             let t = i as f64 / sr;
             let ph = 2.0 * std::f64::consts::PI * freq as f64 * t;
@@ -69,7 +77,12 @@ pub fn earcon(kind: Earcon, sample_rate: u32) -> AudioBuf {
 mod tests {
     use super::*;
 
-    const ALL: [Earcon; 4] = [Earcon::Listening, Earcon::Working, Earcon::Done, Earcon::Error];
+    const ALL: [Earcon; 4] = [
+        Earcon::Listening,
+        Earcon::Working,
+        Earcon::Done,
+        Earcon::Error,
+    ];
 
     /// Power spectrum by direct DFT with 10 Hz bins up to Nyquist.
     fn spectrum(x: &[f32], sr: u32) -> Vec<(f32, f64)> {
@@ -94,7 +107,10 @@ mod tests {
             let e = earcon(k, 16_000);
             let d = e.duration_s();
             assert!(d > 0.1 && d < 0.4, "{k:?} lasts {d} s");
-            assert!(e.samples[0].abs() < 1e-3 && e.samples.last().unwrap().abs() < 0.02, "{k:?} clicks");
+            assert!(
+                e.samples[0].abs() < 1e-3 && e.samples.last().unwrap().abs() < 0.02,
+                "{k:?} clicks"
+            );
             assert!(e.samples.iter().all(|s| s.abs() <= 0.5 + 1e-6));
         }
     }
@@ -105,8 +121,16 @@ mod tests {
             let e = earcon(k, 16_000);
             let spec = spectrum(&e.samples, 16_000);
             let total: f64 = spec.iter().map(|b| b.1).sum();
-            let inside: f64 = spec.iter().filter(|b| (300.0..=3000.0).contains(&b.0)).map(|b| b.1).sum();
-            assert!(inside / total > 0.99, "{k:?}: only {:.4} of the energy in band", inside / total);
+            let inside: f64 = spec
+                .iter()
+                .filter(|b| (300.0..=3000.0).contains(&b.0))
+                .map(|b| b.1)
+                .sum();
+            assert!(
+                inside / total > 0.99,
+                "{k:?}: only {:.4} of the energy in band",
+                inside / total
+            );
         }
     }
 
@@ -117,7 +141,10 @@ mod tests {
             .iter()
             .map(|k| {
                 let e = earcon(*k, 16_000);
-                let s: Vec<f64> = spectrum(&e.samples, 16_000).into_iter().map(|b| b.1).collect();
+                let s: Vec<f64> = spectrum(&e.samples, 16_000)
+                    .into_iter()
+                    .map(|b| b.1)
+                    .collect();
                 let norm = s.iter().map(|v| v * v).sum::<f64>().sqrt();
                 (s.into_iter().map(|v| v / norm).collect(), e.duration_s())
             })
@@ -125,7 +152,12 @@ mod tests {
         for i in 0..ALL.len() {
             for j in i + 1..ALL.len() {
                 let cos: f64 = specs[i].0.iter().zip(&specs[j].0).map(|(a, b)| a * b).sum();
-                assert!(cos < 0.5, "{:?} and {:?} sound alike (similarity {cos:.2})", ALL[i], ALL[j]);
+                assert!(
+                    cos < 0.5,
+                    "{:?} and {:?} sound alike (similarity {cos:.2})",
+                    ALL[i],
+                    ALL[j]
+                );
             }
         }
     }

@@ -65,7 +65,10 @@ impl EndpointConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidConfig(m));
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return bad(format!("endpoint threshold {} must be in (0, 1]", self.threshold));
+            return bad(format!(
+                "endpoint threshold {} must be in (0, 1]",
+                self.threshold
+            ));
         }
         if !(self.max_utterance_s >= 1.0 && self.max_utterance_s <= 3600.0) {
             return bad(format!(
@@ -74,7 +77,10 @@ impl EndpointConfig {
             ));
         }
         if self.min_speech_ms > 10_000 {
-            return bad(format!("min_speech_ms {} is above 10000", self.min_speech_ms));
+            return bad(format!(
+                "min_speech_ms {} is above 10000",
+                self.min_speech_ms
+            ));
         }
         if !(50..=30_000).contains(&self.trailing_silence_ms) {
             return bad(format!(
@@ -483,7 +489,13 @@ mod tests {
     fn defaults_are_documented_values_and_valid() {
         let c = EndpointConfig::default();
         assert_eq!(
-            (c.threshold, c.min_speech_ms, c.trailing_silence_ms, c.max_utterance_s, c.pre_roll_ms),
+            (
+                c.threshold,
+                c.min_speech_ms,
+                c.trailing_silence_ms,
+                c.max_utterance_s,
+                c.pre_roll_ms
+            ),
             (0.5, 250, 600, 20.0, 300)
         );
         c.validate().unwrap();
@@ -491,14 +503,23 @@ mod tests {
             threshold: 1.5,
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("threshold 1.5"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("threshold 1.5"));
     }
 
     #[test]
     fn one_burst_gives_one_utterance_with_sensible_bounds() {
         let buf = cat(&[sil(1.0), tone(1.5), sil(1.5)]);
         let u = split_utterances(&buf, Box::new(EnergyVad::new()), &EndpointConfig::default());
-        assert_eq!(u.len(), 1, "{:?}", u.iter().map(|u| (u.start_s, u.end_s)).collect::<Vec<_>>());
+        assert_eq!(
+            u.len(),
+            1,
+            "{:?}",
+            u.iter().map(|u| (u.start_s, u.end_s)).collect::<Vec<_>>()
+        );
         assert!((u[0].start_s - 1.0).abs() < 0.05, "start {}", u[0].start_s);
         // end = speech end + trailing silence (0.6 s)
         assert!((u[0].end_s - 3.1).abs() < 0.1, "end {}", u[0].end_s);
@@ -520,7 +541,13 @@ mod tests {
         }
         evs.extend(ep.flush());
         assert!(matches!(evs.first(), Some(EndpointEvent::Start { .. })));
-        assert!(matches!(evs.last(), Some(EndpointEvent::End { reason: EndReason::Silence, .. })));
+        assert!(matches!(
+            evs.last(),
+            Some(EndpointEvent::End {
+                reason: EndReason::Silence,
+                ..
+            })
+        ));
         let n: usize = evs
             .iter()
             .map(|e| match e {
@@ -543,7 +570,11 @@ mod tests {
             parts.push(tone(0.08));
             parts.push(sil(0.7));
         }
-        let u = split_utterances(&cat(&parts), Box::new(EnergyVad::new()), &EndpointConfig::default());
+        let u = split_utterances(
+            &cat(&parts),
+            Box::new(EnergyVad::new()),
+            &EndpointConfig::default(),
+        );
         assert!(u.is_empty(), "{} utterances from clicks", u.len());
     }
 
@@ -585,9 +616,15 @@ mod tests {
             }
             let mut evs = ep.push(&buf.samples);
             evs.extend(ep.flush());
-            evs.iter().filter(|e| matches!(e, EndpointEvent::Start { .. })).count()
+            evs.iter()
+                .filter(|e| matches!(e, EndpointEvent::Start { .. }))
+                .count()
         };
-        assert_eq!(run(None), 1, "the faint sound is speech at the default threshold");
+        assert_eq!(
+            run(None),
+            1,
+            "the faint sound is speech at the default threshold"
+        );
         assert_eq!(run(Some(0.9)), 0, "and ignored at 0.9");
     }
 
@@ -601,12 +638,16 @@ mod tests {
             let mut told_at = None;
             for c in buf.samples.chunks(320) {
                 let evs = ep.push(c);
-                if told_at.is_none() && evs.iter().any(|e| matches!(e, EndpointEvent::Start { .. })) {
+                if told_at.is_none() && evs.iter().any(|e| matches!(e, EndpointEvent::Start { .. }))
+                {
                     told_at = Some(ep.time_s());
                 }
             }
             let lag = told_at.expect("speech start reported") - 1.0;
-            assert!(lag > 0.0 && lag <= bound, "min_speech {min_ms} ms: Start {lag:.3} s after onset");
+            assert!(
+                lag > 0.0 && lag <= bound,
+                "min_speech {min_ms} ms: Start {lag:.3} s after onset"
+            );
         }
     }
 
@@ -664,15 +705,30 @@ mod tests {
         };
         let len = speech.duration_s();
         let buf = cat(&[sil(1.0), speech.samples.clone(), sil(1.5)]);
-        let u = split_utterances(&buf, Box::new(EarshotVad::new()), &EndpointConfig::default());
+        let u = split_utterances(
+            &buf,
+            Box::new(EarshotVad::new()),
+            &EndpointConfig::default(),
+        );
         let spans: Vec<(f64, f64)> = u.iter().map(|u| (u.start_s, u.end_s)).collect();
         println!("espeak {len:.2} s of speech at 1.0 s; earshot utterances {spans:?}");
         assert!(!u.is_empty(), "earshot heard nothing in espeak-ng speech");
-        assert!(u[0].start_s >= 0.9 && u[0].start_s < 1.5, "starts at {}", u[0].start_s);
+        assert!(
+            u[0].start_s >= 0.9 && u[0].start_s < 1.5,
+            "starts at {}",
+            u[0].start_s
+        );
         let last = u.last().unwrap();
-        assert!(last.end_s > 1.0 + len * 0.7 && last.end_s < 1.0 + len + 1.0, "ends at {}", last.end_s);
+        assert!(
+            last.end_s > 1.0 + len * 0.7 && last.end_s < 1.0 + len + 1.0,
+            "ends at {}",
+            last.end_s
+        );
         let covered: f64 = u.iter().map(|u| u.audio.duration_s()).sum();
-        assert!(covered > len * 0.7, "utterances cover {covered:.2} of {len:.2} s");
+        assert!(
+            covered > len * 0.7,
+            "utterances cover {covered:.2} of {len:.2} s"
+        );
     }
 
     #[test]
@@ -681,33 +737,43 @@ mod tests {
         let mut evs = ep.push(&[sil(0.5), tone(1.0)].concat());
         assert!(ep.in_speech());
         evs.extend(ep.flush());
-        assert!(matches!(evs.last(), Some(EndpointEvent::End { reason: EndReason::Flush, at_s }) if (*at_s - 1.5).abs() < 0.01));
+        assert!(
+            matches!(evs.last(), Some(EndpointEvent::End { reason: EndReason::Flush, at_s }) if (*at_s - 1.5).abs() < 0.01)
+        );
         assert!(!ep.in_speech());
     }
 
     #[test]
     fn earshot_endpointer_ignores_pure_silence() {
         let buf = cat(&[sil(3.0)]);
-        let u = split_utterances(&buf, Box::new(EarshotVad::new()), &EndpointConfig::default());
+        let u = split_utterances(
+            &buf,
+            Box::new(EarshotVad::new()),
+            &EndpointConfig::default(),
+        );
         assert!(u.is_empty());
     }
 
     #[test]
     fn config_deserialises_with_defaults_and_rejects_unknown_keys() {
         // a partial section keeps the other defaults; a misspelt key is refused
-        let c: EndpointConfig = serde::Deserialize::deserialize(
-            serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
-                vec![("min_speech_ms", 100u32)].into_iter(),
-            ),
-        )
-        .unwrap();
+        let c: EndpointConfig =
+            serde::Deserialize::deserialize(serde::de::value::MapDeserializer::<
+                _,
+                serde::de::value::Error,
+            >::new(
+                vec![("min_speech_ms", 100u32)].into_iter()
+            ))
+            .unwrap();
         assert_eq!(c.min_speech_ms, 100);
         assert_eq!(c.trailing_silence_ms, 600);
-        let bad: std::result::Result<EndpointConfig, _> = serde::Deserialize::deserialize(
-            serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
-                vec![("min_speach_ms", 100u32)].into_iter(),
-            ),
-        );
+        let bad: std::result::Result<EndpointConfig, _> =
+            serde::Deserialize::deserialize(serde::de::value::MapDeserializer::<
+                _,
+                serde::de::value::Error,
+            >::new(
+                vec![("min_speach_ms", 100u32)].into_iter()
+            ));
         assert!(bad.is_err());
     }
 }

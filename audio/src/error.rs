@@ -57,7 +57,9 @@ pub enum Error {
         max: u32,
     },
     /// The audio is longer than the configured maximum.
-    #[error("cannot read \"{file}\": {minutes:.1} minutes is longer than the {limit}-minute limit")]
+    #[error(
+        "cannot read \"{file}\": {minutes:.1} minutes is longer than the {limit}-minute limit"
+    )]
     TooLong {
         /// The path as given.
         file: String,

@@ -50,7 +50,8 @@ pub use buf::{AudioBuf, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SAMPLE_RATE};
 pub use decode::{load, load_bytes, DecodeOptions};
 pub use earcon::{earcon, Earcon};
 pub use endpoint::{
-    split_utterances, EndReason, EndpointConfig, EndpointEvent, Endpointer, Utterance, CANDIDATE_GAP_MS,
+    split_utterances, EndReason, EndpointConfig, EndpointEvent, Endpointer, Utterance,
+    CANDIDATE_GAP_MS,
 };
 pub use error::{Error, Result};
 pub use resample::resample;

@@ -144,7 +144,10 @@ pub(crate) mod tests {
             .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
             .map(|(i, _)| i)
             .unwrap();
-        assert!((peak as i64 - 8_000).abs() <= 3, "click moved to sample {peak}");
+        assert!(
+            (peak as i64 - 8_000).abs() <= 3,
+            "click moved to sample {peak}"
+        );
     }
 
     proptest! {

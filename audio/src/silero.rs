@@ -39,7 +39,10 @@ pub fn ort_environment(lib: &Path) -> Result<Environment> {
         )));
     }
     let builder = ort::init_from(lib).map_err(|e| {
-        Error::Backend(format!("cannot load ONNX Runtime from \"{}\": {e}", lib.display()))
+        Error::Backend(format!(
+            "cannot load ONNX Runtime from \"{}\": {e}",
+            lib.display()
+        ))
     })?;
     let env = builder
         .with_name("xiaoan")
@@ -80,20 +83,29 @@ impl SileroVad {
         }
         let env = ort_environment(onnxruntime_lib)?;
         let builder = Session::builder(&env).map_err(|e| backend("session", e))?;
-        let builder = builder.with_intra_threads(1).map_err(|e| backend("session", e))?;
-        let mut builder = builder.with_inter_threads(1).map_err(|e| backend("session", e))?;
+        let builder = builder
+            .with_intra_threads(1)
+            .map_err(|e| backend("session", e))?;
+        let mut builder = builder
+            .with_inter_threads(1)
+            .map_err(|e| backend("session", e))?;
         let session = builder
             .commit_from_file(model)
             .map_err(|e| backend(&format!("cannot load \"{}\"", model.display()), e))?;
 
         let find_in = |want: &str| {
-            session
-                .inputs()
-                .iter()
-                .find(|o| o.name() == want)
-                .map(|o| (o.name().to_string(), o.dtype().tensor_shape().map(|s| s.to_vec())))
+            session.inputs().iter().find(|o| o.name() == want).map(|o| {
+                (
+                    o.name().to_string(),
+                    o.dtype().tensor_shape().map(|s| s.to_vec()),
+                )
+            })
         };
-        let names: Vec<String> = session.inputs().iter().map(|o| o.name().to_string()).collect();
+        let names: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
         let unsupported = || {
             Error::Backend(format!(
                 "Silero VAD: \"{}\" has inputs {names:?}; expected a v5/v6 model with input, state, sr",
@@ -114,7 +126,11 @@ impl SileroVad {
             return Err(unsupported());
         }
         let state_dims = [dim(0, 2), 1, dim(2, 128)];
-        let outs: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        let outs: Vec<String> = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
         if outs.len() < 2 {
             return Err(unsupported());
         }
@@ -150,13 +166,25 @@ impl SileroVad {
             .session
             .inputs()
             .iter()
-            .map(|o| format!("{}{:?}", o.name(), o.dtype().tensor_shape().map(|s| s.to_vec())))
+            .map(|o| {
+                format!(
+                    "{}{:?}",
+                    o.name(),
+                    o.dtype().tensor_shape().map(|s| s.to_vec())
+                )
+            })
             .collect();
         let outs: Vec<String> = self
             .session
             .outputs()
             .iter()
-            .map(|o| format!("{}{:?}", o.name(), o.dtype().tensor_shape().map(|s| s.to_vec())))
+            .map(|o| {
+                format!(
+                    "{}{:?}",
+                    o.name(),
+                    o.dtype().tensor_shape().map(|s| s.to_vec())
+                )
+            })
             .collect();
         format!("inputs {} → outputs {}", ins.join(", "), outs.join(", "))
     }
@@ -228,7 +256,9 @@ mod tests {
     fn home() -> PathBuf {
         std::env::var_os("XIAOAN_HOME")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/xiaoan")))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/xiaoan"))
+            })
             .unwrap_or_default()
     }
 
@@ -238,7 +268,11 @@ mod tests {
         let lib = std::fs::read_dir(h.join("lib"))
             .ok()?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so")))?;
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+            })?;
         (model.is_file() && lib.is_file()).then_some((model, lib))
     }
 
@@ -247,12 +281,18 @@ mod tests {
         let e = ort_environment(Path::new("/nonexistent/libonnxruntime.so"));
         // once an environment exists (another test loaded it) the call succeeds
         if let Err(e) = e {
-            assert!(e.to_string().contains("ONNX Runtime library not found"), "{e}");
+            assert!(
+                e.to_string().contains("ONNX Runtime library not found"),
+                "{e}"
+            );
         }
-        let e = SileroVad::load(Path::new("/nonexistent/silero.onnx"), Path::new("/nonexistent/lib.so"))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let e = SileroVad::load(
+            Path::new("/nonexistent/silero.onnx"),
+            Path::new("/nonexistent/lib.so"),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
         assert!(e.contains("model not found"), "{e}");
     }
 
@@ -266,7 +306,10 @@ mod tests {
         println!("silero model: {}", v.describe());
         assert_eq!(v.frame_samples(), 512);
         let sil: Vec<f32> = vec![0.0; 16_000];
-        let ps: Vec<f32> = sil.chunks_exact(512).map(|f| v.speech_probability(f)).collect();
+        let ps: Vec<f32> = sil
+            .chunks_exact(512)
+            .map(|f| v.speech_probability(f))
+            .collect();
         let max_sil = ps.iter().cloned().fold(0.0f32, f32::max);
         assert!(max_sil < 0.2, "silence scored up to {max_sil}");
         let Some(speech) = crate::decode::tests::espeak("你好，我想办社保卡") else {
@@ -274,7 +317,11 @@ mod tests {
             return;
         };
         v.reset();
-        let ps: Vec<f32> = speech.samples.chunks_exact(512).map(|f| v.speech_probability(f)).collect();
+        let ps: Vec<f32> = speech
+            .samples
+            .chunks_exact(512)
+            .map(|f| v.speech_probability(f))
+            .collect();
         let frac = ps.iter().filter(|p| **p >= 0.5).count() as f32 / ps.len() as f32;
         println!("silero: {:.2} of espeak-ng speech frames ≥ 0.5", frac);
         assert!(frac > 0.3, "only {frac} of speech frames detected");
@@ -285,7 +332,11 @@ mod tests {
         x.extend_from_slice(&speech.samples);
         x.extend(std::iter::repeat_n(0.0, 24_000));
         let vad = crate::vad_by_name("silero", Some(&model), Some(&lib)).unwrap();
-        let u = crate::split_utterances(&crate::AudioBuf::new(x, 16_000), vad, &crate::EndpointConfig::default());
+        let u = crate::split_utterances(
+            &crate::AudioBuf::new(x, 16_000),
+            vad,
+            &crate::EndpointConfig::default(),
+        );
         let spans: Vec<(f64, f64)> = u.iter().map(|u| (u.start_s, u.end_s)).collect();
         println!("silero utterances {spans:?} for {len:.2} s of speech at 1.0 s");
         assert!(!u.is_empty());

@@ -30,12 +30,13 @@ pub trait Vad: Send {
 /// replacing non-finite samples with 0 and clamping to `[-1, 1]`.
 pub(crate) fn fit_frame(frame: &[f32], n: usize, out: &mut Vec<f32>) {
     out.clear();
-    out.extend(
-        frame
-            .iter()
-            .take(n)
-            .map(|s| if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 }),
-    );
+    out.extend(frame.iter().take(n).map(|s| {
+        if s.is_finite() {
+            s.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        }
+    }));
     out.resize(n, 0.0);
 }
 
@@ -186,7 +187,11 @@ impl Vad for EarshotVad {
 ///
 /// Silero needs the model file and the ONNX Runtime library, and the `onnx`
 /// feature; without the feature the error says to rebuild with it.
-pub fn vad_by_name(name: &str, silero_model: Option<&Path>, ort_lib: Option<&Path>) -> Result<Box<dyn Vad>> {
+pub fn vad_by_name(
+    name: &str,
+    silero_model: Option<&Path>,
+    ort_lib: Option<&Path>,
+) -> Result<Box<dyn Vad>> {
     match name.trim().to_ascii_lowercase().as_str() {
         "energy" => Ok(Box::new(EnergyVad::new())),
         "earshot" => Ok(Box::new(EarshotVad::new())),
@@ -198,10 +203,15 @@ pub fn vad_by_name(name: &str, silero_model: Option<&Path>, ort_lib: Option<&Pat
 #[cfg(feature = "onnx")]
 fn silero(model: Option<&Path>, lib: Option<&Path>) -> Result<Box<dyn Vad>> {
     let model = model.ok_or_else(|| {
-        Error::Backend("the Silero VAD needs its model file (silero_vad.onnx); run make setup".into())
+        Error::Backend(
+            "the Silero VAD needs its model file (silero_vad.onnx); run make setup".into(),
+        )
     })?;
     let lib = lib.ok_or_else(|| {
-        Error::Backend("the Silero VAD needs the ONNX Runtime library (libonnxruntime.so); run make setup".into())
+        Error::Backend(
+            "the Silero VAD needs the ONNX Runtime library (libonnxruntime.so); run make setup"
+                .into(),
+        )
     })?;
     Ok(Box::new(crate::silero::SileroVad::load(model, lib)?))
 }
@@ -220,10 +230,14 @@ mod tests {
     use crate::resample::tests::sine;
 
     fn noise(n: usize, amp: f32, seed: u64) -> Vec<f32> {
-        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * amp
             })
             .collect()
@@ -231,7 +245,10 @@ mod tests {
 
     fn mean_prob(vad: &mut dyn Vad, x: &[f32]) -> f32 {
         let n = vad.frame_samples();
-        let ps: Vec<f32> = x.chunks_exact(n).map(|f| vad.speech_probability(f)).collect();
+        let ps: Vec<f32> = x
+            .chunks_exact(n)
+            .map(|f| vad.speech_probability(f))
+            .collect();
         ps.iter().sum::<f32>() / ps.len().max(1) as f32
     }
 
@@ -254,7 +271,10 @@ mod tests {
         let early = mean_prob(&mut v, &fan[..16_000]);
         let _middle = mean_prob(&mut v, &fan[16_000..16_000 * 19]);
         let late = mean_prob(&mut v, &fan[16_000 * 19..]);
-        assert!(early > 0.5, "a sudden noise starts as speech-like ({early})");
+        assert!(
+            early > 0.5,
+            "a sudden noise starts as speech-like ({early})"
+        );
         assert!(late < 0.2, "after 20 s the fan is background ({late})");
         v.reset();
         assert_eq!(v.noise_floor_db(), ENERGY_FLOOR_MIN_DB);
@@ -291,7 +311,10 @@ mod tests {
     #[test]
     fn vad_by_name_knows_the_backends() {
         assert_eq!(vad_by_name("energy", None, None).unwrap().name(), "energy");
-        assert_eq!(vad_by_name("Earshot", None, None).unwrap().name(), "earshot");
+        assert_eq!(
+            vad_by_name("Earshot", None, None).unwrap().name(),
+            "earshot"
+        );
         let e = vad_by_name("webrtc", None, None).err().unwrap().to_string();
         assert!(e.contains("unknown VAD \"webrtc\""), "{e}");
         let e = vad_by_name("silero", None, None).err().unwrap().to_string();

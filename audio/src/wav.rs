@@ -22,7 +22,10 @@ fn to_i16(s: f32) -> i16 {
     (s.clamp(-1.0, 1.0) * 32767.0).round() as i16
 }
 
-fn write_into<W: std::io::Write + std::io::Seek>(w: W, buf: &AudioBuf) -> std::result::Result<(), hound::Error> {
+fn write_into<W: std::io::Write + std::io::Seek>(
+    w: W,
+    buf: &AudioBuf,
+) -> std::result::Result<(), hound::Error> {
     let mut writer = hound::WavWriter::new(w, spec(buf))?;
     {
         let mut w16 = writer.get_i16_writer(buf.samples.len() as u32);

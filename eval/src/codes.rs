@@ -7,7 +7,15 @@
 pub const DIALECT_CODES: [&str; 7] = ["cmn", "wuu-sh", "wuu-sz", "yue", "nan", "cmn-sc", "hak"];
 
 /// Chinese display names of [`DIALECT_CODES`], same order (`dialects.tsv`, `name_zh`).
-pub const DIALECT_NAMES_ZH: [&str; 7] = ["普通话", "沪语", "苏州话", "粤语", "闽南语", "四川话", "客家话"];
+pub const DIALECT_NAMES_ZH: [&str; 7] = [
+    "普通话",
+    "沪语",
+    "苏州话",
+    "粤语",
+    "闽南语",
+    "四川话",
+    "客家话",
+];
 
 /// The 18 intent labels, in taxonomy order (`intents.tsv`).
 pub const INTENT_LABELS: [&str; 18] = [
@@ -43,17 +51,26 @@ pub fn is_intent(label: &str) -> bool {
 
 /// Position of a dialect code in report order (unknown codes sort last).
 pub fn dialect_rank(code: &str) -> usize {
-    DIALECT_CODES.iter().position(|c| *c == code).unwrap_or(DIALECT_CODES.len())
+    DIALECT_CODES
+        .iter()
+        .position(|c| *c == code)
+        .unwrap_or(DIALECT_CODES.len())
 }
 
 /// Position of an intent label in taxonomy order (unknown labels sort last).
 pub fn intent_rank(label: &str) -> usize {
-    INTENT_LABELS.iter().position(|c| *c == label).unwrap_or(INTENT_LABELS.len())
+    INTENT_LABELS
+        .iter()
+        .position(|c| *c == label)
+        .unwrap_or(INTENT_LABELS.len())
 }
 
 /// Chinese display name of a dialect code, if it is one of the seven.
 pub fn dialect_name_zh(code: &str) -> Option<&'static str> {
-    DIALECT_CODES.iter().position(|c| *c == code).map(|i| DIALECT_NAMES_ZH[i])
+    DIALECT_CODES
+        .iter()
+        .position(|c| *c == code)
+        .map(|i| DIALECT_NAMES_ZH[i])
 }
 
 /// Maps a label used by public data sets (Common Voice locales, KeSpeech/WenetSpeech

@@ -17,7 +17,10 @@ use crate::error::{Error, Result};
 use crate::manifest::ManifestItem;
 
 fn import_err(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Import { path: path.to_path_buf(), reason: reason.into() }
+    Error::Import {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 /// Reads a Kaldi-style `KEY VALUE…` file into (key, rest) pairs, skipping blank lines.
@@ -42,7 +45,9 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -59,7 +64,10 @@ fn absolute(p: &Path) -> PathBuf {
 pub fn kaldi(dir: &Path) -> Result<Vec<ManifestItem>> {
     let scp = dir.join("wav.scp");
     if !scp.is_file() {
-        return Err(import_err(dir, "not a Kaldi data folder: wav.scp is missing"));
+        return Err(import_err(
+            dir,
+            "not a Kaldi data folder: wav.scp is missing",
+        ));
     }
     if dir.join("segments").exists() {
         return Err(import_err(
@@ -95,7 +103,10 @@ pub fn kaldi(dir: &Path) -> Result<Vec<ManifestItem>> {
         };
         items.push(ManifestItem {
             transcript: text.get(&utt).filter(|t| !t.is_empty()).cloned(),
-            dialect: dialects.get(&utt).and_then(|d| codes::map_dialect_label(d)).map(str::to_string),
+            dialect: dialects
+                .get(&utt)
+                .and_then(|d| codes::map_dialect_label(d))
+                .map(str::to_string),
             audio: Some(audio),
             id: utt,
             ..Default::default()
@@ -109,18 +120,25 @@ pub fn kaldi(dir: &Path) -> Result<Vec<ManifestItem>> {
 /// dialect `dialect` (one of our codes, or a Common Voice locale such as `zh-HK`,
 /// `nan-tw`, `hak`, `zh-CN`).
 pub fn commonvoice(tsv: &Path, clips: &Path, dialect: &str) -> Result<Vec<ManifestItem>> {
-    let code = codes::map_dialect_label(dialect).ok_or_else(|| Error::UnknownDialect(dialect.to_string()))?;
+    let code = codes::map_dialect_label(dialect)
+        .ok_or_else(|| Error::UnknownDialect(dialect.to_string()))?;
     let text = std::fs::read_to_string(tsv).map_err(|e| Error::io(tsv, e))?;
     let mut lines = text.lines().enumerate();
     let header: Vec<&str> = match lines.next() {
-        Some((_, h)) => h.trim_start_matches('\u{feff}').split('\t').map(str::trim).collect(),
+        Some((_, h)) => h
+            .trim_start_matches('\u{feff}')
+            .split('\t')
+            .map(str::trim)
+            .collect(),
         None => return Err(import_err(tsv, "empty file: expected a header line")),
     };
     let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .ok_or_else(|| import_err(tsv, format!("no `{name}` column in the header (is this a Common Voice TSV?)")))
+        header.iter().position(|h| *h == name).ok_or_else(|| {
+            import_err(
+                tsv,
+                format!("no `{name}` column in the header (is this a Common Voice TSV?)"),
+            )
+        })
     };
     let (path_col, sentence_col) = (col("path")?, col("sentence")?);
     let clips = absolute(clips);
@@ -131,13 +149,19 @@ pub fn commonvoice(tsv: &Path, clips: &Path, dialect: &str) -> Result<Vec<Manife
         }
         let fields: Vec<&str> = line.split('\t').collect();
         let (Some(path), Some(sentence)) = (fields.get(path_col), fields.get(sentence_col)) else {
-            return Err(import_err(tsv, format!("line {}: too few columns ({})", i + 1, fields.len())));
+            return Err(import_err(
+                tsv,
+                format!("line {}: too few columns ({})", i + 1, fields.len()),
+            ));
         };
         let path = path.trim();
         if path.is_empty() {
             return Err(import_err(tsv, format!("line {}: empty `path`", i + 1)));
         }
-        let id = Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.to_string());
+        let id = Path::new(path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.to_string());
         let sentence = sentence.trim();
         items.push(ManifestItem {
             id,
@@ -171,13 +195,18 @@ fn relative_to(target: &Path, base: &Path) -> String {
     let b: Vec<Component> = base.components().collect();
     let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let mut parts: Vec<String> = vec!["..".to_string(); b.len() - common];
-    parts.extend(t[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     parts.join("/")
 }
 
 fn canonical_or_lexical(p: &Path) -> PathBuf {
     let abs = absolute(p);
-    abs.canonicalize().unwrap_or_else(|_| lexical_normalize(&abs))
+    abs.canonicalize()
+        .unwrap_or_else(|_| lexical_normalize(&abs))
 }
 
 /// Writes items as a manifest (JSON Lines), creating the folder if needed. Audio paths
@@ -199,8 +228,11 @@ pub fn write_manifest(path: &Path, items: &[ManifestItem]) -> Result<()> {
                 item.audio = Some(relative_to(&canonical_or_lexical(Path::new(a)), &base));
             }
         }
-        let line = serde_json::to_string(&item)
-            .map_err(|e| Error::Json { path: path.to_path_buf(), line: 0, reason: e.to_string() })?;
+        let line = serde_json::to_string(&item).map_err(|e| Error::Json {
+            path: path.to_path_buf(),
+            line: 0,
+            reason: e.to_string(),
+        })?;
         writeln!(w, "{line}").map_err(|e| Error::io(path, e))?;
     }
     w.flush().map_err(|e| Error::io(path, e))
@@ -216,10 +248,16 @@ mod tests {
 
     fn tiny_wav(path: &Path) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(path, spec).unwrap();
         for i in 0..1600 {
-            w.write_sample(((i as f32 * 0.2).sin() * 3000.0) as i16).unwrap();
+            w.write_sample(((i as f32 * 0.2).sin() * 3000.0) as i16)
+                .unwrap();
         }
         w.finalize().unwrap();
     }
@@ -247,22 +285,47 @@ mod tests {
 
         let items = kaldi(&data).unwrap();
         let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
-        assert_eq!(ids, ["S0001-U0001", "S0001-U0002", "yue-0001", "S0002-U0003", "abs-01"]);
+        assert_eq!(
+            ids,
+            [
+                "S0001-U0001",
+                "S0001-U0002",
+                "yue-0001",
+                "S0002-U0003",
+                "abs-01"
+            ]
+        );
         assert_eq!(items[0].transcript.as_deref(), Some("我想 办理 社保卡"));
-        assert_eq!(items[0].dialect.as_deref(), Some("cmn"), "`Mandarin` maps to cmn");
+        assert_eq!(
+            items[0].dialect.as_deref(),
+            Some("cmn"),
+            "`Mandarin` maps to cmn"
+        );
         assert_eq!(items[2].dialect.as_deref(), Some("yue"));
-        assert_eq!(items[3].dialect, None, "labels outside the seven leave the dialect unknown");
+        assert_eq!(
+            items[3].dialect, None,
+            "labels outside the seven leave the dialect unknown"
+        );
         assert_eq!(items[4].transcript, None);
 
         let out = tmp.path().join("manifests/kaldi.jsonl");
         write_manifest(&out, &items).unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
-        assert!(text.contains("\"audio\":\"../data/test/wav/S0001-U0001.wav\""), "{text}");
-        assert!(text.contains("\"audio\":\"../elsewhere/abs.wav\""), "{text}");
+        assert!(
+            text.contains("\"audio\":\"../data/test/wav/S0001-U0001.wav\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"audio\":\"../elsewhere/abs.wav\""),
+            "{text}"
+        );
         let m = crate::read_manifest(&out).unwrap();
         assert_eq!(m.items.len(), 5);
         let err = m.items[2].as_ref().unwrap_err();
-        assert!(err.reason.contains("pipeline") && err.id.as_deref() == Some("yue-0001"), "{err}");
+        assert!(
+            err.reason.contains("pipeline") && err.id.as_deref() == Some("yue-0001"),
+            "{err}"
+        );
         for i in [0, 1, 4] {
             let item = m.items[i].as_ref().unwrap();
             assert!(m.audio_path(item).unwrap().is_file(), "{}", item.id);
@@ -278,7 +341,10 @@ mod tests {
         assert!(e.contains("wav.scp is missing"), "{e}");
         std::fs::write(tmp.path().join("wav.scp"), "a a.wav\n").unwrap();
         std::fs::write(tmp.path().join("segments"), "a rec 0 1\n").unwrap();
-        assert!(kaldi(tmp.path()).unwrap_err().to_string().contains("segments"));
+        assert!(kaldi(tmp.path())
+            .unwrap_err()
+            .to_string()
+            .contains("segments"));
     }
 
     #[test]
@@ -296,22 +362,42 @@ mod tests {
         let out = tmp.path().join("cv/manifest.jsonl");
         write_manifest(&out, &items).unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
-        assert!(text.contains("\"audio\":\"clips/common_voice_yue_00000002.wav\""), "{text}");
+        assert!(
+            text.contains("\"audio\":\"clips/common_voice_yue_00000002.wav\""),
+            "{text}"
+        );
         let m = crate::read_manifest(&out).unwrap();
         assert!(m.items.iter().all(|i| i.is_ok()));
-        let ok: Vec<bool> = m.items.iter().map(|i| m.audio_path(i.as_ref().unwrap()).unwrap().is_file()).collect();
+        let ok: Vec<bool> = m
+            .items
+            .iter()
+            .map(|i| m.audio_path(i.as_ref().unwrap()).unwrap().is_file())
+            .collect();
         assert_eq!(ok, [false, true, true]);
-        let e = commonvoice(&tsv, &clips, "klingon").unwrap_err().to_string();
+        let e = commonvoice(&tsv, &clips, "klingon")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("klingon"), "{e}");
         std::fs::write(tmp.path().join("bad.tsv"), "client_id\tfile\n").unwrap();
-        let e = commonvoice(&tmp.path().join("bad.tsv"), &clips, "yue").unwrap_err().to_string();
+        let e = commonvoice(&tmp.path().join("bad.tsv"), &clips, "yue")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`path`"), "{e}");
     }
 
     #[test]
     fn relative_paths_climb_and_descend() {
-        assert_eq!(relative_to(Path::new("/a/b/c.wav"), Path::new("/a")), "b/c.wav");
-        assert_eq!(relative_to(Path::new("/a/b/c.wav"), Path::new("/a/x/y")), "../../b/c.wav");
-        assert_eq!(lexical_normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(
+            relative_to(Path::new("/a/b/c.wav"), Path::new("/a")),
+            "b/c.wav"
+        );
+        assert_eq!(
+            relative_to(Path::new("/a/b/c.wav"), Path::new("/a/x/y")),
+            "../../b/c.wav"
+        );
+        assert_eq!(
+            lexical_normalize(Path::new("/a/./b/../c")),
+            PathBuf::from("/a/c")
+        );
     }
 }

@@ -30,8 +30,8 @@
 #![warn(missing_docs)]
 
 pub mod codes;
-pub mod import;
 mod error;
+pub mod import;
 mod manifest;
 mod metrics;
 mod predictions;
@@ -42,10 +42,10 @@ pub mod synth;
 
 pub use error::{Error, Result};
 pub use manifest::{read_manifest, DialectMode, ItemError, Manifest, ManifestItem};
-pub use predictions::{read_predictions, write_predictions, Prediction, PREDICTION_KEYS};
-pub use run::{run, Pipeline, RunOptions};
 pub use metrics::{
-    cer_normalize, edit_distance, macro_f1, percentile_nearest_rank, summarize, Confusion, DialectMetrics, ErrorEntry,
-    Metrics, ReportMeta, Summary, MAX_ERROR_ENTRIES, SYNTHETIC_LABEL,
+    cer_normalize, edit_distance, macro_f1, percentile_nearest_rank, summarize, Confusion,
+    DialectMetrics, ErrorEntry, Metrics, ReportMeta, Summary, MAX_ERROR_ENTRIES, SYNTHETIC_LABEL,
 };
+pub use predictions::{read_predictions, write_predictions, Prediction, PREDICTION_KEYS};
 pub use report::{compare, headline_markdown, read_summary, write_report};
+pub use run::{run, Pipeline, RunOptions};

@@ -99,7 +99,10 @@ impl Manifest {
 
     /// The item with this id, if any line has it and is valid.
     pub fn get(&self, id: &str) -> Option<&ManifestItem> {
-        self.items.iter().filter_map(|i| i.as_ref().ok()).find(|i| i.id == id)
+        self.items
+            .iter()
+            .filter_map(|i| i.as_ref().ok())
+            .find(|i| i.id == id)
     }
 }
 
@@ -119,7 +122,11 @@ pub fn read_manifest(path: &Path) -> Result<Manifest> {
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line_no = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let raw = if i == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
+        let raw = if i == 0 {
+            raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+        } else {
+            raw
+        };
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t,
             Err(e) => {
@@ -142,7 +149,12 @@ pub fn read_manifest(path: &Path) -> Result<Manifest> {
         items.push(parsed.map(|(item, _)| item));
     }
     let synthetic = !items.is_empty() && synthetic_lines == items.len();
-    Ok(Manifest { path: path.to_path_buf(), base_dir, items, synthetic })
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        base_dir,
+        items,
+        synthetic,
+    })
 }
 
 /// Parses and validates one line; returns the item and whether it is marked synthetic.
@@ -151,19 +163,31 @@ fn parse_line(
     line: usize,
     seen: &mut HashMap<String, usize>,
 ) -> std::result::Result<(ManifestItem, bool), ItemError> {
-    let err = |id: Option<String>, dialect: Option<String>, reason: String| ItemError { line, id, dialect, reason };
+    let err = |id: Option<String>, dialect: Option<String>, reason: String| ItemError {
+        line,
+        id,
+        dialect,
+        reason,
+    };
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| err(None, None, format!("not valid JSON: {e}")))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| err(None, None, "a manifest line must be a JSON object".to_string()))?;
+    let obj = value.as_object().ok_or_else(|| {
+        err(
+            None,
+            None,
+            "a manifest line must be a JSON object".to_string(),
+        )
+    })?;
     let id = obj.get("id").and_then(|v| v.as_str()).map(str::to_string);
     let dialect = obj
         .get("dialect")
         .and_then(|v| v.as_str())
         .filter(|d| codes::is_dialect(d))
         .map(str::to_string);
-    let synthetic = obj.get("synthetic").and_then(|v| v.as_bool()).unwrap_or(false);
+    let synthetic = obj
+        .get("synthetic")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     let item: ManifestItem = serde_json::from_value(value.clone())
         .map_err(|e| err(id.clone(), dialect.clone(), format!("bad field: {e}")))?;
     let fail = |reason: String| Err(err(Some(item.id.clone()), dialect.clone(), reason));
@@ -187,12 +211,17 @@ fn parse_line(
     }
     if let Some(d) = &item.dialect {
         if !codes::is_dialect(d) {
-            return fail(format!("unknown dialect `{d}` (expected one of: {})", codes::DIALECT_CODES.join(", ")));
+            return fail(format!(
+                "unknown dialect `{d}` (expected one of: {})",
+                codes::DIALECT_CODES.join(", ")
+            ));
         }
     }
     if let Some(l) = &item.intent {
         if !codes::is_intent(l) {
-            return fail(format!("unknown intent `{l}` (not in the 18-label taxonomy)"));
+            return fail(format!(
+                "unknown intent `{l}` (not in the 18-label taxonomy)"
+            ));
         }
     }
     if let Some(s) = &item.service_id {
@@ -295,13 +324,21 @@ mod tests {
         assert_eq!(errs.len(), 8);
         assert_eq!(errs[0].line, 2);
         assert!(errs[0].reason.contains("JSON"));
-        assert!(errs[1].reason.contains("unknown dialect `xx`"), "{}", errs[1]);
+        assert!(
+            errs[1].reason.contains("unknown dialect `xx`"),
+            "{}",
+            errs[1]
+        );
         assert!(errs[2].reason.contains("unknown intent `pay.bill`"));
         assert!(errs[3].reason.contains("duplicate id"));
         assert!(errs[4].reason.contains("neither"));
         assert_eq!(errs[6].prediction_id(), "line-8");
         assert!(errs[7].reason.contains("pipeline"));
-        assert_eq!(errs[7].dialect.as_deref(), Some("yue"), "errors keep their dialect for per-dialect counts");
+        assert_eq!(
+            errs[7].dialect.as_deref(),
+            Some("yue"),
+            "errors keep their dialect for per-dialect counts"
+        );
         assert!(m.items[9].is_ok());
     }
 
@@ -315,10 +352,17 @@ mod tests {
     fn dialect_mode_parses_and_rejects_unknown_codes() {
         assert_eq!("auto".parse::<DialectMode>().unwrap(), DialectMode::Auto);
         assert_eq!("given".parse::<DialectMode>().unwrap(), DialectMode::Given);
-        assert_eq!("yue".parse::<DialectMode>().unwrap(), DialectMode::Forced("yue".into()));
+        assert_eq!(
+            "yue".parse::<DialectMode>().unwrap(),
+            DialectMode::Forced("yue".into())
+        );
         let e = "cantonese".parse::<DialectMode>().unwrap_err().to_string();
         assert!(e.contains("cantonese") && e.contains("wuu-sh"), "{e}");
-        let item = ManifestItem { id: "x".into(), dialect: Some("hak".into()), ..Default::default() };
+        let item = ManifestItem {
+            id: "x".into(),
+            dialect: Some("hak".into()),
+            ..Default::default()
+        };
         assert_eq!(DialectMode::Given.dialect_for(&item), Some("hak"));
         assert_eq!(DialectMode::Auto.dialect_for(&item), None);
     }

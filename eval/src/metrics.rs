@@ -253,7 +253,14 @@ pub fn summarize(manifest: &Manifest, preds: &[Prediction], meta: ReportMeta) ->
     let mut finals = Vec::new();
     for entry in &manifest.items {
         let (scored, dialect, error) = match entry {
-            Err(e) => (Scored { item: None, pred: None }, e.dialect.clone(), Some((e.prediction_id(), e.to_string()))),
+            Err(e) => (
+                Scored {
+                    item: None,
+                    pred: None,
+                },
+                e.dialect.clone(),
+                Some((e.prediction_id(), e.to_string())),
+            ),
             Ok(item) => {
                 let pred = by_id.get(item.id.as_str()).copied();
                 let error = match pred {
@@ -265,16 +272,33 @@ pub fn summarize(manifest: &Manifest, preds: &[Prediction], meta: ReportMeta) ->
                     first_partial.extend(p.first_partial_ms.filter(|x| x.is_finite()));
                     finals.extend(p.final_ms.filter(|x| x.is_finite()));
                 }
-                (Scored { item: Some(item), pred }, item.dialect.clone(), error)
+                (
+                    Scored {
+                        item: Some(item),
+                        pred,
+                    },
+                    item.dialect.clone(),
+                    error,
+                )
             }
         };
         if let Some((id, reason)) = error {
             if error_list.len() < MAX_ERROR_ENTRIES {
-                error_list.push(ErrorEntry { id, dialect: dialect.clone(), reason });
+                error_list.push(ErrorEntry {
+                    id,
+                    dialect: dialect.clone(),
+                    reason,
+                });
             }
         }
         let key = dialect.unwrap_or_else(|| "unknown".to_string());
-        groups.entry((codes::dialect_rank(&key), key)).or_default().push(Scored { item: scored.item, pred: scored.pred });
+        groups
+            .entry((codes::dialect_rank(&key), key))
+            .or_default()
+            .push(Scored {
+                item: scored.item,
+                pred: scored.pred,
+            });
         all.push(scored);
     }
     let per_dialect = groups
@@ -287,8 +311,16 @@ pub fn summarize(manifest: &Manifest, preds: &[Prediction], meta: ReportMeta) ->
         .collect();
     let synthetic = meta.synthetic || manifest.synthetic;
     Summary {
-        title: if meta.title.is_empty() { "Xiao'an evaluation".to_string() } else { meta.title },
-        label: if synthetic { SYNTHETIC_LABEL.to_string() } else { String::new() },
+        title: if meta.title.is_empty() {
+            "Xiao'an evaluation".to_string()
+        } else {
+            meta.title
+        },
+        label: if synthetic {
+            SYNTHETIC_LABEL.to_string()
+        } else {
+            String::new()
+        },
         synthetic,
         machine: meta.machine,
         command: meta.command,
@@ -310,7 +342,10 @@ fn ratio(num: usize, den: usize) -> Option<f64> {
 }
 
 fn score(items: &[Scored]) -> Metrics {
-    let mut m = Metrics { n: items.len(), ..Default::default() };
+    let mut m = Metrics {
+        n: items.len(),
+        ..Default::default()
+    };
     let mut dialect_ok = 0;
     let mut intent_pairs: Vec<(&str, &str)> = Vec::new();
     let (mut r1, mut r3, mut rr) = (0usize, 0usize, 0f64);
@@ -325,7 +360,12 @@ fn score(items: &[Scored]) -> Metrics {
         if let (Some(reference), true) = (&item.transcript, item.audio.is_some()) {
             let r: Vec<char> = cer_normalize(reference).chars().collect();
             if !r.is_empty() {
-                let h: Vec<char> = pred.and_then(|p| p.transcript.as_deref()).map(cer_normalize).unwrap_or_default().chars().collect();
+                let h: Vec<char> = pred
+                    .and_then(|p| p.transcript.as_deref())
+                    .map(cer_normalize)
+                    .unwrap_or_default()
+                    .chars()
+                    .collect();
                 m.char_edits += edit_distance(&r, &h);
                 m.ref_chars += r.len();
                 m.cer_items += 1;
@@ -358,7 +398,8 @@ fn score(items: &[Scored]) -> Metrics {
             if item.audio.is_some() {
                 let a = p.audio_s.filter(|x| x.is_finite() && *x > 0.0);
                 m.audio_s += a.unwrap_or(0.0);
-                if let (Some(a), Some(e)) = (a, p.elapsed_ms.filter(|x| x.is_finite() && *x >= 0.0)) {
+                if let (Some(a), Some(e)) = (a, p.elapsed_ms.filter(|x| x.is_finite() && *x >= 0.0))
+                {
                     any_elapsed = true;
                     proc_s += e / 1000.0;
                     proc_audio_s += a;
@@ -369,7 +410,10 @@ fn score(items: &[Scored]) -> Metrics {
     m.cer = ratio(m.char_edits, m.ref_chars);
     m.dialect_acc = ratio(dialect_ok, m.dialect_items);
     m.intent_items = intent_pairs.len();
-    m.intent_acc = ratio(intent_pairs.iter().filter(|(r, h)| r == h).count(), m.intent_items);
+    m.intent_acc = ratio(
+        intent_pairs.iter().filter(|(r, h)| r == h).count(),
+        m.intent_items,
+    );
     m.intent_macro_f1 = macro_f1(&intent_pairs);
     m.confusion = confusion(&intent_pairs);
     m.recall_at_1 = ratio(r1, m.service_items);
@@ -410,8 +454,16 @@ pub fn macro_f1(pairs: &[(&str, &str)]) -> Option<f64> {
 }
 
 fn confusion(pairs: &[(&str, &str)]) -> Confusion {
-    let mut labels: Vec<&str> = pairs.iter().flat_map(|(r, h)| [*r, *h]).filter(|l| *l != NONE_LABEL).collect();
-    labels.sort_by(|a, b| codes::intent_rank(a).cmp(&codes::intent_rank(b)).then(a.cmp(b)));
+    let mut labels: Vec<&str> = pairs
+        .iter()
+        .flat_map(|(r, h)| [*r, *h])
+        .filter(|l| *l != NONE_LABEL)
+        .collect();
+    labels.sort_by(|a, b| {
+        codes::intent_rank(a)
+            .cmp(&codes::intent_rank(b))
+            .then(a.cmp(b))
+    });
     labels.dedup();
     if pairs.iter().any(|(_, h)| *h == NONE_LABEL) {
         labels.push(NONE_LABEL);
@@ -423,7 +475,10 @@ fn confusion(pairs: &[(&str, &str)]) -> Confusion {
             matrix[i][j] += 1;
         }
     }
-    Confusion { labels: labels.into_iter().map(str::to_string).collect(), matrix }
+    Confusion {
+        labels: labels.into_iter().map(str::to_string).collect(),
+        matrix,
+    }
 }
 
 #[cfg(test)]
@@ -525,7 +580,12 @@ mod tests {
                 elapsed_ms: Some(600.0),
                 ..Default::default()
             },
-            Prediction { id: "c".into(), transcript: Some("再说一遍".into()), intent: Some("nav.repeat".into()), ..Default::default() },
+            Prediction {
+                id: "c".into(),
+                transcript: Some("再说一遍".into()),
+                intent: Some("nav.repeat".into()),
+                ..Default::default()
+            },
             Prediction::failed("d", "bad audio"),
         ];
         let s = summarize(&m, &preds, ReportMeta::default());
@@ -546,11 +606,21 @@ mod tests {
         let codes: Vec<&str> = s.per_dialect.iter().map(|d| d.dialect.as_str()).collect();
         assert_eq!(codes, ["cmn", "yue", "hak"]);
         assert_eq!(s.per_dialect[0].metrics.errors, 1);
-        assert_eq!(s.per_dialect[2].metrics.errors, 1, "the bad-intent line counts under its dialect");
+        assert_eq!(
+            s.per_dialect[2].metrics.errors, 1,
+            "the bad-intent line counts under its dialect"
+        );
         assert_eq!(s.per_dialect[1].metrics.cer_items, 2);
         assert_eq!(s.error_list.len(), 2);
         assert!(!s.synthetic && s.label.is_empty());
-        let syn = summarize(&m, &preds, ReportMeta { synthetic: true, ..Default::default() });
+        let syn = summarize(
+            &m,
+            &preds,
+            ReportMeta {
+                synthetic: true,
+                ..Default::default()
+            },
+        );
         assert!(syn.label.contains("SYNTHETIC"));
     }
 

@@ -53,7 +53,11 @@ pub struct Prediction {
 impl Prediction {
     /// A prediction for an item that could not be processed.
     pub fn failed(id: impl Into<String>, reason: impl Into<String>) -> Self {
-        Prediction { id: id.into(), error: Some(reason.into()), ..Default::default() }
+        Prediction {
+            id: id.into(),
+            error: Some(reason.into()),
+            ..Default::default()
+        }
     }
 }
 
@@ -95,7 +99,11 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let line = if i == 0 { line.trim_start_matches('\u{feff}') } else { line };
+        let line = if i == 0 {
+            line.trim_start_matches('\u{feff}')
+        } else {
+            line
+        };
         if line.trim().is_empty() {
             continue;
         }
@@ -123,7 +131,10 @@ mod tests {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<(), A::Error> {
                 while let Some(k) = map.next_key::<String>()? {
                     self.0.push(k);
                     map.next_value::<serde::de::IgnoredAny>()?;
@@ -145,7 +156,11 @@ mod tests {
             dialect: Some("wuu-sh".into()),
             intent: Some("service.query".into()),
             intent_confidence: Some(0.91),
-            service_ids: vec!["senior-card".into(), "elderly-allowance".into(), "silver-butler".into()],
+            service_ids: vec![
+                "senior-card".into(),
+                "elderly-allowance".into(),
+                "silver-butler".into(),
+            ],
             audio_s: Some(2.4),
             first_partial_ms: Some(610.0),
             final_ms: Some(180.0),
@@ -160,15 +175,25 @@ mod tests {
         for l in &lines {
             assert_eq!(keys_of(l), PREDICTION_KEYS.to_vec());
         }
-        assert!(lines[0].contains("\"intent_confidence\":0.91"), "{}", lines[0]);
+        assert!(
+            lines[0].contains("\"intent_confidence\":0.91"),
+            "{}",
+            lines[0]
+        );
         assert!(lines[0].contains("\"error\":null"));
-        assert!(lines[1].contains("\"transcript\":null") && lines[1].contains("\"service_ids\":[]"));
+        assert!(
+            lines[1].contains("\"transcript\":null") && lines[1].contains("\"service_ids\":[]")
+        );
         assert_eq!(read_predictions(&path).unwrap(), vec![full, failed]);
     }
 
     #[test]
     fn elapsed_extension_is_written_last_and_only_when_set() {
-        let p = Prediction { id: "a".into(), elapsed_ms: Some(12.5), ..Default::default() };
+        let p = Prediction {
+            id: "a".into(),
+            elapsed_ms: Some(12.5),
+            ..Default::default()
+        };
         let line = serde_json::to_string(&p).unwrap();
         let keys = keys_of(&line);
         assert_eq!(&keys[..10], &PREDICTION_KEYS[..]);

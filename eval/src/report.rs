@@ -26,9 +26,17 @@ pub fn write_report(dir: &Path, summary: &Summary) -> Result<()> {
 
 /// Reads a `summary.json` (or the `summary.json` inside a report folder).
 pub fn read_summary(path: &Path) -> Result<Summary> {
-    let file = if path.is_dir() { path.join("summary.json") } else { path.to_path_buf() };
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
     let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::Json { path: file, line: e.line(), reason: e.to_string() })
+    serde_json::from_str(&text).map_err(|e| Error::Json {
+        path: file,
+        line: e.line(),
+        reason: e.to_string(),
+    })
 }
 
 /// How a metric is read off a group and shown.
@@ -49,19 +57,84 @@ enum Kind {
 }
 
 const METRICS: &[MetricDef] = &[
-    MetricDef { name: "CER", get: |m| m.cer, higher_better: false, kind: Kind::Ratio },
-    MetricDef { name: "dialect acc", get: |m| m.dialect_acc, higher_better: true, kind: Kind::Ratio },
-    MetricDef { name: "intent acc", get: |m| m.intent_acc, higher_better: true, kind: Kind::Ratio },
-    MetricDef { name: "intent macro-F1", get: |m| m.intent_macro_f1, higher_better: true, kind: Kind::Ratio },
-    MetricDef { name: "recall@1", get: |m| m.recall_at_1, higher_better: true, kind: Kind::Ratio },
-    MetricDef { name: "recall@3", get: |m| m.recall_at_3, higher_better: true, kind: Kind::Ratio },
-    MetricDef { name: "MRR", get: |m| m.mrr, higher_better: true, kind: Kind::Ratio },
-    MetricDef { name: "first partial p50", get: |m| m.first_partial_p50_ms, higher_better: false, kind: Kind::Ms },
-    MetricDef { name: "first partial p95", get: |m| m.first_partial_p95_ms, higher_better: false, kind: Kind::Ms },
-    MetricDef { name: "final p50", get: |m| m.final_p50_ms, higher_better: false, kind: Kind::Ms },
-    MetricDef { name: "final p95", get: |m| m.final_p95_ms, higher_better: false, kind: Kind::Ms },
-    MetricDef { name: "RTF", get: |m| m.rtf, higher_better: false, kind: Kind::Plain },
-    MetricDef { name: "item errors", get: |m| Some(m.errors as f64), higher_better: false, kind: Kind::Count },
+    MetricDef {
+        name: "CER",
+        get: |m| m.cer,
+        higher_better: false,
+        kind: Kind::Ratio,
+    },
+    MetricDef {
+        name: "dialect acc",
+        get: |m| m.dialect_acc,
+        higher_better: true,
+        kind: Kind::Ratio,
+    },
+    MetricDef {
+        name: "intent acc",
+        get: |m| m.intent_acc,
+        higher_better: true,
+        kind: Kind::Ratio,
+    },
+    MetricDef {
+        name: "intent macro-F1",
+        get: |m| m.intent_macro_f1,
+        higher_better: true,
+        kind: Kind::Ratio,
+    },
+    MetricDef {
+        name: "recall@1",
+        get: |m| m.recall_at_1,
+        higher_better: true,
+        kind: Kind::Ratio,
+    },
+    MetricDef {
+        name: "recall@3",
+        get: |m| m.recall_at_3,
+        higher_better: true,
+        kind: Kind::Ratio,
+    },
+    MetricDef {
+        name: "MRR",
+        get: |m| m.mrr,
+        higher_better: true,
+        kind: Kind::Ratio,
+    },
+    MetricDef {
+        name: "first partial p50",
+        get: |m| m.first_partial_p50_ms,
+        higher_better: false,
+        kind: Kind::Ms,
+    },
+    MetricDef {
+        name: "first partial p95",
+        get: |m| m.first_partial_p95_ms,
+        higher_better: false,
+        kind: Kind::Ms,
+    },
+    MetricDef {
+        name: "final p50",
+        get: |m| m.final_p50_ms,
+        higher_better: false,
+        kind: Kind::Ms,
+    },
+    MetricDef {
+        name: "final p95",
+        get: |m| m.final_p95_ms,
+        higher_better: false,
+        kind: Kind::Ms,
+    },
+    MetricDef {
+        name: "RTF",
+        get: |m| m.rtf,
+        higher_better: false,
+        kind: Kind::Plain,
+    },
+    MetricDef {
+        name: "item errors",
+        get: |m| Some(m.errors as f64),
+        higher_better: false,
+        kind: Kind::Count,
+    },
 ];
 
 fn fmt_value(v: Option<f64>, kind: Kind) -> String {
@@ -85,7 +158,8 @@ fn fmt_delta(d: f64, kind: Kind) -> String {
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
-    v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "n/a".to_string())
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "n/a".to_string())
 }
 
 fn ms_pair(a: Option<f64>, b: Option<f64>) -> String {
@@ -148,7 +222,12 @@ pub fn headline_markdown(s: &Summary) -> String {
     let _ = writeln!(out, "| {} | RTF |", HEADLINE_HEADER.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(HEADLINE_HEADER.len() + 1));
     for (name, m) in headline_rows(s) {
-        let _ = writeln!(out, "| {name} | {} | {} |", headline_cells(m).join(" | "), opt(m.rtf, 3));
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} |",
+            headline_cells(m).join(" | "),
+            opt(m.rtf, 3)
+        );
     }
     out
 }
@@ -186,18 +265,41 @@ fn markdown(s: &Summary) -> String {
     out.push_str(&headline_markdown(s));
     let c = &s.overall.confusion;
     if !c.labels.is_empty() {
-        let _ = writeln!(out, "\n## Intent confusion (overall; rows = reference, columns = predicted)\n");
+        let _ = writeln!(
+            out,
+            "\n## Intent confusion (overall; rows = reference, columns = predicted)\n"
+        );
         let _ = writeln!(out, "| reference \\ predicted | {} |", c.labels.join(" | "));
         let _ = writeln!(out, "|{}", "---|".repeat(c.labels.len() + 1));
         for (label, row) in c.labels.iter().zip(&c.matrix) {
-            let cells: Vec<String> = row.iter().map(|n| if *n == 0 { "·".to_string() } else { n.to_string() }).collect();
+            let cells: Vec<String> = row
+                .iter()
+                .map(|n| {
+                    if *n == 0 {
+                        "·".to_string()
+                    } else {
+                        n.to_string()
+                    }
+                })
+                .collect();
             let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
         }
     }
     if !s.error_list.is_empty() {
-        let _ = writeln!(out, "\n## Item errors ({} in all; first {} listed)\n", s.overall.errors, s.error_list.len());
+        let _ = writeln!(
+            out,
+            "\n## Item errors ({} in all; first {} listed)\n",
+            s.overall.errors,
+            s.error_list.len()
+        );
         for e in &s.error_list {
-            let _ = writeln!(out, "- `{}` ({}): {}", e.id, e.dialect.as_deref().unwrap_or("unknown"), e.reason);
+            let _ = writeln!(
+                out,
+                "- `{}` ({}): {}",
+                e.id,
+                e.dialect.as_deref().unwrap_or("unknown"),
+                e.reason
+            );
         }
     }
     let _ = writeln!(out, "\n## Definitions\n\n{DEFINITIONS}");
@@ -244,7 +346,13 @@ fn bar_chart(title: &str, rows: &[(String, Option<f64>)], max: f64, color: &str)
     let _ = write!(o, r#"<text x="4" y="20" class="t">{}</text>"#, esc(title));
     for (i, (label, v)) in rows.iter().enumerate() {
         let y = 36.0 + row_h * i as f64;
-        let _ = write!(o, r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#, left - 8.0, y + 16.0, esc(label));
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+            left - 8.0,
+            y + 16.0,
+            esc(label)
+        );
         match v {
             Some(v) => {
                 let bw = (v.clamp(0.0, max) / max * width).max(1.0);
@@ -255,18 +363,36 @@ fn bar_chart(title: &str, rows: &[(String, Option<f64>)], max: f64, color: &str)
                     row_h - 8.0,
                     esc(label)
                 );
-                let _ = write!(o, r#"<text x="{:.1}" y="{}">{v:.3}</text>"#, left + bw + 6.0, y + 16.0);
+                let _ = write!(
+                    o,
+                    r#"<text x="{:.1}" y="{}">{v:.3}</text>"#,
+                    left + bw + 6.0,
+                    y + 16.0
+                );
             }
             None => {
-                let _ = write!(o, r#"<text x="{left}" y="{}" class="na">n/a</text>"#, y + 16.0);
+                let _ = write!(
+                    o,
+                    r#"<text x="{left}" y="{}" class="na">n/a</text>"#,
+                    y + 16.0
+                );
             }
         }
     }
     let axis_y = 36.0 + row_h * rows.len() as f64 + 4.0;
-    let _ = write!(o, r##"<line x1="{left}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#888"/>"##, left + width);
+    let _ = write!(
+        o,
+        r##"<line x1="{left}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#888"/>"##,
+        left + width
+    );
     for k in 0..=4 {
         let x = left + width * k as f64 / 4.0;
-        let _ = write!(o, r#"<text x="{x:.1}" y="{}" text-anchor="middle" class="s">{:.2}</text>"#, axis_y + 14.0, max * k as f64 / 4.0);
+        let _ = write!(
+            o,
+            r#"<text x="{x:.1}" y="{}" text-anchor="middle" class="s">{:.2}</text>"#,
+            axis_y + 14.0,
+            max * k as f64 / 4.0
+        );
     }
     o.push_str("</svg>");
     o
@@ -283,10 +409,23 @@ fn histogram(title: &str, values: &[f64], color: &str) -> String {
         h = top + height + 40.0,
         t = esc(title)
     );
-    let _ = write!(o, r#"<text x="4" y="20" class="t">{} (n = {})</text>"#, esc(title), values.len());
-    let vals: Vec<f64> = values.iter().copied().filter(|v| v.is_finite() && *v >= 0.0).collect();
+    let _ = write!(
+        o,
+        r#"<text x="4" y="20" class="t">{} (n = {})</text>"#,
+        esc(title),
+        values.len()
+    );
+    let vals: Vec<f64> = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .collect();
     if vals.is_empty() {
-        let _ = write!(o, r#"<text x="{left}" y="{}" class="na">no latency reported</text>"#, top + 40.0);
+        let _ = write!(
+            o,
+            r#"<text x="{left}" y="{}" class="na">no latency reported</text>"#,
+            top + 40.0
+        );
         o.push_str("</svg>");
         return o;
     }
@@ -301,7 +440,10 @@ fn histogram(title: &str, values: &[f64], color: &str) -> String {
     let bw = width / BINS as f64;
     for (i, c) in counts.iter().enumerate() {
         let bh = *c as f64 / cmax * height;
-        let (lo, hi) = (max * i as f64 / BINS as f64, max * (i + 1) as f64 / BINS as f64);
+        let (lo, hi) = (
+            max * i as f64 / BINS as f64,
+            max * (i + 1) as f64 / BINS as f64,
+        );
         let _ = write!(
             o,
             r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="{color}"><title>{lo:.0}–{hi:.0} ms: {c}</title></rect>"#,
@@ -311,13 +453,35 @@ fn histogram(title: &str, values: &[f64], color: &str) -> String {
         );
     }
     let base = top + height;
-    let _ = write!(o, r##"<line x1="{left}" y1="{base}" x2="{}" y2="{base}" stroke="#888"/>"##, left + width);
-    let _ = write!(o, r##"<line x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#888"/>"##);
-    let _ = write!(o, r#"<text x="{}" y="{}" text-anchor="end" class="s">{}</text>"#, left - 4.0, top + 10.0, cmax as usize);
-    let _ = write!(o, r#"<text x="{}" y="{base}" text-anchor="end" class="s">0</text>"#, left - 4.0);
+    let _ = write!(
+        o,
+        r##"<line x1="{left}" y1="{base}" x2="{}" y2="{base}" stroke="#888"/>"##,
+        left + width
+    );
+    let _ = write!(
+        o,
+        r##"<line x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#888"/>"##
+    );
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{}" text-anchor="end" class="s">{}</text>"#,
+        left - 4.0,
+        top + 10.0,
+        cmax as usize
+    );
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="{base}" text-anchor="end" class="s">0</text>"#,
+        left - 4.0
+    );
     for k in 0..=4 {
         let x = left + width * k as f64 / 4.0;
-        let _ = write!(o, r#"<text x="{x:.1}" y="{}" text-anchor="middle" class="s">{:.0} ms</text>"#, base + 16.0, max * k as f64 / 4.0);
+        let _ = write!(
+            o,
+            r#"<text x="{x:.1}" y="{}" text-anchor="middle" class="s">{:.0} ms</text>"#,
+            base + 16.0,
+            max * k as f64 / 4.0
+        );
     }
     o.push_str("</svg>");
     o
@@ -336,22 +500,43 @@ fn heat_map(s: &Summary) -> String {
         o,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{size_w}" height="{size_h}" viewBox="0 0 {size_w} {size_h}" role="img" aria-label="intent confusion matrix">"#
     );
-    let _ = write!(o, r#"<text x="4" y="20" class="t">Intent confusion (rows: reference, columns: predicted)</text>"#);
+    let _ = write!(
+        o,
+        r#"<text x="4" y="20" class="t">Intent confusion (rows: reference, columns: predicted)</text>"#
+    );
     for (j, l) in c.labels.iter().enumerate() {
         let x = left + cell * j as f64 + cell / 2.0;
-        let _ = write!(o, r#"<text transform="translate({x:.1},{}) rotate(-55)" class="s">{}</text>"#, top - 6.0, esc(l));
+        let _ = write!(
+            o,
+            r#"<text transform="translate({x:.1},{}) rotate(-55)" class="s">{}</text>"#,
+            top - 6.0,
+            esc(l)
+        );
     }
     for (i, (l, row)) in c.labels.iter().zip(&c.matrix).enumerate() {
         let y = top + cell * i as f64;
-        let _ = write!(o, r#"<text x="{}" y="{:.1}" text-anchor="end" class="s">{}</text>"#, left - 6.0, y + cell / 2.0 + 4.0, esc(l));
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="{:.1}" text-anchor="end" class="s">{}</text>"#,
+            left - 6.0,
+            y + cell / 2.0 + 4.0,
+            esc(l)
+        );
         let total: usize = row.iter().sum();
         for (j, v) in row.iter().enumerate() {
             let x = left + cell * j as f64;
-            let share = if total > 0 { *v as f64 / total as f64 } else { 0.0 };
+            let share = if total > 0 {
+                *v as f64 / total as f64
+            } else {
+                0.0
+            };
             let fill = if i == j {
                 format!("rgba(30,120,60,{:.3})", 0.08 + 0.92 * share)
             } else {
-                format!("rgba(200,50,40,{:.3})", if *v == 0 { 0.03 } else { 0.15 + 0.85 * share })
+                format!(
+                    "rgba(200,50,40,{:.3})",
+                    if *v == 0 { 0.03 } else { 0.15 + 0.85 * share }
+                )
             };
             let _ = write!(
                 o,
@@ -401,7 +586,12 @@ svg text.na {{ fill: #999; }}
     if s.synthetic {
         let _ = writeln!(o, r#"<p class="banner">{}</p>"#, esc(&s.label));
     }
-    let _ = writeln!(o, r#"<p class="meta">manifest: <code>{}</code> · generated {}"#, esc(&s.manifest), esc(&s.generated_at));
+    let _ = writeln!(
+        o,
+        r#"<p class="meta">manifest: <code>{}</code> · generated {}"#,
+        esc(&s.manifest),
+        esc(&s.generated_at)
+    );
     if !s.machine.is_empty() {
         let _ = write!(o, " · machine: {}", esc(&s.machine));
     }
@@ -422,25 +612,55 @@ svg text.na {{ fill: #999; }}
     }
     for (name, m) in &rows {
         let _ = write!(o, "<tr><td>{}</td>", esc(name));
-        for c in headline_cells(m).into_iter().chain(std::iter::once(opt(m.rtf, 3))) {
+        for c in headline_cells(m)
+            .into_iter()
+            .chain(std::iter::once(opt(m.rtf, 3)))
+        {
             let _ = write!(o, "<td>{}</td>", esc(&c));
         }
         o.push_str("</tr>\n");
     }
     o.push_str("</table>\n<h2>Charts</h2>\n<div class=\"charts\">\n");
-    let cer_rows: Vec<(String, Option<f64>)> = rows.iter().map(|(n, m)| (n.clone(), m.cer)).collect();
+    let cer_rows: Vec<(String, Option<f64>)> =
+        rows.iter().map(|(n, m)| (n.clone(), m.cer)).collect();
     let cer_max = cer_rows.iter().filter_map(|r| r.1).fold(1.0, f64::max);
-    o.push_str(&bar_chart("CER per dialect (lower is better)", &cer_rows, cer_max, "#c0392b"));
-    let int_rows: Vec<(String, Option<f64>)> = rows.iter().map(|(n, m)| (n.clone(), m.intent_acc)).collect();
-    o.push_str(&bar_chart("Intent accuracy per dialect (higher is better)", &int_rows, 1.0, "#2471a3"));
-    o.push_str(&histogram("Final latency, end of audio → final transcript", &s.final_ms, "#7d3c98"));
-    o.push_str(&histogram("First-partial latency", &s.first_partial_ms, "#148f77"));
+    o.push_str(&bar_chart(
+        "CER per dialect (lower is better)",
+        &cer_rows,
+        cer_max,
+        "#c0392b",
+    ));
+    let int_rows: Vec<(String, Option<f64>)> = rows
+        .iter()
+        .map(|(n, m)| (n.clone(), m.intent_acc))
+        .collect();
+    o.push_str(&bar_chart(
+        "Intent accuracy per dialect (higher is better)",
+        &int_rows,
+        1.0,
+        "#2471a3",
+    ));
+    o.push_str(&histogram(
+        "Final latency, end of audio → final transcript",
+        &s.final_ms,
+        "#7d3c98",
+    ));
+    o.push_str(&histogram(
+        "First-partial latency",
+        &s.first_partial_ms,
+        "#148f77",
+    ));
     if !s.overall.confusion.labels.is_empty() {
         o.push_str(&heat_map(s));
     }
     o.push_str("</div>\n");
     if !s.error_list.is_empty() {
-        let _ = writeln!(o, "<h2>Item errors ({} in all; first {} listed)</h2>\n<ul>", s.overall.errors, s.error_list.len());
+        let _ = writeln!(
+            o,
+            "<h2>Item errors ({} in all; first {} listed)</h2>\n<ul>",
+            s.overall.errors,
+            s.error_list.len()
+        );
         for e in &s.error_list {
             let _ = writeln!(
                 o,
@@ -465,7 +685,10 @@ svg text.na {{ fill: #999; }}
 }
 
 fn group_metrics<'s>(s: &'s Summary, code: &str) -> Option<&'s Metrics> {
-    s.per_dialect.iter().find(|d| d.dialect == code).map(|d| &d.metrics)
+    s.per_dialect
+        .iter()
+        .find(|d| d.dialect == code)
+        .map(|d| &d.metrics)
 }
 
 /// What got better or worse from run `a` to run `b`, per metric and group (overall and
@@ -474,11 +697,20 @@ fn group_metrics<'s>(s: &'s Summary, code: &str) -> Option<&'s Metrics> {
 pub fn compare(a: &Summary, b: &Summary) -> String {
     let mut groups: Vec<(String, Option<&Metrics>, Option<&Metrics>)> =
         vec![("overall".to_string(), Some(&a.overall), Some(&b.overall))];
-    let mut codes: Vec<&str> = a.per_dialect.iter().chain(&b.per_dialect).map(|d| d.dialect.as_str()).collect();
+    let mut codes: Vec<&str> = a
+        .per_dialect
+        .iter()
+        .chain(&b.per_dialect)
+        .map(|d| d.dialect.as_str())
+        .collect();
     codes.sort_by_key(|c| (crate::codes::dialect_rank(c), c.to_string()));
     codes.dedup();
     for code in codes {
-        groups.push((code.to_string(), group_metrics(a, code), group_metrics(b, code)));
+        groups.push((
+            code.to_string(),
+            group_metrics(a, code),
+            group_metrics(b, code),
+        ));
     }
     let mut rows: Vec<[String; 6]> = Vec::new();
     let (mut better, mut worse) = (0, 0);
@@ -502,7 +734,10 @@ pub fn compare(a: &Summary, b: &Summary) -> String {
                         } else {
                             worse += 1;
                         }
-                        (format!("{arrow} {}", fmt_delta(d, def.kind)), if good { "better" } else { "WORSE" })
+                        (
+                            format!("{arrow} {}", fmt_delta(d, def.kind)),
+                            if good { "better" } else { "WORSE" },
+                        )
                     }
                 }
                 (None, Some(_)) => ("new".to_string(), "n/a"),
@@ -526,17 +761,32 @@ pub fn compare(a: &Summary, b: &Summary) -> String {
         }
     }
     let mut out = String::new();
-    let _ = writeln!(out, "A: {} ({}){}", a.title, a.generated_at, if a.synthetic { " [synthetic]" } else { "" });
-    let _ = writeln!(out, "B: {} ({}){}", b.title, b.generated_at, if b.synthetic { " [synthetic]" } else { "" });
+    let _ = writeln!(
+        out,
+        "A: {} ({}){}",
+        a.title,
+        a.generated_at,
+        if a.synthetic { " [synthetic]" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "B: {} ({}){}",
+        b.title,
+        b.generated_at,
+        if b.synthetic { " [synthetic]" } else { "" }
+    );
     if a.synthetic || b.synthetic {
         let _ = writeln!(out, "note: {}", crate::metrics::SYNTHETIC_LABEL);
     }
-    let _ = writeln!(out, "{better} better, {worse} worse (CER, latency, RTF and errors: lower is better)\n");
+    let _ = writeln!(
+        out,
+        "{better} better, {worse} worse (CER, latency, RTF and errors: lower is better)\n"
+    );
     let line = |cells: &[String]| {
         let mut l = String::new();
         for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
             let pad = w.saturating_sub(c.chars().count());
-            if i >= 2 && i <= 4 {
+            if (2..=4).contains(&i) {
                 l.push_str(&" ".repeat(pad));
                 l.push_str(c);
             } else {
@@ -578,7 +828,11 @@ mod tests {
                 first_partial_ms: Some(500.0),
                 ..Default::default()
             },
-            crate::Prediction { id: "b".into(), intent: Some("emergency".into()), ..Default::default() },
+            crate::Prediction {
+                id: "b".into(),
+                intent: Some("emergency".into()),
+                ..Default::default()
+            },
         ];
         let mut s = summarize_for_test(&m, &preds, synthetic);
         s.overall.cer = Some(cer);
@@ -586,8 +840,20 @@ mod tests {
         s
     }
 
-    fn summarize_for_test(m: &crate::Manifest, p: &[crate::Prediction], synthetic: bool) -> Summary {
-        crate::summarize(m, p, ReportMeta { title: "测试 run".into(), synthetic, ..Default::default() })
+    fn summarize_for_test(
+        m: &crate::Manifest,
+        p: &[crate::Prediction],
+        synthetic: bool,
+    ) -> Summary {
+        crate::summarize(
+            m,
+            p,
+            ReportMeta {
+                title: "测试 run".into(),
+                synthetic,
+                ..Default::default()
+            },
+        )
     }
 
     #[test]
@@ -597,9 +863,17 @@ mod tests {
         write_report(dir.path(), &s).unwrap();
         let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
         assert!(html.contains("<meta charset=\"utf-8\">"));
-        assert_eq!(html.matches("<svg").count(), 5, "CER bars, intent bars, two histograms, heat map");
+        assert_eq!(
+            html.matches("<svg").count(),
+            5,
+            "CER bars, intent bars, two histograms, heat map"
+        );
         assert!(html.contains("粤语 yue"), "Chinese dialect names appear");
-        assert!(!html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script"));
+        assert!(
+            !html.contains("src=\"http")
+                && !html.contains("href=\"http")
+                && !html.contains("<script")
+        );
         assert!(html.contains("SYNTHETIC"));
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
         assert!(md.contains("| **overall** | 2 | 0 | 0.400 |"), "{md}");
@@ -609,7 +883,9 @@ mod tests {
         assert_eq!(back.per_dialect.len(), 2);
         let plain = sample(0.4, 0.5, 180.0, false);
         write_report(dir.path(), &plain).unwrap();
-        assert!(!std::fs::read_to_string(dir.path().join("report.html")).unwrap().contains("SYNTHETIC"));
+        assert!(!std::fs::read_to_string(dir.path().join("report.html"))
+            .unwrap()
+            .contains("SYNTHETIC"));
     }
 
     #[test]
@@ -617,10 +893,24 @@ mod tests {
         let a = sample(0.40, 0.50, 300.0, false);
         let b = sample(0.30, 0.40, 200.0, false);
         let text = compare(&a, &b);
-        let row = |name: &str| text.lines().find(|l| l.starts_with(name) && l.contains("overall")).unwrap().to_string();
-        assert!(row("CER ").contains("↓ -0.100") && row("CER ").ends_with("better"), "{text}");
-        assert!(row("intent acc").contains("↑") == false && row("intent acc").ends_with("WORSE"), "{text}");
-        assert!(row("final p50").contains("-100 ms") && row("final p50").ends_with("better"), "{text}");
+        let row = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name) && l.contains("overall"))
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            row("CER ").contains("↓ -0.100") && row("CER ").ends_with("better"),
+            "{text}"
+        );
+        assert!(
+            row("intent acc").contains("↓ -0.100") && row("intent acc").ends_with("WORSE"),
+            "{text}"
+        );
+        assert!(
+            row("final p50").contains("-100 ms") && row("final p50").ends_with("better"),
+            "{text}"
+        );
         assert!(text.contains("yue"));
         let same = compare(&a, &a);
         assert!(same.contains("0 better, 0 worse"), "{same}");
@@ -629,7 +919,11 @@ mod tests {
     #[test]
     fn heat_map_escapes_labels() {
         let mut s = sample(0.1, 0.1, 1.0, false);
-        s.per_dialect.push(DialectMetrics { dialect: "<x>".into(), name_zh: None, metrics: Default::default() });
+        s.per_dialect.push(DialectMetrics {
+            dialect: "<x>".into(),
+            name_zh: None,
+            metrics: Default::default(),
+        });
         let h = html(&s);
         assert!(h.contains("&lt;x&gt;") && !h.contains("<x>"));
     }

@@ -26,7 +26,12 @@ pub struct RunOptions {
 impl Default for RunOptions {
     /// Auto dialect, real time, one job per core, no progress bar.
     fn default() -> Self {
-        RunOptions { mode: DialectMode::Auto, realtime: true, jobs: 0, progress: false }
+        RunOptions {
+            mode: DialectMode::Auto,
+            realtime: true,
+            jobs: 0,
+            progress: false,
+        }
     }
 }
 
@@ -40,7 +45,12 @@ impl Default for RunOptions {
 pub trait Pipeline: Sync {
     /// Processes one item. `audio_path` is the item's audio resolved against the
     /// manifest's folder (`None` for text items).
-    fn run_item(&self, item: &ManifestItem, audio_path: Option<&Path>, opts: &RunOptions) -> Prediction;
+    fn run_item(
+        &self,
+        item: &ManifestItem,
+        audio_path: Option<&Path>,
+        opts: &RunOptions,
+    ) -> Prediction;
 }
 
 /// Runs every manifest item through `pipeline` and returns one prediction per item, in
@@ -51,8 +61,10 @@ pub trait Pipeline: Sync {
 pub fn run(manifest: &Manifest, pipeline: &dyn Pipeline, opts: &RunOptions) -> Vec<Prediction> {
     let n = manifest.items.len() as u64;
     let bar = if opts.progress {
-        let style = ProgressStyle::with_template("{bar:40} {pos}/{len} items  {elapsed_precise} (eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} items  {elapsed_precise} (eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()).with_style(style)
     } else {
         ProgressBar::hidden()
@@ -63,7 +75,9 @@ pub fn run(manifest: &Manifest, pipeline: &dyn Pipeline, opts: &RunOptions) -> V
         p
     };
     let jobs = if opts.jobs == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         opts.jobs
     };
@@ -88,10 +102,15 @@ fn run_one(
     let audio = manifest.audio_path(item);
     if let Some(path) = &audio {
         if !path.is_file() {
-            return Prediction::failed(&item.id, format!("audio file not found: {}", path.display()));
+            return Prediction::failed(
+                &item.id,
+                format!("audio file not found: {}", path.display()),
+            );
         }
     }
-    let result = catch_unwind(AssertUnwindSafe(|| pipeline.run_item(item, audio.as_deref(), opts)));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        pipeline.run_item(item, audio.as_deref(), opts)
+    }));
     match result {
         Ok(mut p) => {
             p.id = item.id.clone();
@@ -123,7 +142,12 @@ mod tests {
     }
 
     impl Pipeline for Fake {
-        fn run_item(&self, item: &ManifestItem, audio: Option<&Path>, opts: &RunOptions) -> Prediction {
+        fn run_item(
+            &self,
+            item: &ManifestItem,
+            audio: Option<&Path>,
+            opts: &RunOptions,
+        ) -> Prediction {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_in_flight.fetch_max(now, Ordering::SeqCst);
             self.calls.fetch_add(1, Ordering::SeqCst);
@@ -159,7 +183,9 @@ mod tests {
                 lines.push_str("{broken\n");
             } else if k % 2 == 0 {
                 std::fs::write(dir.path().join(format!("u{k}.wav")), format!("audio {k}")).unwrap();
-                lines.push_str(&format!("{{\"id\": \"u{k}\", \"audio\": \"u{k}.wav\", \"dialect\": \"yue\"}}\n"));
+                lines.push_str(&format!(
+                    "{{\"id\": \"u{k}\", \"audio\": \"u{k}.wav\", \"dialect\": \"yue\"}}\n"
+                ));
             } else {
                 lines.push_str(&format!("{{\"id\": \"u{k}\", \"text\": \"text {k}\"}}\n"));
             }
@@ -167,20 +193,43 @@ mod tests {
         let path = dir.path().join("m.jsonl");
         std::fs::write(&path, lines).unwrap();
         let manifest = crate::read_manifest(&path).unwrap();
-        let fake = Fake { in_flight: AtomicUsize::new(0), max_in_flight: AtomicUsize::new(0), calls: AtomicUsize::new(0) };
-        let opts = RunOptions { mode: DialectMode::Given, realtime: false, jobs: 4, progress: false };
+        let fake = Fake {
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            calls: AtomicUsize::new(0),
+        };
+        let opts = RunOptions {
+            mode: DialectMode::Given,
+            realtime: false,
+            jobs: 4,
+            progress: false,
+        };
         let preds = run(&manifest, &fake, &opts);
 
         assert_eq!(preds.len(), 12);
         let ids: Vec<&str> = preds.iter().map(|p| p.id.as_str()).collect();
-        assert_eq!(ids, ["u0", "u1", "u2", "u3", "u4", "u5", "u6", "line-8", "u8", "u9", "u10", "u11"]);
-        assert!(fake.max_in_flight.load(Ordering::SeqCst) > 1, "items should run in parallel");
-        assert_eq!(fake.calls.load(Ordering::SeqCst), 10, "missing audio and a broken line never reach the pipeline");
+        assert_eq!(
+            ids,
+            ["u0", "u1", "u2", "u3", "u4", "u5", "u6", "line-8", "u8", "u9", "u10", "u11"]
+        );
+        assert!(
+            fake.max_in_flight.load(Ordering::SeqCst) > 1,
+            "items should run in parallel"
+        );
+        assert_eq!(
+            fake.calls.load(Ordering::SeqCst),
+            10,
+            "missing audio and a broken line never reach the pipeline"
+        );
         assert_eq!(preds[0].transcript.as_deref(), Some("audio 0"));
         assert_eq!(preds[0].dialect.as_deref(), Some("yue"));
         assert_eq!(preds[1].transcript.as_deref(), Some("text 1"));
         assert_eq!(preds[10].transcript.as_deref(), Some("audio 10"));
-        assert!(preds[3].error.as_deref().unwrap().contains("audio file not found"));
+        assert!(preds[3]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("audio file not found"));
         assert!(preds[3].error.as_deref().unwrap().contains("missing.wav"));
         assert!(preds[5].error.as_deref().unwrap().contains("boom on u5"));
         assert!(preds[7].error.as_deref().unwrap().contains("line 8"));

@@ -122,10 +122,18 @@ pub struct StoryOutcome {
 
 impl StoryOutcome {
     /// Checks what a runner observed against the story's expectations.
-    pub fn judge(story: &Story, turns: Vec<TurnObservation>, record: Option<&ObservedRecord>) -> Self {
+    pub fn judge(
+        story: &Story,
+        turns: Vec<TurnObservation>,
+        record: Option<&ObservedRecord>,
+    ) -> Self {
         let mut failures = Vec::new();
         if turns.len() != story.turns.len() {
-            failures.push(format!("expected {} turns, {} were run", story.turns.len(), turns.len()));
+            failures.push(format!(
+                "expected {} turns, {} were run",
+                story.turns.len(),
+                turns.len()
+            ));
         }
         for (i, (want, got)) in story.turns.iter().zip(&turns).enumerate() {
             if let Some(intent) = &want.expect_intent {
@@ -141,14 +149,21 @@ impl StoryOutcome {
             let reply = cer_normalize(&got.reply);
             for needle in &want.expect_reply_contains {
                 if !reply.contains(&cer_normalize(needle)) {
-                    failures.push(format!("turn {} «{}»: reply lacks «{needle}»: «{}»", i + 1, want.user, got.reply));
+                    failures.push(format!(
+                        "turn {} «{}»: reply lacks «{needle}»: «{}»",
+                        i + 1,
+                        want.user,
+                        got.reply
+                    ));
                 }
             }
         }
         if let Some(exp) = &story.expect_record {
             match (exp.kind.as_str(), record) {
                 ("none", None) => {}
-                ("none", Some(r)) => failures.push(format!("a `{}` record was filed, none expected", r.kind)),
+                ("none", Some(r)) => {
+                    failures.push(format!("a `{}` record was filed, none expected", r.kind))
+                }
                 (_, None) => failures.push(format!("no record filed (expected `{}`)", exp.kind)),
                 (kind, Some(r)) => {
                     if r.kind != kind {
@@ -157,7 +172,9 @@ impl StoryOutcome {
                     for (field, value) in &exp.fields {
                         match r.fields.get(field) {
                             Some(v) if v.contains(value.as_str()) => {}
-                            Some(v) => failures.push(format!("record field `{field}` is «{v}» (expected «{value}»)")),
+                            Some(v) => failures.push(format!(
+                                "record field `{field}` is «{v}» (expected «{value}»)"
+                            )),
                             None => failures.push(format!("record field `{field}` missing")),
                         }
                     }
@@ -210,7 +227,10 @@ fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// Parses one story file.
 pub fn load_file(path: &Path) -> Result<Story> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let bad = |reason: String| Error::Story { path: path.to_path_buf(), reason };
+    let bad = |reason: String| Error::Story {
+        path: path.to_path_buf(),
+        reason,
+    };
     let mut story: Story = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
     story.path = path.to_path_buf();
     if story.turns.is_empty() {
@@ -264,7 +284,12 @@ pub struct StoriesReport {
 fn stat(group: &str, outcomes: &[&StoryOutcome]) -> SuccessStat {
     let passed = outcomes.iter().filter(|o| o.passed).count();
     let n = outcomes.len();
-    SuccessStat { group: group.to_string(), n, passed, success: if n > 0 { passed as f64 / n as f64 } else { 0.0 } }
+    SuccessStat {
+        group: group.to_string(),
+        n,
+        passed,
+        success: if n > 0 { passed as f64 / n as f64 } else { 0.0 },
+    }
 }
 
 /// Task success per flow and per dialect.
@@ -274,13 +299,20 @@ pub fn report(outcomes: &[StoryOutcome]) -> StoriesReport {
     let mut dialects: BTreeMap<(usize, &str), Vec<&StoryOutcome>> = BTreeMap::new();
     for o in outcomes {
         flows.entry(o.flow.as_str()).or_default().push(o);
-        dialects.entry((codes::dialect_rank(&o.dialect), o.dialect.as_str())).or_default().push(o);
+        dialects
+            .entry((codes::dialect_rank(&o.dialect), o.dialect.as_str()))
+            .or_default()
+            .push(o);
     }
     StoriesReport {
         overall: stat("overall", &all),
         per_flow: flows.iter().map(|(f, v)| stat(f, v)).collect(),
         per_dialect: dialects.iter().map(|((_, d), v)| stat(d, v)).collect(),
-        failures: outcomes.iter().filter(|o| !o.passed).map(|o| (o.name.clone(), o.failures.clone())).collect(),
+        failures: outcomes
+            .iter()
+            .filter(|o| !o.passed)
+            .map(|o| (o.name.clone(), o.failures.clone()))
+            .collect(),
     }
 }
 
@@ -289,11 +321,23 @@ impl StoriesReport {
     pub fn table(&self) -> String {
         let mut out = String::new();
         let mut section = |title: &str, rows: &[SuccessStat]| {
-            let w = rows.iter().map(|r| r.group.chars().count()).max().unwrap_or(0).max(title.len());
+            let w = rows
+                .iter()
+                .map(|r| r.group.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(title.len());
             let _ = writeln!(out, "{title:<w$}  passed/n  success");
             for r in rows {
                 let pad = w - r.group.chars().count();
-                let _ = writeln!(out, "{}{}  {:>8}  {:>7.3}", r.group, " ".repeat(pad), format!("{}/{}", r.passed, r.n), r.success);
+                let _ = writeln!(
+                    out,
+                    "{}{}  {:>8}  {:>7.3}",
+                    r.group,
+                    " ".repeat(pad),
+                    format!("{}/{}", r.passed, r.n),
+                    r.success
+                );
             }
             out.push('\n');
         };
@@ -349,14 +393,19 @@ fields = { form = "birth-registration" }
                         if self.file {
                             record = Some(ObservedRecord {
                                 kind: "declaration".into(),
-                                fields: [("form".to_string(), "birth-registration".to_string())].into(),
+                                fields: [("form".to_string(), "birth-registration".to_string())]
+                                    .into(),
                             });
                         }
                         ("confirm.yes", "已经提交，回執號：1 2 3。")
                     }
                     _ => ("declaration.file", "好的，请说一下孩子的姓名。"),
                 };
-                turns.push(TurnObservation { user: t.user.clone(), intent: Some(intent.into()), reply: reply.into() });
+                turns.push(TurnObservation {
+                    user: t.user.clone(),
+                    intent: Some(intent.into()),
+                    reply: reply.into(),
+                });
             }
             StoryOutcome::judge(story, turns, record.as_ref())
         }
@@ -367,7 +416,9 @@ fields = { form = "birth-registration" }
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("a.toml"), STORY).unwrap();
-        let other = STORY.replace("wuu-sh", "yue").replace("生育登记 沪语", "生育登记 粤语");
+        let other = STORY
+            .replace("wuu-sh", "yue")
+            .replace("生育登记 沪语", "生育登记 粤语");
         std::fs::write(dir.path().join("sub/b.toml"), other).unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not a story").unwrap();
         let stories = load_dir(dir.path()).unwrap();
@@ -378,24 +429,50 @@ fields = { form = "birth-registration" }
         assert!(good.passed, "{:?}", good.failures);
         let bad = Scripted { file: false }.run(&stories[1]);
         assert!(!bad.passed);
-        assert!(bad.failures[0].contains("no record filed"), "{:?}", bad.failures);
+        assert!(
+            bad.failures[0].contains("no record filed"),
+            "{:?}",
+            bad.failures
+        );
 
         let r = report(&[good, bad]);
         assert_eq!((r.overall.n, r.overall.passed), (2, 1));
-        assert_eq!(r.per_dialect.iter().map(|s| s.group.as_str()).collect::<Vec<_>>(), ["wuu-sh", "yue"]);
+        assert_eq!(
+            r.per_dialect
+                .iter()
+                .map(|s| s.group.as_str())
+                .collect::<Vec<_>>(),
+            ["wuu-sh", "yue"]
+        );
         assert_eq!(r.per_flow.len(), 1);
         assert_eq!(r.per_flow[0].success, 0.5);
         let table = r.table();
-        assert!(table.contains("declaration.birth-registration") && table.contains("1/2") && table.contains("FAILED 生育登记 粤语"), "{table}");
+        assert!(
+            table.contains("declaration.birth-registration")
+                && table.contains("1/2")
+                && table.contains("FAILED 生育登记 粤语"),
+            "{table}"
+        );
     }
 
     #[test]
     fn wrong_intent_and_missing_reply_text_fail_the_story() {
         let mut story: Story = toml::from_str(STORY).unwrap();
-        story.expect_record = Some(ExpectRecord { kind: "none".into(), fields: BTreeMap::new() });
+        story.expect_record = Some(ExpectRecord {
+            kind: "none".into(),
+            fields: BTreeMap::new(),
+        });
         let turns = vec![
-            TurnObservation { user: "阿拉要办生育登记".into(), intent: Some("service.query".into()), reply: "生育登记要带身份证".into() },
-            TurnObservation { user: "对的".into(), intent: Some("confirm.yes".into()), reply: "好".into() },
+            TurnObservation {
+                user: "阿拉要办生育登记".into(),
+                intent: Some("service.query".into()),
+                reply: "生育登记要带身份证".into(),
+            },
+            TurnObservation {
+                user: "对的".into(),
+                intent: Some("confirm.yes".into()),
+                reply: "好".into(),
+            },
         ];
         let o = StoryOutcome::judge(&story, turns, None);
         assert_eq!(o.failures.len(), 3, "{:?}", o.failures);
@@ -409,7 +486,10 @@ fields = { form = "birth-registration" }
         let e = load_dir(dir.path()).unwrap_err().to_string();
         assert!(e.contains("bad.toml") && e.contains("confirm.maybe"), "{e}");
         std::fs::write(&p, "name = \"x\"\nflow = \"y\"\nturns = []\n").unwrap();
-        assert!(load_dir(dir.path()).unwrap_err().to_string().contains("at least one"));
+        assert!(load_dir(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("at least one"));
         std::fs::write(&p, STORY.replace("flow =", "flw =")).unwrap();
         assert!(load_dir(dir.path()).is_err());
     }

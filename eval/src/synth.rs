@@ -50,7 +50,11 @@ impl Default for SynthOptions {
     /// Two rates (130 and 175 wpm, espeak-ng's default being 175), clean plus 20 dB and
     /// 10 dB SNR, seed 7.
     fn default() -> Self {
-        SynthOptions { rates_wpm: vec![130, 175], snrs_db: vec![None, Some(20.0), Some(10.0)], seed: 7 }
+        SynthOptions {
+            rates_wpm: vec![130, 175],
+            snrs_db: vec![None, Some(20.0), Some(10.0)],
+            seed: 7,
+        }
     }
 }
 
@@ -68,14 +72,62 @@ pub fn voice_for(dialect: &str) -> (&'static str, bool) {
 /// Mandarin, Cantonese and Hakka written forms, with reference intents and service ids.
 pub fn default_utterances() -> Vec<SynthUtterance> {
     const U: &[(&str, &str, &str, &str, &str)] = &[
-        ("cmn-01", "cmn", "我想办理社保卡", "service.query", "social-security-card"),
-        ("cmn-02", "cmn", "敬老卡在哪里办", "service.query", "senior-card"),
-        ("cmn-03", "cmn", "生小孩要办什么手续", "service.query", "birth-registration"),
-        ("cmn-04", "cmn", "低保怎么申请", "service.query", "minimum-living"),
-        ("cmn-05", "cmn", "办居住证要带什么材料", "service.query", "residence-permit"),
-        ("cmn-06", "cmn", "家里养的狗要去哪里登记", "service.query", "dog-registration"),
-        ("cmn-07", "cmn", "我要办生育登记，材料还没带齐", "declaration.file", ""),
-        ("cmn-08", "cmn", "楼上天天半夜吵，想找人调解", "dispute.mediate", ""),
+        (
+            "cmn-01",
+            "cmn",
+            "我想办理社保卡",
+            "service.query",
+            "social-security-card",
+        ),
+        (
+            "cmn-02",
+            "cmn",
+            "敬老卡在哪里办",
+            "service.query",
+            "senior-card",
+        ),
+        (
+            "cmn-03",
+            "cmn",
+            "生小孩要办什么手续",
+            "service.query",
+            "birth-registration",
+        ),
+        (
+            "cmn-04",
+            "cmn",
+            "低保怎么申请",
+            "service.query",
+            "minimum-living",
+        ),
+        (
+            "cmn-05",
+            "cmn",
+            "办居住证要带什么材料",
+            "service.query",
+            "residence-permit",
+        ),
+        (
+            "cmn-06",
+            "cmn",
+            "家里养的狗要去哪里登记",
+            "service.query",
+            "dog-registration",
+        ),
+        (
+            "cmn-07",
+            "cmn",
+            "我要办生育登记，材料还没带齐",
+            "declaration.file",
+            "",
+        ),
+        (
+            "cmn-08",
+            "cmn",
+            "楼上天天半夜吵，想找人调解",
+            "dispute.mediate",
+            "",
+        ),
         ("cmn-09", "cmn", "现在排队要等多久", "queue.status", ""),
         ("cmn-10", "cmn", "我要找工作人员", "handoff.human", ""),
         ("cmn-11", "cmn", "我家老人摔倒了起不来", "emergency", ""),
@@ -83,15 +135,45 @@ pub fn default_utterances() -> Vec<SynthUtterance> {
         ("cmn-13", "cmn", "说慢一点", "nav.slower", ""),
         ("cmn-14", "cmn", "你好小安", "greeting", ""),
         ("cmn-15", "cmn", "明天会下雨吗", "out_of_scope", ""),
-        ("yue-01", "yue", "我想問下社保卡點樣辦", "service.query", "social-security-card"),
-        ("yue-02", "yue", "敬老卡喺邊度辦", "service.query", "senior-card"),
-        ("yue-03", "yue", "申請低保要帶啲乜嘢材料", "service.query", "minimum-living"),
+        (
+            "yue-01",
+            "yue",
+            "我想問下社保卡點樣辦",
+            "service.query",
+            "social-security-card",
+        ),
+        (
+            "yue-02",
+            "yue",
+            "敬老卡喺邊度辦",
+            "service.query",
+            "senior-card",
+        ),
+        (
+            "yue-03",
+            "yue",
+            "申請低保要帶啲乜嘢材料",
+            "service.query",
+            "minimum-living",
+        ),
         ("yue-04", "yue", "而家排隊要等幾耐", "queue.status", ""),
         ("yue-05", "yue", "唔該再講一次", "nav.repeat", ""),
         ("yue-06", "yue", "我屋企阿婆跌親起唔到身", "emergency", ""),
         ("yue-07", "yue", "我想搵工作人員", "handoff.human", ""),
-        ("hak-01", "hak", "𠊎想辦社保卡", "service.query", "social-security-card"),
-        ("hak-02", "hak", "敬老卡愛去哪位辦", "service.query", "senior-card"),
+        (
+            "hak-01",
+            "hak",
+            "𠊎想辦社保卡",
+            "service.query",
+            "social-security-card",
+        ),
+        (
+            "hak-02",
+            "hak",
+            "敬老卡愛去哪位辦",
+            "service.query",
+            "senior-card",
+        ),
         ("hak-03", "hak", "排隊愛等幾久", "queue.status", ""),
         ("hak-04", "hak", "𠊎愛搵工作人員", "handoff.human", ""),
     ];
@@ -130,7 +212,9 @@ impl Rng {
 
 fn hash_str(s: &str) -> u64 {
     // FNV-1a: stable across runs and platforms.
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Renders `text` with espeak-ng; returns (samples in [-1, 1], sample rate).
@@ -143,11 +227,19 @@ fn espeak(text: &str, voice: &str, rate: u32, tmp: &Path) -> Result<(Vec<f32>, u
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Espeak(format!("cannot start the `espeak-ng` program ({e}); install the espeak-ng package")))?;
+        .map_err(|e| {
+            Error::Espeak(format!(
+                "cannot start the `espeak-ng` program ({e}); install the espeak-ng package"
+            ))
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(text.as_bytes()).map_err(|e| Error::Espeak(format!("writing the text: {e}")))?;
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::Espeak(format!("writing the text: {e}")))?;
     }
-    let out = child.wait_with_output().map_err(|e| Error::Espeak(e.to_string()))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Espeak(e.to_string()))?;
     if !out.status.success() {
         return Err(Error::Espeak(format!(
             "voice {voice} failed ({}): {}",
@@ -155,15 +247,25 @@ fn espeak(text: &str, voice: &str, rate: u32, tmp: &Path) -> Result<(Vec<f32>, u
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    let wav_err = |e: hound::Error| Error::Wav { path: tmp.to_path_buf(), reason: e.to_string() };
+    let wav_err = |e: hound::Error| Error::Wav {
+        path: tmp.to_path_buf(),
+        reason: e.to_string(),
+    };
     let reader = hound::WavReader::open(tmp).map_err(wav_err)?;
     let spec = reader.spec();
     let samples: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Int => {
             let scale = (1i64 << (spec.bits_per_sample.saturating_sub(1))) as f32;
-            reader.into_samples::<i32>().map(|s| s.map(|v| v as f32 / scale)).collect::<std::result::Result<_, _>>().map_err(wav_err)?
+            reader
+                .into_samples::<i32>()
+                .map(|s| s.map(|v| v as f32 / scale))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(wav_err)?
         }
-        hound::SampleFormat::Float => reader.into_samples::<f32>().collect::<std::result::Result<_, _>>().map_err(wav_err)?,
+        hound::SampleFormat::Float => reader
+            .into_samples::<f32>()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(wav_err)?,
     };
     // espeak-ng writes mono; keep the first channel if it ever does not.
     let ch = usize::from(spec.channels.max(1));
@@ -176,7 +278,11 @@ fn espeak(text: &str, voice: &str, rate: u32, tmp: &Path) -> Result<(Vec<f32>, u
 pub(crate) fn active_power(x: &[f32]) -> f64 {
     let peak = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     let thr = peak * 0.02;
-    let active: Vec<f64> = x.iter().filter(|v| v.abs() > thr).map(|v| f64::from(*v) * f64::from(*v)).collect();
+    let active: Vec<f64> = x
+        .iter()
+        .filter(|v| v.abs() > thr)
+        .map(|v| f64::from(*v) * f64::from(*v))
+        .collect();
     if active.is_empty() {
         0.0
     } else {
@@ -185,11 +291,20 @@ pub(crate) fn active_power(x: &[f32]) -> f64 {
 }
 
 fn write_wav(path: &Path, samples: &[f32], rate: u32) -> Result<()> {
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let wav_err = |e: hound::Error| Error::Wav { path: path.to_path_buf(), reason: e.to_string() };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let wav_err = |e: hound::Error| Error::Wav {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
     let mut w = hound::WavWriter::create(path, spec).map_err(wav_err)?;
     for s in samples {
-        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).map_err(wav_err)?;
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+            .map_err(wav_err)?;
     }
     w.finalize().map_err(wav_err)
 }
@@ -230,10 +345,14 @@ fn make_noise(kind: Noise, len: usize, others: &[&[f32]], rng: &mut Rng) -> Vec<
 /// says which (`synth-cmn-01-r175-babble10`). Same inputs and seed, same files.
 pub fn render(out: &Path, utts: &[SynthUtterance], opts: &SynthOptions) -> Result<PathBuf> {
     if utts.is_empty() || opts.rates_wpm.is_empty() || opts.snrs_db.is_empty() {
-        return Err(Error::Options("synth needs at least one utterance, one rate and one SNR (None = clean)".into()));
+        return Err(Error::Options(
+            "synth needs at least one utterance, one rate and one SNR (None = clean)".into(),
+        ));
     }
     if let Some(r) = opts.rates_wpm.iter().find(|r| !(80..=450).contains(*r)) {
-        return Err(Error::Options(format!("speaking rate {r} wpm is outside espeak-ng's 80..450")));
+        return Err(Error::Options(format!(
+            "speaking rate {r} wpm is outside espeak-ng's 80..450"
+        )));
     }
     for u in utts {
         if !codes::is_dialect(&u.dialect) {
@@ -256,25 +375,52 @@ pub fn render(out: &Path, utts: &[SynthUtterance], opts: &SynthOptions) -> Resul
     let mut lines = Vec::new();
     for (k, (ui, rate, x, sr)) in clean.iter().enumerate() {
         let u = &utts[*ui];
-        let others: Vec<&[f32]> =
-            clean.iter().filter(|(oi, _, _, osr)| oi != ui && osr == sr).map(|(_, _, y, _)| y.as_slice()).collect();
+        let others: Vec<&[f32]> = clean
+            .iter()
+            .filter(|(oi, _, _, osr)| oi != ui && osr == sr)
+            .map(|(_, _, y, _)| y.as_slice())
+            .collect();
         for (si, snr) in opts.snrs_db.iter().enumerate() {
             let (voice, own) = voice_for(&u.dialect);
             let (audio, tag, noise_note) = match snr {
                 None => (x.clone(), "clean".to_string(), "clean".to_string()),
                 Some(db) => {
-                    let mut rng = Rng(opts.seed ^ hash_str(&u.id).rotate_left(17) ^ ((*rate as u64) << 32) ^ si as u64);
-                    let kind = if (k + si) % 2 == 1 && !others.is_empty() { Noise::Babble } else { Noise::White };
+                    let mut rng = Rng(opts.seed
+                        ^ hash_str(&u.id).rotate_left(17)
+                        ^ ((*rate as u64) << 32)
+                        ^ si as u64);
+                    let kind = if (k + si) % 2 == 1 && !others.is_empty() {
+                        Noise::Babble
+                    } else {
+                        Noise::White
+                    };
                     let noise = make_noise(kind, x.len(), &others, &mut rng);
-                    let (ps, pn) = (active_power(x), noise.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / noise.len().max(1) as f64);
-                    let gain = if pn > 0.0 { (ps / pn / 10f64.powf(f64::from(*db) / 10.0)).sqrt() as f32 } else { 0.0 };
-                    let mut mix: Vec<f32> = x.iter().zip(&noise).map(|(s, n)| s + gain * n).collect();
+                    let (ps, pn) = (
+                        active_power(x),
+                        noise.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>()
+                            / noise.len().max(1) as f64,
+                    );
+                    let gain = if pn > 0.0 {
+                        (ps / pn / 10f64.powf(f64::from(*db) / 10.0)).sqrt() as f32
+                    } else {
+                        0.0
+                    };
+                    let mut mix: Vec<f32> =
+                        x.iter().zip(&noise).map(|(s, n)| s + gain * n).collect();
                     let peak = mix.iter().fold(0f32, |m, v| m.max(v.abs()));
                     if peak > 0.99 {
                         mix.iter_mut().for_each(|v| *v *= 0.99 / peak);
                     }
-                    let name = if kind == Noise::White { "white" } else { "babble" };
-                    (mix, format!("{name}{}", db.round() as i32), format!("{name} noise at {db} dB SNR"))
+                    let name = if kind == Noise::White {
+                        "white"
+                    } else {
+                        "babble"
+                    };
+                    (
+                        mix,
+                        format!("{name}{}", db.round() as i32),
+                        format!("{name} noise at {db} dB SNR"),
+                    )
                 }
             };
             let id = format!("synth-{}-r{}-{}", u.id, rate, tag);
@@ -291,8 +437,14 @@ pub fn render(out: &Path, utts: &[SynthUtterance], opts: &SynthOptions) -> Resul
             };
             // The contract's fields first (id leading), then the synthetic marks.
             let json = serde_json::to_string(&item).map_err(|e| Error::Options(e.to_string()))?;
-            let voice_note = if own { format!("espeak-ng voice {voice}") } else { format!("espeak-ng voice {voice} (no {} voice)", u.dialect) };
-            let note = serde_json::Value::from(format!("synthetic: {voice_note}, {rate} wpm, {noise_note}"));
+            let voice_note = if own {
+                format!("espeak-ng voice {voice}")
+            } else {
+                format!("espeak-ng voice {voice} (no {} voice)", u.dialect)
+            };
+            let note = serde_json::Value::from(format!(
+                "synthetic: {voice_note}, {rate} wpm, {noise_note}"
+            ));
             let body = json.strip_suffix('}').unwrap_or(&json);
             lines.push(format!("{body},\"synthetic\":true,\"note\":{note}}}"));
         }
@@ -319,11 +471,19 @@ mod tests {
     use super::*;
 
     fn espeak_present() -> bool {
-        Command::new("espeak-ng").arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
+        Command::new("espeak-ng")
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
     }
 
     fn read(path: &Path) -> Vec<f32> {
-        hound::WavReader::open(path).unwrap().into_samples::<i16>().map(|s| s.unwrap() as f32 / 32767.0).collect()
+        hound::WavReader::open(path)
+            .unwrap()
+            .into_samples::<i16>()
+            .map(|s| s.unwrap() as f32 / 32767.0)
+            .collect()
     }
 
     #[test]
@@ -332,32 +492,66 @@ mod tests {
             println!("SKIP: renders_a_labelled_deterministic_set_at_the_asked_snr: espeak-ng not installed (run make setup)");
             return;
         }
-        let utts: Vec<SynthUtterance> = default_utterances().into_iter().filter(|u| ["cmn-01", "yue-04"].contains(&u.id.as_str())).collect();
-        let opts = SynthOptions { rates_wpm: vec![175], snrs_db: vec![None, Some(10.0), Some(5.0)], seed: 1 };
+        let utts: Vec<SynthUtterance> = default_utterances()
+            .into_iter()
+            .filter(|u| ["cmn-01", "yue-04"].contains(&u.id.as_str()))
+            .collect();
+        let opts = SynthOptions {
+            rates_wpm: vec![175],
+            snrs_db: vec![None, Some(10.0), Some(5.0)],
+            seed: 1,
+        };
         let a = tempfile::tempdir().unwrap();
         let manifest = render(a.path(), &utts, &opts).unwrap();
         let m = crate::read_manifest(&manifest).unwrap();
         assert_eq!(m.items.len(), 6);
         assert!(m.synthetic, "the manifest marks itself synthetic");
-        let ids: Vec<String> = m.items.iter().map(|i| i.as_ref().unwrap().id.clone()).collect();
+        let ids: Vec<String> = m
+            .items
+            .iter()
+            .map(|i| i.as_ref().unwrap().id.clone())
+            .collect();
         assert!(ids.iter().all(|i| i.starts_with("synth-")));
-        assert!(ids.iter().any(|i| i.contains("white")) && ids.iter().any(|i| i.contains("babble")), "{ids:?}");
-        assert!(std::fs::read_to_string(a.path().join("README.txt")).unwrap().contains("SYNTHETIC"));
+        assert!(
+            ids.iter().any(|i| i.contains("white")) && ids.iter().any(|i| i.contains("babble")),
+            "{ids:?}"
+        );
+        assert!(std::fs::read_to_string(a.path().join("README.txt"))
+            .unwrap()
+            .contains("SYNTHETIC"));
         for item in m.items.iter().map(|i| i.as_ref().unwrap()) {
             assert!(m.audio_path(item).unwrap().is_file());
         }
         // Measured SNR of each noisy file against its clean twin (best-fit scale).
-        for item in m.items.iter().map(|i| i.as_ref().unwrap()).filter(|i| !i.id.ends_with("clean")) {
+        for item in m
+            .items
+            .iter()
+            .map(|i| i.as_ref().unwrap())
+            .filter(|i| !i.id.ends_with("clean"))
+        {
             let base = item.id.rsplit_once('-').unwrap().0;
             let clean = read(&a.path().join(format!("wav/{base}-clean.wav")));
             let noisy = read(&m.audio_path(item).unwrap());
             assert_eq!(clean.len(), noisy.len());
-            let k = clean.iter().zip(&noisy).map(|(c, n)| f64::from(*c) * f64::from(*n)).sum::<f64>()
+            let k = clean
+                .iter()
+                .zip(&noisy)
+                .map(|(c, n)| f64::from(*c) * f64::from(*n))
+                .sum::<f64>()
                 / clean.iter().map(|c| f64::from(*c).powi(2)).sum::<f64>();
-            let resid = clean.iter().zip(&noisy).map(|(c, n)| (f64::from(*n) - k * f64::from(*c)).powi(2)).sum::<f64>() / clean.len() as f64;
+            let resid = clean
+                .iter()
+                .zip(&noisy)
+                .map(|(c, n)| (f64::from(*n) - k * f64::from(*c)).powi(2))
+                .sum::<f64>()
+                / clean.len() as f64;
             let snr = 10.0 * (k * k * active_power(&clean) / resid).log10();
             let want: f64 = if item.id.ends_with("10") { 10.0 } else { 5.0 };
-            assert!((snr - want).abs() < 1.5, "{}: measured {snr:.2} dB", item.id);
+            assert!(
+                (snr - want).abs() < 1.5,
+                "{}: measured {snr:.2} dB",
+                item.id
+            );
         }
         // Same seed, same bytes; another seed, other noise.
         let b = tempfile::tempdir().unwrap();
@@ -365,7 +559,15 @@ mod tests {
         let f = |d: &Path, id: &str| std::fs::read(d.join(format!("wav/{id}.wav"))).unwrap();
         assert_eq!(f(a.path(), &ids[1]), f(b.path(), &ids[1]));
         let c = tempfile::tempdir().unwrap();
-        render(c.path(), &utts, &SynthOptions { seed: 2, ..opts.clone() }).unwrap();
+        render(
+            c.path(),
+            &utts,
+            &SynthOptions {
+                seed: 2,
+                ..opts.clone()
+            },
+        )
+        .unwrap();
         assert_ne!(f(a.path(), &ids[1]), f(c.path(), &ids[1]));
         assert_eq!(f(a.path(), &ids[0]), f(c.path(), &ids[0]));
     }
@@ -374,17 +576,44 @@ mod tests {
     fn bad_options_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let u = default_utterances();
-        assert!(render(dir.path(), &u, &SynthOptions { rates_wpm: vec![], ..Default::default() }).is_err());
-        assert!(render(dir.path(), &u, &SynthOptions { rates_wpm: vec![5000], ..Default::default() }).is_err());
-        let bad = vec![SynthUtterance { id: "x".into(), text: "你好".into(), dialect: "xx".into(), intent: None, service_id: None }];
-        assert!(render(dir.path(), &bad, &SynthOptions::default()).unwrap_err().to_string().contains("xx"));
+        assert!(render(
+            dir.path(),
+            &u,
+            &SynthOptions {
+                rates_wpm: vec![],
+                ..Default::default()
+            }
+        )
+        .is_err());
+        assert!(render(
+            dir.path(),
+            &u,
+            &SynthOptions {
+                rates_wpm: vec![5000],
+                ..Default::default()
+            }
+        )
+        .is_err());
+        let bad = vec![SynthUtterance {
+            id: "x".into(),
+            text: "你好".into(),
+            dialect: "xx".into(),
+            intent: None,
+            service_id: None,
+        }];
+        assert!(render(dir.path(), &bad, &SynthOptions::default())
+            .unwrap_err()
+            .to_string()
+            .contains("xx"));
     }
 
     #[test]
     fn default_utterances_use_the_contract_vocabularies() {
         let u = default_utterances();
         assert!(u.iter().all(|x| codes::is_dialect(&x.dialect)));
-        assert!(u.iter().all(|x| x.intent.as_deref().is_none_or(codes::is_intent)));
+        assert!(u
+            .iter()
+            .all(|x| x.intent.as_deref().is_none_or(codes::is_intent)));
         for d in ["cmn", "yue", "hak"] {
             assert!(u.iter().filter(|x| x.dialect == d).count() >= 4, "{d}");
         }

@@ -263,7 +263,11 @@ fn model() -> &'static Model {
                 (g, lp)
             })
             .collect();
-        Model { markers, logp, unseen }
+        Model {
+            markers,
+            logp,
+            unseen,
+        }
     })
 }
 
@@ -272,7 +276,9 @@ pub(crate) fn marker_scores(folded: &str) -> ([f32; 7], bool) {
     let m = model();
     let mut s = [0f32; 7];
     let mut any = false;
-    let Some(ac) = &m.markers else { return (s, false) };
+    let Some(ac) = &m.markers else {
+        return (s, false);
+    };
     for hit in ac.find_iter(folded) {
         let (_, ds, w) = MARKERS[hit.pattern().as_usize()];
         any = true;
@@ -316,10 +322,17 @@ pub fn identify_dialect(text: &str) -> DialectGuess {
     let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
     let exps: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
     let sum: f32 = exps.iter().sum::<f32>().max(f32::MIN_POSITIVE);
-    let mut scores: Vec<(&'static str, f32)> =
-        DIALECTS.iter().zip(exps).map(|(c, e)| (*c, e / sum)).collect();
+    let mut scores: Vec<(&'static str, f32)> = DIALECTS
+        .iter()
+        .zip(exps)
+        .map(|(c, e)| (*c, e / sum))
+        .collect();
     scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-    DialectGuess { code: scores[0].0, scores, marked }
+    DialectGuess {
+        code: scores[0].0,
+        scores,
+        marked,
+    }
 }
 
 #[cfg(test)]

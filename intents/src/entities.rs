@@ -137,7 +137,9 @@ const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高�
 /// The most common surnames that are rarely the first character of an ordinary word: a bare
 /// three-character answer starting with one of them is read as a name.
 const BARE_SURNAMES: &str = "王李张刘陈杨黄赵吴徐孙朱胡郭林罗郑梁谢宋唐许韩冯邓曹彭曾肖董袁潘蒋蔡杜叶苏魏吕沈姚卢姜崔钟谭陆汪廖贾";
-const COMPOUND_SURNAMES: [&str; 8] = ["欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙"];
+const COMPOUND_SURNAMES: [&str; 8] = [
+    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙",
+];
 /// Characters that end a name (the next word begins).
 const NAME_STOP: &str = "我你他她的是要想在今电手身号住家年岁了吗呢啊吧和跟话证办后就也还又都";
 
@@ -182,13 +184,23 @@ const PARTS_OF_DAY: [(&str, u32, bool); 10] = [
 
 /// Finds the entities of a normalised utterance; relative dates resolve against `today`.
 pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity> {
-    let Some(p) = patterns() else { return Vec::new() };
+    let Some(p) = patterns() else {
+        return Vec::new();
+    };
     let text = normalized.text.as_str();
     let mut out: Vec<Entity> = Vec::new();
     // Byte ranges already used, so a phone number is not also a count.
     let mut used: Vec<(usize, usize)> = Vec::new();
-    let free = |used: &Vec<(usize, usize)>, s: usize, e: usize| used.iter().all(|&(a, b)| e <= a || s >= b);
-    let push = |out: &mut Vec<Entity>, kind, value: String, t: &str| out.push(Entity { kind, value, text: t.to_string() });
+    let free = |used: &Vec<(usize, usize)>, s: usize, e: usize| {
+        used.iter().all(|&(a, b)| e <= a || s >= b)
+    };
+    let push = |out: &mut Vec<Entity>, kind, value: String, t: &str| {
+        out.push(Entity {
+            kind,
+            value,
+            text: t.to_string(),
+        })
+    };
 
     // ID numbers and phones: digit runs.
     for m in p.digits.find_iter(text) {
@@ -205,7 +217,10 @@ pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity
             push(&mut out, EntityKind::IdNumber, digits, s);
             used.push((m.start(), m.end()));
         } else {
-            let phone = digits.strip_prefix("86").filter(|d| d.len() == 11).unwrap_or(&digits);
+            let phone = digits
+                .strip_prefix("86")
+                .filter(|d| d.len() == 11)
+                .unwrap_or(&digits);
             let b: Vec<u8> = phone.bytes().collect();
             if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) {
                 push(&mut out, EntityKind::Phone, phone.to_string(), s);
@@ -232,14 +247,24 @@ pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity
     }
     for m in p.street.find_iter(text) {
         if free(&used, m.start(), m.end()) {
-            push(&mut out, EntityKind::Address, m.as_str().to_string(), m.as_str());
+            push(
+                &mut out,
+                EntityKind::Address,
+                m.as_str().to_string(),
+                m.as_str(),
+            );
             used.push((m.start(), m.end()));
         }
     }
     for c in p.room.captures_iter(text) {
         let Some(m) = c.get(0) else { continue };
         if free(&used, m.start(), m.end()) {
-            push(&mut out, EntityKind::Address, m.as_str().to_string(), m.as_str());
+            push(
+                &mut out,
+                EntityKind::Address,
+                m.as_str().to_string(),
+                m.as_str(),
+            );
             used.push((m.start(), m.end()));
         }
     }
@@ -248,7 +273,11 @@ pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity
     let mut date: Option<(NaiveDate, usize, usize)> = None;
     for re in [&p.ymd, &p.iso] {
         if let Some(c) = re.captures(text) {
-            let (y, mo, d) = (c[1].parse().unwrap_or(0), c[2].parse().unwrap_or(0), c[3].parse().unwrap_or(0));
+            let (y, mo, d) = (
+                c[1].parse().unwrap_or(0),
+                c[2].parse().unwrap_or(0),
+                c[3].parse().unwrap_or(0),
+            );
             if let (Some(dt), Some(m)) = (date_ok(y, mo, d), c.get(0)) {
                 date = Some((dt, m.start(), m.end()));
                 break;
@@ -280,7 +309,11 @@ pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity
                 Some(_) => 0,
                 None => {
                     // A bare 周三: the next one from today (today included).
-                    if monday + Duration::days(wd - 1) < today { 1 } else { 0 }
+                    if monday + Duration::days(wd - 1) < today {
+                        1
+                    } else {
+                        0
+                    }
                 }
             };
             let dt = monday + Duration::days(week * 7 + wd - 1);
@@ -290,7 +323,14 @@ pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity
         }
     }
     if date.is_none() {
-        for (w, off) in [("大后天", 3), ("后天", 2), ("明天", 1), ("今天", 0), ("昨天", -1), ("前天", -2)] {
+        for (w, off) in [
+            ("大后天", 3),
+            ("后天", 2),
+            ("明天", 1),
+            ("今天", 0),
+            ("昨天", -1),
+            ("前天", -2),
+        ] {
             if let Some(s) = text.find(w) {
                 date = Some((today + Duration::days(off), s, s + w.len()));
                 break;
@@ -331,7 +371,12 @@ pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity
                 }
             }
             if h < 24 && mi < 60 && free(&used, s, e) {
-                push(&mut out, EntityKind::Time, format!("{h:02}:{mi:02}"), &text[s..e]);
+                push(
+                    &mut out,
+                    EntityKind::Time,
+                    format!("{h:02}:{mi:02}"),
+                    &text[s..e],
+                );
                 used.push((s, e));
             }
         }
@@ -352,7 +397,11 @@ pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity
         if let Some(j) = c.get(3) {
             v += j.as_str().parse::<f64>().unwrap_or(0.0) / 10.0;
         }
-        let value = if v.fract() == 0.0 { format!("{}", v as u64) } else { format!("{:.2}", v).trim_end_matches('0').to_string() };
+        let value = if v.fract() == 0.0 {
+            format!("{}", v as u64)
+        } else {
+            format!("{:.2}", v).trim_end_matches('0').to_string()
+        };
         push(&mut out, EntityKind::Money, value, m.as_str());
         used.push((m.start(), m.end()));
     }
@@ -403,7 +452,10 @@ mod tests {
     }
 
     fn find(text: &str, kind: EntityKind) -> Option<String> {
-        extract_entities(&normalize(text), today()).into_iter().find(|e| e.kind == kind).map(|e| e.value)
+        extract_entities(&normalize(text), today())
+            .into_iter()
+            .find(|e| e.kind == kind)
+            .map(|e| e.value)
     }
 
     // A valid test ID (checksum computed by GB 11643), and one ending in X.
@@ -426,61 +478,159 @@ mod tests {
 
     #[test]
     fn id_numbers_written_and_spoken() {
-        assert_eq!(find(&format!("我的身份证号是{ID}"), EntityKind::IdNumber).as_deref(), Some(ID));
-        assert_eq!(find("身份证幺幺零幺零幺幺九九零零三零七四五幺四", EntityKind::IdNumber).as_deref(), Some(ID));
-        assert_eq!(find("幺幺零幺零五幺九四九幺二三幺零零二叉", EntityKind::IdNumber).as_deref(), Some(ID_X));
-        assert_eq!(find("11010519491231002x", EntityKind::IdNumber).as_deref(), Some(ID_X));
+        assert_eq!(
+            find(&format!("我的身份证号是{ID}"), EntityKind::IdNumber).as_deref(),
+            Some(ID)
+        );
+        assert_eq!(
+            find(
+                "身份证幺幺零幺零幺幺九九零零三零七四五幺四",
+                EntityKind::IdNumber
+            )
+            .as_deref(),
+            Some(ID)
+        );
+        assert_eq!(
+            find("幺幺零幺零五幺九四九幺二三幺零零二叉", EntityKind::IdNumber).as_deref(),
+            Some(ID_X)
+        );
+        assert_eq!(
+            find("11010519491231002x", EntityKind::IdNumber).as_deref(),
+            Some(ID_X)
+        );
         // A wrong check digit is not accepted as an ID.
         assert_eq!(find("身份证110101199003074515", EntityKind::IdNumber), None);
     }
 
     #[test]
     fn phones_written_and_spoken() {
-        assert_eq!(find("电话13812345678", EntityKind::Phone).as_deref(), Some("13812345678"));
-        assert_eq!(find("手机号幺三八幺二三四五六七八", EntityKind::Phone).as_deref(), Some("13812345678"));
-        assert_eq!(find("我电话係幺三九，零零零零，幺幺幺幺", EntityKind::Phone).as_deref(), Some("13900001111"));
-        assert_eq!(find("138 1234 5678", EntityKind::Phone).as_deref(), Some("13812345678"));
+        assert_eq!(
+            find("电话13812345678", EntityKind::Phone).as_deref(),
+            Some("13812345678")
+        );
+        assert_eq!(
+            find("手机号幺三八幺二三四五六七八", EntityKind::Phone).as_deref(),
+            Some("13812345678")
+        );
+        assert_eq!(
+            find("我电话係幺三九，零零零零，幺幺幺幺", EntityKind::Phone).as_deref(),
+            Some("13900001111")
+        );
+        assert_eq!(
+            find("138 1234 5678", EntityKind::Phone).as_deref(),
+            Some("13812345678")
+        );
         assert_eq!(find("电话12345678901", EntityKind::Phone), None);
     }
 
     #[test]
     fn dates_and_times_resolve_against_today() {
-        assert_eq!(find("明天上午", EntityKind::Date).as_deref(), Some("2025-03-13"));
+        assert_eq!(
+            find("明天上午", EntityKind::Date).as_deref(),
+            Some("2025-03-13")
+        );
         assert_eq!(find("明天上午", EntityKind::Time).as_deref(), Some("09:00"));
-        assert_eq!(find("下周三下午", EntityKind::Date).as_deref(), Some("2025-03-19"));
-        assert_eq!(find("下周三下午三点半", EntityKind::Time).as_deref(), Some("15:30"));
-        assert_eq!(find("后天早上八点一刻", EntityKind::Time).as_deref(), Some("08:15"));
-        assert_eq!(find("五月一号", EntityKind::Date).as_deref(), Some("2025-05-01"));
-        assert_eq!(find("2025年4月3日", EntityKind::Date).as_deref(), Some("2025-04-03"));
-        assert_eq!(find("礼拜一", EntityKind::Date).as_deref(), Some("2025-03-17"));
+        assert_eq!(
+            find("下周三下午", EntityKind::Date).as_deref(),
+            Some("2025-03-19")
+        );
+        assert_eq!(
+            find("下周三下午三点半", EntityKind::Time).as_deref(),
+            Some("15:30")
+        );
+        assert_eq!(
+            find("后天早上八点一刻", EntityKind::Time).as_deref(),
+            Some("08:15")
+        );
+        assert_eq!(
+            find("五月一号", EntityKind::Date).as_deref(),
+            Some("2025-05-01")
+        );
+        assert_eq!(
+            find("2025年4月3日", EntityKind::Date).as_deref(),
+            Some("2025-04-03")
+        );
+        assert_eq!(
+            find("礼拜一", EntityKind::Date).as_deref(),
+            Some("2025-03-17")
+        );
         // Dialect forms: Shanghainese 明朝下半日, Cantonese 聽日, Hakka 天光日.
-        assert_eq!(find("明朝下半日两点", EntityKind::Date).as_deref(), Some("2025-03-13"));
-        assert_eq!(find("明朝下半日两点", EntityKind::Time).as_deref(), Some("14:00"));
-        assert_eq!(find("聽日下晝", EntityKind::Date).as_deref(), Some("2025-03-13"));
-        assert_eq!(find("𠊎天光日來", EntityKind::Date).as_deref(), Some("2025-03-13"));
+        assert_eq!(
+            find("明朝下半日两点", EntityKind::Date).as_deref(),
+            Some("2025-03-13")
+        );
+        assert_eq!(
+            find("明朝下半日两点", EntityKind::Time).as_deref(),
+            Some("14:00")
+        );
+        assert_eq!(
+            find("聽日下晝", EntityKind::Date).as_deref(),
+            Some("2025-03-13")
+        );
+        assert_eq!(
+            find("𠊎天光日來", EntityKind::Date).as_deref(),
+            Some("2025-03-13")
+        );
     }
 
     #[test]
     fn addresses_money_counts() {
-        assert_eq!(find("我住3号楼502室", EntityKind::Address).as_deref(), Some("3号楼502室"));
-        assert_eq!(find("住三号楼五零二", EntityKind::Address).as_deref(), Some("3号楼502室"));
-        assert_eq!(find("七栋二单元幺零三", EntityKind::Address).as_deref(), Some("7号楼2单元103室"));
+        assert_eq!(
+            find("我住3号楼502室", EntityKind::Address).as_deref(),
+            Some("3号楼502室")
+        );
+        assert_eq!(
+            find("住三号楼五零二", EntityKind::Address).as_deref(),
+            Some("3号楼502室")
+        );
+        assert_eq!(
+            find("七栋二单元幺零三", EntityKind::Address).as_deref(),
+            Some("7号楼2单元103室")
+        );
         assert_eq!(find("两百块", EntityKind::Money).as_deref(), Some("200"));
         assert_eq!(find("1500元", EntityKind::Money).as_deref(), Some("1500"));
         assert_eq!(find("三块五", EntityKind::Money).as_deref(), Some("3.5"));
-        assert_eq!(find("一千五百蚊", EntityKind::Money).as_deref(), Some("1500"));
-        assert_eq!(find("我们家有三个人", EntityKind::Count).as_deref(), Some("3"));
+        assert_eq!(
+            find("一千五百蚊", EntityKind::Money).as_deref(),
+            Some("1500")
+        );
+        assert_eq!(
+            find("我们家有三个人", EntityKind::Count).as_deref(),
+            Some("3")
+        );
         assert_eq!(find("两位老人", EntityKind::Count).as_deref(), Some("2"));
     }
 
     #[test]
     fn names_after_patterns_and_corrections() {
-        assert_eq!(find("我叫王小明", EntityKind::PersonName).as_deref(), Some("王小明"));
-        assert_eq!(find("我叫李明身份证号是110101199003074514", EntityKind::PersonName).as_deref(), Some("李明"));
-        assert_eq!(find("名字不对，是王小明", EntityKind::PersonName).as_deref(), Some("王小明"));
-        assert_eq!(find("姓名欧阳小红", EntityKind::PersonName).as_deref(), Some("欧阳小红"));
-        assert_eq!(find("陈大文", EntityKind::PersonName).as_deref(), Some("陈大文"));
-        assert_eq!(find("阿拉名字叫张伟", EntityKind::PersonName).as_deref(), Some("张伟"));
+        assert_eq!(
+            find("我叫王小明", EntityKind::PersonName).as_deref(),
+            Some("王小明")
+        );
+        assert_eq!(
+            find(
+                "我叫李明身份证号是110101199003074514",
+                EntityKind::PersonName
+            )
+            .as_deref(),
+            Some("李明")
+        );
+        assert_eq!(
+            find("名字不对，是王小明", EntityKind::PersonName).as_deref(),
+            Some("王小明")
+        );
+        assert_eq!(
+            find("姓名欧阳小红", EntityKind::PersonName).as_deref(),
+            Some("欧阳小红")
+        );
+        assert_eq!(
+            find("陈大文", EntityKind::PersonName).as_deref(),
+            Some("陈大文")
+        );
+        assert_eq!(
+            find("阿拉名字叫张伟", EntityKind::PersonName).as_deref(),
+            Some("张伟")
+        );
         assert_eq!(find("我想办社保卡", EntityKind::PersonName), None);
         assert_eq!(find("明天上午", EntityKind::PersonName), None);
     }

@@ -43,7 +43,13 @@ pub(crate) fn fuzzy(py: &str) -> String {
 /// Sparse feature vector: (bucket, value), values scaled to unit length.
 pub fn features(n: &Normalized) -> Vec<(u32, f32)> {
     let chars: Vec<String> = std::iter::once("^".to_string())
-        .chain(n.text.chars().map(|c| if c.is_ascii_digit() { "0".to_string() } else { c.to_string() }))
+        .chain(n.text.chars().map(|c| {
+            if c.is_ascii_digit() {
+                "0".to_string()
+            } else {
+                c.to_string()
+            }
+        }))
         .chain(std::iter::once("$".to_string()))
         .collect();
     let mut keys: Vec<u64> = Vec::with_capacity(chars.len() * 5 + 1);
@@ -62,7 +68,13 @@ pub fn features(n: &Normalized) -> Vec<(u32, f32)> {
     let py: Vec<String> = n
         .pinyin
         .iter()
-        .map(|p| if p.chars().all(|c| c.is_ascii_digit()) { "0".to_string() } else { fuzzy(p) })
+        .map(|p| {
+            if p.chars().all(|c| c.is_ascii_digit()) {
+                "0".to_string()
+            } else {
+                fuzzy(p)
+            }
+        })
         .collect();
     for i in 0..py.len() {
         keys.push(fnv1a(&["p", &py[i]]));
@@ -87,7 +99,12 @@ pub fn features(n: &Normalized) -> Vec<(u32, f32)> {
             _ => merged.push((b, v)),
         }
     }
-    let norm = merged.iter().map(|(_, v)| v * v).sum::<f32>().sqrt().max(1e-6);
+    let norm = merged
+        .iter()
+        .map(|(_, v)| v * v)
+        .sum::<f32>()
+        .sqrt()
+        .max(1e-6);
     for x in &mut merged {
         x.1 /= norm;
     }

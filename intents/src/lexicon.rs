@@ -32,8 +32,14 @@ pub(crate) struct Replacer {
 impl Replacer {
     fn new(pairs: Vec<(String, String)>) -> Replacer {
         let keys: Vec<&String> = pairs.iter().map(|(k, _)| k).collect();
-        let ac = AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(keys).ok();
-        Replacer { ac, values: pairs.into_iter().map(|(_, v)| v).collect() }
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(keys)
+            .ok();
+        Replacer {
+            ac,
+            values: pairs.into_iter().map(|(_, v)| v).collect(),
+        }
     }
 
     /// Replaces every leftmost-longest match.
@@ -127,7 +133,11 @@ pub(crate) fn lexicons() -> &'static Lexicons {
             pairs.extend(union.iter().filter(|(k, _)| !keys.contains(k)).cloned());
             per_dialect.insert(code, Replacer::new(pairs));
         }
-        Lexicons { raw, per_dialect, unknown: Replacer::new(union) }
+        Lexicons {
+            raw,
+            per_dialect,
+            unknown: Replacer::new(union),
+        }
     })
 }
 

@@ -42,7 +42,9 @@ pub use error::{Error, Result};
 pub use lexicon::{lexicon, lexicon_tsv};
 pub use model::Model;
 pub use normalize::{normalize, normalize_with_dialect, to_pinyin, Normalized};
-pub use understand::{bench, Awaiting, BenchReport, Context, IntentResult, Understander, Understanding};
+pub use understand::{
+    bench, Awaiting, BenchReport, Context, IntentResult, Understander, Understanding,
+};
 
 /// The seven dialect codes of `spec/dialects.tsv`; `cmn` (Mandarin) first.
 pub const DIALECTS: [&str; 7] = ["cmn", "wuu-sh", "wuu-sz", "yue", "nan", "cmn-sc", "hak"];
@@ -179,10 +181,24 @@ mod tests {
     fn intent_codes_match_the_spec_and_round_trip() {
         // The codes of spec/intents.tsv, in its order.
         let codes = [
-            "service.query", "declaration.file", "dispute.mediate", "appointment.book",
-            "queue.status", "handoff.human", "emergency", "feedback.complaint", "dialect.switch",
-            "nav.repeat", "nav.slower", "nav.faster", "nav.stop", "confirm.yes", "confirm.no",
-            "greeting", "goodbye", "out_of_scope",
+            "service.query",
+            "declaration.file",
+            "dispute.mediate",
+            "appointment.book",
+            "queue.status",
+            "handoff.human",
+            "emergency",
+            "feedback.complaint",
+            "dialect.switch",
+            "nav.repeat",
+            "nav.slower",
+            "nav.faster",
+            "nav.stop",
+            "confirm.yes",
+            "confirm.no",
+            "greeting",
+            "goodbye",
+            "out_of_scope",
         ];
         assert_eq!(codes.len(), 18);
         for (c, i) in codes.iter().zip(Intent::ALL) {

@@ -29,7 +29,12 @@ impl Model {
     /// A zero model (uniform predictions).
     pub(crate) fn zeros() -> Model {
         let k = Intent::ALL.len();
-        Model { dim: DIM, weights: vec![0.0; k * DIM], bias: vec![0.0; k], temperature: 1.0 }
+        Model {
+            dim: DIM,
+            weights: vec![0.0; k * DIM],
+            bias: vec![0.0; k],
+            temperature: 1.0,
+        }
     }
 
     /// Raw class scores (logits before the temperature).
@@ -60,7 +65,11 @@ impl Model {
     /// Encodes the model in the compact binary layout.
     pub fn to_bytes(&self) -> Vec<u8> {
         let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs()));
-        let scale = if max > 0.0 { max / i16::MAX as f32 } else { 1.0 };
+        let scale = if max > 0.0 {
+            max / i16::MAX as f32
+        } else {
+            1.0
+        };
         let mut out = Vec::with_capacity(24 + self.bias.len() * 4 + self.weights.len() * 2);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -97,7 +106,8 @@ impl Model {
         let temperature = f(16);
         let scale = f(20);
         let need = 24 + k * 4 + k * dim * 2;
-        if b.len() != need || !(temperature.is_finite() && temperature > 0.0) || !scale.is_finite() {
+        if b.len() != need || !(temperature.is_finite() && temperature > 0.0) || !scale.is_finite()
+        {
             return Err(bad("model file is truncated or corrupt"));
         }
         let bias = (0..k).map(|i| f(24 + i * 4)).collect();
@@ -105,7 +115,12 @@ impl Model {
         let weights = (0..k * dim)
             .map(|i| i16::from_le_bytes([b[base + 2 * i], b[base + 2 * i + 1]]) as f32 * scale)
             .collect();
-        Ok(Model { dim, weights, bias, temperature })
+        Ok(Model {
+            dim,
+            weights,
+            bias,
+            temperature,
+        })
     }
 }
 

@@ -41,13 +41,11 @@ fn strip_punctuation(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     for (i, &c) in chars.iter().enumerate() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if matches!(c, ':' | '.' | '-' | '/')
+        let between_digits = matches!(c, ':' | '.' | '-' | '/')
             && i > 0
             && chars[i - 1].is_ascii_digit()
-            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())
-        {
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        if c.is_alphanumeric() || between_digits {
             out.push(c);
         }
     }
@@ -57,9 +55,13 @@ fn strip_punctuation(text: &str) -> String {
 /// Fillers removed anywhere.
 const FILLERS_ANYWHERE: [&str; 5] = ["就是说", "嗯", "呃", "唉", "呐"];
 /// Fillers removed at the start.
-const FILLERS_START: [&str; 10] = ["那个", "这个", "就是", "然后", "啊", "哎", "诶", "哦", "喔", "噢"];
+const FILLERS_START: [&str; 10] = [
+    "那个", "这个", "就是", "然后", "啊", "哎", "诶", "哦", "喔", "噢",
+];
 /// Fillers (sentence particles) removed at the end.
-const FILLERS_END: [&str; 11] = ["啊", "呀", "哦", "啦", "嘛", "呢", "哈", "咯", "噢", "喔", "哇"];
+const FILLERS_END: [&str; 11] = [
+    "啊", "呀", "哦", "啦", "嘛", "呢", "哈", "咯", "噢", "喔", "哇",
+];
 
 fn strip_fillers(text: &str) -> String {
     let mut s = text.to_string();
@@ -96,7 +98,11 @@ fn pass(text: &str, dialect: Option<&str>) -> String {
 }
 
 fn known(dialect: &str) -> Option<&str> {
-    crate::DIALECTS.iter().skip(1).find(|d| **d == dialect).copied()
+    crate::DIALECTS
+        .iter()
+        .skip(1)
+        .find(|d| **d == dialect)
+        .copied()
 }
 
 /// Normalises `text`, dialect unknown: a dialect's ambiguous lexicon entries (爱 → 要) are
@@ -104,7 +110,11 @@ fn known(dialect: &str) -> Option<&str> {
 pub fn normalize(text: &str) -> Normalized {
     let pick = |t: &str| {
         let g = crate::dialect::identify_dialect(t);
-        if g.marked { g.code } else { "" }
+        if g.marked {
+            g.code
+        } else {
+            ""
+        }
     };
     let mut n = normalize_with_dialect(text, pick(text));
     // Markers of another dialect may remain (a word the first lexicon does not know):
@@ -127,14 +137,19 @@ pub fn normalize_with_dialect(text: &str, dialect: &str) -> Normalized {
     let mut s = pass(&fold(text), d);
     // Repeat until nothing changes, so that normalising normalised text is a no-op.
     for _ in 0..4 {
-        let next = pass(&s, d);
+        // Folding again too: zhconv may rewrite what the lexicon wrote (么子 → 幺子).
+        let next = pass(&fold(&s), d);
         if next == s {
             break;
         }
         s = next;
     }
     let pinyin = to_pinyin(&s);
-    Normalized { original: text.to_string(), text: s, pinyin }
+    Normalized {
+        original: text.to_string(),
+        text: s,
+        pinyin,
+    }
 }
 
 /// Tone-less pinyin, one entry per character (non-Han characters kept as they are).
@@ -158,7 +173,10 @@ mod tests {
         assert_eq!(n.text, "我想办理社保卡");
         assert_eq!(n.original, "嗯，那个，我想辦理社保卡啊！");
         assert_eq!(to_half_width("ＡＢＣ１２３"), "ABC123");
-        assert_eq!(normalize("电话１３８ １２３４ ５６７８").text, "电话13812345678");
+        assert_eq!(
+            normalize("电话１３８ １２３４ ５６７８").text,
+            "电话13812345678"
+        );
     }
 
     #[test]
@@ -169,18 +187,54 @@ mod tests {
 
     #[test]
     fn dialect_words_map_to_mandarin() {
-        assert_eq!(normalize_with_dialect("侬晓得伐", "wuu-sh").text, "你知道吗");
-        assert_eq!(normalize_with_dialect("點樣辦社保卡", "yue").text, "怎么办社保卡");
+        assert_eq!(
+            normalize_with_dialect("侬晓得伐", "wuu-sh").text,
+            "你知道吗"
+        );
+        assert_eq!(
+            normalize_with_dialect("點樣辦社保卡", "yue").text,
+            "怎么办社保卡"
+        );
         assert_eq!(normalize("阿拉姆妈要办敬老卡").text, "我们妈妈要办敬老卡");
-        assert_eq!(normalize_with_dialect("咋个办低保", "cmn-sc").text, "怎么办低保");
+        assert_eq!(
+            normalize_with_dialect("咋个办低保", "cmn-sc").text,
+            "怎么办低保"
+        );
     }
 
     #[test]
     fn ambiguous_entries_need_a_known_dialect() {
         // Mandarin "love" stays; Hakka 爱 is "want".
         assert_eq!(normalize_with_dialect("我爱我家", "cmn").text, "我爱我家");
-        assert_eq!(normalize_with_dialect("𠊎爱办社保卡", "hak").text, "我要办社保卡");
+        assert_eq!(
+            normalize_with_dialect("𠊎爱办社保卡", "hak").text,
+            "我要办社保卡"
+        );
         assert_eq!(normalize("𠊎爱办社保卡").text, "我要办社保卡");
+    }
+
+    #[test]
+    fn mandarin_service_words_survive_every_lexicon() {
+        let words = crate::train::services();
+        let extra = [
+            "切换到普通话",
+            "无障碍窗口",
+            "身份证几点能办",
+            "我同意",
+            "银行卡",
+            "免费",
+            "价格",
+            "联系电话",
+            "一切正常",
+            "整理材料",
+        ];
+        for d in crate::DIALECTS {
+            for w in words.iter().copied().chain(extra) {
+                let n = normalize_with_dialect(w, d);
+                // Numbers may become digits; nothing else changes.
+                assert_eq!(n.text, crate::numbers::convert(w), "{w} in {d}");
+            }
+        }
     }
 
     proptest! {

@@ -89,7 +89,11 @@ fn should_convert(chars: &[char], start: usize, end: usize) -> bool {
         return true;
     }
     let c = run[0];
-    let prev = if start > 0 { Some(chars[start - 1]) } else { None };
+    let prev = if start > 0 {
+        Some(chars[start - 1])
+    } else {
+        None
+    };
     let next = chars.get(end).copied();
     let next2 = chars.get(end + 1).copied();
     if next == Some('刻') {
@@ -102,7 +106,9 @@ fn should_convert(chars: &[char], start: usize, end: usize) -> bool {
         Some('点') if c == '一' => {
             // 慢一点 / 快一点 are "a bit"; 下午一点, 一点半, 一点钟 are times.
             let time_before = start >= 1 && matches!(chars[start - 1], '午' | '晨' | '晚')
-                || start >= 2 && matches!(chars[start - 2], '早' | '晚') && chars[start - 1] == '上';
+                || start >= 2
+                    && matches!(chars[start - 2], '早' | '晚')
+                    && chars[start - 1] == '上';
             time_before || next2.is_some_and(|n| n == '半' || n == '钟' || is_numeral(n))
         }
         Some('分') => prev == Some('点'),
@@ -114,7 +120,11 @@ fn should_convert(chars: &[char], start: usize, end: usize) -> bool {
 /// The Arabic form of a numeral run.
 fn value(run: &[char]) -> String {
     if !run.iter().any(|&c| multiplier(c).is_some()) {
-        return run.iter().filter_map(|&c| digit(c)).map(|d| char::from(b'0' + d as u8)).collect();
+        return run
+            .iter()
+            .filter_map(|&c| digit(c))
+            .map(|d| char::from(b'0' + d as u8))
+            .collect();
     }
     let mut total: u64 = 0;
     let mut section: u64 = 0;
@@ -152,7 +162,9 @@ fn value(run: &[char]) -> String {
     if let Some(v) = cur {
         // 一千五 = 1500, 三万五 = 35000: a lone last digit counts in the next lower unit.
         match last_mult {
-            Some(m) if m >= 100 && v < 10 && !zero_seen => section = section.saturating_add(v.saturating_mul(m / 10)),
+            Some(m) if m >= 100 && v < 10 && !zero_seen => {
+                section = section.saturating_add(v.saturating_mul(m / 10))
+            }
             _ => section = section.saturating_add(v),
         }
     }
@@ -189,7 +201,15 @@ mod tests {
 
     #[test]
     fn number_words_stay_words() {
-        for a in ["说慢一点", "等一下", "一起去", "万一", "千万别", "墙上有个洞", "一样"] {
+        for a in [
+            "说慢一点",
+            "等一下",
+            "一起去",
+            "万一",
+            "千万别",
+            "墙上有个洞",
+            "一样",
+        ] {
             assert_eq!(convert(a), a);
         }
     }

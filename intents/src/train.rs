@@ -59,11 +59,16 @@ fn parse_tsv(name: &str, text: &str) -> Result<Vec<Example>> {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        let err = |reason: String| Error::Data { file: name.to_string(), line: i + 1, reason };
+        let err = |reason: String| Error::Data {
+            file: name.to_string(),
+            line: i + 1,
+            reason,
+        };
         if cols.len() < 3 {
             return Err(err("expected text<TAB>intent<TAB>dialect".into()));
         }
-        let intent = Intent::parse(cols[1]).ok_or_else(|| err(format!("unknown intent {:?}", cols[1])))?;
+        let intent =
+            Intent::parse(cols[1]).ok_or_else(|| err(format!("unknown intent {:?}", cols[1])))?;
         let dialect = cols[2].trim();
         if !DIALECTS.contains(&dialect) {
             return Err(err(format!("unknown dialect {dialect:?}")));
@@ -80,7 +85,11 @@ fn parse_tsv(name: &str, text: &str) -> Result<Vec<Example>> {
 
 /// The service names that `{svc}` expands to.
 pub fn services() -> Vec<&'static str> {
-    SERVICES.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+    SERVICES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
 }
 
 /// The training examples (`{svc}` lines expanded, three service names each).
@@ -94,7 +103,10 @@ pub fn examples() -> &'static [Example] {
             if e.text.contains("{svc}") && !svc.is_empty() {
                 for k in 0..3 {
                     let s = svc[(i * 7 + k * 13) % svc.len()];
-                    out.push(Example { text: e.text.replace("{svc}", s), ..e.clone() });
+                    out.push(Example {
+                        text: e.text.replace("{svc}", s),
+                        ..e.clone()
+                    });
                 }
             } else {
                 out.push(e);
@@ -127,7 +139,10 @@ fn homophones() -> &'static Homophones {
     H.get_or_init(|| {
         let mut plain: HashMap<String, Vec<char>> = HashMap::new();
         let mut fz: HashMap<String, Vec<char>> = HashMap::new();
-        let chars = COMMON_CHARS.lines().filter(|l| !l.starts_with('#')).flat_map(str::chars);
+        let chars = COMMON_CHARS
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .flat_map(str::chars);
         for c in chars.filter(|c| !c.is_whitespace()) {
             if let Some(p) = c.to_pinyin() {
                 plain.entry(p.plain().to_string()).or_default().push(c);
@@ -153,7 +168,11 @@ pub fn noisy(text: &str, rate: f64, rng: &mut impl Rng) -> String {
             out.push(c);
             continue;
         }
-        let table = if rng.random_bool(0.25) { h.fuzzy.get(&fuzzy(p.plain())) } else { h.plain.get(p.plain()) };
+        let table = if rng.random_bool(0.25) {
+            h.fuzzy.get(&fuzzy(p.plain()))
+        } else {
+            h.plain.get(p.plain())
+        };
         match table.filter(|v| v.len() > 1) {
             Some(v) => {
                 let pick = v[rng.random_range(0..v.len())];
@@ -183,6 +202,7 @@ fn rows(examples: &[&Example], rng: &mut ChaCha8Rng) -> Vec<(Vec<(u32, f32)>, us
 }
 
 /// Stochastic gradient descent on the softmax cross-entropy.
+#[allow(clippy::needless_range_loop)]
 fn fit(rows: &mut [(Vec<(u32, f32)>, usize)], rng: &mut ChaCha8Rng) -> Model {
     let mut m = Model::zeros();
     let k = m.bias.len();
@@ -211,7 +231,10 @@ fn fit_temperature(m: &Model, rows: &[(Vec<(u32, f32)>, usize)]) -> f32 {
     let mut best = (f32::INFINITY, 1.0);
     for step in 0..60 {
         let t = 0.3 + step as f32 * 0.05;
-        let nll: f32 = logits.iter().map(|(z, y)| -softmax(z, t)[*y].max(1e-9).ln()).sum();
+        let nll: f32 = logits
+            .iter()
+            .map(|(z, y)| -softmax(z, t)[*y].max(1e-9).ln())
+            .sum();
         if nll < best.0 {
             best = (nll, t);
         }
@@ -246,8 +269,10 @@ pub fn train(seed: u64) -> Result<Model> {
 /// embedded in the crate).
 pub fn write_model(path: &std::path::Path, seed: u64) -> Result<Model> {
     let m = train(seed)?;
-    std::fs::write(path, m.to_bytes())
-        .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+    std::fs::write(path, m.to_bytes()).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     Ok(m)
 }
 
@@ -272,6 +297,7 @@ pub struct Report {
 
 impl Report {
     /// Builds a report from (gold, predicted, dialect, noisy, dialect guessed, marked).
+    #[allow(clippy::needless_range_loop)]
     pub fn from_predictions(items: &[(Intent, Intent, String, bool, String, bool)]) -> Report {
         let k = Intent::ALL.len();
         let mut confusion = vec![vec![0u32; k]; k];
@@ -305,21 +331,42 @@ impl Report {
             }
             let prec = if pred > 0 { tp / pred as f32 } else { 0.0 };
             let rec = if gold > 0 { tp / gold as f32 } else { 0.0 };
-            f1s.push(if prec + rec > 0.0 { 2.0 * prec * rec / (prec + rec) } else { 0.0 });
+            f1s.push(if prec + rec > 0.0 {
+                2.0 * prec * rec / (prec + rec)
+            } else {
+                0.0
+            });
         }
         let mut per_dialect: Vec<(String, usize, f32)> = groups
             .into_iter()
             .map(|(d, (n, ok))| (d, n, if n > 0 { ok as f32 / n as f32 } else { 0.0 }))
             .collect();
-        let order = |d: &str| DIALECTS.iter().position(|c| *c == d).unwrap_or(DIALECTS.len());
+        let order = |d: &str| {
+            DIALECTS
+                .iter()
+                .position(|c| *c == d)
+                .unwrap_or(DIALECTS.len())
+        };
         per_dialect.sort_by_key(|x| order(&x.0));
         Report {
             n,
-            accuracy: if n > 0 { correct as f32 / n as f32 } else { 0.0 },
-            macro_f1: if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f32>() / f1s.len() as f32 },
+            accuracy: if n > 0 {
+                correct as f32 / n as f32
+            } else {
+                0.0
+            },
+            macro_f1: if f1s.is_empty() {
+                0.0
+            } else {
+                f1s.iter().sum::<f32>() / f1s.len() as f32
+            },
             confusion,
             per_dialect,
-            dialect_id_accuracy: if did_n > 0 { did_ok as f32 / did_n as f32 } else { 0.0 },
+            dialect_id_accuracy: if did_n > 0 {
+                did_ok as f32 / did_n as f32
+            } else {
+                0.0
+            },
             dialect_id_n: did_n,
         }
     }
@@ -332,7 +379,11 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "items {}  accuracy {:.3}  macro-F1 {:.3}", self.n, self.accuracy, self.macro_f1)?;
+        writeln!(
+            f,
+            "items {}  accuracy {:.3}  macro-F1 {:.3}",
+            self.n, self.accuracy, self.macro_f1
+        )?;
         writeln!(
             f,
             "dialect identification on marked text: {:.3} ({} items)",
@@ -341,7 +392,10 @@ impl fmt::Display for Report {
         for (d, n, a) in &self.per_dialect {
             writeln!(f, "  {d:<8} {n:>5} items  accuracy {a:.3}")?;
         }
-        writeln!(f, "confusion (rows gold, columns predicted; order of intents.tsv):")?;
+        writeln!(
+            f,
+            "confusion (rows gold, columns predicted; order of intents.tsv):"
+        )?;
         write!(f, "{:>19}", "")?;
         for i in 0..Intent::ALL.len() {
             write!(f, "{:>4}", i + 1)?;
@@ -370,7 +424,14 @@ pub fn evaluate(u: &Understander, items: &[Example]) -> Report {
         .iter()
         .map(|e| {
             let r = u.understand_on(&e.text, &ctx, today);
-            (e.intent, r.intent.intent, e.dialect.clone(), e.noisy, r.dialect.code.to_string(), r.dialect.marked)
+            (
+                e.intent,
+                r.intent.intent,
+                e.dialect.clone(),
+                e.noisy,
+                r.dialect.code.to_string(),
+                r.dialect.marked,
+            )
         })
         .collect();
     Report::from_predictions(&preds)
@@ -386,20 +447,41 @@ pub fn cross_validate(folds: usize, seed: u64) -> Report {
     order.shuffle(&mut rng);
     let mut items = Vec::new();
     for f in 0..folds {
-        let test: Vec<&Example> = order.iter().enumerate().filter(|(i, _)| i % folds == f).map(|(_, &j)| all[j]).collect();
-        let train: Vec<&Example> = order.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, &j)| all[j]).collect();
+        let test: Vec<&Example> = order
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % folds == f)
+            .map(|(_, &j)| all[j])
+            .collect();
+        let train: Vec<&Example> = order
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % folds != f)
+            .map(|(_, &j)| all[j])
+            .collect();
         let mut r = rows(&train, &mut rng);
         let m = fit(&mut r, &mut rng);
         let u = Understander::from_model(m);
         let mut scored: Vec<Example> = test.iter().map(|e| (*e).clone()).collect();
         for e in &test {
-            scored.push(Example { text: noisy(&e.text, NOISE_RATE, &mut rng), noisy: true, ..(*e).clone() });
+            scored.push(Example {
+                text: noisy(&e.text, NOISE_RATE, &mut rng),
+                noisy: true,
+                ..(*e).clone()
+            });
         }
         let ctx = Context::default();
         let today = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
         for e in &scored {
             let res = u.understand_on(&e.text, &ctx, today);
-            items.push((e.intent, res.intent.intent, e.dialect.clone(), e.noisy, res.dialect.code.to_string(), res.dialect.marked));
+            items.push((
+                e.intent,
+                res.intent.intent,
+                e.dialect.clone(),
+                e.noisy,
+                res.dialect.code.to_string(),
+                res.dialect.marked,
+            ));
         }
     }
     Report::from_predictions(&items)

@@ -42,7 +42,10 @@ pub struct Context {
 impl Default for Context {
     /// Waiting for nothing, dialect unknown.
     fn default() -> Self {
-        Context { awaiting: Awaiting::Nothing, dialect: None }
+        Context {
+            awaiting: Awaiting::Nothing,
+            dialect: None,
+        }
     }
 }
 
@@ -83,9 +86,13 @@ impl Understander {
     /// is empty does it train one instead, with [`crate::train::SEED`], in about a second.)
     pub fn builtin() -> Result<Self> {
         if MODEL_BYTES.is_empty() {
-            return Ok(Understander { model: crate::train::train(crate::train::SEED)? });
+            return Ok(Understander {
+                model: crate::train::train(crate::train::SEED)?,
+            });
         }
-        Ok(Understander { model: Model::from_bytes(MODEL_BYTES)? })
+        Ok(Understander {
+            model: Model::from_bytes(MODEL_BYTES)?,
+        })
     }
 
     /// Uses a given model (training, cross-validation).
@@ -114,7 +121,12 @@ impl Understander {
         let normalized = crate::normalize_with_dialect(text, d);
         let entities = extract_entities(&normalized, today);
         let intent = self.classify(&normalized, ctx, &entities);
-        Understanding { normalized, dialect: guess, intent, entities }
+        Understanding {
+            normalized,
+            dialect: guess,
+            intent,
+            entities,
+        }
     }
 
     /// Classifies a normalised utterance in context.
@@ -136,7 +148,12 @@ impl Understander {
             ranked.retain(|x| x.0 != i);
             ranked.insert(0, (i, c.max(p)));
             ranked.truncate(3);
-            return IntentResult { intent: i, confidence: c.max(p), unsure: false, candidates: ranked };
+            return IntentResult {
+                intent: i,
+                confidence: c.max(p),
+                unsure: false,
+                candidates: ranked,
+            };
         }
         ranked.truncate(3);
         let (top, conf) = ranked[0];
@@ -148,7 +165,12 @@ impl Understander {
                 unsure = false;
             }
         }
-        IntentResult { intent: top, confidence: conf, unsure, candidates: ranked }
+        IntentResult {
+            intent: top,
+            confidence: conf,
+            unsure,
+            candidates: ranked,
+        }
     }
 }
 
@@ -192,10 +214,20 @@ pub fn bench(u: &Understander, texts: &[&str], rounds: usize) -> BenchReport {
     }
     times.sort_by(|a, b| a.total_cmp(b));
     let n = times.len();
-    let pct = |p: f64| if n == 0 { 0.0 } else { times[((n - 1) as f64 * p).round() as usize] };
+    let pct = |p: f64| {
+        if n == 0 {
+            0.0
+        } else {
+            times[((n - 1) as f64 * p).round() as usize]
+        }
+    };
     BenchReport {
         n,
-        mean_us: if n == 0 { 0.0 } else { times.iter().sum::<f64>() / n as f64 },
+        mean_us: if n == 0 {
+            0.0
+        } else {
+            times.iter().sum::<f64>() / n as f64
+        },
         p50_us: pct(0.5),
         p99_us: pct(0.99),
     }
@@ -215,9 +247,15 @@ mod tests {
         // Reproducible training: the committed file is exactly the seed's model (retrain with
         // `cargo run --release -p xiaoan-intents --example train` after changing the data).
         let m = train::train(train::SEED).unwrap();
-        assert!(m.to_bytes() == MODEL_BYTES, "model/intent-model.bin is stale: retrain");
+        assert!(
+            m.to_bytes() == MODEL_BYTES,
+            "model/intent-model.bin is stale: retrain"
+        );
         assert!(MODEL_BYTES.len() < 2 * 1024 * 1024);
-        assert_eq!(Model::from_bytes(&m.to_bytes()).unwrap().to_bytes(), m.to_bytes());
+        assert_eq!(
+            Model::from_bytes(&m.to_bytes()).unwrap().to_bytes(),
+            m.to_bytes()
+        );
         assert!(Model::from_bytes(b"XAIM\x01").is_err());
     }
 
@@ -234,7 +272,11 @@ mod tests {
         }
         assert!(r.group_accuracy("asr").unwrap() >= 0.8);
         assert!(r.dialect_id_n >= 80);
-        assert!(r.dialect_id_accuracy >= 0.85, "dialect id {}", r.dialect_id_accuracy);
+        assert!(
+            r.dialect_id_accuracy >= 0.85,
+            "dialect id {}",
+            r.dialect_id_accuracy
+        );
     }
 
     #[test]
@@ -249,37 +291,85 @@ mod tests {
     #[test]
     fn emergency_recall_on_project_examples() {
         let u = u();
+        let held = train::heldout();
         let rows: Vec<&Example> = train::examples()
             .iter()
-            .chain(train::heldout().iter().collect::<Vec<_>>().into_iter().map(|e| Box::leak(Box::new(e.clone())) as &Example))
+            .chain(held.iter())
             .filter(|e| e.intent == Intent::Emergency)
             .collect();
         let hit = rows
             .iter()
-            .filter(|e| u.understand(&e.text, &Context::default()).intent.intent == Intent::Emergency)
+            .filter(|e| {
+                u.understand(&e.text, &Context::default()).intent.intent == Intent::Emergency
+            })
             .count();
         let recall = hit as f32 / rows.len() as f32;
         assert!(rows.len() >= 60);
         assert!(recall >= 0.98, "emergency recall {recall}");
         // Even in the middle of a yes/no question, an emergency wins.
-        let ctx = Context { awaiting: Awaiting::YesNo, dialect: None };
-        assert_eq!(u.understand("对，我爸摔倒了起不来", &ctx).intent.intent, Intent::Emergency);
+        let ctx = Context {
+            awaiting: Awaiting::YesNo,
+            dialect: None,
+        };
+        assert_eq!(
+            u.understand("对，我爸摔倒了起不来", &ctx).intent.intent,
+            Intent::Emergency
+        );
     }
 
     #[test]
     fn yes_no_resolve_against_the_context() {
         let u = u();
-        let ctx = Context { awaiting: Awaiting::YesNo, dialect: None };
-        for t in ["对的", "是的", "好", "係呀", "要得", "嗯", "对额", "著", "没错，就是这样"] {
+        let ctx = Context {
+            awaiting: Awaiting::YesNo,
+            dialect: None,
+        };
+        for t in [
+            "对的",
+            "是的",
+            "好",
+            "係呀",
+            "要得",
+            "嗯",
+            "对额",
+            "著",
+            "没错，就是这样",
+        ] {
             let r = u.understand(t, &ctx);
             assert_eq!(r.intent.intent, Intent::ConfirmYes, "{t}");
             assert!(!r.intent.unsure);
         }
         for t in ["勿对", "唔係", "莫得", "毋着", "不对，是明天", "弗对"] {
-            assert_eq!(u.understand(t, &ctx).intent.intent, Intent::ConfirmNo, "{t}");
+            assert_eq!(
+                u.understand(t, &ctx).intent.intent,
+                Intent::ConfirmNo,
+                "{t}"
+            );
         }
-        let sc = Context { awaiting: Awaiting::YesNo, dialect: Some("nan".into()) };
+        let sc = Context {
+            awaiting: Awaiting::YesNo,
+            dialect: Some("nan".into()),
+        };
         assert_eq!(u.understand("毋著", &sc).intent.intent, Intent::ConfirmNo);
+    }
+
+    #[test]
+    fn session_dialect_applies_ambiguous_words() {
+        let u = u();
+        let hak = Context {
+            awaiting: Awaiting::Nothing,
+            dialect: Some("hak".into()),
+        };
+        let r = u.understand("我爱办社保卡", &hak);
+        assert_eq!(r.normalized.text, "我要办社保卡");
+        assert_eq!(r.intent.intent, Intent::ServiceQuery);
+        // Without the session dialect, Mandarin 爱 stays "love".
+        assert_eq!(
+            u.understand("我爱办社保卡", &Context::default())
+                .normalized
+                .text,
+            "我爱办社保卡"
+        );
     }
 
     #[test]

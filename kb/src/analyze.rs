@@ -21,11 +21,76 @@ pub(crate) const PINYIN_SYLLABLES: &str = "xa_pinyin1";
 
 /// Words that carry no meaning for finding an item (the resident's framing).
 const STOP_WORDS: &[&str] = &[
-    "我", "我们", "你", "您", "你们", "他", "她", "想", "想要", "要", "办", "办理", "办个", "的", "了",
-    "吗", "呢", "啊", "呀", "吧", "嘛", "怎么", "怎么办", "怎样", "如何", "在", "哪里", "哪儿", "哪",
-    "什么", "请问", "你好", "可以", "能", "能不能", "需要", "一下", "个", "这个", "那个", "是", "有",
-    "去", "给", "帮", "帮我", "问", "问问", "咨询", "一个", "还", "也", "都", "和", "跟", "就", "又",
-    "麻烦", "那", "这", "得", "地", "着", "过", "到", "把", "被", "让", "叫", "说",
+    "我",
+    "我们",
+    "你",
+    "您",
+    "你们",
+    "他",
+    "她",
+    "想",
+    "想要",
+    "要",
+    "办",
+    "办理",
+    "办个",
+    "的",
+    "了",
+    "吗",
+    "呢",
+    "啊",
+    "呀",
+    "吧",
+    "嘛",
+    "怎么",
+    "怎么办",
+    "怎样",
+    "如何",
+    "在",
+    "哪里",
+    "哪儿",
+    "哪",
+    "什么",
+    "请问",
+    "你好",
+    "可以",
+    "能",
+    "能不能",
+    "需要",
+    "一下",
+    "个",
+    "这个",
+    "那个",
+    "是",
+    "有",
+    "去",
+    "给",
+    "帮",
+    "帮我",
+    "问",
+    "问问",
+    "咨询",
+    "一个",
+    "还",
+    "也",
+    "都",
+    "和",
+    "跟",
+    "就",
+    "又",
+    "麻烦",
+    "那",
+    "这",
+    "得",
+    "地",
+    "着",
+    "过",
+    "到",
+    "把",
+    "被",
+    "让",
+    "叫",
+    "说",
 ];
 
 /// Converts to Simplified Chinese and half-width, lower case.
@@ -91,6 +156,8 @@ pub(crate) fn syllables(text: &str) -> Vec<Option<String>> {
 pub(crate) struct VecTokenStream {
     tokens: Vec<Token>,
     next: usize,
+    /// Returned if `token()` is called before `advance()` or on an empty stream.
+    none: Token,
 }
 
 impl VecTokenStream {
@@ -106,7 +173,11 @@ impl VecTokenStream {
                 position_length: 1,
             })
             .collect();
-        VecTokenStream { tokens, next: 0 }
+        VecTokenStream {
+            tokens,
+            next: 0,
+            none: Token::default(),
+        }
     }
 }
 
@@ -116,11 +187,16 @@ impl TokenStream for VecTokenStream {
         self.next <= self.tokens.len()
     }
     fn token(&self) -> &Token {
-        &self.tokens[self.next.saturating_sub(1).min(self.tokens.len().saturating_sub(1))]
+        self.next
+            .checked_sub(1)
+            .and_then(|i| self.tokens.get(i))
+            .unwrap_or(&self.none)
     }
     fn token_mut(&mut self) -> &mut Token {
-        let i = self.next.saturating_sub(1).min(self.tokens.len().saturating_sub(1));
-        &mut self.tokens[i]
+        match self.next.checked_sub(1) {
+            Some(i) if i < self.tokens.len() => &mut self.tokens[i],
+            _ => &mut self.none,
+        }
     }
 }
 
@@ -234,7 +310,10 @@ pub(crate) fn content_syllables(text: &str) -> Vec<Option<String>> {
     while i < syl.len() {
         let hit = stops.iter().find(|seq| {
             seq.len() <= syl.len() - i
-                && seq.iter().zip(&syl[i..]).all(|(a, b)| b.as_deref() == Some(a.as_str()))
+                && seq
+                    .iter()
+                    .zip(&syl[i..])
+                    .all(|(a, b)| b.as_deref() == Some(a.as_str()))
         });
         match hit {
             Some(seq) => {
@@ -312,7 +391,10 @@ mod tests {
         let mut j = tantivy_jieba::JiebaTokenizer::new();
         let w = words(&mut j, "我想办理社保卡");
         assert!(w.iter().any(|t| t.contains("社保")), "{w:?}");
-        assert!(!w.contains(&"我".to_string()) && !w.contains(&"办理".to_string()), "{w:?}");
+        assert!(
+            !w.contains(&"我".to_string()) && !w.contains(&"办理".to_string()),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -43,7 +43,11 @@ impl Item {
     /// The spoken summary followed by an offer of details.
     pub fn first_answer(&self) -> String {
         let summary = speakable(self.summary.trim());
-        let sep = if summary.ends_with(['。', '！', '？']) { "" } else { "。" };
+        let sep = if summary.ends_with(['。', '！', '？']) {
+            ""
+        } else {
+            "。"
+        };
         format!("{summary}{sep}{FIRST_OFFER}")
     }
 
@@ -54,7 +58,11 @@ impl Item {
         let materials: Vec<&str> = self.materials.iter().map(|m| strip_end(m)).collect();
         out.push((
             ChunkKind::Materials,
-            format!("需要带这{}样：{}。", count_word(materials.len()), materials.join("；")),
+            format!(
+                "需要带这{}样：{}。",
+                count_word(materials.len()),
+                materials.join("；")
+            ),
         ));
         let steps: Vec<String> = self
             .steps
@@ -65,7 +73,10 @@ impl Item {
                 None => strip_end(s).to_string(),
             })
             .collect();
-        out.push((ChunkKind::Steps, format!("办理步骤：{}。", steps.join("；"))));
+        out.push((
+            ChunkKind::Steps,
+            format!("办理步骤：{}。", steps.join("；")),
+        ));
         let mut where_when = format!(
             "在{}，{}办理。时间是{}。{}，{}。",
             strip_end(&self.location.zone),
@@ -93,7 +104,10 @@ impl Item {
         }
         let n = out.len();
         let kinds: Vec<ChunkKind> = out.iter().map(|(k, _)| *k).collect();
-        let commitment_kind = self.commitment.as_ref().map(|c| strip_end(&c.kind).to_string());
+        let commitment_kind = self
+            .commitment
+            .as_ref()
+            .map(|c| strip_end(&c.kind).to_string());
         out.into_iter()
             .enumerate()
             .map(|(i, (kind, text))| {
@@ -134,8 +148,8 @@ const PHONE_DIGITS: [&str; 10] = ["零", "幺", "二", "三", "四", "五", "六
 const SERVICE_NUMBERS: &[&str] = &["110", "119", "120", "122", "114", "995"];
 /// Measure words after which 2 is read 两.
 const MEASURES: &[char] = &[
-    '个', '张', '份', '位', '次', '天', '人', '寸', '元', '块', '本', '项', '类', '种', '件', '名', '周',
-    '年', '岁', '层', '栋', '间', '小', '分', '条', '只', '户', '套',
+    '个', '张', '份', '位', '次', '天', '人', '寸', '元', '块', '本', '项', '类', '种', '件', '名',
+    '周', '年', '岁', '层', '栋', '间', '小', '分', '条', '只', '户', '套',
 ];
 
 /// Chinese reading of a non-negative integer below 10^12 (十五, 一百零五, 两千 is not used).
@@ -168,7 +182,11 @@ pub(crate) fn int_to_chinese(n: u64) -> String {
         }
     }
     let mut out = String::new();
-    let groups = [(n / 100_000_000, "亿"), (n / 10_000 % 10_000, "万"), (n % 10_000, "")];
+    let groups = [
+        (n / 100_000_000, "亿"),
+        (n / 10_000 % 10_000, "万"),
+        (n % 10_000, ""),
+    ];
     let mut leading = true;
     let mut pending_zero = false;
     for (g, unit) in groups {
@@ -220,7 +238,14 @@ impl Period {
 }
 
 fn explicit_period(before: &str) -> Option<Period> {
-    let tail: String = before.chars().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = before
+        .chars()
+        .rev()
+        .take(2)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     match tail.as_str() {
         "上午" | "早上" | "早晨" | "凌晨" => Some(Period::Morning),
         "中午" => Some(Period::Noon),
@@ -248,7 +273,11 @@ fn time_aloud(h: u32, m: u32, out: &str, last: &mut Option<Period>) -> String {
     };
     *last = Some(period);
     let h12 = if h > 12 { h - 12 } else { h };
-    let hour = if h12 == 2 { "两".to_string() } else { int_to_chinese(h12 as u64) };
+    let hour = if h12 == 2 {
+        "两".to_string()
+    } else {
+        int_to_chinese(h12 as u64)
+    };
     let minutes = match m {
         0 => String::new(),
         30 => "半".to_string(),
@@ -277,7 +306,8 @@ pub fn speakable(text: &str) -> String {
         // Maximal run of digits and number punctuation that ends on a digit.
         let mut j = i;
         let mut end = i;
-        while j < chars.len() && matches!(chars[j], '0'..='9' | ':' | '：' | '.' | '-' | ' ' | '~') {
+        while j < chars.len() && matches!(chars[j], '0'..='9' | ':' | '：' | '.' | '-' | ' ' | '~')
+        {
             if chars[j].is_ascii_digit() {
                 end = j + 1;
             }
@@ -317,7 +347,10 @@ fn number_aloud(raw: &str, next: Option<char>, before: &str, last: &mut Option<P
         }
         return said;
     }
-    let pieces: Vec<&str> = raw_norm.split(['-', ' ', '~']).filter(|p| !p.is_empty()).collect();
+    let pieces: Vec<&str> = raw_norm
+        .split(['-', ' ', '~'])
+        .filter(|p| !p.is_empty())
+        .collect();
     let total_digits: usize = raw_norm.chars().filter(|c| c.is_ascii_digit()).count();
     if pieces.len() > 1 {
         if total_digits >= 5 {
@@ -339,7 +372,11 @@ fn number_aloud(raw: &str, next: Option<char>, before: &str, last: &mut Option<P
 
 fn plain_number(raw: &str, next: Option<char>) -> String {
     if let Some((int, frac)) = raw.split_once('.') {
-        return format!("{}点{}", plain_number(int, None), digits_aloud(frac, &DIGITS));
+        return format!(
+            "{}点{}",
+            plain_number(int, None),
+            digits_aloud(frac, &DIGITS)
+        );
     }
     let next_is_measure = next.is_some_and(|n| MEASURES.contains(&n));
     if next == Some('年') && raw.len() == 4 {
@@ -389,7 +426,12 @@ mod tests {
         let kinds: Vec<ChunkKind> = c.iter().map(|c| c.kind).collect();
         assert_eq!(
             kinds,
-            vec![ChunkKind::Materials, ChunkKind::Steps, ChunkKind::WhereWhen, ChunkKind::Commitment]
+            vec![
+                ChunkKind::Materials,
+                ChunkKind::Steps,
+                ChunkKind::WhereWhen,
+                ChunkKind::Commitment
+            ]
         );
         assert_eq!(c[0].offer, "要听办理步骤吗？");
         assert!(c[3].offer.is_empty());
@@ -410,7 +452,10 @@ mod tests {
         assert_eq!(speakable("8:30"), "八点半");
         assert_eq!(speakable("上午8:30到12:00"), "上午八点半到中午十二点");
         assert_eq!(speakable("下午13:30到18:00"), "下午一点半到六点");
-        assert_eq!(speakable("9:00到11:30，14:00到17:00"), "九点到十一点半，下午两点到五点");
+        assert_eq!(
+            speakable("9:00到11:30，14:00到17:00"),
+            "九点到十一点半，下午两点到五点"
+        );
         assert_eq!(speakable("8:30-17:05"), "八点半到下午五点零五分");
     }
 
@@ -436,5 +481,60 @@ mod tests {
         assert_eq!(int_to_chinese(20000), "两万");
         assert_eq!(int_to_chinese(20), "二十");
         assert_eq!(int_to_chinese(100_005), "十万零五");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn speakable_leaves_no_digits_and_keeps_other_text(s in "[0-9:：. 号窗口到张个年%-]{0,24}") {
+            let out = speakable(&s);
+            proptest::prop_assert!(!out.chars().any(|c| c.is_ascii_digit()), "{} -> {}", s, out);
+            let kept = |t: &str| t.chars().filter(|c| matches!(c, '号' | '窗' | '口' | '张' | '个' | '年')).count();
+            proptest::prop_assert!(kept(&out) >= kept(&s), "{} -> {}", s, out);
+        }
+
+        #[test]
+        fn numbers_below_a_million_read_back(n in 0u64..1_000_000) {
+            let zh = int_to_chinese(n);
+            proptest::prop_assert!(!zh.is_empty());
+            proptest::prop_assert_eq!(chinese_to_int(&zh), n, "{}", zh);
+        }
+    }
+
+    /// Reads a Chinese numeral back (test helper for the round trip).
+    fn chinese_to_int(s: &str) -> u64 {
+        let mut total = 0u64;
+        let mut section = 0u64;
+        let mut digit = 0u64;
+        for c in s.chars() {
+            match c {
+                '零' => digit = 0,
+                '一' => digit = 1,
+                '二' | '两' => digit = 2,
+                '三' => digit = 3,
+                '四' => digit = 4,
+                '五' => digit = 5,
+                '六' => digit = 6,
+                '七' => digit = 7,
+                '八' => digit = 8,
+                '九' => digit = 9,
+                '十' | '百' | '千' => {
+                    let unit = match c {
+                        '十' => 10,
+                        '百' => 100,
+                        _ => 1000,
+                    };
+                    section += if digit == 0 && c == '十' { 1 } else { digit } * unit;
+                    digit = 0;
+                }
+                '万' | '亿' => {
+                    let unit = if c == '万' { 10_000 } else { 100_000_000 };
+                    total += (section + digit) * unit;
+                    section = 0;
+                    digit = 0;
+                }
+                _ => {}
+            }
+        }
+        total + section + digit
     }
 }

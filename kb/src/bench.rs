@@ -72,7 +72,12 @@ pub fn generated_guide(base: &Guide, n: usize) -> Guide {
             .chain(b.aliases.iter().take(2).cloned())
             .collect();
         it.dialect_aliases = b.dialect_aliases.iter().take(2).cloned().collect();
-        it.materials = a.materials.iter().chain(b.materials.iter().take(1)).cloned().collect();
+        it.materials = a
+            .materials
+            .iter()
+            .chain(b.materials.iter().take(1))
+            .cloned()
+            .collect();
         it.steps = b.steps.clone();
         it.summary = format!("{}{}", b.title, a.summary);
         it.related = Vec::new();
@@ -89,14 +94,27 @@ pub fn run(out: &mut dyn std::io::Write) -> Result<()> {
     let t = Instant::now();
     let guide = Guide::builtin()?;
     let load = t.elapsed();
-    writeln!(out, "kb bench ({} queries x {ROUNDS} rounds, k=3, one thread)", QUERIES.len())?;
-    writeln!(out, "guide load (47 items, embedded): {:.1} ms", load.as_secs_f64() * 1e3)?;
+    writeln!(
+        out,
+        "kb bench ({} queries x {ROUNDS} rounds, k=3, one thread)",
+        QUERIES.len()
+    )?;
+    writeln!(
+        out,
+        "guide load (47 items, embedded): {:.1} ms",
+        load.as_secs_f64() * 1e3
+    )?;
 
     let t = Instant::now();
     let small = TantivyRetriever::in_ram(&guide)?;
     let build_small = t.elapsed();
     let times = time_queries(&small, ROUNDS * 20)?;
-    report(out, &format!("{} items", guide.items.len()), build_small, &times)?;
+    report(
+        out,
+        &format!("{} items", guide.items.len()),
+        build_small,
+        &times,
+    )?;
 
     let tmp = std::env::temp_dir().join(format!("xiaoan-kb-bench-{}", std::process::id()));
     let t = Instant::now();
@@ -120,16 +138,31 @@ pub fn run(out: &mut dyn std::io::Write) -> Result<()> {
     let t = Instant::now();
     let large = generated_guide(&guide, LARGE_GUIDE_ITEMS);
     let gen = t.elapsed();
-    writeln!(out, "generated {} items in {:.0} ms", large.items.len(), gen.as_secs_f64() * 1e3)?;
+    writeln!(
+        out,
+        "generated {} items in {:.0} ms",
+        large.items.len(),
+        gen.as_secs_f64() * 1e3
+    )?;
     let t = Instant::now();
     let big = TantivyRetriever::in_ram(&large)?;
     let build_big = t.elapsed();
     let times = time_queries(&big, ROUNDS)?;
-    report(out, &format!("{} items", large.items.len()), build_big, &times)?;
+    report(
+        out,
+        &format!("{} items", large.items.len()),
+        build_big,
+        &times,
+    )?;
     Ok(())
 }
 
-fn report(out: &mut dyn std::io::Write, what: &str, build: Duration, sorted: &[Duration]) -> Result<()> {
+fn report(
+    out: &mut dyn std::io::Write,
+    what: &str,
+    build: Duration,
+    sorted: &[Duration],
+) -> Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     if build > Duration::ZERO {
         write!(out, "{what}: index build {:.0} ms; ", ms(build))?;

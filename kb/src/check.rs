@@ -13,8 +13,7 @@ use toml::Spanned;
 
 use crate::analyze::simplify;
 use crate::guide::{
-    line_of, read_toml_files, Centre, Item, CENTRE_FILE, SUMMARY_MAX_CHARS,
-    SUMMARY_MAX_SENTENCES,
+    line_of, read_toml_files, Centre, Item, CENTRE_FILE, SUMMARY_MAX_CHARS, SUMMARY_MAX_SENTENCES,
 };
 
 /// One problem found in a guide file.
@@ -55,9 +54,14 @@ const ITEM_FIELDS: &[(&str, bool)] = &[
     ("related", false),
     ("summary", true),
 ];
-const LOCATION_FIELDS: &[(&str, bool)] = &[("zone", true), ("window", true), ("grid_station", true)];
-const COMMITMENT_FIELDS: &[(&str, bool)] =
-    &[("kind", true), ("terms", true), ("later", true), ("deadline", true)];
+const LOCATION_FIELDS: &[(&str, bool)] =
+    &[("zone", true), ("window", true), ("grid_station", true)];
+const COMMITMENT_FIELDS: &[(&str, bool)] = &[
+    ("kind", true),
+    ("terms", true),
+    ("later", true),
+    ("deadline", true),
+];
 /// Allowed values of `kind`.
 const KINDS: &[&str] = &["high-frequency", "comprehensive"];
 
@@ -87,14 +91,23 @@ impl Ctx<'_> {
 }
 
 /// Reports unknown and missing keys of a table; `start` is where the table begins.
-fn check_keys(ctx: &mut Ctx<'_>, table: &DeTable<'_>, start: usize, allowed: &[(&str, bool)], what: &str) {
+fn check_keys(
+    ctx: &mut Ctx<'_>,
+    table: &DeTable<'_>,
+    start: usize,
+    allowed: &[(&str, bool)],
+    what: &str,
+) {
     for (key, _) in table.iter() {
         let k: &str = key.get_ref();
         if !allowed.iter().any(|(a, _)| *a == k) {
             let known: Vec<&str> = allowed.iter().map(|(a, _)| *a).collect();
             ctx.at(
                 key.span().start,
-                format!("unknown field `{k}` in {what} (known: {})", known.join(", ")),
+                format!(
+                    "unknown field `{k}` in {what} (known: {})",
+                    known.join(", ")
+                ),
             );
         }
     }
@@ -106,15 +119,22 @@ fn check_keys(ctx: &mut Ctx<'_>, table: &DeTable<'_>, start: usize, allowed: &[(
 }
 
 fn get<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
-    table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v)
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(_, v)| v)
 }
 
 /// String elements of an array value with their offsets.
-fn strings<'a>(v: Option<&'a Spanned<DeValue<'_>>>) -> Vec<(String, usize)> {
+fn strings(v: Option<&Spanned<DeValue<'_>>>) -> Vec<(String, usize)> {
     v.and_then(|v| v.get_ref().as_array())
         .map(|a| {
             a.iter()
-                .filter_map(|e| e.get_ref().as_str().map(|s| (s.to_string(), e.span().start)))
+                .filter_map(|e| {
+                    e.get_ref()
+                        .as_str()
+                        .map(|s| (s.to_string(), e.span().start))
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -195,7 +215,10 @@ fn check_item_file(ctx: &mut Ctx<'_>) -> Option<Seen> {
     let before = ctx.issues.len();
     let root = table.get_ref();
     check_keys(ctx, root, 0, ITEM_FIELDS, "item");
-    for (name, fields) in [("location", LOCATION_FIELDS), ("commitment", COMMITMENT_FIELDS)] {
+    for (name, fields) in [
+        ("location", LOCATION_FIELDS),
+        ("commitment", COMMITMENT_FIELDS),
+    ] {
         if let Some(v) = get(root, name) {
             match v.get_ref().as_table() {
                 Some(t) => check_keys(ctx, t, v.span().start, fields, name),
@@ -210,18 +233,32 @@ fn check_item_file(ctx: &mut Ctx<'_>) -> Option<Seen> {
             ctx.at(off, e.message().trim().to_string());
         }
     }
-    let stem = ctx.file.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+    let stem = ctx
+        .file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("")
+        .to_string();
     let (id, id_offset) = match get(root, "id") {
-        Some(v) => (v.get_ref().as_str().unwrap_or("").to_string(), v.span().start),
+        Some(v) => (
+            v.get_ref().as_str().unwrap_or("").to_string(),
+            v.span().start,
+        ),
         None => (stem.clone(), 0),
     };
     if get(root, "id").is_some() && id != stem {
-        ctx.at(id_offset, format!("id `{id}` differs from the file name `{stem}.toml`"));
+        ctx.at(
+            id_offset,
+            format!("id `{id}` differs from the file name `{stem}.toml`"),
+        );
     }
     if let Some(v) = get(root, "kind") {
         if let Some(k) = v.get_ref().as_str() {
             if !KINDS.contains(&k) {
-                ctx.at(v.span().start, format!("kind `{k}` must be one of {}", KINDS.join(", ")));
+                ctx.at(
+                    v.span().start,
+                    format!("kind `{k}` must be one of {}", KINDS.join(", ")),
+                );
             }
         }
     }
@@ -281,7 +318,10 @@ fn cross_checks(seen: &[Seen], issues: &mut Vec<CheckIssue>) {
     let mut owners: BTreeMap<String, (&Seen, usize)> = BTreeMap::new();
     for s in seen {
         for (name, off) in &s.names {
-            let key: String = simplify(name).chars().filter(|c| !c.is_whitespace()).collect();
+            let key: String = simplify(name)
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
             match owners.get(&key) {
                 Some((other, other_off)) => {
                     let same = std::ptr::eq(*other, s);
@@ -360,7 +400,10 @@ mod tests {
 
     fn line_containing(dir: &Path, file: &str, needle: &str) -> usize {
         let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-        text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or(0)
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .unwrap_or(0)
     }
 
     #[test]
@@ -375,17 +418,27 @@ mod tests {
     #[test]
     fn unknown_field_is_reported_on_its_line() {
         let tmp = copy_guide();
-        edit(tmp.path(), "dog-registration.toml", "fee = ", "fees_extra = \"x\"\nfee = ");
+        edit(
+            tmp.path(),
+            "dog-registration.toml",
+            "fee = ",
+            "fees_extra = \"x\"\nfee = ",
+        );
         let issues = check_dir(tmp.path());
         let want = line_containing(tmp.path(), "dog-registration.toml", "fees_extra");
         assert!(
-            issues.iter().any(|i| i.file.ends_with("dog-registration.toml")
-                && i.line == want
-                && i.reason.contains("unknown field `fees_extra`")),
+            issues
+                .iter()
+                .any(|i| i.file.ends_with("dog-registration.toml")
+                    && i.line == want
+                    && i.reason.contains("unknown field `fees_extra`")),
             "{issues:?}"
         );
         let shown = issues[0].to_string();
-        assert!(shown.contains(&format!("dog-registration.toml:{want}: ")), "{shown}");
+        assert!(
+            shown.contains(&format!("dog-registration.toml:{want}: ")),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -394,38 +447,64 @@ mod tests {
         edit(tmp.path(), "legal-aid.toml", "fee = \"免费\"\n", "");
         let issues = check_dir(tmp.path());
         assert!(
-            issues
-                .iter()
-                .any(|i| i.file.ends_with("legal-aid.toml") && i.reason.contains("missing required field `fee`")),
+            issues.iter().any(|i| i.file.ends_with("legal-aid.toml")
+                && i.reason.contains("missing required field `fee`")),
             "{issues:?}"
         );
         let tmp = copy_guide();
-        edit(tmp.path(), "legal-aid.toml", "zone = \"E区·综合服务\"\n", "");
+        edit(
+            tmp.path(),
+            "legal-aid.toml",
+            "zone = \"E区·综合服务\"\n",
+            "",
+        );
         let issues = check_dir(tmp.path());
-        assert!(issues.iter().any(|i| i.reason.contains("`zone` in location")), "{issues:?}");
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.reason.contains("`zone` in location")),
+            "{issues:?}"
+        );
     }
 
     #[test]
     fn duplicate_alias_across_items_names_both() {
         let tmp = copy_guide();
-        edit(tmp.path(), "community-canteen.toml", "\"老年食堂\"", "\"老人卡\"");
+        edit(
+            tmp.path(),
+            "community-canteen.toml",
+            "\"老年食堂\"",
+            "\"老人卡\"",
+        );
         let issues = check_dir(tmp.path());
-        let dup: Vec<_> = issues.iter().filter(|i| i.reason.contains("duplicate alias `老人卡`")).collect();
+        let dup: Vec<_> = issues
+            .iter()
+            .filter(|i| i.reason.contains("duplicate alias `老人卡`"))
+            .collect();
         assert_eq!(dup.len(), 1, "{issues:?}");
         let line = line_containing(tmp.path(), "senior-card.toml", "\"老人卡\"");
         let other = line_containing(tmp.path(), "community-canteen.toml", "\"老人卡\"");
-        assert!(dup[0].reason.contains("community-canteen") || dup[0].reason.contains("senior-card"));
+        assert!(
+            dup[0].reason.contains("community-canteen") || dup[0].reason.contains("senior-card")
+        );
         assert!(dup[0].line == line || dup[0].line == other);
     }
 
     #[test]
     fn broken_related_id_is_reported_on_its_line() {
         let tmp = copy_guide();
-        edit(tmp.path(), "senior-card.toml", "\"community-canteen\"]", "\"community-cantene\"]");
+        edit(
+            tmp.path(),
+            "senior-card.toml",
+            "\"community-canteen\"]",
+            "\"community-cantene\"]",
+        );
         let issues = check_dir(tmp.path());
         let want = line_containing(tmp.path(), "senior-card.toml", "community-cantene");
         assert!(
-            issues.iter().any(|i| i.line == want && i.reason.contains("`community-cantene` does not exist")),
+            issues
+                .iter()
+                .any(|i| i.line == want && i.reason.contains("`community-cantene` does not exist")),
             "{issues:?}"
         );
     }
@@ -439,16 +518,25 @@ mod tests {
             "summary = \"",
             "summary = \"第一句话很短。第二句也短。第三句就多了。",
         );
-        edit(tmp.path(), "youth-home.toml", "fee = \"免费\"", "fee = \"免费");
+        edit(
+            tmp.path(),
+            "youth-home.toml",
+            "fee = \"免费\"",
+            "fee = \"免费",
+        );
         let issues = check_dir(tmp.path());
         let want = line_containing(tmp.path(), "time-bank.toml", "summary = ");
         assert!(
-            issues.iter().any(|i| i.file.ends_with("time-bank.toml") && i.line == want && i.reason.contains("summary too long")),
+            issues.iter().any(|i| i.file.ends_with("time-bank.toml")
+                && i.line == want
+                && i.reason.contains("summary too long")),
             "{issues:?}"
         );
         let bad = line_containing(tmp.path(), "youth-home.toml", "fee = ");
         assert!(
-            issues.iter().any(|i| i.file.ends_with("youth-home.toml") && i.line == bad && i.reason.contains("not valid TOML")),
+            issues.iter().any(|i| i.file.ends_with("youth-home.toml")
+                && i.line == bad
+                && i.reason.contains("not valid TOML")),
             "{issues:?}"
         );
     }
@@ -459,12 +547,16 @@ mod tests {
         if let Err(e) = std::fs::remove_file(tmp.path().join(CENTRE_FILE)) {
             panic!("{e}");
         }
-        assert!(check_dir(tmp.path()).iter().any(|i| i.reason.contains("missing centre file")));
+        assert!(check_dir(tmp.path())
+            .iter()
+            .any(|i| i.reason.contains("missing centre file")));
         let empty = match tempfile::tempdir() {
             Ok(t) => t,
             Err(e) => panic!("{e}"),
         };
-        assert!(check_dir(empty.path()).iter().any(|i| i.reason.contains("no guide files")));
+        assert!(check_dir(empty.path())
+            .iter()
+            .any(|i| i.reason.contains("no guide files")));
         let missing = empty.path().join("nope");
         assert!(!check_dir(&missing).is_empty());
     }

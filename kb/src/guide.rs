@@ -195,7 +195,11 @@ pub fn catalog_ids() -> Vec<&'static str> {
 /// 1-based line of a byte offset.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn parse_err(path: &Path, text: &str, e: toml::de::Error) -> KbError {
@@ -250,7 +254,10 @@ impl Guide {
         items.sort_by(|a, b| a.id.cmp(&b.id));
         for w in items.windows(2) {
             if w[0].id == w[1].id {
-                return Err(KbError::InvalidGuide(format!("duplicate item id `{}`", w[0].id)));
+                return Err(KbError::InvalidGuide(format!(
+                    "duplicate item id `{}`",
+                    w[0].id
+                )));
             }
         }
         if items.is_empty() {
@@ -329,7 +336,8 @@ mod tests {
 
     #[test]
     fn shipped_catalogue_matches_the_spec_when_present() {
-        let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/service-catalog.tsv");
+        let spec =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/service-catalog.tsv");
         if let Ok(text) = std::fs::read_to_string(&spec) {
             assert_eq!(text, CATALOG_TSV);
         }

@@ -33,7 +33,9 @@ pub use answer::{speakable, Chunk, ChunkKind};
 pub use check::{check_dir, CheckIssue};
 pub use error::{KbError, Result};
 pub use guide::{
-    catalog_ids, AccessibleWindow, Centre, Commitment, Contact, Guide, Hours, Item, Location,
-    Site, CATALOG_TSV, CENTRE_FILE, SUMMARY_MAX_CHARS, SUMMARY_MAX_SENTENCES,
+    catalog_ids, AccessibleWindow, Centre, Commitment, Contact, Guide, Hours, Item, Location, Site,
+    CATALOG_TSV, CENTRE_FILE, SUMMARY_MAX_CHARS, SUMMARY_MAX_SENTENCES,
 };
-pub use retrieve::{decide, Decision, Hit, Retriever, TantivyRetriever, CLOSE_RATIO, MIN_CONFIDENCE, MIN_SCORE};
+pub use retrieve::{
+    decide, Decision, Hit, Retriever, TantivyRetriever, CLOSE_RATIO, MIN_CONFIDENCE, MIN_SCORE,
+};

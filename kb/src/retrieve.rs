@@ -94,10 +94,22 @@ fn schema() -> (Schema, Fields) {
 
 fn register_tokenizers(index: &Index) {
     let t = index.tokenizers();
-    t.register(analyze::WORDS, TextAnalyzer::from(analyze::WordsTokenizer::new()));
-    t.register(analyze::BIGRAMS, TextAnalyzer::from(analyze::BigramTokenizer));
-    t.register(analyze::PINYIN_PAIRS, TextAnalyzer::from(analyze::PinyinPairTokenizer));
-    t.register(analyze::PINYIN_SYLLABLES, TextAnalyzer::from(analyze::PinyinSyllableTokenizer));
+    t.register(
+        analyze::WORDS,
+        TextAnalyzer::from(analyze::WordsTokenizer::new()),
+    );
+    t.register(
+        analyze::BIGRAMS,
+        TextAnalyzer::from(analyze::BigramTokenizer),
+    );
+    t.register(
+        analyze::PINYIN_PAIRS,
+        TextAnalyzer::from(analyze::PinyinPairTokenizer),
+    );
+    t.register(
+        analyze::PINYIN_SYLLABLES,
+        TextAnalyzer::from(analyze::PinyinSyllableTokenizer),
+    );
 }
 
 fn name_texts(item: &Item) -> Vec<&str> {
@@ -108,11 +120,15 @@ fn name_texts(item: &Item) -> Vec<&str> {
 }
 
 fn body_texts(item: &Item) -> Vec<&str> {
-    [item.category.as_str(), item.summary.as_str(), item.eligibility.as_str()]
-        .into_iter()
-        .chain(item.materials.iter().map(String::as_str))
-        .chain(item.steps.iter().map(String::as_str))
-        .collect()
+    [
+        item.category.as_str(),
+        item.summary.as_str(),
+        item.eligibility.as_str(),
+    ]
+    .into_iter()
+    .chain(item.materials.iter().map(String::as_str))
+    .chain(item.steps.iter().map(String::as_str))
+    .collect()
 }
 
 /// The tantivy retriever (on disk or in RAM).
@@ -195,7 +211,11 @@ impl TantivyRetriever {
             doc.add_text(fields.id, &item.id);
             doc.add_text(fields.title, &item.title);
             for (i, (field, _, _)) in fields.views.iter().enumerate() {
-                let texts = if i < 4 { name_texts(item) } else { body_texts(item) };
+                let texts = if i < 4 {
+                    name_texts(item)
+                } else {
+                    body_texts(item)
+                };
                 for t in texts {
                     doc.add_text(*field, t);
                 }
@@ -225,7 +245,10 @@ impl TantivyRetriever {
                 if seen.insert(t.text.clone()) {
                     let term = Term::from_field_text(*field, &t.text);
                     let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                    clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), *boost))));
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(q), *boost)),
+                    ));
                 }
             }
         }
@@ -305,7 +328,7 @@ pub(crate) fn confidences(scores: &[f32]) -> Vec<f32> {
     let Some(&top) = scores.first() else {
         return Vec::new();
     };
-    if !(top > 0.0) || !top.is_finite() {
+    if !top.is_finite() || top <= 0.0 {
         return vec![0.0; scores.len()];
     }
     let t = TEMPERATURE_FRAC * top;
@@ -348,7 +371,7 @@ pub fn decide(hits: &[Hit]) -> Decision {
     let Some(first) = hits.first() else {
         return Decision::NotFound;
     };
-    if !(first.score >= MIN_SCORE) {
+    if first.score.is_nan() || first.score < MIN_SCORE {
         return Decision::NotFound;
     }
     if let Some(second) = hits.get(1) {
@@ -411,7 +434,10 @@ mod tests {
         let r = TantivyRetriever::in_ram(&guide())?;
         assert_eq!(top(&r, "敬老咖")?.as_deref(), Some("senior-card"));
         assert_eq!(top(&r, "低報")?.as_deref(), Some("minimum-living"));
-        assert_eq!(top(&r, "我想办理頒離責抱卡")?.as_deref(), Some("social-security-card"));
+        assert_eq!(
+            top(&r, "我想办理頒離責抱卡")?.as_deref(),
+            Some("social-security-card")
+        );
         Ok(())
     }
 
@@ -440,11 +466,21 @@ mod tests {
         }
         // 居住证 (permit) and 居住证明 (a certificate) sound alike: ask which.
         match decide(&r.search("居住证明", 3)?) {
-            Decision::Clarify { first, second, question } => {
+            Decision::Clarify {
+                first,
+                second,
+                question,
+            } => {
                 let ids = [first.id.as_str(), second.id.as_str()];
                 assert!(ids.contains(&"certificate-issuance"), "{ids:?}");
-                assert!(question.starts_with("您是问") && question.contains("还是"), "{question}");
-                assert!(question.contains(&first.title) || question.contains(spoken_title(&first.title)));
+                assert!(
+                    question.starts_with("您是问") && question.contains("还是"),
+                    "{question}"
+                );
+                assert!(
+                    question.contains(&first.title)
+                        || question.contains(spoken_title(&first.title))
+                );
             }
             other => panic!("expected a clarifying question, got {other:?}"),
         }
@@ -512,7 +548,10 @@ mod tests {
             Default::default();
         let mut misses = Vec::new();
         for (q, expected, kind) in &rows {
-            assert!(g.item(expected).is_some(), "unknown id {expected} in queries.tsv");
+            assert!(
+                g.item(expected).is_some(),
+                "unknown id {expected} in queries.tsv"
+            );
             let hits = r.search(q, 3)?;
             let rank = hits.iter().position(|h| h.id == *expected);
             let e = by_kind.entry(kind).or_default();
@@ -526,7 +565,9 @@ mod tests {
             if rank != Some(0) {
                 misses.push(format!(
                     "{kind}\t{q}\t{expected}\t{:?}",
-                    hits.iter().map(|h| (h.id.as_str(), h.score)).collect::<Vec<_>>()
+                    hits.iter()
+                        .map(|h| (h.id.as_str(), h.score))
+                        .collect::<Vec<_>>()
                 ));
             }
         }
@@ -554,7 +595,12 @@ mod tests {
             }
         }
         right.sort_by(f32::total_cmp);
-        let pick = |p: f64| right.get(((right.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0.0);
+        let pick = |p: f64| {
+            right
+                .get(((right.len() as f64 - 1.0) * p) as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
         println!(
             "top-1 scores when right: min {:.1} p05 {:.1} p50 {:.1}; {} right answers under MIN_SCORE",
             pick(0.0),
@@ -570,10 +616,24 @@ mod tests {
                 Decision::NotFound => decisions.2 += 1,
             }
         }
-        println!("decisions: answer {} clarify {} not-found {}", decisions.0, decisions.1, decisions.2);
-        for q in ["今天天气怎么样", "讲个笑话吧", "hello", "你叫什么名字", "附近有什么好吃的"] {
+        println!(
+            "decisions: answer {} clarify {} not-found {}",
+            decisions.0, decisions.1, decisions.2
+        );
+        for q in [
+            "今天天气怎么样",
+            "讲个笑话吧",
+            "hello",
+            "你叫什么名字",
+            "附近有什么好吃的",
+        ] {
             let h = r.search(q, 2)?;
-            println!("off-topic {q}: {:?}", h.iter().map(|h| (h.id.as_str(), h.score, h.confidence)).collect::<Vec<_>>());
+            println!(
+                "off-topic {q}: {:?}",
+                h.iter()
+                    .map(|h| (h.id.as_str(), h.score, h.confidence))
+                    .collect::<Vec<_>>()
+            );
         }
         assert!(r1 >= 0.85, "recall@1 {r1:.3}");
         assert!(r3 >= 0.95, "recall@3 {r3:.3}");

@@ -7,6 +7,7 @@
 //! code = "wuu-sh"
 //! whisper_language = "zh"        # Whisper language token (base has no dialect tokens)
 //! prompt = "侬好，我想问问看哪能办。"  # decoding prompt in the dialect's written form
+//! use_prompt = false             # pass it to the decoder (off: it raised CER when measured)
 //! lexicon = "wuu-sh.tsv"         # dialect -> Mandarin lexicon (read by understanding)
 //! tts_voice = "cmn-latn-pinyin"  # espeak-ng voice for replies
 //! lora = "lora.safetensors"      # optional low-rank deltas, relative to the folder
@@ -75,7 +76,10 @@ pub struct AdapterBias {
 
 impl Default for AdapterBias {
     fn default() -> Self {
-        Self { boost: DEFAULT_BIAS_BOOST, phrases: Vec::new() }
+        Self {
+            boost: DEFAULT_BIAS_BOOST,
+            phrases: Vec::new(),
+        }
     }
 }
 
@@ -88,6 +92,8 @@ struct AdapterFile {
     whisper_language: Option<String>,
     #[serde(default)]
     prompt: String,
+    #[serde(default)]
+    use_prompt: bool,
     #[serde(default)]
     lexicon: Option<String>,
     tts_voice: String,
@@ -109,6 +115,9 @@ pub struct Adapter {
     pub whisper_language: String,
     /// Decoding prompt in the dialect's written form (empty: none).
     pub prompt: String,
+    /// Whether [`Adapter::decode_options`] passes the prompt to the decoder. Default off:
+    /// on the espeak-ng fixtures a prompt made Whisper base invent words (see the file).
+    pub use_prompt: bool,
     /// Contextual-biasing phrases and boost.
     pub bias: AdapterBias,
     /// File name of the dialect → Mandarin lexicon (resolved by the understanding stage).
@@ -130,24 +139,41 @@ impl Adapter {
             return Err(bad("`code` is empty".into()));
         }
         if !TTS_VOICES.contains(&f.tts_voice.as_str()) {
-            return Err(bad(format!("unknown tts_voice `{}` (want one of {TTS_VOICES:?})", f.tts_voice)));
+            return Err(bad(format!(
+                "unknown tts_voice `{}` (want one of {TTS_VOICES:?})",
+                f.tts_voice
+            )));
         }
         if !f.bias.boost.is_finite() || f.bias.boost < 0.0 || f.bias.boost > 20.0 {
-            return Err(bad(format!("bias boost {} is outside 0..=20", f.bias.boost)));
+            return Err(bad(format!(
+                "bias boost {} is outside 0..=20",
+                f.bias.boost
+            )));
         }
         if let Some(l) = &f.lora {
             if Path::new(l).is_absolute() || l.contains("..") {
-                return Err(bad(format!("lora `{l}` must be a file name inside the adapter folder")));
+                return Err(bad(format!(
+                    "lora `{l}` must be a file name inside the adapter folder"
+                )));
             }
         }
-        let phrases: Vec<String> =
-            f.bias.phrases.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+        let phrases: Vec<String> = f
+            .bias
+            .phrases
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
         Ok(Self {
             code: f.code.trim().to_string(),
             names: f.names,
             whisper_language: f.whisper_language.unwrap_or_else(|| "zh".into()),
             prompt: f.prompt.trim().to_string(),
-            bias: AdapterBias { boost: f.bias.boost, phrases },
+            use_prompt: f.use_prompt,
+            bias: AdapterBias {
+                boost: f.bias.boost,
+                phrases,
+            },
             lexicon: f.lexicon,
             tts_voice: f.tts_voice,
             lora: f.lora,
@@ -176,7 +202,8 @@ impl Adapter {
     pub fn decode_options(&self, base: &DecodeOptions) -> DecodeOptions {
         let mut o = base.clone();
         o.language = self.whisper_language.clone();
-        if o.prompt.as_deref().is_none_or(|p| p.trim().is_empty()) && !self.prompt.is_empty() {
+        let own_prompt = self.use_prompt && !self.prompt.is_empty();
+        if own_prompt && o.prompt.as_deref().is_none_or(|p| p.trim().is_empty()) {
             o.prompt = Some(self.prompt.clone());
         }
         for p in &self.bias.phrases {
@@ -198,11 +225,21 @@ impl Adapter {
         s += &format!("  language token : <|{}|>\n", self.whisper_language);
         s += &format!(
             "  prompt         : {} ({})\n",
-            if self.prompt.is_empty() { "(none)" } else { &self.prompt },
-            on(!self.prompt.is_empty())
+            if self.prompt.is_empty() {
+                "(none)"
+            } else {
+                &self.prompt
+            },
+            on(self.use_prompt && !self.prompt.is_empty())
         );
         let bias_on = !self.bias.phrases.is_empty() && self.bias.boost > 0.0;
-        let sample: Vec<&str> = self.bias.phrases.iter().take(5).map(String::as_str).collect();
+        let sample: Vec<&str> = self
+            .bias
+            .phrases
+            .iter()
+            .take(5)
+            .map(String::as_str)
+            .collect();
         s += &format!(
             "  bias           : {} phrases, boost {:.1} ({}) e.g. {}\n",
             self.bias.phrases.len(),
@@ -224,7 +261,9 @@ impl Adapter {
         s += &format!("  lora           : {lora}\n");
         s += &format!(
             "  source         : {}",
-            self.dir.as_ref().map_or_else(|| "built-in".to_string(), |d| d.display().to_string())
+            self.dir
+                .as_ref()
+                .map_or_else(|| "built-in".to_string(), |d| d.display().to_string())
         );
         s
     }
@@ -233,7 +272,10 @@ impl Adapter {
 /// Reads every `<dir>/<code>/adapter.toml`, sorted by code. A folder without
 /// `adapter.toml` is skipped; a malformed file or a duplicated code is an error.
 pub fn load_adapters(dir: &Path) -> Result<Vec<Adapter>> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::Io { path: dir.to_path_buf(), source: e })?;
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
     let mut out: Vec<Adapter> = Vec::new();
     for entry in rd.flatten() {
         let sub = entry.path();
@@ -241,10 +283,17 @@ pub fn load_adapters(dir: &Path) -> Result<Vec<Adapter>> {
         if !file.is_file() {
             continue;
         }
-        let text = std::fs::read_to_string(&file).map_err(|e| Error::Io { path: file.clone(), source: e })?;
+        let text = std::fs::read_to_string(&file).map_err(|e| Error::Io {
+            path: file.clone(),
+            source: e,
+        })?;
         let a = Adapter::parse(&text, &file.display().to_string(), Some(&sub))?;
         if out.iter().any(|b| b.code == a.code) {
-            return Err(Error::Config(format!("{}: code `{}` is defined twice", file.display(), a.code)));
+            return Err(Error::Config(format!(
+                "{}: code `{}` is defined twice",
+                file.display(),
+                a.code
+            )));
         }
         out.push(a);
     }
@@ -289,12 +338,27 @@ mod tests {
     #[test]
     fn every_builtin_adapter_parses_and_matches_its_folder() {
         let all = builtin_adapters().unwrap();
-        assert_eq!(all.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(), CODES);
+        assert_eq!(
+            all.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(),
+            CODES
+        );
         for a in &all {
             assert_eq!(a.whisper_language, "zh", "{}", a.code);
-            assert!(!a.prompt.is_empty() && a.prompt.chars().count() <= 20, "{}: short prompt", a.code);
-            assert!((20..=45).contains(&a.bias.phrases.len()), "{}: {} phrases", a.code, a.bias.phrases.len());
-            assert_eq!(a.lexicon.as_deref(), Some(format!("{}.tsv", a.code).as_str()));
+            assert!(
+                !a.prompt.is_empty() && a.prompt.chars().count() <= 20,
+                "{}: short prompt",
+                a.code
+            );
+            assert!(
+                (20..=45).contains(&a.bias.phrases.len()),
+                "{}: {} phrases",
+                a.code,
+                a.bias.phrases.len()
+            );
+            assert_eq!(
+                a.lexicon.as_deref(),
+                Some(format!("{}.tsv", a.code).as_str())
+            );
             assert!(a.bias.phrases.iter().any(|p| p == "社保卡"));
         }
         let voice = |c: &str| find_adapter(&all, c).map(|a| a.tts_voice.clone());
@@ -311,7 +375,13 @@ mod tests {
         assert_eq!(from_dir.len(), builtin.len());
         for b in &builtin {
             let d = find_adapter(&from_dir, &b.code).unwrap();
-            assert_eq!(Adapter { dir: None, ..d.clone() }, *b);
+            assert_eq!(
+                Adapter {
+                    dir: None,
+                    ..d.clone()
+                },
+                *b
+            );
         }
     }
 
@@ -322,7 +392,18 @@ mod tests {
         let base = DecodeOptions::default();
         let o = sh.decode_options(&base);
         assert_eq!(o.language, "zh");
-        assert_eq!(o.prompt.as_deref(), Some(sh.prompt.as_str()));
+        assert_eq!(
+            o.prompt, None,
+            "the shipped prompts are off (they raised CER)"
+        );
+        let prompted = Adapter {
+            use_prompt: true,
+            ..sh.clone()
+        };
+        assert_eq!(
+            prompted.decode_options(&base).prompt.as_deref(),
+            Some(sh.prompt.as_str())
+        );
         assert!(o.bias_phrases.iter().any(|p| p == "阿拉"));
         assert_eq!(o.bias_boost, sh.bias.boost);
         // A prompt set by the kiosk is kept.
@@ -337,17 +418,21 @@ mod tests {
         let d = find_adapter(&all, "yue").unwrap().describe();
         assert!(d.contains("粤语") && d.contains("Cantonese"), "{d}");
         assert!(d.contains("bias") && d.contains("(active)"), "{d}");
+        assert!(d.contains("prompt") && d.contains("(off)"), "{d}");
         assert!(d.contains("lora           : (none)"), "{d}");
     }
 
     #[test]
     fn bad_files_are_clear_errors() {
         let bad_voice = "code='x'\ntts_voice='robot'\n[names]\nzh='x'\nen='x'\n";
-        let e = Adapter::parse(bad_voice, "t.toml", None).unwrap_err().to_string();
+        let e = Adapter::parse(bad_voice, "t.toml", None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("t.toml") && e.contains("tts_voice"), "{e}");
         let unknown = "code='x'\ntts_voice='yue'\ncolour='red'\n[names]\nzh='x'\nen='x'\n";
         assert!(Adapter::parse(unknown, "t.toml", None).is_err());
-        let escape = "code='x'\ntts_voice='yue'\nlora='../../etc/passwd'\n[names]\nzh='x'\nen='x'\n";
+        let escape =
+            "code='x'\ntts_voice='yue'\nlora='../../etc/passwd'\n[names]\nzh='x'\nen='x'\n";
         assert!(Adapter::parse(escape, "t.toml", None).is_err());
     }
 
@@ -367,7 +452,11 @@ mod tests {
 
     #[test]
     fn phrase_variants_cover_both_scripts() {
-        assert_eq!(phrase_variants("社保卡"), vec!["社保卡".to_string()], "same in both scripts");
+        assert_eq!(
+            phrase_variants("社保卡"),
+            vec!["社保卡".to_string()],
+            "same in both scripts"
+        );
         let v = phrase_variants("敬老卡");
         assert_eq!(v[0], "敬老卡");
         let v = phrase_variants("纠纷调解");

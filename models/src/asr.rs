@@ -100,7 +100,11 @@ impl Transcript {
             avg_logprob: 0.0,
             no_speech_prob: 0.0,
             temperature: 0.0,
-            stop: if text.is_empty() { StopReason::NoSpeech } else { StopReason::Eot },
+            stop: if text.is_empty() {
+                StopReason::NoSpeech
+            } else {
+                StopReason::Eot
+            },
         }
     }
 }
@@ -135,7 +139,9 @@ pub(crate) fn check_samples(samples: &[f32]) -> Result<()> {
         )));
     }
     if samples.iter().any(|s| !s.is_finite()) {
-        return Err(Error::BadAudio("the samples contain NaN or infinity".into()));
+        return Err(Error::BadAudio(
+            "the samples contain NaN or infinity".into(),
+        ));
     }
     Ok(())
 }
@@ -144,7 +150,10 @@ enum Script {
     /// Each call returns the next text; the last one repeats.
     Sequence(Vec<String>),
     /// The prefix of a sentence in proportion to the audio length.
-    Growing { text: Vec<char>, chars_per_second: f32 },
+    Growing {
+        text: Vec<char>,
+        chars_per_second: f32,
+    },
 }
 
 /// A recogniser that returns scripted transcripts, for tests and evaluation
@@ -194,13 +203,19 @@ impl AsrModel for ScriptedAsr {
     fn decode(&self, samples: &[f32], _opts: &DecodeOptions) -> Result<Transcript> {
         check_samples(samples)?;
         let n = {
-            let mut c = self.calls.lock().map_err(|_| Error::Decode("scripted engine poisoned".into()))?;
+            let mut c = self
+                .calls
+                .lock()
+                .map_err(|_| Error::Decode("scripted engine poisoned".into()))?;
             *c += 1;
             *c - 1
         };
         let text: String = match &self.script {
             Script::Sequence(v) => v.get(n).or(v.last()).cloned().unwrap_or_default(),
-            Script::Growing { text, chars_per_second } => {
+            Script::Growing {
+                text,
+                chars_per_second,
+            } => {
                 let secs = samples.len() as f32 / 16_000.0;
                 let k = ((secs * chars_per_second).floor() as usize).min(text.len());
                 text[..k].iter().collect()
@@ -216,7 +231,10 @@ mod tests {
 
     #[test]
     fn simplified_conversion_changes_traditional_only() {
-        assert_eq!(to_simplified("我想問下點樣辦長者卡"), "我想问下点样办长者卡");
+        assert_eq!(
+            to_simplified("我想問下點樣辦長者卡"),
+            "我想问下点样办长者卡"
+        );
         assert_eq!(to_simplified("我想办理社保卡"), "我想办理社保卡");
     }
 
@@ -234,7 +252,13 @@ mod tests {
     fn decode_refuses_nan_and_overlong_audio() {
         let asr = ScriptedAsr::fixed("x");
         let o = DecodeOptions::default();
-        assert!(matches!(asr.decode(&[f32::NAN], &o), Err(Error::BadAudio(_))));
-        assert!(matches!(asr.decode(&vec![0.0; 16_000 * 31], &o), Err(Error::BadAudio(_))));
+        assert!(matches!(
+            asr.decode(&[f32::NAN], &o),
+            Err(Error::BadAudio(_))
+        ));
+        assert!(matches!(
+            asr.decode(&vec![0.0; 16_000 * 31], &o),
+            Err(Error::BadAudio(_))
+        ));
     }
 }

@@ -26,8 +26,11 @@ const SR: usize = 16_000;
 /// Mel frames of a full 30 s window (openai/whisper `N_FRAMES`).
 const N_FRAMES_30S: usize = 3000;
 /// Zero audio appended after the speech before the encoder runs on a trimmed window, in
-/// seconds (rounded up to whole seconds). Chosen by measurement on the fixtures.
-pub const ENCODER_PAD_S: f32 = 1.0;
+/// seconds (the window is then rounded up to whole seconds). Measured on the six
+/// espeak-ng fixtures, greedy: 1 s and 2 s of padding made Whisper base call a clear
+/// clip "no speech" and loop more (mean Mandarin character share 0.10); 4 s gave 0.23,
+/// better than the full 30 s window (0.11) at about a quarter of its encoder cost.
+pub const ENCODER_PAD_S: f32 = 4.0;
 /// Layer-norm epsilon of Whisper (PyTorch default).
 const LN_EPS: f64 = 1e-5;
 /// Seed of the sampler used at temperatures above 0 (reproducible results).
@@ -76,11 +79,19 @@ impl Attention {
     /// (1, t, d) → (1, h, t, d/h)
     fn heads(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t, d) = x.dims3()?;
-        x.reshape((b, t, self.n_head, d / self.n_head))?.transpose(1, 2)?.contiguous()
+        x.reshape((b, t, self.n_head, d / self.n_head))?
+            .transpose(1, 2)?
+            .contiguous()
     }
 
     /// Attention of queries `x` over keys/values already split in heads.
-    fn attend(&self, x: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    fn attend(
+        &self,
+        x: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let scale = 1.0 / ((d / self.n_head) as f64).sqrt();
         let q = (self.heads(&self.q.forward(x)?)? * scale)?;
@@ -104,13 +115,20 @@ struct Block {
 }
 
 fn ln(d: usize, vb: VarBuilder) -> candle_core::Result<LayerNorm> {
-    Ok(LayerNorm::new(vb.get(d, "weight")?, vb.get(d, "bias")?, LN_EPS))
+    Ok(LayerNorm::new(
+        vb.get(d, "weight")?,
+        vb.get(d, "bias")?,
+        LN_EPS,
+    ))
 }
 
 impl Block {
     fn load(d: usize, n_head: usize, cross: bool, vb: VarBuilder) -> candle_core::Result<Self> {
         let cross = if cross {
-            Some((Attention::load(d, n_head, vb.pp("encoder_attn"))?, ln(d, vb.pp("encoder_attn_layer_norm"))?))
+            Some((
+                Attention::load(d, n_head, vb.pp("encoder_attn"))?,
+                ln(d, vb.pp("encoder_attn_layer_norm"))?,
+            ))
         } else {
             None
         };
@@ -157,19 +175,45 @@ impl Model {
         let d = cfg.d_model;
         let enc = vb.pp("model.encoder");
         let dec = vb.pp("model.decoder");
-        let c1 = Conv1dConfig { padding: 1, stride: 1, ..Default::default() };
-        let c2 = Conv1dConfig { padding: 1, stride: 2, ..Default::default() };
+        let c1 = Conv1dConfig {
+            padding: 1,
+            stride: 1,
+            ..Default::default()
+        };
+        let c2 = Conv1dConfig {
+            padding: 1,
+            stride: 2,
+            ..Default::default()
+        };
         let conv1 = Conv1d::new(
             enc.get((d, cfg.num_mel_bins, 3), "conv1.weight")?,
             Some(enc.get(d, "conv1.bias")?),
             c1,
         );
-        let conv2 = Conv1d::new(enc.get((d, d, 3), "conv2.weight")?, Some(enc.get(d, "conv2.bias")?), c2);
+        let conv2 = Conv1d::new(
+            enc.get((d, d, 3), "conv2.weight")?,
+            Some(enc.get(d, "conv2.bias")?),
+            c2,
+        );
         let enc_blocks = (0..cfg.encoder_layers)
-            .map(|i| Block::load(d, cfg.encoder_attention_heads, false, enc.pp(format!("layers.{i}"))))
+            .map(|i| {
+                Block::load(
+                    d,
+                    cfg.encoder_attention_heads,
+                    false,
+                    enc.pp(format!("layers.{i}")),
+                )
+            })
             .collect::<candle_core::Result<Vec<_>>>()?;
         let dec_blocks = (0..cfg.decoder_layers)
-            .map(|i| Block::load(d, cfg.decoder_attention_heads, true, dec.pp(format!("layers.{i}"))))
+            .map(|i| {
+                Block::load(
+                    d,
+                    cfg.decoder_attention_heads,
+                    true,
+                    dec.pp(format!("layers.{i}")),
+                )
+            })
             .collect::<candle_core::Result<Vec<_>>>()?;
         let embed = dec.get((cfg.vocab_size, d), "embed_tokens.weight")?;
         let embed_t = embed.t()?.contiguous()?;
@@ -207,8 +251,13 @@ impl Model {
     fn new_state(&self, audio: &Tensor) -> candle_core::Result<DecoderState> {
         let mut cross_kv = Vec::with_capacity(self.dec_blocks.len());
         for b in &self.dec_blocks {
-            let (a, _) = b.cross.as_ref().ok_or_else(|| candle_core::Error::Msg("decoder block without cross-attention".into()))?;
-            cross_kv.push((a.heads(&a.k.forward(audio)?)?, a.heads(&a.v.forward(audio)?)?));
+            let (a, _) = b.cross.as_ref().ok_or_else(|| {
+                candle_core::Error::Msg("decoder block without cross-attention".into())
+            })?;
+            cross_kv.push((
+                a.heads(&a.k.forward(audio)?)?,
+                a.heads(&a.v.forward(audio)?)?,
+            ));
         }
         Ok(DecoderState {
             cross_kv,
@@ -229,7 +278,9 @@ impl Model {
             let pos0 = st.pos;
             let total = pos0 + n;
             let m: Vec<f32> = (0..n)
-                .flat_map(|i| (0..total).map(move |j| if j > pos0 + i { f32::NEG_INFINITY } else { 0.0 }))
+                .flat_map(|i| {
+                    (0..total).map(move |j| if j > pos0 + i { f32::NEG_INFINITY } else { 0.0 })
+                })
                 .collect();
             Some(Tensor::from_vec(m, (n, total), dev)?)
         } else {
@@ -241,7 +292,10 @@ impl Model {
             let k_new = b.attn.heads(&b.attn.k.forward(&h)?)?;
             let v_new = b.attn.heads(&b.attn.v.forward(&h)?)?;
             let (k, v) = match &st.self_kv[i] {
-                Some((k0, v0)) => (Tensor::cat(&[k0, &k_new], 2)?, Tensor::cat(&[v0, &v_new], 2)?),
+                Some((k0, v0)) => (
+                    Tensor::cat(&[k0, &k_new], 2)?,
+                    Tensor::cat(&[v0, &v_new], 2)?,
+                ),
                 None => (k_new, v_new),
             };
             x = (&x + b.attn.attend(&h, &k, &v, mask.as_ref())?)?;
@@ -289,6 +343,8 @@ pub struct CandleWhisper {
     suppress: Vec<u32>,
     /// whether to trim the encoder window to the audio (true) or pad to 30 s
     trim: bool,
+    /// zero audio after the speech in a trimmed window, seconds
+    pad_s: f32,
 }
 
 impl CandleWhisper {
@@ -297,23 +353,36 @@ impl CandleWhisper {
     pub fn load(dir: &Path) -> Result<Self> {
         let need = |f: &str| {
             let p = dir.join(f);
-            if p.is_file() { Ok(p) } else { Err(Error::NotInstalled { path: p }) }
+            if p.is_file() {
+                Ok(p)
+            } else {
+                Err(Error::NotInstalled { path: p })
+            }
         };
         let weights = need("model.safetensors")?;
         let cfg_path = need("config.json")?;
         let tok_path = need("tokenizer.json")?;
         let mel_path = need("mel_filters.safetensors")?;
-        let load_err = |d: String| Error::LoadModel { path: dir.to_path_buf(), detail: d };
-        let cfg: HfConfig = serde_json::from_slice(&std::fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?)
-            .map_err(|e| load_err(format!("config.json: {e}")))?;
+        let load_err = |d: String| Error::LoadModel {
+            path: dir.to_path_buf(),
+            detail: d,
+        };
+        let cfg: HfConfig =
+            serde_json::from_slice(&std::fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?)
+                .map_err(|e| load_err(format!("config.json: {e}")))?;
         let dev = Device::Cpu;
         // SAFETY: the file is memory-mapped read-only; the set-up writes it once (renamed
         // into place) and nothing modifies it while the program runs.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &dev) }
             .map_err(|e| load_err(e.to_string()))?;
         let model = Model::load(&cfg, vb).map_err(|e| load_err(e.to_string()))?;
-        let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| load_err(format!("tokenizer.json: {e}")))?;
-        let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| load_err(format!("tokenizer has no {t}")));
+        let tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|e| load_err(format!("tokenizer.json: {e}")))?;
+        let id = |t: &str| {
+            tokenizer
+                .token_to_id(t)
+                .ok_or_else(|| load_err(format!("tokenizer has no {t}")))
+        };
         let specials = Specials {
             sot: id("<|startoftranscript|>")?,
             eot: id("<|endoftext|>")?,
@@ -322,11 +391,17 @@ impl CandleWhisper {
             no_speech: id("<|nospeech|>").or_else(|_| id("<|nocaptions|>"))?,
             start_of_prev: id("<|startofprev|>")?,
         };
-        let mels = candle_core::safetensors::load(&mel_path, &dev).map_err(|e| load_err(e.to_string()))?;
+        let mels =
+            candle_core::safetensors::load(&mel_path, &dev).map_err(|e| load_err(e.to_string()))?;
         let filters = mels
             .get(&format!("mel_{}", cfg.num_mel_bins))
             .cloned()
-            .ok_or_else(|| load_err(format!("mel_filters.safetensors has no mel_{}", cfg.num_mel_bins)))?;
+            .ok_or_else(|| {
+                load_err(format!(
+                    "mel_filters.safetensors has no mel_{}",
+                    cfg.num_mel_bins
+                ))
+            })?;
         let n_freq = N_FFT / 2 + 1;
         let mut basis = vec![0f32; N_FFT * 2 * n_freq];
         for n in 0..N_FFT {
@@ -355,6 +430,7 @@ impl CandleWhisper {
             dft,
             suppress,
             trim,
+            pad_s: ENCODER_PAD_S,
         })
     }
 
@@ -395,12 +471,21 @@ impl CandleWhisper {
             let im = spec.narrow(1, n_freq, n_freq)?;
             let power = (re.sqr()? + im.sqr()?)?;
             let power = if live < frames {
-                Tensor::cat(&[&power, &Tensor::zeros((frames - live, n_freq), DType::F32, &dev)?], 0)?
+                Tensor::cat(
+                    &[
+                        &power,
+                        &Tensor::zeros((frames - live, n_freq), DType::F32, &dev)?,
+                    ],
+                    0,
+                )?
             } else {
                 power
             };
             let mel = self.filters.matmul(&power.t()?)?; // (n_mels, frames)
-            let log = mel.clamp(1e-10f32, f32::MAX)?.log()?.affine(1.0 / std::f64::consts::LN_10, 0.0)?;
+            let log = mel
+                .clamp(1e-10f32, f32::MAX)?
+                .log()?
+                .affine(1.0 / std::f64::consts::LN_10, 0.0)?;
             let max = log.max_all()?.to_scalar::<f32>()?;
             let log = log.clamp(max - 8.0, f32::MAX)?;
             log.affine(0.25, 1.0)?.unsqueeze(0)
@@ -413,7 +498,7 @@ impl CandleWhisper {
         if !self.trim {
             return N_FRAMES_30S;
         }
-        let secs = (n as f32 / SR as f32 + ENCODER_PAD_S).ceil() as usize;
+        let secs = (n as f32 / SR as f32 + self.pad_s).ceil() as usize;
         (secs * SR / HOP).clamp(2, N_FRAMES_30S)
     }
 
@@ -425,7 +510,10 @@ impl CandleWhisper {
             .ok_or_else(|| Error::Config(format!("Whisper has no language token {lang}")))?;
         let mut p = Vec::new();
         if let Some(prompt) = opts.prompt.as_deref().filter(|s| !s.trim().is_empty()) {
-            let enc = self.tokenizer.encode(prompt.trim(), false).map_err(|e| Error::Decode(e.to_string()))?;
+            let enc = self
+                .tokenizer
+                .encode(prompt.trim(), false)
+                .map_err(|e| Error::Decode(e.to_string()))?;
             let ids = enc.get_ids();
             // openai/whisper keeps the last n_text_ctx/2 - 1 prompt tokens
             let keep = self.cfg.max_target_positions / 2 - 1;
@@ -433,14 +521,23 @@ impl CandleWhisper {
             p.extend_from_slice(&ids[ids.len().saturating_sub(keep)..]);
         }
         let sot_index = p.len();
-        p.extend([self.specials.sot, lang_id, self.specials.transcribe, self.specials.no_timestamps]);
+        p.extend([
+            self.specials.sot,
+            lang_id,
+            self.specials.transcribe,
+            self.specials.no_timestamps,
+        ]);
         Ok((p, sot_index))
     }
 
     fn token_key(&self, id: u32) -> Option<String> {
         let text = self.tokenizer.decode(&[id], false).unwrap_or_default();
         let is_punct = !text.contains('\u{fffd}')
-            && text.chars().all(|c| c.is_whitespace() || c.is_ascii_punctuation() || "、，。！？：；…“”‘’（）《》·—～".contains(c));
+            && text.chars().all(|c| {
+                c.is_whitespace()
+                    || c.is_ascii_punctuation()
+                    || "、，。！？：；…“”‘’（）《》·—～".contains(c)
+            });
         if is_punct {
             return None;
         }
@@ -484,7 +581,11 @@ impl CandleWhisper {
                 }
             }
             bias.apply(&tokens, &mut logits);
-            let next = if temperature <= 0.0 { argmax(&logits) } else { sample(&logits, temperature, rng) };
+            let next = if temperature <= 0.0 {
+                argmax(&logits)
+            } else {
+                sample(&logits, temperature, rng)
+            };
             sum_logprob += log_softmax_at(&logits, next);
             if next == self.specials.eot {
                 stop = StopReason::Eot;
@@ -504,7 +605,10 @@ impl CandleWhisper {
             let h = self.model.decode_step(&[next], &mut st).map_err(ce)?;
             logits = self.model.logits(&h, 0).map_err(ce)?;
         }
-        let text = self.tokenizer.decode(&tokens, true).map_err(|e| Error::Decode(e.to_string()))?;
+        let text = self
+            .tokenizer
+            .decode(&tokens, true)
+            .map_err(|e| Error::Decode(e.to_string()))?;
         Ok(Transcript {
             text: to_simplified(text.trim()),
             avg_logprob: sum_logprob / (tokens.len() + 1) as f32,
@@ -529,7 +633,9 @@ fn argmax(v: &[f32]) -> u32 {
 fn log_softmax_at(v: &[f32], i: u32) -> f32 {
     let m = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
     let z: f32 = v.iter().map(|x| (x - m).exp()).sum();
-    v.get(i as usize).map(|x| x - m - z.ln()).unwrap_or(f32::NEG_INFINITY)
+    v.get(i as usize)
+        .map(|x| x - m - z.ln())
+        .unwrap_or(f32::NEG_INFINITY)
 }
 
 fn softmax_at(v: &[f32], i: usize) -> f32 {
@@ -574,10 +680,19 @@ impl AsrModel for CandleWhisper {
         let phrases: Vec<Vec<u32>> = opts
             .bias_phrases
             .iter()
-            .filter_map(|p| self.tokenizer.encode(p.as_str(), false).ok().map(|e| e.get_ids().to_vec()))
+            .filter_map(|p| {
+                self.tokenizer
+                    .encode(p.as_str(), false)
+                    .ok()
+                    .map(|e| e.get_ids().to_vec())
+            })
             .collect();
         let bias = BiasTrie::new(phrases, opts.bias_boost);
-        let temps = if opts.temperatures.is_empty() { vec![0.0] } else { opts.temperatures.clone() };
+        let temps = if opts.temperatures.is_empty() {
+            vec![0.0]
+        } else {
+            opts.temperatures.clone()
+        };
         let mut rng = SAMPLER_SEED;
         let mut best: Option<Transcript> = None;
         for &t in &temps {
@@ -585,7 +700,10 @@ impl AsrModel for CandleWhisper {
             let silent = r.no_speech_prob > opts.no_speech_threshold
                 && (r.avg_logprob < opts.logprob_threshold || r.text.is_empty());
             if silent {
-                return Ok(Transcript { temperature: t, ..Transcript::no_speech(r.no_speech_prob) });
+                return Ok(Transcript {
+                    temperature: t,
+                    ..Transcript::no_speech(r.no_speech_prob)
+                });
             }
             let failed = compression_ratio(&r.text) > opts.compression_ratio_threshold
                 || r.avg_logprob < opts.logprob_threshold
@@ -622,16 +740,32 @@ pub(crate) mod tests {
             if !src.join("model.bin").is_file() {
                 return None;
             }
-            let out = std::env::temp_dir().join(format!("xiaoan-models-test-{}", std::process::id()));
-            crate::import::import_whisper_ct2(&src, &out).ok().map(|r| r.out_dir)
+            // one shared folder (not per process) so repeated test runs reuse it
+            let out = std::env::temp_dir().join("xiaoan-models-test-whisper-base");
+            let complete = [
+                "model.safetensors",
+                "config.json",
+                "tokenizer.json",
+                "mel_filters.safetensors",
+            ]
+            .iter()
+            .all(|f| out.join(f).is_file());
+            if complete {
+                return Some(out);
+            }
+            crate::import::import_whisper_ct2(&src, &out)
+                .ok()
+                .map(|r| r.out_dir)
         })
         .clone()
     }
 
     fn model() -> Option<&'static CandleWhisper> {
         static M: OnceLock<Option<CandleWhisper>> = OnceLock::new();
-        M.get_or_init(|| model_dir().map(|d| CandleWhisper::load(&d).expect("load converted model")))
-            .as_ref()
+        M.get_or_init(|| {
+            model_dir().map(|d| CandleWhisper::load(&d).expect("load converted model"))
+        })
+        .as_ref()
     }
 
     /// (file, voice, text, 16 kHz samples) of tests/fixtures/fixtures.tsv.
@@ -646,7 +780,12 @@ pub(crate) mod tests {
                     let bytes = std::fs::read(dir.join(f[0])).expect("fixture wav");
                     let a = crate::tts::parse_wav_pcm16(&bytes).expect("16-bit wav");
                     assert_eq!(a.sample_rate, 16_000, "{}", f[0]);
-                    (f[0].to_string(), f[1].to_string(), f[2].to_string(), a.samples)
+                    (
+                        f[0].to_string(),
+                        f[1].to_string(),
+                        f[2].to_string(),
+                        a.samples,
+                    )
                 })
             })
             .collect()
@@ -678,21 +817,34 @@ pub(crate) mod tests {
     #[test]
     fn log_mel_matches_whisper_scaling() {
         let Some(m) = model() else {
-            println!("SKIP: log_mel_matches_whisper_scaling: models not installed (run make setup)");
+            println!(
+                "SKIP: log_mel_matches_whisper_scaling: models not installed (run make setup)"
+            );
             return;
         };
         // a 1 kHz tone: energy in the mel band around 1 kHz, values in Whisper's range
-        let s: Vec<f32> = (0..16_000).map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin()).collect();
+        let s: Vec<f32> = (0..16_000)
+            .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin())
+            .collect();
         let mel = m.log_mel(&s, 200).unwrap();
         assert_eq!(mel.dims(), &[1, 80, 200]);
         let v = mel.squeeze(0).unwrap().to_vec2::<f32>().unwrap();
         let col: Vec<f32> = v.iter().map(|row| row[50]).collect();
-        let peak = col.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let peak = col
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
         // band edges (Slaney): 1 kHz sits around mel bin 25 of 80 at 16 kHz
         assert!((22..=28).contains(&peak), "peak bin {peak}");
         let max = v.iter().flatten().cloned().fold(f32::MIN, f32::max);
         let min = v.iter().flatten().cloned().fold(f32::MAX, f32::min);
-        assert!((max - min - 2.0).abs() < 1e-3, "8 decades / 4 = 2.0, got {}", max - min);
+        assert!(
+            (max - min - 2.0).abs() < 1e-3,
+            "8 decades / 4 = 2.0, got {}",
+            max - min
+        );
     }
 
     #[test]
@@ -701,28 +853,53 @@ pub(crate) mod tests {
             println!("SKIP: transcribes_mandarin_fixtures_in_simplified_chinese: models not installed (run make setup)");
             return;
         };
-        let opts = DecodeOptions::default();
+        // greedy, as the engines' agreement checks decode
+        let opts = DecodeOptions {
+            temperatures: vec![0.0],
+            ..DecodeOptions::default()
+        };
         let mut shares = Vec::new();
-        for (file, voice, text, samples) in fixtures() {
-            if voice != "cmn-latn-pinyin" {
-                continue;
-            }
-            let t = m.decode(&samples, &opts).unwrap();
-            let share = char_share(&t.text, &text);
-            println!("{file}: {:?} share {share:.2} stop {:?} T {}", t.text, t.stop, t.temperature);
+        let mut wrong = Vec::new();
+        let fx: Vec<_> = fixtures()
+            .into_iter()
+            .filter(|f| f.1 == "cmn-latn-pinyin")
+            .collect();
+        for (i, (file, _voice, text, samples)) in fx.iter().enumerate() {
+            let t = m.decode(samples, &opts).unwrap();
+            let share = char_share(&t.text, text);
+            // the same transcript scored against another clip's sentence: what a wrong answer gets
+            wrong.push(char_share(&t.text, &fx[(i + 1) % fx.len()].2));
+            println!(
+                "{file}: {:?} share {share:.2} stop {:?} T {}",
+                t.text, t.stop, t.temperature
+            );
             assert!(!t.text.is_empty(), "{file}: empty transcript");
             assert_eq!(to_simplified(&t.text), t.text, "{file}: not Simplified");
-            assert!(t.tokens.len() <= token_budget(samples.len() as f32 / 16_000.0, opts.max_tokens_per_second));
+            assert!(
+                t.tokens.len()
+                    <= token_budget(samples.len() as f32 / 16_000.0, opts.max_tokens_per_second)
+            );
             shares.push(share);
         }
         let mean = shares.iter().sum::<f32>() / shares.len() as f32;
-        println!("mean share {mean:.2}");
-        // Measured (espeak-ng clips, Whisper base, this engine): see MIN_MEAN_SHARE.
-        assert!(mean >= MIN_MEAN_SHARE, "mean character share {mean:.2} < {MIN_MEAN_SHARE}");
+        let wrong_mean = wrong.iter().sum::<f32>() / wrong.len() as f32;
+        println!("mean share {mean:.2}, against the wrong sentences {wrong_mean:.2}");
+        assert!(
+            mean >= MIN_MEAN_SHARE,
+            "mean character share {mean:.2} < {MIN_MEAN_SHARE}"
+        );
+        assert!(
+            mean >= 3.0 * wrong_mean.max(0.02),
+            "{mean:.2} is not well above a wrong answer's {wrong_mean:.2}"
+        );
     }
 
-    /// Lowest acceptable mean character share on the Mandarin fixtures.
-    const MIN_MEAN_SHARE: f32 = 0.0;
+    /// Lowest acceptable mean character share on the Mandarin fixtures. Measured with
+    /// Whisper base (greedy, 4 s encoder padding): per clip 0.43, 0.11, 0.00, 0.33, 0.30,
+    /// mean 0.23; an empty answer scores 0 and these transcripts scored against the wrong
+    /// sentences about 0.03. (Whisper base hears espeak-ng Mandarin badly: faster-whisper
+    /// on the same weights has a CER of 0.76–0.89.)
+    const MIN_MEAN_SHARE: f32 = 0.15;
 
     #[test]
     fn silence_and_noise_give_no_text() {
@@ -740,7 +917,10 @@ pub(crate) mod tests {
             .collect();
         for (what, s) in [("silence", vec![0.0f32; 48_000]), ("noise", noise)] {
             let t = m.decode(&s, &opts).unwrap();
-            println!("{what}: {:?} p(nospeech) {:.2} stop {:?}", t.text, t.no_speech_prob, t.stop);
+            println!(
+                "{what}: {:?} p(nospeech) {:.2} stop {:?}",
+                t.text, t.no_speech_prob, t.stop
+            );
             assert!(t.tokens.len() <= token_budget(3.0, opts.max_tokens_per_second));
             assert_eq!(t.stop, StopReason::NoSpeech, "{what}: {:?}", t.text);
             assert!(t.text.is_empty());
@@ -758,16 +938,34 @@ pub(crate) mod tests {
         };
         let mut m = CandleWhisper::load(&dir).unwrap();
         m.trim = false;
-        let cfg: ref_w::Config = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], DType::F32, &Device::Cpu) }.unwrap();
+        let cfg: ref_w::Config =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(
+                &[dir.join("model.safetensors")],
+                DType::F32,
+                &Device::Cpu,
+            )
+        }
+        .unwrap();
         let mut r = ref_w::model::Whisper::load(&vb, cfg.clone()).unwrap();
         let filters: Vec<f32> = m.filters.flatten_all().unwrap().to_vec1().unwrap();
         let (file, _, _, samples) = fixtures().into_iter().next().unwrap();
         let ref_mel = ref_w::audio::pcm_to_mel(&cfg, &samples, &filters);
         let n = ref_mel.len() / 80;
-        let ref_mel = Tensor::from_vec(ref_mel, (1, 80, n), &Device::Cpu).unwrap().narrow(2, 0, 3000).unwrap();
+        let ref_mel = Tensor::from_vec(ref_mel, (1, 80, n), &Device::Cpu)
+            .unwrap()
+            .narrow(2, 0, 3000)
+            .unwrap();
         let mine = m.log_mel(&samples, 3000).unwrap();
-        let diff = (&ref_mel - &mine).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (&ref_mel - &mine)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         // candle-transformers frames its STFT without centring (openai/whisper centres
         // with reflect padding), so its mel is shifted by half a window: report only.
         println!("{file}: max mel difference to candle-transformers' framing {diff}");
@@ -776,20 +974,48 @@ pub(crate) mod tests {
         let mut toks = prefix.clone();
         let mut ref_out = Vec::new();
         for i in 0..20 {
-            let t = Tensor::new(toks.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+            let t = Tensor::new(toks.as_slice(), &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
             let ys = r.decoder.forward(&t, &feats, i == 0).unwrap();
             let len = ys.dim(1).unwrap();
-            let mut l: Vec<f32> = r.decoder.final_linear(&ys.narrow(1, len - 1, 1).unwrap()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-            for &s in &m.suppress { l[s as usize] = f32::NEG_INFINITY; }
-            if i == 0 { for &s in &m.cfg.begin_suppress_tokens { l[s as usize] = f32::NEG_INFINITY; } }
+            let mut l: Vec<f32> = r
+                .decoder
+                .final_linear(&ys.narrow(1, len - 1, 1).unwrap())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for &s in &m.suppress {
+                l[s as usize] = f32::NEG_INFINITY;
+            }
+            if i == 0 {
+                for &s in &m.cfg.begin_suppress_tokens {
+                    l[s as usize] = f32::NEG_INFINITY;
+                }
+            }
             let next = argmax(&l);
-            if next == m.specials.eot { break; }
+            if next == m.specials.eot {
+                break;
+            }
             ref_out.push(next);
             toks.push(next);
         }
         let audio = m.model.encode(&mine).unwrap();
         let mut rng = 1;
-        let t = m.attempt(&audio, &prefix, sot_index, 0.0, 20, &BiasTrie::default(), &mut rng).unwrap();
+        let t = m
+            .attempt(
+                &audio,
+                &prefix,
+                sot_index,
+                0.0,
+                20,
+                &BiasTrie::default(),
+                &mut rng,
+            )
+            .unwrap();
         let n = t.tokens.len().min(ref_out.len());
         println!("reference {:?}\nours      {:?}", ref_out, t.tokens);
         assert!(n > 0);
@@ -804,11 +1030,24 @@ pub(crate) mod tests {
             return;
         };
         let mut m = CandleWhisper::load(&dir).unwrap();
-        for trim in [true, false] {
+        let pads: Vec<f32> = std::env::var("XIAOAN_BENCH_PADS")
+            .ok()
+            .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+            .unwrap_or_else(|| vec![ENCODER_PAD_S, -1.0]);
+        for pad in pads {
+            // a negative pad stands for the full 30 s window
+            let trim = pad >= 0.0;
             m.trim = trim;
+            m.pad_s = pad.max(0.0);
             for (label, opts) in [
                 ("fallback", DecodeOptions::default()),
-                ("t0-only", DecodeOptions { temperatures: vec![0.0], ..DecodeOptions::default() }),
+                (
+                    "t0-only",
+                    DecodeOptions {
+                        temperatures: vec![0.0],
+                        ..DecodeOptions::default()
+                    },
+                ),
             ] {
                 let (mut audio, mut spent, mut share) = (0f32, 0f32, 0f32);
                 let mut n = 0;
@@ -819,7 +1058,7 @@ pub(crate) mod tests {
                     let secs = samples.len() as f32 / 16_000.0;
                     let sh = char_share(&t.text, &to_simplified(&text));
                     println!(
-                        "trim={trim} {label} {file} ({voice}) {secs:.2}s -> {el:.3}s rtf {:.3} share {sh:.2} T={} {:?} {:?}",
+                        "pad={pad} {label} {file} ({voice}) {secs:.2}s -> {el:.3}s rtf {:.3} share {sh:.2} T={} {:?} {:?}",
                         el / secs, t.temperature, t.stop, t.text
                     );
                     if voice == "cmn-latn-pinyin" {
@@ -829,7 +1068,11 @@ pub(crate) mod tests {
                     audio += secs;
                     spent += el;
                 }
-                println!("== trim={trim} {label}: rtf {:.3}, mean Mandarin share {:.2}", spent / audio, share / n as f32);
+                println!(
+                    "== pad={pad} {label}: rtf {:.3}, mean Mandarin share {:.2}",
+                    spent / audio,
+                    share / n as f32
+                );
             }
         }
     }

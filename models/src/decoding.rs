@@ -28,12 +28,18 @@ pub fn token_budget(seconds: f32, per_second: f32) -> usize {
 /// one copy of the repeated unit.
 pub fn find_loop<K: PartialEq>(keys: &[Option<K>]) -> Option<usize> {
     // positions of content tokens
-    let idx: Vec<usize> = keys.iter().enumerate().filter(|(_, k)| k.is_some()).map(|(i, _)| i).collect();
+    let idx: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.is_some())
+        .map(|(i, _)| i)
+        .collect();
     let m = idx.len();
     let key = |j: usize| keys[idx[j]].as_ref();
     for n in 1..=MAX_LOOP_UNIT.min(m / LOOP_REPEATS) {
         let start = m - LOOP_REPEATS * n;
-        let unit_equal = (1..LOOP_REPEATS).all(|r| (0..n).all(|i| key(start + i) == key(start + r * n + i)));
+        let unit_equal =
+            (1..LOOP_REPEATS).all(|r| (0..n).all(|i| key(start + i) == key(start + r * n + i)));
         if unit_equal {
             // Keep the first copy and any punctuation that directly follows it.
             let second = idx[start + n];
@@ -145,7 +151,15 @@ mod tests {
     use super::*;
 
     fn keys(s: &str) -> Vec<Option<char>> {
-        s.chars().map(|c| if "、,!！。 ".contains(c) { None } else { Some(c) }).collect()
+        s.chars()
+            .map(|c| {
+                if "、,!！。 ".contains(c) {
+                    None
+                } else {
+                    Some(c)
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -172,7 +186,13 @@ mod tests {
 
     #[test]
     fn ordinary_sentences_are_not_loops() {
-        for s in ["我想办理社保卡", "谢谢你", "老年人优待卡怎么办", "好好学习", "一二三一二三"] {
+        for s in [
+            "我想办理社保卡",
+            "谢谢你",
+            "老年人优待卡怎么办",
+            "好好学习",
+            "一二三一二三",
+        ] {
             assert_eq!(find_loop(&keys(s)), None, "{s}");
         }
     }

@@ -65,7 +65,9 @@ impl GgmlType {
 
     /// Parses a name given by [`GgmlType::name`] (case-insensitive).
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(s.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
     }
 
     /// ggml's `ggml_type` id (ggml.h).
@@ -116,11 +118,17 @@ struct HParams {
 }
 
 fn ggml_err(path: &Path, why: impl std::fmt::Display) -> Error {
-    Error::BadModel { path: path.to_path_buf(), detail: why.to_string() }
+    Error::BadModel {
+        path: path.to_path_buf(),
+        detail: why.to_string(),
+    }
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Io { path: path.to_path_buf(), source: e }
+    move |e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    }
 }
 
 fn read_hparams(hf_dir: &Path) -> Result<HParams> {
@@ -160,7 +168,9 @@ pub fn hf_to_ggml_name(hf: &str) -> Option<String> {
         return None;
     };
     let fixed = match (side, rest) {
-        ("encoder", "conv1.weight" | "conv1.bias" | "conv2.weight" | "conv2.bias") => rest.to_string(),
+        ("encoder", "conv1.weight" | "conv1.bias" | "conv2.weight" | "conv2.bias") => {
+            rest.to_string()
+        }
         ("encoder", "embed_positions.weight") | ("decoder", "embed_positions.weight") => {
             "positional_embedding".to_string()
         }
@@ -282,7 +292,10 @@ fn read_weights(hf_dir: &Path) -> Result<HashMap<String, HostTensor>> {
         files.sort();
     }
     if files.is_empty() {
-        return Err(ggml_err(hf_dir, "no model.safetensors (run `xiaoan models import`)"));
+        return Err(ggml_err(
+            hf_dir,
+            "no model.safetensors (run `xiaoan models import`)",
+        ));
     }
     let mut all = HashMap::new();
     for f in files {
@@ -313,7 +326,12 @@ fn put_i32(w: &mut impl Write, v: i32, path: &Path) -> Result<()> {
 /// (`model.safetensors`, `config.json`, `tokenizer.json`, `mel_filters.safetensors`),
 /// with the large matrices in `ftype` and, when given, `lora` merged first.
 /// The file appears atomically (written beside `out`, then renamed).
-pub fn write_ggml(hf_dir: &Path, out: &Path, ftype: GgmlType, lora: Option<&LoraAdapter>) -> Result<()> {
+pub fn write_ggml(
+    hf_dir: &Path,
+    out: &Path,
+    ftype: GgmlType,
+    lora: Option<&LoraAdapter>,
+) -> Result<()> {
     let hp = read_hparams(hf_dir)?;
     let filters = read_mel_filters(hf_dir)?;
     let vocab = read_vocab(hf_dir)?;
@@ -327,7 +345,12 @@ pub fn write_ggml(hf_dir: &Path, out: &Path, ftype: GgmlType, lora: Option<&Lora
         match hf_to_ggml_name(&hf) {
             Some(g) => tensors.push((g, t)),
             None if hf == "proj_out.weight" || hf.ends_with("k_proj.bias") => {}
-            None => return Err(ggml_err(hf_dir, format!("tensor `{hf}` has no whisper.cpp name"))),
+            None => {
+                return Err(ggml_err(
+                    hf_dir,
+                    format!("tensor `{hf}` has no whisper.cpp name"),
+                ))
+            }
         }
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
@@ -335,7 +358,10 @@ pub fn write_ggml(hf_dir: &Path, out: &Path, ftype: GgmlType, lora: Option<&Lora
     if tensors.len() != expected {
         return Err(ggml_err(
             hf_dir,
-            format!("{} tensors map to whisper.cpp names, want {expected}", tensors.len()),
+            format!(
+                "{} tensors map to whisper.cpp names, want {expected}",
+                tensors.len()
+            ),
         ));
     }
 
@@ -346,7 +372,8 @@ pub fn write_ggml(hf_dir: &Path, out: &Path, ftype: GgmlType, lora: Option<&Lora
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let p = tmp.as_path();
-    w.write_all(&GGML_FILE_MAGIC.to_le_bytes()).map_err(io_err(p))?;
+    w.write_all(&GGML_FILE_MAGIC.to_le_bytes())
+        .map_err(io_err(p))?;
     for v in [
         hp.n_vocab,
         hp.n_audio_ctx,
@@ -369,7 +396,8 @@ pub fn write_ggml(hf_dir: &Path, out: &Path, ftype: GgmlType, lora: Option<&Lora
     }
     put_i32(&mut w, vocab.len() as i32, p)?;
     for tok in &vocab {
-        w.write_all(&(tok.len() as u32).to_le_bytes()).map_err(io_err(p))?;
+        w.write_all(&(tok.len() as u32).to_le_bytes())
+            .map_err(io_err(p))?;
         w.write_all(tok).map_err(io_err(p))?;
     }
     for (name, t) in &tensors {
@@ -379,7 +407,8 @@ pub fn write_ggml(hf_dir: &Path, out: &Path, ftype: GgmlType, lora: Option<&Lora
             dims = vec![1, t.len()];
         }
         let st = storage_type(name, t.shape.len(), ftype);
-        let data = encode(&t.data, st).map_err(|why| ggml_err(hf_dir, format!("`{name}`: {why}")))?;
+        let data =
+            encode(&t.data, st).map_err(|why| ggml_err(hf_dir, format!("`{name}`: {why}")))?;
         put_i32(&mut w, dims.len() as i32, p)?;
         put_i32(&mut w, name.len() as i32, p)?;
         put_i32(&mut w, st.type_id(), p)?;
@@ -389,7 +418,10 @@ pub fn write_ggml(hf_dir: &Path, out: &Path, ftype: GgmlType, lora: Option<&Lora
         w.write_all(name.as_bytes()).map_err(io_err(p))?;
         w.write_all(&data).map_err(io_err(p))?;
     }
-    let file = w.into_inner().map_err(|e| Error::Io { path: tmp.clone(), source: e.into_error() })?;
+    let file = w.into_inner().map_err(|e| Error::Io {
+        path: tmp.clone(),
+        source: e.into_error(),
+    })?;
     file.sync_all().map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, out).map_err(io_err(out))?;
     Ok(())
@@ -399,7 +431,10 @@ pub fn write_ggml(hf_dir: &Path, out: &Path, ftype: GgmlType, lora: Option<&Lora
 fn encode(x: &[f32], t: GgmlType) -> std::result::Result<Vec<u8>, String> {
     Ok(match t {
         GgmlType::F32 => x.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        GgmlType::F16 => x.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+        GgmlType::F16 => x
+            .iter()
+            .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+            .collect(),
         GgmlType::Q8_0 => quantize_q8_0(x)?,
         GgmlType::Q5_0 => quantize_q5_0(x)?,
     })
@@ -495,7 +530,9 @@ mod tests {
     }
 
     fn wave(n: usize) -> Vec<f32> {
-        (0..n).map(|i| ((i as f32) * 0.37).sin() * (1.0 + (i % 7) as f32 * 0.1)).collect()
+        (0..n)
+            .map(|i| ((i as f32) * 0.37).sin() * (1.0 + (i % 7) as f32 * 0.1))
+            .collect()
     }
 
     #[test]
@@ -504,7 +541,10 @@ mod tests {
         let q8 = quantize_q8_0(&x).unwrap();
         assert_eq!(q8.len(), 16 * 34);
         for (a, b) in x.iter().zip(dequant_q8_0(&q8)) {
-            assert!((a - b).abs() <= 1.7 / 127.0 * 0.51 + 1e-3, "q8_0: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1.7 / 127.0 * 0.51 + 1e-3,
+                "q8_0: {a} vs {b}"
+            );
         }
         let q5 = quantize_q5_0(&x).unwrap();
         assert_eq!(q5.len(), 16 * 22);
@@ -520,15 +560,39 @@ mod tests {
     fn names_map_like_whisper_cpp() {
         let cases = [
             ("model.encoder.conv1.weight", Some("encoder.conv1.weight")),
-            ("model.encoder.embed_positions.weight", Some("encoder.positional_embedding")),
-            ("model.encoder.layers.3.self_attn.q_proj.weight", Some("encoder.blocks.3.attn.query.weight")),
+            (
+                "model.encoder.embed_positions.weight",
+                Some("encoder.positional_embedding"),
+            ),
+            (
+                "model.encoder.layers.3.self_attn.q_proj.weight",
+                Some("encoder.blocks.3.attn.query.weight"),
+            ),
             ("model.encoder.layers.0.self_attn.k_proj.bias", None),
-            ("model.encoder.layers.5.fc2.bias", Some("encoder.blocks.5.mlp.2.bias")),
-            ("model.encoder.layer_norm.bias", Some("encoder.ln_post.bias")),
-            ("model.decoder.embed_tokens.weight", Some("decoder.token_embedding.weight")),
-            ("model.decoder.layers.1.encoder_attn.k_proj.weight", Some("decoder.blocks.1.cross_attn.key.weight")),
-            ("model.decoder.layers.1.encoder_attn_layer_norm.weight", Some("decoder.blocks.1.cross_attn_ln.weight")),
-            ("model.decoder.layers.2.final_layer_norm.bias", Some("decoder.blocks.2.mlp_ln.bias")),
+            (
+                "model.encoder.layers.5.fc2.bias",
+                Some("encoder.blocks.5.mlp.2.bias"),
+            ),
+            (
+                "model.encoder.layer_norm.bias",
+                Some("encoder.ln_post.bias"),
+            ),
+            (
+                "model.decoder.embed_tokens.weight",
+                Some("decoder.token_embedding.weight"),
+            ),
+            (
+                "model.decoder.layers.1.encoder_attn.k_proj.weight",
+                Some("decoder.blocks.1.cross_attn.key.weight"),
+            ),
+            (
+                "model.decoder.layers.1.encoder_attn_layer_norm.weight",
+                Some("decoder.blocks.1.cross_attn_ln.weight"),
+            ),
+            (
+                "model.decoder.layers.2.final_layer_norm.bias",
+                Some("decoder.blocks.2.mlp_ln.bias"),
+            ),
             ("model.decoder.layer_norm.weight", Some("decoder.ln.weight")),
             ("proj_out.weight", None),
         ];
@@ -603,7 +667,10 @@ mod tests {
         let (hp, nv, t) = read_back(&base);
         // Whisper base: 51865 tokens, 1500/512/8/6 audio, 448/512/8/6 text, 80 mels, f16.
         assert_eq!(hp, vec![51865, 1500, 512, 8, 6, 448, 512, 8, 6, 80, 1]);
-        assert_eq!(nv, 50257, "regular byte-level tokens; whisper.cpp adds the special ones");
+        assert_eq!(
+            nv, 50257,
+            "regular byte-level tokens; whisper.cpp adds the special ones"
+        );
         assert_eq!(t.len(), 7 + 15 * 6 + 4 + 24 * 6);
         assert_eq!(t["encoder.conv1.weight"].0, 1);
         assert_eq!(t["encoder.conv1.weight"].1, vec![3, 80, 512]);
@@ -615,18 +682,40 @@ mod tests {
         // LoRA: a zero delta writes the same file; a non-zero one changes one tensor.
         let target = "model.decoder.layers.2.self_attn.v_proj.weight";
         let rank = 4;
-        let a: Vec<f32> = (0..rank * 512).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect();
+        let a: Vec<f32> = (0..rank * 512)
+            .map(|i| ((i % 13) as f32 - 6.0) * 0.01)
+            .collect();
         let zero = dir.path().join("zero.safetensors");
-        let e = |b: Vec<f32>| crate::lora::LoraEntry { name: target.into(), a: a.clone(), b, out: 512, inp: 512 };
+        let e = |b: Vec<f32>| crate::lora::LoraEntry {
+            name: target.into(),
+            a: a.clone(),
+            b,
+            out: 512,
+            inp: 512,
+        };
         crate::lora::write_lora(&zero, &[e(vec![0.0; 512 * rank])], rank, 8.0).unwrap();
         let z = dir.path().join("z.bin");
-        write_ggml(&hf, &z, GgmlType::F16, Some(&LoraAdapter::load(&zero).unwrap())).unwrap();
+        write_ggml(
+            &hf,
+            &z,
+            GgmlType::F16,
+            Some(&LoraAdapter::load(&zero).unwrap()),
+        )
+        .unwrap();
         assert_eq!(std::fs::read(&z).unwrap(), std::fs::read(&base).unwrap());
         let delta = dir.path().join("delta.safetensors");
-        let b: Vec<f32> = (0..512 * rank).map(|i| ((i % 7) as f32 - 3.0) * 0.02).collect();
+        let b: Vec<f32> = (0..512 * rank)
+            .map(|i| ((i % 7) as f32 - 3.0) * 0.02)
+            .collect();
         crate::lora::write_lora(&delta, &[e(b)], rank, 8.0).unwrap();
         let d = dir.path().join("d.bin");
-        write_ggml(&hf, &d, GgmlType::F16, Some(&LoraAdapter::load(&delta).unwrap())).unwrap();
+        write_ggml(
+            &hf,
+            &d,
+            GgmlType::F16,
+            Some(&LoraAdapter::load(&delta).unwrap()),
+        )
+        .unwrap();
         let (_, _, td) = read_back(&d);
         let changed: Vec<&String> = t.keys().filter(|k| t[*k] != td[*k]).collect();
         assert_eq!(changed, vec!["decoder.blocks.2.attn.value.weight"]);

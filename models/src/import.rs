@@ -109,7 +109,10 @@ impl Ct2Var {
     pub fn to_f32(&self) -> Vec<f32> {
         let d = &self.data;
         match self.dtype {
-            Ct2DType::F32 => d.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            Ct2DType::F32 => d
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
             Ct2DType::F16 => d
                 .chunks_exact(2)
                 .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
@@ -119,7 +122,10 @@ impl Ct2Var {
                 .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
                 .collect(),
             Ct2DType::I8 => d.iter().map(|b| *b as i8 as f32).collect(),
-            Ct2DType::I16 => d.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f32).collect(),
+            Ct2DType::I16 => d
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32)
+                .collect(),
             Ct2DType::I32 => d
                 .chunks_exact(4)
                 .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
@@ -135,7 +141,9 @@ impl Ct2Var {
         Some(match self.dtype {
             Ct2DType::I8 => self.data[0] as i8 as i64,
             Ct2DType::I16 => i16::from_le_bytes([self.data[0], self.data[1]]) as i64,
-            Ct2DType::I32 => i32::from_le_bytes([self.data[0], self.data[1], self.data[2], self.data[3]]) as i64,
+            Ct2DType::I32 => {
+                i32::from_le_bytes([self.data[0], self.data[1], self.data[2], self.data[3]]) as i64
+            }
             _ => return None,
         })
     }
@@ -220,7 +228,9 @@ const MAX_VAR_BYTES: u64 = 4 << 30;
 pub fn read_ct2(path: &Path) -> Result<Ct2Model> {
     let file = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::NotInstalled { path: path.to_path_buf() }
+            Error::NotInstalled {
+                path: path.to_path_buf(),
+            }
         } else {
             Error::io(path, e)
         }
@@ -248,14 +258,17 @@ pub fn read_ct2(path: &Path) -> Result<Ct2Model> {
             dims.push(r.u32()? as usize);
         }
         let code = r.u8()?;
-        let dtype = Ct2DType::from_code(code).ok_or_else(|| r.bad(format!("{name}: unknown dtype {code}")))?;
+        let dtype = Ct2DType::from_code(code)
+            .ok_or_else(|| r.bad(format!("{name}: unknown dtype {code}")))?;
         let nbytes = r.u32()? as u64;
         if nbytes > MAX_VAR_BYTES || nbytes > file_len {
             return Err(r.bad(format!("{name}: {nbytes} bytes is larger than the file")));
         }
         let numel: usize = dims.iter().product();
         if numel as u64 * dtype.size() as u64 != nbytes {
-            return Err(r.bad(format!("{name}: {nbytes} bytes do not match shape {dims:?} of {dtype:?}")));
+            return Err(r.bad(format!(
+                "{name}: {nbytes} bytes do not match shape {dims:?} of {dtype:?}"
+            )));
         }
         let data = r.bytes(nbytes as usize)?;
         vars.insert(name, Ct2Var { dtype, dims, data });
@@ -263,7 +276,9 @@ pub fn read_ct2(path: &Path) -> Result<Ct2Model> {
     let mut aliases = BTreeMap::new();
     // Aliases are optional at the end of the file.
     let mut rest = Vec::new();
-    r.inner.read_to_end(&mut rest).map_err(|e| Error::io(path, e))?;
+    r.inner
+        .read_to_end(&mut rest)
+        .map_err(|e| Error::io(path, e))?;
     if rest.len() >= 4 {
         let mut ar = Reader {
             inner: &rest[..],
@@ -346,7 +361,10 @@ struct OutTensor {
 }
 
 fn f16_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect()
+    values
+        .iter()
+        .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+        .collect()
 }
 
 /// Row block `[start, start + rows)` of a row-major 1-D or 2-D variable, as f16 bytes.
@@ -378,7 +396,11 @@ struct Dims {
 
 fn count_layers(m: &Ct2Model, prefix: &str) -> usize {
     (0..)
-        .take_while(|i| m.vars.keys().any(|k| k.starts_with(&format!("{prefix}/layer_{i}/"))))
+        .take_while(|i| {
+            m.vars
+                .keys()
+                .any(|k| k.starts_with(&format!("{prefix}/layer_{i}/")))
+        })
         .count()
 }
 
@@ -387,13 +409,17 @@ fn read_dims(m: &Ct2Model, path: &Path) -> Result<Dims> {
         path: path.to_path_buf(),
         detail: d.to_string(),
     };
-    let get = |n: &str| m.get(n).ok_or_else(|| bad(&format!("variable {n} is missing")));
+    let get = |n: &str| {
+        m.get(n)
+            .ok_or_else(|| bad(&format!("variable {n} is missing")))
+    };
     let conv1 = get("encoder/conv1/weight")?;
     let emb = get("decoder/embeddings/weight")?;
     let epos = get("encoder/position_encodings/encodings")?;
     let dpos = get("decoder/position_encodings/encodings")?;
     let ffn = get("encoder/layer_0/ffn/linear_0/weight")?;
-    if conv1.dims.len() != 3 || emb.dims.len() != 2 || epos.dims.len() != 2 || dpos.dims.len() != 2 {
+    if conv1.dims.len() != 3 || emb.dims.len() != 2 || epos.dims.len() != 2 || dpos.dims.len() != 2
+    {
         return Err(bad("unexpected tensor ranks (not a Whisper model?)"));
     }
     let heads = |n: &str| -> Result<usize> {
@@ -426,45 +452,58 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
     let d = dims.d_model;
     let mut out = Vec::new();
     let mut err: Option<Error> = None;
-    let mut take = |src: &str, dst: String, start: usize, n: Option<usize>, out: &mut Vec<OutTensor>| {
-        let Some(var) = m.get(src) else {
-            err.get_or_insert(Error::BadModel {
-                path: path.to_path_buf(),
-                detail: format!("variable {src} is missing"),
+    let mut take =
+        |src: &str, dst: String, start: usize, n: Option<usize>, out: &mut Vec<OutTensor>| {
+            let Some(var) = m.get(src) else {
+                err.get_or_insert(Error::BadModel {
+                    path: path.to_path_buf(),
+                    detail: format!("variable {src} is missing"),
+                });
+                return;
+            };
+            let total = var.dims.first().copied().unwrap_or(1);
+            let n = n.unwrap_or(total);
+            if start + n > total {
+                err.get_or_insert(Error::BadModel {
+                    path: path.to_path_buf(),
+                    detail: format!("{src} has {total} rows, need {}", start + n),
+                });
+                return;
+            }
+            let mut shape = var.dims.clone();
+            if !shape.is_empty() {
+                shape[0] = n;
+            }
+            out.push(OutTensor {
+                name: dst,
+                dims: shape,
+                data: rows(var, start, n),
             });
-            return;
         };
-        let total = var.dims.first().copied().unwrap_or(1);
-        let n = n.unwrap_or(total);
-        if start + n > total {
-            err.get_or_insert(Error::BadModel {
-                path: path.to_path_buf(),
-                detail: format!("{src} has {total} rows, need {}", start + n),
-            });
-            return;
-        }
-        let mut shape = var.dims.clone();
-        if !shape.is_empty() {
-            shape[0] = n;
-        }
-        out.push(OutTensor {
-            name: dst,
-            dims: shape,
-            data: rows(var, start, n),
-        });
-    };
     let ln = |take: &mut dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>),
               src: &str,
               dst: &str,
               out: &mut Vec<OutTensor>| {
-        take(&format!("{src}/gamma"), format!("{dst}.weight"), 0, None, out);
+        take(
+            &format!("{src}/gamma"),
+            format!("{dst}.weight"),
+            0,
+            None,
+            out,
+        );
         take(&format!("{src}/beta"), format!("{dst}.bias"), 0, None, out);
     };
     let lin = |take: &mut dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>),
                src: &str,
                dst: &str,
                out: &mut Vec<OutTensor>| {
-        take(&format!("{src}/weight"), format!("{dst}.weight"), 0, None, out);
+        take(
+            &format!("{src}/weight"),
+            format!("{dst}.weight"),
+            0,
+            None,
+            out,
+        );
         take(&format!("{src}/bias"), format!("{dst}.bias"), 0, None, out);
     };
     // Q, K, V from a fused block whose rows are q|k|v (`base` = 0) or k|v (q absent).
@@ -474,17 +513,53 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
                  names: &[&str],
                  out: &mut Vec<OutTensor>| {
         for (i, proj) in names.iter().enumerate() {
-            take(&format!("{src}/weight"), format!("{dst}.{proj}.weight"), i * d, Some(d), out);
+            take(
+                &format!("{src}/weight"),
+                format!("{dst}.{proj}.weight"),
+                i * d,
+                Some(d),
+                out,
+            );
             if *proj != "k_proj" {
-                take(&format!("{src}/bias"), format!("{dst}.{proj}.bias"), i * d, Some(d), out);
+                take(
+                    &format!("{src}/bias"),
+                    format!("{dst}.{proj}.bias"),
+                    i * d,
+                    Some(d),
+                    out,
+                );
             }
         }
     };
 
-    take("encoder/conv1/weight", "model.encoder.conv1.weight".into(), 0, None, &mut out);
-    take("encoder/conv1/bias", "model.encoder.conv1.bias".into(), 0, None, &mut out);
-    take("encoder/conv2/weight", "model.encoder.conv2.weight".into(), 0, None, &mut out);
-    take("encoder/conv2/bias", "model.encoder.conv2.bias".into(), 0, None, &mut out);
+    take(
+        "encoder/conv1/weight",
+        "model.encoder.conv1.weight".into(),
+        0,
+        None,
+        &mut out,
+    );
+    take(
+        "encoder/conv1/bias",
+        "model.encoder.conv1.bias".into(),
+        0,
+        None,
+        &mut out,
+    );
+    take(
+        "encoder/conv2/weight",
+        "model.encoder.conv2.weight".into(),
+        0,
+        None,
+        &mut out,
+    );
+    take(
+        "encoder/conv2/bias",
+        "model.encoder.conv2.bias".into(),
+        0,
+        None,
+        &mut out,
+    );
     take(
         "encoder/position_encodings/encodings",
         "model.encoder.embed_positions.weight".into(),
@@ -495,16 +570,58 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
     for i in 0..dims.enc_layers {
         let s = format!("encoder/layer_{i}");
         let t = format!("model.encoder.layers.{i}");
-        split(&mut take, &format!("{s}/self_attention/linear_0"), &format!("{t}.self_attn"), &["q_proj", "k_proj", "v_proj"], &mut out);
-        lin(&mut take, &format!("{s}/self_attention/linear_1"), &format!("{t}.self_attn.out_proj"), &mut out);
-        ln(&mut take, &format!("{s}/self_attention/layer_norm"), &format!("{t}.self_attn_layer_norm"), &mut out);
-        lin(&mut take, &format!("{s}/ffn/linear_0"), &format!("{t}.fc1"), &mut out);
-        lin(&mut take, &format!("{s}/ffn/linear_1"), &format!("{t}.fc2"), &mut out);
-        ln(&mut take, &format!("{s}/ffn/layer_norm"), &format!("{t}.final_layer_norm"), &mut out);
+        split(
+            &mut take,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{t}.self_attn"),
+            &["q_proj", "k_proj", "v_proj"],
+            &mut out,
+        );
+        lin(
+            &mut take,
+            &format!("{s}/self_attention/linear_1"),
+            &format!("{t}.self_attn.out_proj"),
+            &mut out,
+        );
+        ln(
+            &mut take,
+            &format!("{s}/self_attention/layer_norm"),
+            &format!("{t}.self_attn_layer_norm"),
+            &mut out,
+        );
+        lin(
+            &mut take,
+            &format!("{s}/ffn/linear_0"),
+            &format!("{t}.fc1"),
+            &mut out,
+        );
+        lin(
+            &mut take,
+            &format!("{s}/ffn/linear_1"),
+            &format!("{t}.fc2"),
+            &mut out,
+        );
+        ln(
+            &mut take,
+            &format!("{s}/ffn/layer_norm"),
+            &format!("{t}.final_layer_norm"),
+            &mut out,
+        );
     }
-    ln(&mut take, "encoder/layer_norm", "model.encoder.layer_norm", &mut out);
+    ln(
+        &mut take,
+        "encoder/layer_norm",
+        "model.encoder.layer_norm",
+        &mut out,
+    );
 
-    take("decoder/embeddings/weight", "model.decoder.embed_tokens.weight".into(), 0, None, &mut out);
+    take(
+        "decoder/embeddings/weight",
+        "model.decoder.embed_tokens.weight".into(),
+        0,
+        None,
+        &mut out,
+    );
     take(
         "decoder/position_encodings/encodings",
         "model.decoder.embed_positions.weight".into(),
@@ -515,18 +632,75 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
     for i in 0..dims.dec_layers {
         let s = format!("decoder/layer_{i}");
         let t = format!("model.decoder.layers.{i}");
-        split(&mut take, &format!("{s}/self_attention/linear_0"), &format!("{t}.self_attn"), &["q_proj", "k_proj", "v_proj"], &mut out);
-        lin(&mut take, &format!("{s}/self_attention/linear_1"), &format!("{t}.self_attn.out_proj"), &mut out);
-        ln(&mut take, &format!("{s}/self_attention/layer_norm"), &format!("{t}.self_attn_layer_norm"), &mut out);
-        lin(&mut take, &format!("{s}/attention/linear_0"), &format!("{t}.encoder_attn.q_proj"), &mut out);
-        split(&mut take, &format!("{s}/attention/linear_1"), &format!("{t}.encoder_attn"), &["k_proj", "v_proj"], &mut out);
-        lin(&mut take, &format!("{s}/attention/linear_2"), &format!("{t}.encoder_attn.out_proj"), &mut out);
-        ln(&mut take, &format!("{s}/attention/layer_norm"), &format!("{t}.encoder_attn_layer_norm"), &mut out);
-        lin(&mut take, &format!("{s}/ffn/linear_0"), &format!("{t}.fc1"), &mut out);
-        lin(&mut take, &format!("{s}/ffn/linear_1"), &format!("{t}.fc2"), &mut out);
-        ln(&mut take, &format!("{s}/ffn/layer_norm"), &format!("{t}.final_layer_norm"), &mut out);
+        split(
+            &mut take,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{t}.self_attn"),
+            &["q_proj", "k_proj", "v_proj"],
+            &mut out,
+        );
+        lin(
+            &mut take,
+            &format!("{s}/self_attention/linear_1"),
+            &format!("{t}.self_attn.out_proj"),
+            &mut out,
+        );
+        ln(
+            &mut take,
+            &format!("{s}/self_attention/layer_norm"),
+            &format!("{t}.self_attn_layer_norm"),
+            &mut out,
+        );
+        lin(
+            &mut take,
+            &format!("{s}/attention/linear_0"),
+            &format!("{t}.encoder_attn.q_proj"),
+            &mut out,
+        );
+        split(
+            &mut take,
+            &format!("{s}/attention/linear_1"),
+            &format!("{t}.encoder_attn"),
+            &["k_proj", "v_proj"],
+            &mut out,
+        );
+        lin(
+            &mut take,
+            &format!("{s}/attention/linear_2"),
+            &format!("{t}.encoder_attn.out_proj"),
+            &mut out,
+        );
+        ln(
+            &mut take,
+            &format!("{s}/attention/layer_norm"),
+            &format!("{t}.encoder_attn_layer_norm"),
+            &mut out,
+        );
+        lin(
+            &mut take,
+            &format!("{s}/ffn/linear_0"),
+            &format!("{t}.fc1"),
+            &mut out,
+        );
+        lin(
+            &mut take,
+            &format!("{s}/ffn/linear_1"),
+            &format!("{t}.fc2"),
+            &mut out,
+        );
+        ln(
+            &mut take,
+            &format!("{s}/ffn/layer_norm"),
+            &format!("{t}.final_layer_norm"),
+            &mut out,
+        );
     }
-    ln(&mut take, "decoder/layer_norm", "model.decoder.layer_norm", &mut out);
+    ln(
+        &mut take,
+        "decoder/layer_norm",
+        "model.decoder.layer_norm",
+        &mut out,
+    );
     if let Some(e) = err {
         return Err(e);
     }
@@ -534,7 +708,10 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
 }
 
 /// Write tensors in the safetensors format (header: JSON with dtype, shape and offsets).
-fn write_safetensors(path: &Path, tensors: &[(String, &'static str, Vec<usize>, &[u8])]) -> Result<u64> {
+fn write_safetensors(
+    path: &Path,
+    tensors: &[(String, &'static str, Vec<usize>, &[u8])],
+) -> Result<u64> {
     use std::io::Write;
     let mut header = serde_json::Map::new();
     let mut offset = 0usize;
@@ -553,7 +730,8 @@ fn write_safetensors(path: &Path, tensors: &[(String, &'static str, Vec<usize>, 
     let tmp = path.with_extension("safetensors.part");
     let f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-    let write = |w: &mut std::io::BufWriter<File>, b: &[u8]| w.write_all(b).map_err(|e| Error::io(&tmp, e));
+    let write =
+        |w: &mut std::io::BufWriter<File>, b: &[u8]| w.write_all(b).map_err(|e| Error::io(&tmp, e));
     write(&mut w, &(h.len() as u64).to_le_bytes())?;
     write(&mut w, &h)?;
     for (_, _, _, data) in tensors {
@@ -640,7 +818,12 @@ pub fn import_whisper_ct2(src_dir: &Path, out_dir: &Path) -> Result<ImportReport
     let fbytes: Vec<u8> = filters.iter().flat_map(|v| v.to_le_bytes()).collect();
     bytes += write_safetensors(
         &out_dir.join("mel_filters.safetensors"),
-        &[(format!("mel_{}", dims.n_mels), "F32", vec![dims.n_mels, WHISPER_N_FFT / 2 + 1], &fbytes)],
+        &[(
+            format!("mel_{}", dims.n_mels),
+            "F32",
+            vec![dims.n_mels, WHISPER_N_FFT / 2 + 1],
+            &fbytes,
+        )],
     )?;
 
     let cfg = serde_json::to_vec_pretty(&hf_config(&dims, src_config.as_ref()))
@@ -678,7 +861,10 @@ mod tests {
             let peak = row.iter().cloned().fold(0f32, f32::max) as f64;
             let full = 2.0 / (edge(m + 2) - edge(m));
             // the FFT grid (40 Hz) rarely hits the apex exactly: peak ≤ 2/(f[m+2]-f[m])
-            assert!(peak <= full * 1.0001 && peak > 0.3 * full, "filter {m}: peak {peak} vs {full}");
+            assert!(
+                peak <= full * 1.0001 && peak > 0.3 * full,
+                "filter {m}: peak {peak} vs {full}"
+            );
             // unit area (Slaney normalisation): sum × bin width ≈ 1 for bands wider than a bin
             let area: f64 = row.iter().map(|v| *v as f64).sum::<f64>() * (sr as f64 / n_fft as f64);
             if edge(m + 2) - edge(m) > 200.0 {
@@ -740,12 +926,28 @@ mod tests {
         let data = &b[8 + n..];
         let mut out = HashMap::new();
         for (k, v) in h.as_object().unwrap() {
-            let shape: Vec<usize> = v["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
-            let o: Vec<usize> = v["data_offsets"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+            let shape: Vec<usize> = v["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
+            let o: Vec<usize> = v["data_offsets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
             let raw = &data[o[0]..o[1]];
             let vals = match v["dtype"].as_str().unwrap() {
-                "F16" => raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-                "F32" => raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
+                "F16" => raw
+                    .chunks_exact(2)
+                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect(),
+                "F32" => raw
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                    .collect(),
                 d => panic!("dtype {d}"),
             };
             out.insert(k.clone(), (shape, vals));
@@ -784,12 +986,16 @@ mod tests {
             }
         };
         for layer in [0, 5] {
-            let qkv = src_rows(&format!("encoder/layer_{layer}/self_attention/linear_0/weight"));
+            let qkv = src_rows(&format!(
+                "encoder/layer_{layer}/self_attention/linear_0/weight"
+            ));
             let t = format!("model.encoder.layers.{layer}.self_attn");
             check(&format!("{t}.q_proj.weight"), &[d, d], &qkv, 0);
             check(&format!("{t}.k_proj.weight"), &[d, d], &qkv, d);
             check(&format!("{t}.v_proj.weight"), &[d, d], &qkv, 2 * d);
-            let qkv_b = src_rows(&format!("encoder/layer_{layer}/self_attention/linear_0/bias"));
+            let qkv_b = src_rows(&format!(
+                "encoder/layer_{layer}/self_attention/linear_0/bias"
+            ));
             check(&format!("{t}.q_proj.bias"), &[d], &qkv_b, 0);
             check(&format!("{t}.v_proj.bias"), &[d], &qkv_b, 2 * d);
             assert!(!hf.contains_key(&format!("{t}.k_proj.bias")));
@@ -802,19 +1008,51 @@ mod tests {
             let q = src_rows(&format!("decoder/layer_{layer}/attention/linear_0/weight"));
             check(&format!("{t}.q_proj.weight"), &[d, d], &q, 0);
             let g = src_rows(&format!("decoder/layer_{layer}/ffn/layer_norm/gamma"));
-            check(&format!("model.decoder.layers.{layer}.final_layer_norm.weight"), &[d], &g, 0);
+            check(
+                &format!("model.decoder.layers.{layer}.final_layer_norm.weight"),
+                &[d],
+                &g,
+                0,
+            );
             let fc1 = src_rows(&format!("decoder/layer_{layer}/ffn/linear_0/weight"));
-            check(&format!("model.decoder.layers.{layer}.fc1.weight"), &[4 * d, d], &fc1, 0);
+            check(
+                &format!("model.decoder.layers.{layer}.fc1.weight"),
+                &[4 * d, d],
+                &fc1,
+                0,
+            );
         }
-        check("model.encoder.conv1.weight", &[d, 80, 3], &src_rows("encoder/conv1/weight"), 0);
-        check("model.encoder.embed_positions.weight", &[1500, d], &src_rows("encoder/position_encodings/encodings"), 0);
-        check("model.decoder.embed_tokens.weight", &[51865, d], &src_rows("decoder/embeddings/weight"), 0);
-        check("model.decoder.embed_positions.weight", &[448, d], &src_rows("decoder/position_encodings/encodings"), 0);
+        check(
+            "model.encoder.conv1.weight",
+            &[d, 80, 3],
+            &src_rows("encoder/conv1/weight"),
+            0,
+        );
+        check(
+            "model.encoder.embed_positions.weight",
+            &[1500, d],
+            &src_rows("encoder/position_encodings/encodings"),
+            0,
+        );
+        check(
+            "model.decoder.embed_tokens.weight",
+            &[51865, d],
+            &src_rows("decoder/embeddings/weight"),
+            0,
+        );
+        check(
+            "model.decoder.embed_positions.weight",
+            &[448, d],
+            &src_rows("decoder/position_encodings/encodings"),
+            0,
+        );
         // the self-attention K bias that Whisper lacks is zero in the source
         let qkv_b = src_rows("decoder/layer_0/self_attention/linear_0/bias");
         assert!(qkv_b[d..2 * d].iter().all(|v| *v == 0.0));
         // config and mel filters
-        let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(out.path().join("config.json")).unwrap()).unwrap();
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.path().join("config.json")).unwrap())
+                .unwrap();
         assert_eq!(cfg["d_model"], 512);
         assert_eq!(cfg["encoder_layers"], 6);
         assert_eq!(cfg["decoder_attention_heads"], 8);

@@ -39,16 +39,22 @@ mod stream;
 mod tts;
 #[cfg(feature = "whisper")]
 mod whisper_cpp;
+#[cfg(feature = "whisper")]
+pub use whisper_cpp::WhisperCpp;
 
 use std::path::{Path, PathBuf};
 
-pub use asr::{to_simplified, AsrModel, DecodeOptions, ScriptedAsr, StopReason, Transcript, MAX_DECODE_SECONDS};
+pub use asr::{
+    to_simplified, AsrModel, DecodeOptions, ScriptedAsr, StopReason, Transcript, MAX_DECODE_SECONDS,
+};
 #[cfg(feature = "candle")]
 pub use candle_whisper::CandleWhisper;
 pub use error::{Error, Result};
 pub use import::{import_whisper_ct2, ImportReport};
 pub use stream::{AsrStream, LocalAgreementStream, StreamConfig};
-pub use tts::{voice_for_dialect, EspeakTts, SilentTts, TtsEngine, Voice, MANDARIN_VOICE, SILENT_TTS_RATE};
+pub use tts::{
+    voice_for_dialect, EspeakTts, SilentTts, TtsEngine, Voice, MANDARIN_VOICE, SILENT_TTS_RATE,
+};
 
 /// Name of the converted Whisper model's folder under `models/`.
 pub const WHISPER_MODEL_NAME: &str = "whisper-base";
@@ -118,10 +124,20 @@ fn describe_dir(name: String, dir: &Path) -> Option<InstalledModel> {
     }
     files.sort();
     let bytes = files.iter().map(|f| f.1).sum();
-    let by_name = |n: &str| files.iter().find(|f| f.0.file_name().is_some_and(|x| x == n)).map(|f| f.0.clone());
+    let by_name = |n: &str| {
+        files
+            .iter()
+            .find(|f| f.0.file_name().is_some_and(|x| x == n))
+            .map(|f| f.0.clone())
+    };
     let main = by_name("model.safetensors")
         .or_else(|| by_name("model.bin"))
-        .or_else(|| files.iter().find(|f| f.0.extension().is_some_and(|e| e == "onnx")).map(|f| f.0.clone()))
+        .or_else(|| {
+            files
+                .iter()
+                .find(|f| f.0.extension().is_some_and(|e| e == "onnx"))
+                .map(|f| f.0.clone())
+        })
         .or_else(|| files.iter().max_by_key(|f| f.1).map(|f| f.0.clone()))?;
     Some(InstalledModel {
         name,
@@ -138,16 +154,26 @@ pub fn list_installed(home: &Path) -> Vec<InstalledModel> {
     let models = home.join("models");
     let subdirs = |d: &Path| -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
     };
     for d in subdirs(&models) {
-        let Some(name) = d.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        let Some(name) = d.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
         if name == "src" {
             for s in subdirs(&d) {
-                let sub = s.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let sub = s
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 out.extend(describe_dir(format!("src/{sub}"), &s));
             }
         } else {
@@ -178,15 +204,21 @@ mod tests {
         assert_eq!(names, ["src/whisper-base-ct2", "whisper-base"]);
         assert_eq!(list[1].bytes, 5);
         // sha256("abc")
-        assert_eq!(list[1].sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            list[1].sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
     fn whisper_dir_is_under_home() {
-        assert_eq!(whisper_dir(Path::new("/h")), Path::new("/h/models/whisper-base"));
+        assert_eq!(
+            whisper_dir(Path::new("/h")),
+            Path::new("/h/models/whisper-base")
+        );
     }
 }
 
-pub mod lora;
-pub mod ggml;
 pub mod adapters;
+pub mod ggml;
+pub mod lora;

@@ -87,7 +87,9 @@ impl LoraAdapter {
             if let Some(base) = key.strip_suffix(LORA_A_SUFFIX) {
                 names.push(base.to_string());
             } else if !key.ends_with(LORA_B_SUFFIX) {
-                return Err(bad(format!("unexpected tensor `{key}` (want NAME.lora_A / NAME.lora_B)")));
+                return Err(bad(format!(
+                    "unexpected tensor `{key}` (want NAME.lora_A / NAME.lora_B)"
+                )));
             }
         }
         let meta_num = |key: &str| -> Result<Option<f32>> {
@@ -109,7 +111,11 @@ impl LoraAdapter {
             let b = st
                 .tensors
                 .get(&format!("{name}{LORA_B_SUFFIX}"))
-                .ok_or_else(|| bad(format!("`{name}{LORA_A_SUFFIX}` has no matching `{LORA_B_SUFFIX}`")))?;
+                .ok_or_else(|| {
+                    bad(format!(
+                        "`{name}{LORA_A_SUFFIX}` has no matching `{LORA_B_SUFFIX}`"
+                    ))
+                })?;
             if a.shape.len() != 2 || b.shape.len() != 2 {
                 return Err(bad(format!("`{name}`: A and B must be matrices")));
             }
@@ -129,7 +135,12 @@ impl LoraAdapter {
             }
             pairs.insert(
                 name,
-                LoraPair { a: a.data.clone(), b: b.data.clone(), out: b.shape[0], inp: a.shape[1] },
+                LoraPair {
+                    a: a.data.clone(),
+                    b: b.data.clone(),
+                    out: b.shape[0],
+                    inp: a.shape[1],
+                },
             );
         }
         for key in st.tensors.keys() {
@@ -147,7 +158,12 @@ impl LoraAdapter {
         if !alpha.is_finite() {
             return Err(bad("alpha is not finite".into()));
         }
-        Ok(Self { rank, alpha, pairs, source: Some(path.to_path_buf()) })
+        Ok(Self {
+            rank,
+            alpha,
+            pairs,
+            source: Some(path.to_path_buf()),
+        })
     }
 
     /// The shared rank `r`.
@@ -176,8 +192,14 @@ impl LoraAdapter {
 
     /// An error about this adapter, naming its file.
     fn err(&self, detail: String) -> Error {
-        let path = self.source.clone().unwrap_or_else(|| PathBuf::from("(LoRA adapter)"));
-        Error::BadModel { path, detail: format!("LoRA: {detail}") }
+        let path = self
+            .source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("(LoRA adapter)"));
+        Error::BadModel {
+            path,
+            detail: format!("LoRA: {detail}"),
+        }
     }
 
     /// The file this adapter came from, if any.
@@ -219,7 +241,10 @@ impl LoraAdapter {
 
 /// Merges `lora` into host tensors keyed by Hugging Face name. Every target must exist
 /// and be a matrix of the delta's shape. Returns the number of tensors changed.
-pub fn merge_lora_into(tensors: &mut HashMap<String, HostTensor>, lora: &LoraAdapter) -> Result<usize> {
+pub fn merge_lora_into(
+    tensors: &mut HashMap<String, HostTensor>,
+    lora: &LoraAdapter,
+) -> Result<usize> {
     let mut n = 0;
     for name in lora.targets() {
         let t = tensors
@@ -299,11 +324,17 @@ pub fn write_lora(path: &Path, entries: &[LoraEntry], rank: usize, alpha: f32) -
         }
         tensors.insert(
             format!("{}{LORA_A_SUFFIX}", e.name),
-            HostTensor { shape: vec![rank, e.inp], data: e.a.clone() },
+            HostTensor {
+                shape: vec![rank, e.inp],
+                data: e.a.clone(),
+            },
         );
         tensors.insert(
             format!("{}{LORA_B_SUFFIX}", e.name),
-            HostTensor { shape: vec![e.out, rank], data: e.b.clone() },
+            HostTensor {
+                shape: vec![e.out, rank],
+                data: e.b.clone(),
+            },
         );
     }
     let mut meta = BTreeMap::new();
@@ -314,7 +345,10 @@ pub fn write_lora(path: &Path, entries: &[LoraEntry], rank: usize, alpha: f32) -
 }
 
 fn lora_error(path: &Path, why: String) -> Error {
-    Error::BadModel { path: path.to_path_buf(), detail: format!("LoRA: {why}") }
+    Error::BadModel {
+        path: path.to_path_buf(),
+        detail: format!("LoRA: {why}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -329,7 +363,10 @@ pub(crate) struct SafeTensors {
 
 /// Reads every tensor of a safetensors file into f32 (F32, F16 and BF16 accepted).
 pub(crate) fn read_safetensors(path: &Path) -> Result<SafeTensors> {
-    let bytes = fs::read(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    let bytes = fs::read(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     parse_safetensors(&bytes).map_err(|why| lora_error(path, why))
 }
 
@@ -346,7 +383,9 @@ fn parse_safetensors(bytes: &[u8]) -> std::result::Result<SafeTensors, String> {
         .ok_or("not a safetensors file (header length past the end)")?;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..body_start])
         .map_err(|e| format!("not a safetensors file (bad header: {e})"))?;
-    let obj = header.as_object().ok_or("safetensors header is not an object")?;
+    let obj = header
+        .as_object()
+        .ok_or("safetensors header is not an object")?;
     let data = &bytes[body_start..];
     let mut out = SafeTensors::default();
     for (name, info) in obj {
@@ -360,7 +399,9 @@ fn parse_safetensors(bytes: &[u8]) -> std::result::Result<SafeTensors, String> {
             }
             continue;
         }
-        let dtype = info["dtype"].as_str().ok_or_else(|| format!("`{name}`: no dtype"))?;
+        let dtype = info["dtype"]
+            .as_str()
+            .ok_or_else(|| format!("`{name}`: no dtype"))?;
         let shape: Vec<usize> = info["shape"]
             .as_array()
             .ok_or_else(|| format!("`{name}`: no shape"))?
@@ -368,8 +409,13 @@ fn parse_safetensors(bytes: &[u8]) -> std::result::Result<SafeTensors, String> {
             .map(|d| d.as_u64().map(|d| d as usize))
             .collect::<Option<_>>()
             .ok_or_else(|| format!("`{name}`: bad shape"))?;
-        let offs = info["data_offsets"].as_array().ok_or_else(|| format!("`{name}`: no offsets"))?;
-        let (b, e) = match (offs.first().and_then(|v| v.as_u64()), offs.get(1).and_then(|v| v.as_u64())) {
+        let offs = info["data_offsets"]
+            .as_array()
+            .ok_or_else(|| format!("`{name}`: no offsets"))?;
+        let (b, e) = match (
+            offs.first().and_then(|v| v.as_u64()),
+            offs.get(1).and_then(|v| v.as_u64()),
+        ) {
             (Some(b), Some(e)) if b <= e && (e as usize) <= data.len() => (b as usize, e as usize),
             _ => return Err(format!("`{name}`: data offsets out of range")),
         };
@@ -381,10 +427,16 @@ fn parse_safetensors(bytes: &[u8]) -> std::result::Result<SafeTensors, String> {
             other => return Err(format!("`{name}`: unsupported dtype {other}")),
         };
         if raw.len() != n * width {
-            return Err(format!("`{name}`: {} bytes for {n} {dtype} values", raw.len()));
+            return Err(format!(
+                "`{name}`: {} bytes for {n} {dtype} values",
+                raw.len()
+            ));
         }
         let values: Vec<f32> = match dtype {
-            "F32" => raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            "F32" => raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
             "F16" => raw
                 .chunks_exact(2)
                 .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
@@ -394,7 +446,13 @@ fn parse_safetensors(bytes: &[u8]) -> std::result::Result<SafeTensors, String> {
                 .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
                 .collect(),
         };
-        out.tensors.insert(name.clone(), HostTensor { shape, data: values });
+        out.tensors.insert(
+            name.clone(),
+            HostTensor {
+                shape,
+                data: values,
+            },
+        );
     }
     Ok(out)
 }
@@ -407,7 +465,10 @@ pub(crate) fn write_safetensors(
 ) -> Result<()> {
     let mut header = serde_json::Map::new();
     if !metadata.is_empty() {
-        header.insert("__metadata__".into(), serde_json::to_value(metadata).unwrap_or_default());
+        header.insert(
+            "__metadata__".into(),
+            serde_json::to_value(metadata).unwrap_or_default(),
+        );
     }
     let mut offset = 0usize;
     for (name, t) in tensors {
@@ -430,7 +491,10 @@ pub(crate) fn write_safetensors(
             buf.extend_from_slice(&v.to_le_bytes());
         }
     }
-    fs::write(path, buf).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })
+    fs::write(path, buf).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
 }
 
 #[cfg(test)]
@@ -460,11 +524,20 @@ mod tests {
         .iter()
         .enumerate()
         {
-            m.insert(name.to_string(), HostTensor { shape: vec![6, 5], data: values(30, i as u32 + 7) });
+            m.insert(
+                name.to_string(),
+                HostTensor {
+                    shape: vec![6, 5],
+                    data: values(30, i as u32 + 7),
+                },
+            );
         }
         m.insert(
             "model.decoder.layers.0.self_attn.q_proj.bias".into(),
-            HostTensor { shape: vec![6], data: values(6, 99) },
+            HostTensor {
+                shape: vec![6],
+                data: values(6, 99),
+            },
         );
         m
     }
@@ -499,7 +572,13 @@ mod tests {
         let b = values(6 * rank, 12);
         write_lora(
             &path,
-            &[LoraEntry { name: target.into(), a: a.clone(), b: b.clone(), out: 6, inp: 5 }],
+            &[LoraEntry {
+                name: target.into(),
+                a: a.clone(),
+                b: b.clone(),
+                out: 6,
+                inp: 5,
+            }],
             rank,
             alpha,
         )
@@ -514,15 +593,24 @@ mod tests {
             if name == target {
                 continue;
             }
-            assert_eq!(&after[name], t, "{name} is not a target and must not change");
+            assert_eq!(
+                &after[name], t,
+                "{name} is not a target and must not change"
+            );
         }
         let scale = alpha / rank as f32;
         let mut changed = 0;
         for i in 0..6 {
             for j in 0..5 {
-                let delta: f32 = (0..rank).map(|k| b[i * rank + k] * a[k * 5 + j]).sum::<f32>() * scale;
+                let delta: f32 = (0..rank)
+                    .map(|k| b[i * rank + k] * a[k * 5 + j])
+                    .sum::<f32>()
+                    * scale;
                 let got = after[target].data[i * 5 + j] - before[target].data[i * 5 + j];
-                assert!((got - delta).abs() < 1e-5, "[{i},{j}] changed by {got}, want {delta}");
+                assert!(
+                    (got - delta).abs() < 1e-5,
+                    "[{i},{j}] changed by {got}, want {delta}"
+                );
                 if delta.abs() > 1e-6 {
                     changed += 1;
                 }
@@ -535,12 +623,24 @@ mod tests {
     fn shape_mismatch_and_unknown_target_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.safetensors");
-        let e = LoraEntry { name: "nope.weight".into(), a: vec![0.5; 5], b: vec![0.5; 6], out: 6, inp: 5 };
+        let e = LoraEntry {
+            name: "nope.weight".into(),
+            a: vec![0.5; 5],
+            b: vec![0.5; 6],
+            out: 6,
+            inp: 5,
+        };
         write_lora(&path, &[e], 1, 1.0).unwrap();
         let lora = LoraAdapter::load(&path).unwrap();
         assert!(merge_lora_into(&mut model(), &lora).is_err());
         let mut w = vec![0.0; 12];
-        let e = LoraEntry { name: "x".into(), a: vec![0.5; 5], b: vec![0.5; 6], out: 6, inp: 5 };
+        let e = LoraEntry {
+            name: "x".into(),
+            a: vec![0.5; 5],
+            b: vec![0.5; 6],
+            out: 6,
+            inp: 5,
+        };
         write_lora(&path, &[e], 1, 1.0).unwrap();
         let lora = LoraAdapter::load(&path).unwrap();
         assert!(lora.apply("x", &mut w, 3, 4).is_err());
@@ -553,8 +653,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.safetensors");
         let mut ts = BTreeMap::new();
-        ts.insert("a".to_string(), HostTensor { shape: vec![2, 3], data: values(6, 1) });
-        ts.insert("b".to_string(), HostTensor { shape: vec![4], data: values(4, 2) });
+        ts.insert(
+            "a".to_string(),
+            HostTensor {
+                shape: vec![2, 3],
+                data: values(6, 1),
+            },
+        );
+        ts.insert(
+            "b".to_string(),
+            HostTensor {
+                shape: vec![4],
+                data: values(4, 2),
+            },
+        );
         write_safetensors(&path, &ts, &BTreeMap::new()).unwrap();
         let back = read_safetensors(&path).unwrap();
         assert_eq!(back.tensors, ts);

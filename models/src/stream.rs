@@ -50,7 +50,10 @@ impl StreamConfig {
     /// Check the ranges: `step_s` in (0, 10], `max_utterance_s` in [1, 30].
     pub fn validate(&self) -> Result<()> {
         if !(self.step_s > 0.0 && self.step_s <= 10.0) {
-            return Err(Error::Config(format!("asr step_s = {} (must be > 0 and at most 10)", self.step_s)));
+            return Err(Error::Config(format!(
+                "asr step_s = {} (must be > 0 and at most 10)",
+                self.step_s
+            )));
         }
         if !(1.0..=MAX_DECODE_SECONDS).contains(&self.max_utterance_s) {
             return Err(Error::Config(format!(
@@ -219,7 +222,11 @@ mod tests {
     use crate::asr::ScriptedAsr;
 
     fn stream(asr: ScriptedAsr) -> LocalAgreementStream {
-        LocalAgreementStream::new(Arc::new(asr), DecodeOptions::default(), StreamConfig::default())
+        LocalAgreementStream::new(
+            Arc::new(asr),
+            DecodeOptions::default(),
+            StreamConfig::default(),
+        )
     }
 
     /// Feed `secs` of audio in 0.1 s chunks, collecting every partial.
@@ -239,9 +246,15 @@ mod tests {
         let sentence = "我想办理社保卡需要带什么材料";
         let mut s = stream(ScriptedAsr::growing(sentence, 3.0));
         let partials = feed(&mut s, 5.0);
-        assert!(partials.len() >= 3, "expected several partials, got {partials:?}");
+        assert!(
+            partials.len() >= 3,
+            "expected several partials, got {partials:?}"
+        );
         for w in partials.windows(2) {
-            assert!(w[1].starts_with(&w[0]) && w[1].len() > w[0].len(), "flicker: {w:?}");
+            assert!(
+                w[1].starts_with(&w[0]) && w[1].len() > w[0].len(),
+                "flicker: {w:?}"
+            );
         }
         let last = partials.last().unwrap();
         assert!(sentence.starts_with(last.as_str()));
@@ -252,7 +265,14 @@ mod tests {
     #[test]
     fn disagreeing_hypotheses_never_flicker() {
         // The recogniser changes its mind about the second character.
-        let script = ["我想", "我想办", "我像办理", "我想办理社", "我想办理社保", "我想办理社保卡"];
+        let script = [
+            "我想",
+            "我想办",
+            "我像办理",
+            "我想办理社",
+            "我想办理社保",
+            "我想办理社保卡",
+        ];
         let mut s = stream(ScriptedAsr::sequence(script));
         let partials = feed(&mut s, 3.0);
         let mut shown = String::new();
@@ -261,7 +281,10 @@ mod tests {
             shown = p.clone();
         }
         assert!(shown.starts_with("我"));
-        assert!(!shown.contains('像'), "a text seen once was committed: {shown}");
+        assert!(
+            !shown.contains('像'),
+            "a text seen once was committed: {shown}"
+        );
         let fin = s.finish().unwrap();
         assert_eq!(fin.text, "我想办理社保卡");
         assert!(fin.text.starts_with(&shown));
@@ -270,11 +293,19 @@ mod tests {
     #[test]
     fn finish_without_new_audio_does_not_decode_again() {
         let asr = Arc::new(ScriptedAsr::growing("一二三四五六七八九十", 4.0));
-        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), StreamConfig::default());
+        let mut s = LocalAgreementStream::new(
+            asr.clone(),
+            DecodeOptions::default(),
+            StreamConfig::default(),
+        );
         feed(&mut s, 1.0);
         let calls = asr.calls();
         let t = s.finish().unwrap();
-        assert_eq!(asr.calls(), calls, "finish re-decoded audio it had already seen");
+        assert_eq!(
+            asr.calls(),
+            calls,
+            "finish re-decoded audio it had already seen"
+        );
         assert_eq!(t.text, "一二三四");
     }
 
@@ -285,13 +316,23 @@ mod tests {
         s.reset();
         assert_eq!(s.finish().unwrap().stop, StopReason::NoSpeech);
         let p = feed(&mut s, 1.0);
-        assert!(p.iter().all(|p| "一二三四".starts_with(p.as_str())), "{p:?}");
+        assert!(
+            p.iter().all(|p| "一二三四".starts_with(p.as_str())),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn over_long_utterance_continues_in_a_new_window() {
-        let cfg = StreamConfig { step_s: 0.5, max_utterance_s: 2.0 };
-        let mut s = LocalAgreementStream::new(Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 1.0)), DecodeOptions::default(), cfg);
+        let cfg = StreamConfig {
+            step_s: 0.5,
+            max_utterance_s: 2.0,
+        };
+        let mut s = LocalAgreementStream::new(
+            Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 1.0)),
+            DecodeOptions::default(),
+            cfg,
+        );
         let partials = feed(&mut s, 3.0);
         for w in partials.windows(2) {
             assert!(w[1].starts_with(&w[0]), "flicker: {w:?}");
@@ -303,8 +344,18 @@ mod tests {
     #[test]
     fn config_ranges_are_checked() {
         assert!(StreamConfig::default().validate().is_ok());
-        assert!(StreamConfig { step_s: 0.0, ..Default::default() }.validate().is_err());
-        assert!(StreamConfig { max_utterance_s: 40.0, ..Default::default() }.validate().is_err());
+        assert!(StreamConfig {
+            step_s: 0.0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(StreamConfig {
+            max_utterance_s: 40.0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
         let c: StreamConfig = toml::from_str("step_s = 0.25").unwrap();
         assert_eq!(c.step_s, 0.25);
         assert!(toml::from_str::<StreamConfig>("stepp = 1").is_err());

@@ -65,11 +65,17 @@ impl EspeakTts {
     /// Find `espeak-ng`; a clear error when it is not installed.
     pub fn new() -> Result<Self> {
         let program = "espeak-ng".to_string();
-        match Command::new(&program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+        match Command::new(&program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+        {
             Ok(s) if s.success() => Ok(Self { program }),
             Ok(s) => Err(Error::Tts(format!("`espeak-ng --version` failed ({s})"))),
             Err(_) => Err(Error::Tts(
-                "espeak-ng is not installed (run `make setup`, or apt-get install espeak-ng)".into(),
+                "espeak-ng is not installed (run `make setup`, or apt-get install espeak-ng)"
+                    .into(),
             )),
         }
     }
@@ -88,29 +94,49 @@ pub(crate) fn parse_wav_pcm16(bytes: &[u8]) -> Result<AudioBuf> {
     let mut bits = 16u16;
     while pos + 8 <= bytes.len() {
         let id = &bytes[pos..pos + 4];
-        let len = u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
+        let len = u32::from_le_bytes([
+            bytes[pos + 4],
+            bytes[pos + 5],
+            bytes[pos + 6],
+            bytes[pos + 7],
+        ]) as usize;
         let body = pos + 8;
         if id == b"fmt " {
             if body + 16 > bytes.len() {
                 return Err(bad("short fmt chunk"));
             }
             channels = u16::from_le_bytes([bytes[body + 2], bytes[body + 3]]);
-            rate = u32::from_le_bytes([bytes[body + 4], bytes[body + 5], bytes[body + 6], bytes[body + 7]]);
+            rate = u32::from_le_bytes([
+                bytes[body + 4],
+                bytes[body + 5],
+                bytes[body + 6],
+                bytes[body + 7],
+            ]);
             bits = u16::from_le_bytes([bytes[body + 14], bytes[body + 15]]);
         } else if id == b"data" {
             if bits != 16 || channels == 0 || rate == 0 {
                 return Err(bad("not 16-bit PCM"));
             }
-            let end = if len == 0 || len == 0xFFFF_FFFF || body + len > bytes.len() { bytes.len() } else { body + len };
+            let end = if len == 0 || len == 0xFFFF_FFFF || body + len > bytes.len() {
+                bytes.len()
+            } else {
+                body + len
+            };
             let ch = channels as usize;
             let frames: Vec<f32> = bytes[body..end]
                 .chunks_exact(2 * ch)
                 .map(|f| {
-                    let sum: f32 = f.chunks_exact(2).map(|s| i16::from_le_bytes([s[0], s[1]]) as f32 / 32768.0).sum();
+                    let sum: f32 = f
+                        .chunks_exact(2)
+                        .map(|s| i16::from_le_bytes([s[0], s[1]]) as f32 / 32768.0)
+                        .sum();
                     sum / ch as f32
                 })
                 .collect();
-            return Ok(AudioBuf { samples: frames, sample_rate: rate });
+            return Ok(AudioBuf {
+                samples: frames,
+                sample_rate: rate,
+            });
         }
         pos = body + len + (len & 1);
     }
@@ -198,7 +224,9 @@ mod tests {
         let short = SilentTts.synthesize("好", &v).unwrap();
         let long = SilentTts.synthesize("请带上身份证和户口本", &v).unwrap();
         assert!(long.samples.len() > 3 * short.samples.len());
-        let slow = SilentTts.synthesize("请带上身份证和户口本", &Voice { rate_wpm: 100, ..v }).unwrap();
+        let slow = SilentTts
+            .synthesize("请带上身份证和户口本", &Voice { rate_wpm: 100, ..v })
+            .unwrap();
         assert!(slow.samples.len() > long.samples.len());
         assert!(long.samples.iter().all(|s| *s == 0.0));
     }
@@ -215,16 +243,36 @@ mod tests {
             return;
         };
         for voice in ["cmn-latn-pinyin", "yue"] {
-            let v = Voice { espeak_voice: voice.into(), ..Voice::default() };
+            let v = Voice {
+                espeak_voice: voice.into(),
+                ..Voice::default()
+            };
             let a = tts.synthesize("你好，我想办理社保卡", &v).unwrap();
             assert_eq!(a.sample_rate, 22_050);
             let secs = a.samples.len() as f32 / a.sample_rate as f32;
             assert!((1.0..10.0).contains(&secs), "{voice}: {secs} s");
-            let rms = (a.samples.iter().map(|s| s * s).sum::<f32>() / a.samples.len() as f32).sqrt();
+            let rms =
+                (a.samples.iter().map(|s| s * s).sum::<f32>() / a.samples.len() as f32).sqrt();
             assert!(rms > 0.01, "{voice}: near silence");
         }
-        let loud = tts.synthesize("你好", &Voice { volume: 2.0, ..Voice::default() }).unwrap();
-        let quiet = tts.synthesize("你好", &Voice { volume: 0.5, ..Voice::default() }).unwrap();
+        let loud = tts
+            .synthesize(
+                "你好",
+                &Voice {
+                    volume: 2.0,
+                    ..Voice::default()
+                },
+            )
+            .unwrap();
+        let quiet = tts
+            .synthesize(
+                "你好",
+                &Voice {
+                    volume: 0.5,
+                    ..Voice::default()
+                },
+            )
+            .unwrap();
         let peak = |a: &AudioBuf| a.samples.iter().fold(0f32, |m, s| m.max(s.abs()));
         assert!(peak(&loud) > 1.5 * peak(&quiet));
     }

@@ -8,7 +8,13 @@ use xiaoan_audio::{AudioBuf, EarshotVad};
 fn espeak(text: &str, voice: &str) -> Option<AudioBuf> {
     let dir = tempfile::tempdir().ok()?;
     let wav = dir.path().join("s.wav");
-    let ok = Command::new("espeak-ng").args(["-v", voice, "-w"]).arg(&wav).arg(text).status().ok()?.success();
+    let ok = Command::new("espeak-ng")
+        .args(["-v", voice, "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .ok()?
+        .success();
     if !ok {
         return None;
     }
@@ -23,7 +29,10 @@ fn gain(x: &[f32], db: f32) -> Vec<f32> {
 #[test]
 fn speech_over_playback_stops_it_within_200_ms_and_the_echo_alone_does_not() {
     let (Some(reply), Some(resident)) = (
-        espeak("您好，我是小安，请问您想办什么事，可以直接说", "cmn-latn-pinyin"),
+        espeak(
+            "您好，我是小安，请问您想办什么事，可以直接说",
+            "cmn-latn-pinyin",
+        ),
         espeak("我要找工作人员", "cmn-latn-pinyin"),
     ) else {
         println!("SKIP: barge-in: espeak-ng not installed (run make setup)");
@@ -45,7 +54,11 @@ fn speech_over_playback_stops_it_within_200_ms_and_the_echo_alone_does_not() {
 
     // now the resident starts speaking 1.0 s into the reply, at conversational level
     let onset = sr;
-    let lead = resident.samples.iter().position(|v| v.abs() > 0.02).unwrap_or(0);
+    let lead = resident
+        .samples
+        .iter()
+        .position(|v| v.abs() > 0.02)
+        .unwrap_or(0);
     let mut mic = echo.clone();
     mic.resize(mic.len().max(onset + resident.samples.len()), 0.0);
     for (i, v) in resident.samples.iter().enumerate() {
@@ -63,5 +76,8 @@ fn speech_over_playback_stops_it_within_200_ms_and_the_echo_alone_does_not() {
     let at = at.expect("speech over the reply is detected");
     let delay_ms = (at as f64 - speech_onset as f64) / sr as f64 * 1000.0;
     assert!(at >= onset, "not before the resident spoke");
-    assert!(delay_ms <= 200.0, "stopped {delay_ms:.0} ms after the onset");
+    assert!(
+        delay_ms <= 200.0,
+        "stopped {delay_ms:.0} ms after the onset"
+    );
 }

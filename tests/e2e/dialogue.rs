@@ -21,10 +21,18 @@ fn a_guide_question_gets_the_spoken_summary_then_details_on_request() {
     let (_d, a, mut s) = setup();
     let r = say(&a, &mut s, "老年人优待卡怎么办");
     assert_eq!(r.flow, "service", "{r:?}");
-    assert!(r.text.contains("敬老卡") || r.text.contains("优待卡"), "{}", r.text);
+    assert!(
+        r.text.contains("敬老卡") || r.text.contains("优待卡"),
+        "{}",
+        r.text
+    );
     assert!(r.text.contains('？'), "offers details: {}", r.text);
     let more = say(&a, &mut s, "要的");
-    assert!(more.text.contains("身份证"), "materials chunk names the ID card: {}", more.text);
+    assert!(
+        more.text.contains("身份证"),
+        "materials chunk names the ID card: {}",
+        more.text
+    );
 }
 
 #[test]
@@ -63,7 +71,11 @@ fn louder_quieter_and_help_are_understood_eyes_free() {
     say(&a, &mut s, "小声点");
     assert!(s.volume < v);
     let h = say(&a, &mut s, "我能说什么");
-    assert!(h.text.contains("再说一遍") && h.text.contains("找工作人员"), "{}", h.text);
+    assert!(
+        h.text.contains("再说一遍") && h.text.contains("找工作人员"),
+        "{}",
+        h.text
+    );
 }
 
 #[test]
@@ -71,7 +83,11 @@ fn help_during_a_form_says_what_can_be_said_now() {
     let (_d, a, mut s) = setup();
     say(&a, &mut s, "我要办居住登记");
     let h = say(&a, &mut s, "我能说什么");
-    assert!(h.text.contains("回答") || h.text.contains("不对"), "{}", h.text);
+    assert!(
+        h.text.contains("回答") || h.text.contains("不对"),
+        "{}",
+        h.text
+    );
     assert_eq!(h.flow, "declaration");
 }
 
@@ -98,16 +114,27 @@ fn a_declaration_is_collected_read_back_confirmed_and_filed_with_a_receipt() {
     }
     assert!(r.text.contains("我念一遍"), "{}", r.text);
     assert!(r.text.contains("王小明"));
-    assert!(r.text.contains("幺三八"), "phone read digit by digit: {}", r.text);
+    assert!(
+        r.text.contains("幺三八"),
+        "phone read digit by digit: {}",
+        r.text
+    );
     let c = say(&a, &mut s, "对的");
     assert!(c.text.contains("承诺"), "reads the commitment: {}", c.text);
     assert!(c.receipt.is_none(), "nothing filed before the explicit yes");
     let f = say(&a, &mut s, "同意");
     let receipt = f.receipt.clone().expect("filed with a receipt");
     assert!(f.text.contains("回执号"), "{}", f.text);
-    assert!(f.text.contains("补交"), "materials owed with deadline: {}", f.text);
+    assert!(
+        f.text.contains("补交"),
+        "materials owed with deadline: {}",
+        f.text
+    );
     let store = a.store.lock().unwrap();
-    assert!(store.show(&receipt, false).unwrap().is_some(), "the filing is in the store");
+    assert!(
+        store.show(&receipt, false).unwrap().is_some(),
+        "the filing is in the store"
+    );
     assert!(store.verify().unwrap().ok);
 }
 
@@ -116,10 +143,22 @@ fn several_fields_in_one_sentence_and_a_correction_at_any_time() {
     let (_d, a, mut s) = setup();
     say(&a, &mut s, "我要办居住登记");
     let r = say(&a, &mut s, "我叫李华，电话13912345678");
-    assert!(!r.text.contains("叫什么名字"), "name already given: {}", r.text);
-    assert!(!r.text.contains("手机号是多少"), "phone already given: {}", r.text);
+    assert!(
+        !r.text.contains("叫什么名字"),
+        "name already given: {}",
+        r.text
+    );
+    assert!(
+        !r.text.contains("手机号是多少"),
+        "phone already given: {}",
+        r.text
+    );
     let r = say(&a, &mut s, "名字不对，是王小明");
-    assert!(r.text.contains("王小明"), "correction confirmed: {}", r.text);
+    assert!(
+        r.text.contains("王小明"),
+        "correction confirmed: {}",
+        r.text
+    );
 }
 
 #[test]
@@ -128,10 +167,16 @@ fn cancel_at_any_step_files_nothing() {
     say(&a, &mut s, "我要办居住登记");
     say(&a, &mut s, "我叫王小明");
     let r = say(&a, &mut s, "取消");
-    assert!(r.text.contains("取消") && r.text.contains("没有提交"), "{}", r.text);
+    assert!(
+        r.text.contains("取消") && r.text.contains("没有提交"),
+        "{}",
+        r.text
+    );
     assert_eq!(r.flow, "idle");
     let store = a.store.lock().unwrap();
-    let filings = store.list(xiaoan_agent::store::RecordKind::parse("filing"), 10, false).unwrap();
+    let filings = store
+        .list(xiaoan_agent::store::RecordKind::parse("filing"), 10, false)
+        .unwrap();
     assert!(filings.is_empty(), "nothing filed");
 }
 
@@ -160,14 +205,27 @@ fn a_noise_dispute_becomes_a_mediation_case_with_a_number() {
     let r = say(&a, &mut s, "楼上天天半夜吵，想找人调解");
     assert_eq!(r.flow, "mediation", "{r:?}");
     let mut last = r;
-    for answer in ["楼上邻居", "5号楼", "希望他们晚上小声点", "王小明", "13812345678", "没有", "对的", "可以"] {
+    for answer in [
+        "楼上邻居",
+        "5号楼",
+        "希望他们晚上小声点",
+        "王小明",
+        "13812345678",
+        "没有",
+        "对的",
+        "可以",
+    ] {
         if last.receipt.is_some() {
             break;
         }
         last = say(&a, &mut s, answer);
     }
     assert!(last.receipt.is_some(), "a case number: {last:?}");
-    assert!(last.text.contains("回访"), "48-hour follow-up promised: {}", last.text);
+    assert!(
+        last.text.contains("回访"),
+        "48-hour follow-up promised: {}",
+        last.text
+    );
 }
 
 #[test]
@@ -180,9 +238,15 @@ fn silence_reprompts_then_ends_keeping_the_draft_for_staff() {
     assert!(r1.text.contains("我还在"), "{}", r1.text);
     let r2 = a.on_silence(&mut s);
     assert!(r2.end_session);
-    assert!(r2.text.contains("保存"), "the resident is told the draft is kept: {}", r2.text);
+    assert!(
+        r2.text.contains("保存"),
+        "the resident is told the draft is kept: {}",
+        r2.text
+    );
     let store = a.store.lock().unwrap();
-    let drafts = store.list(xiaoan_agent::store::RecordKind::parse("draft"), 10, false).unwrap();
+    let drafts = store
+        .list(xiaoan_agent::store::RecordKind::parse("draft"), 10, false)
+        .unwrap();
     assert_eq!(drafts.len(), 1, "draft kept for staff");
 }
 
@@ -193,7 +257,10 @@ fn asking_for_more_time_extends_the_time_out() {
     let r = say(&a, &mut s, "等一下");
     assert!(r.text.contains("不着急"), "{}", r.text);
     assert!(!a.on_silence(&mut s).end_session);
-    assert!(!a.on_silence(&mut s).end_session, "more time: a second re-prompt instead of ending");
+    assert!(
+        !a.on_silence(&mut s).end_session,
+        "more time: a second re-prompt instead of ending"
+    );
 }
 
 #[test]
@@ -214,7 +281,10 @@ fn handoff_gives_a_ticket_and_where_to_wait() {
     let store = a.store.lock().unwrap();
     let d = store.show(&ticket, true).unwrap().expect("ticket stored");
     let body = d.record.to_string();
-    assert!(body.contains("社保卡怎么办"), "the conversation so far is in the ticket");
+    assert!(
+        body.contains("社保卡怎么办"),
+        "the conversation so far is in the ticket"
+    );
 }
 
 #[test]
@@ -230,7 +300,11 @@ fn dialect_switch_on_request_changes_the_session_voice() {
 fn appointments_are_booked_with_a_number() {
     let (_d, a, mut s) = setup();
     let r = say(&a, &mut s, "帮我约个明天上午十点办社保卡");
-    let r = if r.receipt.is_none() { say(&a, &mut s, "明天上午十点") } else { r };
+    let r = if r.receipt.is_none() {
+        say(&a, &mut s, "明天上午十点")
+    } else {
+        r
+    };
     assert!(r.receipt.is_some(), "{r:?}");
     assert!(r.text.contains("约好了"), "{}", r.text);
 }
@@ -263,8 +337,34 @@ fn every_reply_is_spoken_text() {
 #[test]
 fn zz_debug_trace() {
     let (_d, a, mut s) = setup();
-    for t in ["我要办居住登记，我叫李华，电话13912345678", "名字不对，是王小明", "取消", "我要办居住登记", "我叫王小明", "取消", "楼上天天半夜吵，想找人调解", "楼上邻居", "5号楼", "希望他们晚上小声点", "王小明", "13812345678"] {
+    for t in [
+        "我要办居住登记，我叫李华，电话13912345678",
+        "名字不对，是王小明",
+        "取消",
+        "我要办居住登记",
+        "我叫王小明",
+        "取消",
+        "楼上天天半夜吵，想找人调解",
+        "楼上邻居",
+        "5号楼",
+        "希望他们晚上小声点",
+        "王小明",
+        "13812345678",
+    ] {
         let o = a.handle(&mut s, t);
-        eprintln!("U: {t}\n   -> {} {:.2} unsure={} ents={:?}\n   A: {} [{} / {}]", o.understanding.intent.intent.as_str(), o.understanding.intent.confidence, o.understanding.intent.unsure, o.understanding.entities.iter().map(|e| (e.kind, e.value.clone())).collect::<Vec<_>>(), o.reply.text, o.reply.flow, o.reply.awaiting);
+        eprintln!(
+            "U: {t}\n   -> {} {:.2} unsure={} ents={:?}\n   A: {} [{} / {}]",
+            o.understanding.intent.intent.as_str(),
+            o.understanding.intent.confidence,
+            o.understanding.intent.unsure,
+            o.understanding
+                .entities
+                .iter()
+                .map(|e| (e.kind, e.value.clone()))
+                .collect::<Vec<_>>(),
+            o.reply.text,
+            o.reply.flow,
+            o.reply.awaiting
+        );
     }
 }

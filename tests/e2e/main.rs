@@ -2,5 +2,7 @@
 
 mod bargein;
 mod dialogue;
+mod evaluation;
 mod speech;
+mod stories;
 mod streaming;

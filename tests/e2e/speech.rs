@@ -9,7 +9,12 @@ fn espeak() -> Option<Speech> {
 }
 
 fn voice(rate: u32) -> Voice {
-    Voice { espeak_voice: "cmn-latn-pinyin".into(), rate_wpm: rate, pitch: 50, volume: 1.0 }
+    Voice {
+        espeak_voice: "cmn-latn-pinyin".into(),
+        rate_wpm: rate,
+        pitch: 50,
+        volume: 1.0,
+    }
 }
 
 #[test]
@@ -21,10 +26,20 @@ fn slower_speech_is_longer_and_the_first_sentence_comes_first() {
     let r = Reply::say("您好。敬老卡可以在一楼三号窗口办理，要带身份证。");
     let fast = sp.render_all(&r, &voice(170), false).unwrap();
     let slow = sp.render_all(&r, &voice(110), false).unwrap();
-    assert!(slow.duration_s() > fast.duration_s() * 1.2, "{} vs {}", slow.duration_s(), fast.duration_s());
+    assert!(
+        slow.duration_s() > fast.duration_s() * 1.2,
+        "{} vs {}",
+        slow.duration_s(),
+        fast.duration_s()
+    );
     let mut pieces = Vec::new();
-    sp.render(&r, &voice(150), false, &mut |a| pieces.push(a.duration_s())).unwrap();
-    assert_eq!(pieces.len(), 2, "one piece per sentence, the first ready on its own");
+    sp.render(&r, &voice(150), false, &mut |a| pieces.push(a.duration_s()))
+        .unwrap();
+    assert_eq!(
+        pieces.len(),
+        2,
+        "one piece per sentence, the first ready on its own"
+    );
     assert!(pieces[0] < pieces[1]);
 }
 

@@ -62,14 +62,24 @@ fn compiled_engines() -> Vec<String> {
 }
 
 fn bench_asr(s: &Settings, manifest: &Path, engines: Vec<String>) -> Result<ExitCode> {
-    let engines = if engines.is_empty() { compiled_engines() } else { engines };
+    let engines = if engines.is_empty() {
+        compiled_engines()
+    } else {
+        engines
+    };
     if engines.len() > 1 {
         // one child process per engine, so each one's peak memory is its own
         let exe = std::env::current_exe()?;
         for e in &engines {
             let mut cmd = std::process::Command::new(&exe);
-            cmd.arg("bench").arg("asr").arg(manifest).arg("--engines").arg(e);
-            let st = cmd.status().with_context(|| format!("running the {e} engine"))?;
+            cmd.arg("bench")
+                .arg("asr")
+                .arg(manifest)
+                .arg("--engines")
+                .arg(e);
+            let st = cmd
+                .status()
+                .with_context(|| format!("running the {e} engine"))?;
             if !st.success() {
                 eprintln!("xiaoan: the {e} engine's run failed");
             }
@@ -87,7 +97,9 @@ fn bench_asr(s: &Settings, manifest: &Path, engines: Vec<String>) -> Result<Exit
     let mut n = 0usize;
     let mut audio_total = 0.0;
     for item in m.items.iter().flatten() {
-        let Some(path) = m.audio_path(item) else { continue };
+        let Some(path) = m.audio_path(item) else {
+            continue;
+        };
         let audio = match xiaoan_agent::pipeline::load_audio(s, &path) {
             Ok(a) => a,
             Err(e) => {
@@ -192,8 +204,17 @@ pub fn synth_lines() -> Vec<(String, String, String, Option<String>)> {
             if f.len() < 3 {
                 return None;
             }
-            let service = f.get(3).map(|x| x.trim()).filter(|x| !x.is_empty()).map(str::to_string);
-            Some((f[0].to_string(), f[1].to_string(), f[2].to_string(), service))
+            let service = f
+                .get(3)
+                .map(|x| x.trim())
+                .filter(|x| !x.is_empty())
+                .map(str::to_string);
+            Some((
+                f[0].to_string(),
+                f[1].to_string(),
+                f[2].to_string(),
+                service,
+            ))
         })
         .collect()
 }
@@ -203,9 +224,22 @@ pub fn synth_lines() -> Vec<(String, String, String, Option<String>)> {
 pub fn stories(s: &Settings, dir: &Path) -> Result<ExitCode> {
     let stories = xiaoan_eval::stories::load_dir(dir)?;
     let runner = xiaoan_agent::stories::Runner { settings: s };
-    let outcomes: Vec<_> = stories.iter().map(|st| xiaoan_eval::stories::StoryRunner::run(&runner, st)).collect();
+    let outcomes: Vec<_> = stories
+        .iter()
+        .map(|st| xiaoan_eval::stories::StoryRunner::run(&runner, st))
+        .collect();
+    for o in outcomes.iter().filter(|o| !o.passed) {
+        println!("FAILED {} ({}, {}):", o.name, o.flow, o.dialect);
+        for f in &o.failures {
+            println!("    {f}");
+        }
+    }
     let report = xiaoan_eval::stories::report(&outcomes);
-    println!("{report}");
-    let failed = outcomes.iter().filter(|o| !o.success).count();
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!("{}", report.table());
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

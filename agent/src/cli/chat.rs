@@ -102,20 +102,44 @@ struct DemoTurn {
 }
 
 const fn clip(c: &'static str, dialect: &'static str, note: &'static str) -> DemoTurn {
-    DemoTurn { input: Input::Clip(c), dialect, note }
+    DemoTurn {
+        input: Input::Clip(c),
+        dialect,
+        note,
+    }
 }
 
 /// The demo script. The clips are rendered by `scripts/make-demo.sh` (espeak-ng).
 const DEMO: &[DemoTurn] = &[
     clip("01-hello.wav", "cmn", "greeting"),
-    clip("02-senior-card.wav", "cmn", "a question answered from the guide"),
+    clip(
+        "02-senior-card.wav",
+        "cmn",
+        "a question answered from the guide",
+    ),
     clip("03-repeat.wav", "cmn", "repeat"),
     clip("04-slower.wav", "cmn", "slower"),
-    clip("05-yue-senior-card.wav", "yue", "the same question in Cantonese"),
-    clip("06-certificate.wav", "cmn", "a declaration (告知承诺制), by voice"),
+    clip(
+        "05-yue-senior-card.wav",
+        "yue",
+        "the same question in Cantonese",
+    ),
+    clip(
+        "06-certificate.wav",
+        "cmn",
+        "a declaration (告知承诺制), by voice",
+    ),
     clip("07-name.wav", "cmn", ""),
-    DemoTurn { input: Input::Typed("320503198506123049"), dialect: "cmn", note: "ID number typed on the keypad" },
-    DemoTurn { input: Input::Typed("138 1234 5678"), dialect: "cmn", note: "phone typed on the keypad" },
+    DemoTurn {
+        input: Input::Typed("320503198506123049"),
+        dialect: "cmn",
+        note: "ID number typed on the keypad",
+    },
+    DemoTurn {
+        input: Input::Typed("138 1234 5678"),
+        dialect: "cmn",
+        note: "phone typed on the keypad",
+    },
     clip("08-kind.wav", "cmn", ""),
     clip("09-purpose.wav", "cmn", ""),
     clip("10-address.wav", "cmn", ""),
@@ -137,7 +161,10 @@ pub fn demo_clips() -> Vec<(PathBuf, String)> {
 
 /// The folder of bundled demo clips.
 fn demo_dir() -> PathBuf {
-    for c in ["tests/fixtures/demo", concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/demo")] {
+    for c in [
+        "tests/fixtures/demo",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/demo"),
+    ] {
         let p = PathBuf::from(c);
         if p.is_dir() {
             return p;
@@ -159,9 +186,16 @@ pub fn demo(s: &Settings, out: &Path) -> Result<ExitCode> {
     let mut session = agent.new_session();
     let clips = demo_dir();
     if !clips.join("01-hello.wav").is_file() {
-        anyhow::bail!("the demo clips are missing from {}: run `bash scripts/make-demo.sh`", clips.display());
+        anyhow::bail!(
+            "the demo clips are missing from {}: run `bash scripts/make-demo.sh`",
+            clips.display()
+        );
     }
-    println!("Xiao'an demo: {} turns from {}\n", DEMO.len(), clips.display());
+    println!(
+        "Xiao'an demo: {} turns from {}\n",
+        DEMO.len(),
+        clips.display()
+    );
     let greet = agent.greet(&mut session);
     say(s, &speech, &session, &greet, &out.join("00-greeting.wav"))?;
     for (i, turn) in DEMO.iter().enumerate() {
@@ -213,5 +247,7 @@ pub fn listen(s: &Settings) -> Result<ExitCode> {
 /// The live loop needs the `mic` feature.
 #[cfg(not(feature = "mic"))]
 pub fn listen(_s: &Settings) -> Result<ExitCode> {
-    anyhow::bail!("this build has no microphone support: rebuild with `cargo build --release --features mic`")
+    anyhow::bail!(
+        "this build has no microphone support: rebuild with `cargo build --release --features mic`"
+    )
 }

@@ -143,21 +143,38 @@ pub fn eval(s: &Settings, args: EvalArgs) -> Result<ExitCode> {
                 }
             };
             let m = xiaoan_eval::synth::render(&out, &utts, &opts)?;
-            println!("SYNTHETIC set (espeak-ng voices, not real dialect speech) written: {}", m.display());
+            println!(
+                "SYNTHETIC set (espeak-ng voices, not real dialect speech) written: {}",
+                m.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         None => {
             let Some(manifest) = args.manifest else {
                 anyhow::bail!("give a manifest: xiaoan eval MANIFEST [--predictions OUT.jsonl] [--report DIR]");
             };
-            run(s, &manifest, args.predictions, args.report, &args.dialect, args.fast, args.jobs, args.synthetic)
+            run(
+                s,
+                &manifest,
+                args.predictions,
+                args.report,
+                &args.dialect,
+                args.fast,
+                args.jobs,
+                args.synthetic,
+            )
         }
     }
 }
 
 fn load_summary(p: &Path) -> Result<xiaoan_eval::Summary> {
-    let file = if p.is_dir() { p.join("summary.json") } else { p.to_path_buf() };
-    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let file = if p.is_dir() {
+        p.join("summary.json")
+    } else {
+        p.to_path_buf()
+    };
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: not a summary.json", file.display()))
 }
 
@@ -169,7 +186,10 @@ fn import(from: ImportCmd) -> Result<ExitCode> {
             clips,
             dialect,
             out,
-        } => (xiaoan_eval::import::commonvoice(&tsv, &clips, &dialect)?, out),
+        } => (
+            xiaoan_eval::import::commonvoice(&tsv, &clips, &dialect)?,
+            out,
+        ),
     };
     xiaoan_eval::import::write_manifest(&out, &items)?;
     println!("{} items written to {}", items.len(), out.display());
@@ -193,7 +213,11 @@ fn run(
         .items
         .iter()
         .any(|i| matches!(i, Ok(it) if it.audio.is_some()));
-    let rec = if has_audio { Some(Recognizer::load(s)?) } else { None };
+    let rec = if has_audio {
+        Some(Recognizer::load(s)?)
+    } else {
+        None
+    };
     let guide = load_guide(s)?;
     let retriever = load_retriever(s, &guide)?;
     let understander = xiaoan_intents::Understander::builtin()?;
@@ -226,7 +250,7 @@ fn run(
         elapsed_s,
     };
     let summary = xiaoan_eval::summarize(&manifest, &preds, meta);
-    println!("{}", xiaoan_eval::headline(&summary));
+    println!("{}", xiaoan_eval::headline_markdown(&summary));
     if let Some(dir) = &report {
         xiaoan_eval::write_report(dir, &summary)?;
         eprintln!("report: {}/report.html", dir.display());
@@ -240,12 +264,14 @@ fn synth_utterances() -> Vec<xiaoan_eval::synth::SynthUtterance> {
     crate::cli::bench::synth_lines()
         .into_iter()
         .enumerate()
-        .map(|(i, (text, dialect, intent, service))| xiaoan_eval::synth::SynthUtterance {
-            id: format!("syn-{:03}", i + 1),
-            text,
-            dialect,
-            intent: Some(intent),
-            service_id: service,
-        })
+        .map(
+            |(i, (text, dialect, intent, service))| xiaoan_eval::synth::SynthUtterance {
+                id: format!("syn-{:03}", i + 1),
+                text,
+                dialect,
+                intent: Some(intent),
+                service_id: service,
+            },
+        )
         .collect()
 }

@@ -85,7 +85,10 @@ fn models(s: &Settings, action: ModelsCmd) -> Result<ExitCode> {
         ModelsCmd::List => {
             let list = xiaoan_models::list_installed(&s.home);
             if list.is_empty() {
-                println!("no models installed under {} (run `make setup`)", s.home.display());
+                println!(
+                    "no models installed under {} (run `make setup`)",
+                    s.home.display()
+                );
             }
             for m in list {
                 println!(
@@ -105,14 +108,17 @@ fn models(s: &Settings, action: ModelsCmd) -> Result<ExitCode> {
 fn ggml_import(s: &Settings, force: bool) -> Result<()> {
     use xiaoan_models::ggml::{write_ggml, GgmlType};
     let hf = xiaoan_models::whisper_dir(&s.home);
-    for (ftype, name) in [(GgmlType::F16, "ggml-base-f16.bin"), (GgmlType::Q8_0, "ggml-base-q8_0.bin")] {
-        let out = hf.join(name);
+    for ftype in [GgmlType::F16, GgmlType::Q8_0] {
+        let name = ftype.file_name();
+        let out = hf.join(&name);
         if out.is_file() && !force {
             println!("{name}: up to date");
             continue;
         }
         write_ggml(&hf, &out, ftype, None).with_context(|| format!("writing {}", out.display()))?;
-        let mb = std::fs::metadata(&out).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
+        let mb = std::fs::metadata(&out)
+            .map(|m| m.len() as f64 / 1e6)
+            .unwrap_or(0.0);
         println!("{name}: {mb:.1} MB written");
     }
     Ok(())
@@ -155,7 +161,10 @@ fn transcribe(
         let text = if stream {
             let mut print = |p: &pipeline::Partial| {
                 if json {
-                    println!("{}", json!({"file": f.display().to_string(), "at_s": p.at_s, "partial": p.text}));
+                    println!(
+                        "{}",
+                        json!({"file": f.display().to_string(), "at_s": p.at_s, "partial": p.text})
+                    );
                 } else {
                     println!("[{:>6.2}s] … {}", p.at_s, p.text);
                 }
@@ -166,7 +175,9 @@ fn transcribe(
                     "[{:>6.2}s] ✔ {}   (final {} ms after the end of audio)",
                     out.audio_s,
                     out.text,
-                    out.final_ms.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into())
+                    out.final_ms
+                        .map(|x| format!("{x:.0}"))
+                        .unwrap_or_else(|| "-".into())
                 );
             }
             out.text
@@ -222,7 +233,10 @@ fn understand(text: &str, as_json: bool) -> Result<ExitCode> {
         cands.join(", ")
     );
     for e in &r.entities {
-        println!("entity     : {:?} = {}   (heard \"{}\")", e.kind, e.value, e.text);
+        println!(
+            "entity     : {:?} = {}   (heard \"{}\")",
+            e.kind, e.value, e.text
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -230,7 +244,8 @@ fn understand(text: &str, as_json: bool) -> Result<ExitCode> {
 fn intents(action: IntentsCmd) -> Result<ExitCode> {
     match action {
         IntentsCmd::Train { out, seed } => {
-            let out = out.unwrap_or_else(|| std::path::PathBuf::from("intents/model/intent-model.json"));
+            let out =
+                out.unwrap_or_else(|| std::path::PathBuf::from("intents/model/intent-model.bin"));
             xiaoan_intents::train::write_model(&out, seed)?;
             println!("trained with seed {seed}, written to {}", out.display());
             Ok(ExitCode::SUCCESS)
@@ -245,14 +260,23 @@ fn intents(action: IntentsCmd) -> Result<ExitCode> {
 
 fn kb(s: &Settings, action: KbCmd) -> Result<ExitCode> {
     match action {
-        KbCmd::Search { query, k, json: as_json } => {
+        KbCmd::Search {
+            query,
+            k,
+            json: as_json,
+        } => {
             let guide = xiaoan_agent::app::load_guide(s)?;
             let r = xiaoan_agent::app::load_retriever(s, &guide)?;
             let u = xiaoan_intents::Understander::builtin()?;
             let norm = u.understand(&query, &xiaoan_intents::Context::default());
             let hits = r.search(&norm.normalized.text, k)?;
             if as_json {
-                println!("{}", serde_json::to_string(&json!({"query": query, "normalized": norm.normalized.text, "hits": hits}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string(
+                        &json!({"query": query, "normalized": norm.normalized.text, "hits": hits})
+                    )?
+                );
             } else {
                 if hits.is_empty() {
                     println!("nothing found for \"{query}\"");

@@ -54,7 +54,13 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
                 if json {
                     println!("{}", serde_json::to_string_pretty(&d)?);
                 } else {
-                    println!("{} {} — {} ({})", d.summary.display_number, d.summary.title, d.summary.status, d.summary.created_at);
+                    println!(
+                        "{} {} — {} ({})",
+                        d.summary.display_number,
+                        d.summary.title,
+                        d.summary.status,
+                        d.summary.created_at
+                    );
                     println!("{}", serde_json::to_string_pretty(&d.record)?);
                     println!("history: {} evidence entries", d.history.len());
                 }

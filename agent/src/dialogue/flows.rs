@@ -107,7 +107,10 @@ impl Flow {
 
     /// True while a form is being filled (cancel then files nothing and says so).
     pub fn is_collecting(&self) -> bool {
-        matches!(self, Flow::Form(_) | Flow::PickForm | Flow::Appointment { .. })
+        matches!(
+            self,
+            Flow::Form(_) | Flow::PickForm | Flow::Appointment { .. }
+        )
     }
 
     /// What the understanding stage should resolve short answers against.
@@ -119,8 +122,12 @@ impl Flow {
             Flow::Appointment { .. } => Awaiting::Slot(EntityKind::Date),
             Flow::Form(f) => match &f.stage {
                 FormStage::ReadBack | FormStage::Commitment => Awaiting::YesNo,
-                FormStage::Collect { current: Some(name) } if name == DANGER => Awaiting::YesNo,
-                FormStage::Collect { current: Some(name) } => field_def(forms, mediation, &f.form_id, name)
+                FormStage::Collect {
+                    current: Some(name),
+                } if name == DANGER => Awaiting::YesNo,
+                FormStage::Collect {
+                    current: Some(name),
+                } => field_def(forms, mediation, &f.form_id, name)
                     .and_then(|d| entity_kind_of(d.kind))
                     .map(Awaiting::Slot)
                     .unwrap_or(Awaiting::Nothing),
@@ -177,7 +184,12 @@ const KIND: &str = "_kind";
 const PICK_FORM_LIST: &str = "生育登记、居住登记、房产过户、开证明";
 const PICK_FORM: &str = "您要办哪一项？可以办生育登记、居住登记、房产过户，或者开证明。";
 
-fn field_def<'a>(forms: &'a Forms, mediation: &'a Mediation, form_id: &str, name: &str) -> Option<&'a FieldDef> {
+fn field_def<'a>(
+    forms: &'a Forms,
+    mediation: &'a Mediation,
+    form_id: &str,
+    name: &str,
+) -> Option<&'a FieldDef> {
     if form_id == MEDIATION {
         mediation.field(name)
     } else {
@@ -189,7 +201,10 @@ fn fields_of<'a>(forms: &'a Forms, mediation: &'a Mediation, form_id: &str) -> &
     if form_id == MEDIATION {
         &mediation.fields
     } else {
-        forms.get(form_id).map(|f| f.fields.as_slice()).unwrap_or(&[])
+        forms
+            .get(form_id)
+            .map(|f| f.fields.as_slice())
+            .unwrap_or(&[])
     }
 }
 
@@ -383,9 +398,9 @@ pub fn answer_question(a: &Agent, s: &mut Session, u: &Understanding) -> Reply {
             };
             Reply::say(question)
         }
-        Decision::NotFound => Reply::say(
-            "这个我没找到。您可以换个说法，比如“敬老卡怎么办”，或者说“找工作人员”。",
-        ),
+        Decision::NotFound => {
+            Reply::say("这个我没找到。您可以换个说法，比如“敬老卡怎么办”，或者说“找工作人员”。")
+        }
     }
 }
 
@@ -531,9 +546,15 @@ pub fn continue_flow(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Re
 }
 
 fn asked_chunk(text: &str) -> Option<ChunkKind> {
-    if ["材料", "带什么", "要带", "证件"].iter().any(|w| text.contains(w)) {
+    if ["材料", "带什么", "要带", "证件"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
         Some(ChunkKind::Materials)
-    } else if ["步骤", "流程", "怎么办", "咋办"].iter().any(|w| text.contains(w)) {
+    } else if ["步骤", "流程", "怎么办", "咋办"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
         Some(ChunkKind::Steps)
     } else if ["在哪", "哪里", "几点", "时间", "地址", "窗口"]
         .iter()
@@ -656,8 +677,10 @@ pub fn start_mediation(a: &Agent, s: &mut Session, u: &Understanding) -> Reply {
     st.values.insert(KIND.into(), kind.id.clone());
     // the first sentence is usually what happened
     if u.normalized.text.chars().count() >= 6 {
-        st.values
-            .insert("what_happened".into(), u.normalized.original.trim().to_string());
+        st.values.insert(
+            "what_happened".into(),
+            u.normalized.original.trim().to_string(),
+        );
     }
     let intro = a.mediation.intro.clone();
     let r = ask_next(a, s, st, String::new());
@@ -867,14 +890,65 @@ fn label_keys(f: &FieldDef) -> Vec<String> {
     v
 }
 
-fn is_correction(text: &str) -> bool {
-    ["不对", "错了", "说错", "改成", "改一下", "不是", "勿对", "唔啱", "唔係", "毋着", "莫对"]
+/// "Nothing to say" for an optional field: 没有, 还没起, 不知道, 跳过 ...
+fn is_skip(text: &str) -> bool {
+    text.chars().count() <= 6
+        && [
+            "没有",
+            "还没",
+            "没起",
+            "不知道",
+            "不清楚",
+            "不用",
+            "跳过",
+            "暂时没",
+            "无",
+            "冇",
+            "莫得",
+        ]
         .iter()
         .any(|w| text.contains(w))
 }
 
+fn is_correction(text: &str) -> bool {
+    [
+        "不对",
+        "错了",
+        "说错",
+        "改成",
+        "改一下",
+        "不是",
+        "勿对",
+        "唔啱",
+        "唔係",
+        "毋着",
+        "莫对",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+}
+
+/// A name said in a sentence the entity extractor did not catch ("孩子妈妈叫李芳",
+/// "卖方是刘洋"): the words after the last 叫/是/姓名/名字.
+fn name_in(text: &str) -> Option<String> {
+    let cut = ["叫做", "叫", "是", "姓名", "名字"]
+        .iter()
+        .filter_map(|m| text.rfind(m).map(|i| i + m.len()))
+        .max()?;
+    let rest: String = text[cut..]
+        .chars()
+        .filter(|c| !c.is_ascii_punctuation() && !"，。！？、 ".contains(*c))
+        .collect();
+    (!rest.is_empty()).then_some(rest)
+}
+
 /// The value a free-text or choice field takes from an answer.
 fn free_value(def: &FieldDef, u: &Understanding) -> String {
+    if def.kind == FieldKind::PersonName {
+        if let Some(n) = name_in(&u.normalized.text) {
+            return n;
+        }
+    }
     if def.kind == FieldKind::Choice {
         let t = &u.normalized.text;
         for c in &def.choices {
@@ -890,23 +964,24 @@ fn form_turn(a: &Agent, s: &mut Session, mut st: FormState, u: &Understanding) -
     let intent = u.intent.intent;
     let text = u.normalized.text.clone();
     if st.form_id == MEDIATION
-        && (a.mediation.is_danger(&u.normalized.original)
-            || a.mediation.is_danger(&text))
+        && (a.mediation.is_danger(&u.normalized.original) || a.mediation.is_danger(&text))
     {
         return emergency(a, s, u);
     }
     match st.stage.clone() {
-        FormStage::Commitment => match intent {
-            Intent::ConfirmYes => file(a, s, st),
-            Intent::ConfirmNo => {
-                s.flow = Flow::Idle;
-                Reply::say("好的，没有提交。不同意承诺的话，可以带齐材料到窗口办，或者说“找工作人员”。")
+        FormStage::Commitment => {
+            match intent {
+                Intent::ConfirmYes => file(a, s, st),
+                Intent::ConfirmNo => {
+                    s.flow = Flow::Idle;
+                    Reply::say("好的，没有提交。不同意承诺的话，可以带齐材料到窗口办，或者说“找工作人员”。")
+                }
+                _ => {
+                    s.flow = Flow::Form(st);
+                    Reply::say("请说“同意”或者“不同意”。")
+                }
             }
-            _ => {
-                s.flow = Flow::Form(st);
-                Reply::say("请说“同意”或者“不同意”。")
-            }
-        },
+        }
         FormStage::ReadBack => match intent {
             Intent::ConfirmYes => {
                 if st.form_id == MEDIATION {
@@ -964,7 +1039,7 @@ fn form_turn(a: &Agent, s: &mut Session, mut st: FormState, u: &Understanding) -
                 s.flow = Flow::Idle;
                 return Reply::say("这张表出了问题，我请工作人员来帮您。");
             };
-            if !def.required && matches!(intent, Intent::ConfirmNo) {
+            if !def.required && (matches!(intent, Intent::ConfirmNo) || is_skip(&text)) {
                 st.values.insert(def.name.clone(), String::new());
                 return ask_next(a, s, st, "好的，这项先空着。".into());
             }
@@ -976,7 +1051,8 @@ fn form_turn(a: &Agent, s: &mut Session, mut st: FormState, u: &Understanding) -
                     return Reply::say(e).with_earcon(Earcon::Error);
                 }
                 // free text, choices, or a value the entity extractor did not catch
-                let raw = if entity_kind_of(def.kind).is_some() {
+                let raw = if entity_kind_of(def.kind).is_some() && def.kind != FieldKind::PersonName
+                {
                     u.normalized.text.clone()
                 } else {
                     free_value(&def, u)
@@ -1008,15 +1084,31 @@ fn correct(a: &Agent, s: &mut Session, mut st: FormState, name: &str, u: &Unders
         s.flow = Flow::Form(st);
         return Reply::say("哪一项要改？");
     };
-    // the new value: an entity of the field's kind, else the words after "是"
-    let value = entity_kind_of(def.kind)
-        .and_then(|k| u.entities.iter().find(|e| e.kind == k).map(|e| e.value.clone()))
-        .or_else(|| {
-            let t = &u.normalized.original;
-            t.rfind('是')
-                .map(|i| t[i + '是'.len_utf8()..].trim().trim_matches(|c: char| "。，,.！!".contains(c)).to_string())
-                .filter(|v| !v.is_empty())
-        });
+    // the new value: for a name, the words after 是/叫; else an entity of the field's
+    // kind; else the words after "是"
+    let by_words = || {
+        let t = &u.normalized.original;
+        t.rfind('是')
+            .map(|i| {
+                t[i + '是'.len_utf8()..]
+                    .trim()
+                    .trim_matches(|c: char| "。，,.！!".contains(c))
+                    .to_string()
+            })
+            .filter(|v| !v.is_empty())
+    };
+    let value = if def.kind == FieldKind::PersonName {
+        name_in(&u.normalized.text).or_else(by_words)
+    } else {
+        entity_kind_of(def.kind)
+            .and_then(|k| {
+                u.entities
+                    .iter()
+                    .find(|e| e.kind == k)
+                    .map(|e| e.value.clone())
+            })
+            .or_else(by_words)
+    };
     match value.map(|v| validate(a, &st.form_id, name, &v)) {
         Some(Ok(v)) => {
             st.values.insert(name.to_string(), v.clone());
@@ -1044,7 +1136,11 @@ fn correct(a: &Agent, s: &mut Session, mut st: FormState, name: &str, u: &Unders
 
 fn file(a: &Agent, s: &mut Session, st: FormState) -> Reply {
     if st.form_id == MEDIATION {
-        let kind = st.values.get(KIND).cloned().unwrap_or_else(|| "other".into());
+        let kind = st
+            .values
+            .get(KIND)
+            .cloned()
+            .unwrap_or_else(|| "other".into());
         return match records::mediator_offer(a) {
             Some(offer) => {
                 let when = crate::store::spoken_time(offer.start);
@@ -1078,7 +1174,13 @@ fn file(a: &Agent, s: &mut Session, st: FormState) -> Reply {
             } else {
                 let items: Vec<String> = owed
                     .iter()
-                    .map(|m| format!("{}，{}前补交", m.name, spoken_date(&m.due.format("%Y-%m-%d").to_string())))
+                    .map(|m| {
+                        format!(
+                            "{}，{}前补交",
+                            m.name,
+                            spoken_date(&m.due.format("%Y-%m-%d").to_string())
+                        )
+                    })
                     .collect();
                 format!("还需要补交：{}。", items.join("；"))
             };
@@ -1169,7 +1271,10 @@ pub fn start_appointment(a: &Agent, s: &mut Session, u: &Understanding) -> Reply
     s.flow = Flow::Appointment {
         service: service.clone(),
     };
-    if u.entities.iter().any(|e| e.kind == EntityKind::Date || e.kind == EntityKind::Time) {
+    if u.entities
+        .iter()
+        .any(|e| e.kind == EntityKind::Date || e.kind == EntityKind::Time)
+    {
         return appointment_turn(a, s, &service, u);
     }
     let title = a
@@ -1187,8 +1292,16 @@ fn appointment_turn(a: &Agent, s: &mut Session, service: &str, u: &Understanding
         s.flow = Flow::Idle;
         return Reply::say("好的，不约了。");
     }
-    let date = u.entities.iter().find(|e| e.kind == EntityKind::Date).map(|e| e.value.clone());
-    let time = u.entities.iter().find(|e| e.kind == EntityKind::Time).map(|e| e.value.clone());
+    let date = u
+        .entities
+        .iter()
+        .find(|e| e.kind == EntityKind::Date)
+        .map(|e| e.value.clone());
+    let time = u
+        .entities
+        .iter()
+        .find(|e| e.kind == EntityKind::Time)
+        .map(|e| e.value.clone());
     match records::book(a, s, service, date.as_deref(), time.as_deref()) {
         records::BookOutcome::Booked { number, when } => {
             s.flow = Flow::Idle;
@@ -1205,7 +1318,9 @@ fn appointment_turn(a: &Agent, s: &mut Session, service: &str, u: &Understanding
                 service: service.to_string(),
             };
             Reply::say(match alternative {
-                Some(t) => format!("那个时间约满了。最近能约的是{t}，可以吗？可以的话请直接说这个时间。"),
+                Some(t) => {
+                    format!("那个时间约满了。最近能约的是{t}，可以吗？可以的话请直接说这个时间。")
+                }
                 None => "那个时间约满了，请换一天。".to_string(),
             })
         }

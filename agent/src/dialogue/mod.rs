@@ -147,8 +147,10 @@ impl Agent {
 
     /// The greeting that opens a session.
     pub fn greet(&self, s: &mut Session) -> Reply {
-        let r = Reply::say("您好，我是小安。您想办什么事，直接说就行。不知道怎么说，可以问我“我能说什么”。")
-            .with_earcon(Earcon::Listening);
+        let r = Reply::say(
+            "您好，我是小安。您想办什么事，直接说就行。不知道怎么说，可以问我“我能说什么”。",
+        )
+        .with_earcon(Earcon::Listening);
         self.finish(s, r)
     }
 
@@ -236,9 +238,15 @@ impl Agent {
         let cmd = Command::from(u.intent.intent);
         // 2. interrupts that win over any flow, at any step
         match cmd {
-            Command::Emergency => return flows::emergency(self, s, u),
+            // an emergency named in words (the rules make it confident) wins at once;
+            // a guess of the classifier does not break into a form's answer
+            Command::Emergency if !u.intent.unsure || !s.flow.is_collecting() => {
+                return flows::emergency(self, s, u)
+            }
             Command::Stop if may_interrupt => return self.stop(s),
-            Command::Handoff if may_interrupt && !u.intent.unsure => return flows::handoff(self, s),
+            Command::Handoff if may_interrupt && !u.intent.unsure => {
+                return flows::handoff(self, s)
+            }
             Command::Repeat if may_interrupt => return self.repeat(s),
             Command::Slower if may_interrupt => return self.rate(s, false),
             Command::Faster if may_interrupt => return self.rate(s, true),
@@ -353,7 +361,10 @@ impl Agent {
         } else if s.rate_wpm <= session::RATE_MIN {
             "已经是最慢了。"
         } else {
-            s.rate_wpm = s.rate_wpm.saturating_sub(session::RATE_STEP).max(session::RATE_MIN);
+            s.rate_wpm = s
+                .rate_wpm
+                .saturating_sub(session::RATE_STEP)
+                .max(session::RATE_MIN);
             "好的，我说慢一点。"
         };
         // say the last answer again at the new rate, so the resident hears the difference
@@ -395,7 +406,9 @@ impl Agent {
                     _ => "好的，我们说普通话。",
                 })
             }
-            None => Reply::say("您想说哪种话？普通话、上海话、苏州话、广东话、闽南话、四川话、客家话都可以。"),
+            None => Reply::say(
+                "您想说哪种话？普通话、上海话、苏州话、广东话、闽南话、四川话、客家话都可以。",
+            ),
         }
     }
 

@@ -57,7 +57,15 @@ pub enum Control {
     MoreTime,
 }
 
-const LOUDER: &[&str] = &["大声", "大点声", "响一点", "响点", "听不清", "听唔清", "大聲"];
+const LOUDER: &[&str] = &[
+    "大声",
+    "大点声",
+    "响一点",
+    "响点",
+    "听不清",
+    "听唔清",
+    "大聲",
+];
 const QUIETER: &[&str] = &["小声", "小点声", "轻一点", "轻点", "太吵了", "细声", "小聲"];
 const HELP: &[&str] = &[
     "我能说什么",
@@ -163,9 +171,15 @@ mod tests {
 
     #[test]
     fn digits_are_grouped_for_the_ear() {
-        assert_eq!(digits_for_ear("13812345678", 4), "幺三八幺，二三四五，六七八");
+        assert_eq!(
+            digits_for_ear("13812345678", 4),
+            "幺三八幺，二三四五，六七八"
+        );
         assert_eq!(digits_for_ear("2026-0017", 4), "二零二六，零零幺七");
-        assert_eq!(digits_for_ear("11010519491231002X", 6), "幺幺零幺零五，幺九四九幺二，三幺零零二叉");
+        assert_eq!(
+            digits_for_ear("11010519491231002X", 6),
+            "幺幺零幺零五，幺九四九幺二，三幺零零二叉"
+        );
     }
 
     #[test]

@@ -51,7 +51,10 @@ impl Default for AppointmentConfig {
             minutes: 30,
             capacity: 4,
         };
-        AppointmentConfig { slots: vec![spec("09:00", "11:30"), spec("14:00", "17:00")], horizon_days: 14 }
+        AppointmentConfig {
+            slots: vec![spec("09:00", "11:30"), spec("14:00", "17:00")],
+            horizon_days: 14,
+        }
     }
 }
 
@@ -66,7 +69,9 @@ fn minutes_of(t: NaiveTime) -> u32 {
 impl SlotSpec {
     /// True when `start` is one of this pattern's slot starts.
     pub fn offers(&self, start: NaiveDateTime) -> bool {
-        let (Some(a), Some(b)) = (hm(&self.start), hm(&self.end)) else { return false };
+        let (Some(a), Some(b)) = (hm(&self.start), hm(&self.end)) else {
+            return false;
+        };
         let day = start.weekday().number_from_monday() as u8;
         let t = start.time();
         self.minutes > 0
@@ -101,12 +106,21 @@ impl AppointmentConfig {
     /// The patterns that apply to `service`: its own, or the `*` ones when it has none.
     fn specs_for<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a SlotSpec> + 'a {
         let own = self.slots.iter().any(|s| s.service == service);
-        self.slots.iter().filter(move |s| if own { s.service == service } else { s.service == "*" })
+        self.slots.iter().filter(move |s| {
+            if own {
+                s.service == service
+            } else {
+                s.service == "*"
+            }
+        })
     }
 
     /// The capacity of `service` at `start`, or None when no slot starts then.
     pub fn capacity(&self, service: &str, start: NaiveDateTime) -> Option<u32> {
-        self.specs_for(service).filter(|s| s.offers(start)).map(|s| s.capacity).max()
+        self.specs_for(service)
+            .filter(|s| s.offers(start))
+            .map(|s| s.capacity)
+            .max()
     }
 
     /// Slot starts of `service` strictly after `after`, within the horizon, in order.
@@ -115,8 +129,14 @@ impl AppointmentConfig {
         let mut day = after.date();
         for _ in 0..=self.horizon_days.max(1) {
             for s in self.specs_for(service) {
-                let (Some(a), Some(b)) = (hm(&s.start), hm(&s.end)) else { continue };
-                if s.minutes == 0 || !s.weekdays.contains(&(day.weekday().number_from_monday() as u8)) {
+                let (Some(a), Some(b)) = (hm(&s.start), hm(&s.end)) else {
+                    continue;
+                };
+                if s.minutes == 0
+                    || !s
+                        .weekdays
+                        .contains(&(day.weekday().number_from_monday() as u8))
+                {
                     continue;
                 }
                 let mut t = day.and_time(a);
@@ -221,7 +241,13 @@ fn local_now() -> NaiveDateTime {
 
 impl Store {
     /// Free slots of `service` after `after` (at most `n`), skipping full ones.
-    pub fn free_slots(&self, cfg: &AppointmentConfig, service: &str, after: NaiveDateTime, n: usize) -> Result<Vec<NaiveDateTime>> {
+    pub fn free_slots(
+        &self,
+        cfg: &AppointmentConfig,
+        service: &str,
+        after: NaiveDateTime,
+        n: usize,
+    ) -> Result<Vec<NaiveDateTime>> {
         let mut out = Vec::new();
         for start in cfg.starts_after(service, after) {
             if out.len() >= n {
@@ -235,7 +261,12 @@ impl Store {
         Ok(out)
     }
 
-    fn booked_count(&self, service: &str, start: NaiveDateTime, except: Option<&str>) -> Result<u32> {
+    fn booked_count(
+        &self,
+        service: &str,
+        start: NaiveDateTime,
+        except: Option<&str>,
+    ) -> Result<u32> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM appointments WHERE service_id = ?1 AND slot_start = ?2 AND status = 'booked' AND number != ?3",
             params![service, start.format(TS).to_string(), except.unwrap_or("")],
@@ -245,7 +276,13 @@ impl Store {
     }
 
     /// Check that `start` can take one more booking; `except` is a booking being moved.
-    fn check_slot(&self, cfg: &AppointmentConfig, service: &str, start: NaiveDateTime, except: Option<&str>) -> Result<Option<Refusal>> {
+    fn check_slot(
+        &self,
+        cfg: &AppointmentConfig,
+        service: &str,
+        start: NaiveDateTime,
+        except: Option<&str>,
+    ) -> Result<Option<Refusal>> {
         let now = local_now();
         let alternatives = |s: &Store| s.free_slots(cfg, service, start.max(now), 3);
         let horizon = now + Duration::days(i64::from(cfg.horizon_days.max(1)));
@@ -253,7 +290,10 @@ impl Store {
             let alts = self.free_slots(cfg, service, now, 3)?;
             return Ok(Some(Refusal {
                 reason: RefusalReason::OutOfRange,
-                spoken: format!("这个时间约不了，只能约今后{}天内的时间。", cfg.horizon_days.max(1)),
+                spoken: format!(
+                    "这个时间约不了，只能约今后{}天内的时间。",
+                    cfg.horizon_days.max(1)
+                ),
                 alternatives: alts,
             }));
         }
@@ -277,7 +317,9 @@ impl Store {
     /// Book a slot. Refused (as a value) when the slot is full, not offered or out of range.
     pub fn book_appointment(&self, cfg: &AppointmentConfig, a: &NewAppointment) -> Result<Booking> {
         if a.service_id.trim().is_empty() {
-            return Err(StoreError::Invalid("appointment without a service id".into()));
+            return Err(StoreError::Invalid(
+                "appointment without a service id".into(),
+            ));
         }
         let tx = self.write_tx()?;
         if let Some(refusal) = self.check_slot(cfg, &a.service_id, a.start, None)? {
@@ -290,13 +332,28 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, 'booked', ?5, ?5, ?6)",
             params![number, a.service_id, a.start.format(TS).to_string(), serde_json::to_string(&a.contact)?, now, a.session_id],
         )?;
-        chain::append(&tx, "created", RecordKind::Appointment, &number, &a.service_id)?;
+        chain::append(
+            &tx,
+            "created",
+            RecordKind::Appointment,
+            &number,
+            &a.service_id,
+        )?;
         tx.commit()?;
-        Ok(Booking::Booked(AppointmentReceipt { number, service_id: a.service_id.clone(), start: a.start }))
+        Ok(Booking::Booked(AppointmentReceipt {
+            number,
+            service_id: a.service_id.clone(),
+            start: a.start,
+        }))
     }
 
     /// Move a booked appointment to another slot of the same service.
-    pub fn move_appointment(&self, cfg: &AppointmentConfig, number: &str, new_start: NaiveDateTime) -> Result<Booking> {
+    pub fn move_appointment(
+        &self,
+        cfg: &AppointmentConfig,
+        number: &str,
+        new_start: NaiveDateTime,
+    ) -> Result<Booking> {
         let tx = self.write_tx()?;
         let found: Option<(String, String)> = tx
             .query_row(
@@ -320,9 +377,19 @@ impl Store {
             "UPDATE appointments SET slot_start = ?1, updated_at = ?2 WHERE number = ?3",
             params![new, super::now_rfc3339(), number],
         )?;
-        chain::append(&tx, "moved", RecordKind::Appointment, number, &format!("{old} -> {new}"))?;
+        chain::append(
+            &tx,
+            "moved",
+            RecordKind::Appointment,
+            number,
+            &format!("{old} -> {new}"),
+        )?;
         tx.commit()?;
-        Ok(Booking::Booked(AppointmentReceipt { number: number.to_string(), service_id: service, start: new_start }))
+        Ok(Booking::Booked(AppointmentReceipt {
+            number: number.to_string(),
+            service_id: service,
+            start: new_start,
+        }))
     }
 
     /// Cancel a booked appointment; false when no booked appointment has that number.
@@ -335,7 +402,13 @@ impl Store {
         if n == 0 {
             return Ok(false);
         }
-        chain::append(&tx, "status", RecordKind::Appointment, number, "booked -> cancelled")?;
+        chain::append(
+            &tx,
+            "status",
+            RecordKind::Appointment,
+            number,
+            "booked -> cancelled",
+        )?;
         tx.commit()?;
         Ok(true)
     }

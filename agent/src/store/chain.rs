@@ -176,10 +176,19 @@ fn snapshot_hash(v: &Value) -> String {
 
 /// Append an entry for the record's current state. Call inside the transaction that
 /// changed the record.
-pub(crate) fn append(conn: &Connection, action: &str, kind: RecordKind, number: &str, detail: &str) -> Result<EvidenceEntry> {
-    let snap = snapshot(conn, kind, number)?.ok_or_else(|| super::StoreError::NotFound(number.to_string()))?;
+pub(crate) fn append(
+    conn: &Connection,
+    action: &str,
+    kind: RecordKind,
+    number: &str,
+    detail: &str,
+) -> Result<EvidenceEntry> {
+    let snap = snapshot(conn, kind, number)?
+        .ok_or_else(|| super::StoreError::NotFound(number.to_string()))?;
     let (head_seq, head_hash): (i64, String) =
-        conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let mut e = EvidenceEntry {
         seq: head_seq + 1,
         at: super::now_rfc3339(),
@@ -188,7 +197,11 @@ pub(crate) fn append(conn: &Connection, action: &str, kind: RecordKind, number: 
         record_number: number.to_string(),
         detail: detail.to_string(),
         payload_sha256: snapshot_hash(&snap),
-        prev_hash: if head_seq == 0 { GENESIS.to_string() } else { head_hash },
+        prev_hash: if head_seq == 0 {
+            GENESIS.to_string()
+        } else {
+            head_hash
+        },
         hash: String::new(),
     };
     e.hash = entry_hash(&e);
@@ -197,7 +210,10 @@ pub(crate) fn append(conn: &Connection, action: &str, kind: RecordKind, number: 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![e.seq, e.at, e.action, e.record_kind, e.record_number, e.detail, e.payload_sha256, e.prev_hash, e.hash],
     )?;
-    conn.execute("UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1", params![e.seq, e.hash])?;
+    conn.execute(
+        "UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1",
+        params![e.seq, e.hash],
+    )?;
     Ok(e)
 }
 
@@ -215,11 +231,14 @@ fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceEntry> {
     })
 }
 
-const ENTRY_COLUMNS: &str = "seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash";
+const ENTRY_COLUMNS: &str =
+    "seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash";
 
 /// The entries about one record, oldest first.
 pub(crate) fn history(conn: &Connection, number: &str) -> Result<Vec<EvidenceEntry>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM evidence WHERE record_number = ?1 ORDER BY seq"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM evidence WHERE record_number = ?1 ORDER BY seq"
+    ))?;
     let rows = stmt.query_map(params![number], read_entry)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
@@ -243,12 +262,17 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
     let mut chain_broken = false;
     let mut last: Option<EvidenceEntry> = None;
     {
-        let mut stmt = conn.prepare(&format!("SELECT {ENTRY_COLUMNS} FROM evidence ORDER BY seq"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM evidence ORDER BY seq"
+        ))?;
         let rows = stmt.query_map([], read_entry)?;
         for row in rows {
             let e = row?;
             entries += 1;
-            latest.insert(e.record_number.clone(), (e.seq, e.record_kind.clone(), e.payload_sha256.clone()));
+            latest.insert(
+                e.record_number.clone(),
+                (e.seq, e.record_kind.clone(), e.payload_sha256.clone()),
+            );
             if !chain_broken {
                 if e.seq != expected {
                     push(
@@ -256,7 +280,10 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
                             kind: ProblemKind::EntryMissing,
                             seq: Some(expected),
                             record_number: None,
-                            message: format!("entry {expected} is missing (the next one stored is {})", e.seq),
+                            message: format!(
+                                "entry {expected} is missing (the next one stored is {})",
+                                e.seq
+                            ),
                         },
                         &mut problems,
                     );
@@ -269,7 +296,10 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
                             kind: ProblemKind::EntryAltered,
                             seq: Some(bad),
                             record_number: last.as_ref().map(|l| l.record_number.clone()),
-                            message: format!("entry {bad} was altered: entry {} no longer links to it", e.seq),
+                            message: format!(
+                                "entry {bad} was altered: entry {} no longer links to it",
+                                e.seq
+                            ),
                         },
                         &mut problems,
                     );
@@ -280,7 +310,10 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
                             kind: ProblemKind::EntryAltered,
                             seq: Some(e.seq),
                             record_number: Some(e.record_number.clone()),
-                            message: format!("entry {} was altered: its content does not match its hash", e.seq),
+                            message: format!(
+                                "entry {} was altered: its content does not match its hash",
+                                e.seq
+                            ),
                         },
                         &mut problems,
                     );
@@ -293,11 +326,17 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
         }
     }
     let (head_seq, head_hash): (i64, String) =
-        conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let last_seq = last.as_ref().map_or(0, |l| l.seq);
     let last_hash = last.as_ref().map_or(String::new(), |l| l.hash.clone());
     if !chain_broken && (head_seq != last_seq || (head_seq > 0 && head_hash != last_hash)) {
-        let kind = if head_seq > last_seq { ProblemKind::EntryMissing } else { ProblemKind::EntryAltered };
+        let kind = if head_seq > last_seq {
+            ProblemKind::EntryMissing
+        } else {
+            ProblemKind::EntryAltered
+        };
         push(
             Problem {
                 kind,
@@ -312,13 +351,16 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
     let mut records = 0u64;
     for kind in RecordKind::ALL {
         let numbers: Vec<String> = {
-            let mut stmt = conn.prepare(&format!("SELECT number FROM {} ORDER BY id", kind.table()))?;
+            let mut stmt =
+                conn.prepare(&format!("SELECT number FROM {} ORDER BY id", kind.table()))?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
         };
         for number in numbers {
             records += 1;
-            let Some(snap) = snapshot(conn, kind, &number)? else { continue };
+            let Some(snap) = snapshot(conn, kind, &number)? else {
+                continue;
+            };
             match latest.remove(&number) {
                 None => push(
                     Problem {
@@ -334,7 +376,10 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
                         kind: ProblemKind::RecordAltered,
                         seq: Some(seq),
                         record_number: Some(number.clone()),
-                        message: format!("{} {number} was altered after entry {seq} recorded it", kind.as_str()),
+                        message: format!(
+                            "{} {number} was altered after entry {seq} recorded it",
+                            kind.as_str()
+                        ),
                     },
                     &mut problems,
                 ),
@@ -353,6 +398,15 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
             &mut problems,
         );
     }
-    let first_problem = problems.iter().min_by_key(|p| p.seq.unwrap_or(i64::MAX)).cloned();
-    Ok(VerifyReport { ok: problems.is_empty(), entries, records, first_problem, problems })
+    let first_problem = problems
+        .iter()
+        .min_by_key(|p| p.seq.unwrap_or(i64::MAX))
+        .cloned();
+    Ok(VerifyReport {
+        ok: problems.is_empty(),
+        entries,
+        records,
+        first_problem,
+        problems,
+    })
 }

@@ -94,7 +94,10 @@ pub fn json(v: &mut Value) {
     match v {
         Value::Object(map) => {
             // A form field `{name, label, kind, value}`: only the value is personal.
-            if let (Some(kind), true) = (map.get("kind").and_then(Value::as_str).map(str::to_string), map.contains_key("value")) {
+            if let (Some(kind), true) = (
+                map.get("kind").and_then(Value::as_str).map(str::to_string),
+                map.contains_key("value"),
+            ) {
                 if let Some(Value::String(s)) = map.get_mut("value") {
                     *s = by_kind(&kind, s);
                 }
@@ -107,9 +110,9 @@ pub fn json(v: &mut Value) {
                     ("id_number", Value::String(s)) => *s = id_number(s),
                     // Machine fields stay readable.
                     (
-                        "kind" | "label" | "form_id" | "form_title" | "service_id" | "number" | "display_number"
-                        | "status" | "created_at" | "updated_at" | "due" | "session_id" | "hash" | "prev_hash"
-                        | "payload_sha256",
+                        "kind" | "label" | "form_id" | "form_title" | "service_id" | "number"
+                        | "display_number" | "status" | "created_at" | "updated_at" | "due"
+                        | "session_id" | "hash" | "prev_hash" | "payload_sha256",
                         _,
                     ) => {}
                     (_, child) => json(child),
@@ -138,7 +141,10 @@ mod tests {
     #[test]
     fn free_text_hides_numbers_but_keeps_words() {
         let t = text("我的电话13812345678，身份证11010519491231002X，住3号楼502室");
-        assert_eq!(t, "我的电话138****5678，身份证110***********002X，住3号楼502室");
+        assert_eq!(
+            t,
+            "我的电话138****5678，身份证110***********002X，住3号楼502室"
+        );
     }
 
     #[test]
@@ -155,9 +161,15 @@ mod tests {
         json(&mut v);
         let s = v.to_string();
         assert!(s.contains("王*明") && !s.contains("王小明"), "{s}");
-        assert!(s.contains("110***********0021") && !s.contains("194912310"), "{s}");
+        assert!(
+            s.contains("110***********0021") && !s.contains("194912310"),
+            "{s}"
+        );
         assert!(s.contains("3号楼502室"), "{s}");
-        assert!(s.contains("李*") && s.contains("139****5678") && s.contains("150****5678"), "{s}");
+        assert!(
+            s.contains("李*") && s.contains("139****5678") && s.contains("150****5678"),
+            "{s}"
+        );
         // field machine names are not names of people
         assert!(s.contains("mother_name"), "{s}");
     }

@@ -36,16 +36,23 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use appointments::{spoken_time, AppointmentConfig, AppointmentReceipt, Booking, NewAppointment, Refusal, RefusalReason, SlotSpec};
+pub use appointments::{
+    spoken_time, AppointmentConfig, AppointmentReceipt, Booking, NewAppointment, Refusal,
+    RefusalReason, SlotSpec,
+};
 pub use chain::{EvidenceEntry, Problem, ProblemKind, VerifyReport, GENESIS};
-pub use error::{Result, StoreError};
 /// The store's error type under the name the rest of the crate uses.
 pub use error::StoreError as Error;
+pub use error::{Result, StoreError};
 
 use crate::forms::{FieldKind, Form, MediatorOffer};
 
 /// Schema migrations, applied in order; the version is kept in `PRAGMA user_version`.
-const MIGRATIONS: &[(u32, &str, &str)] = &[(1, "0001_records.sql", include_str!("../../migrations/0001_records.sql"))];
+const MIGRATIONS: &[(u32, &str, &str)] = &[(
+    1,
+    "0001_records.sql",
+    include_str!("../../migrations/0001_records.sql"),
+)];
 
 /// How long a writer waits for another writer before giving up.
 const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(10);
@@ -105,7 +112,9 @@ impl RecordKind {
     pub fn parse(s: &str) -> Option<RecordKind> {
         let s = s.trim().to_ascii_lowercase();
         let s = s.strip_suffix('s').unwrap_or(&s);
-        RecordKind::ALL.into_iter().find(|k| k.as_str() == s || (s == "tj" && *k == RecordKind::Case))
+        RecordKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s || (s == "tj" && *k == RecordKind::Case))
     }
 
     fn table(self) -> &'static str {
@@ -189,17 +198,26 @@ impl NewFiling {
     /// Build a filing from a form and the validated answers `(field name, value)`, in the
     /// form's field order (answers to unknown fields are dropped), owing the form's
     /// deferred materials from `filed_on`.
-    pub fn from_form(form: &Form, answers: &[(String, String)], session_id: &str, filed_on: NaiveDate) -> NewFiling {
+    pub fn from_form(
+        form: &Form,
+        answers: &[(String, String)],
+        session_id: &str,
+        filed_on: NaiveDate,
+    ) -> NewFiling {
         let fields = form
             .fields
             .iter()
             .filter_map(|f| {
-                answers.iter().rev().find(|(n, _)| *n == f.name).map(|(_, v)| FieldValue {
-                    name: f.name.clone(),
-                    label: f.label.clone(),
-                    kind: f.kind,
-                    value: v.clone(),
-                })
+                answers
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| *n == f.name)
+                    .map(|(_, v)| FieldValue {
+                        name: f.name.clone(),
+                        label: f.label.clone(),
+                        kind: f.kind,
+                        value: v.clone(),
+                    })
             })
             .collect();
         NewFiling {
@@ -437,7 +455,9 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 fn parse_rfc3339(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now())
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now())
 }
 
 /// Allocate the next record number inside a write transaction.
@@ -452,14 +472,22 @@ pub(crate) fn next_number(conn: &Connection) -> Result<String> {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.display().to_string(), source }
+    move |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Normalise a number a person typed or said: digits only, `TJ` prefix and separators dropped.
 fn normalise_number(key: &str) -> String {
     let k = key.trim();
-    let k = k.strip_prefix(CASE_PREFIX).or_else(|| k.strip_prefix("tj")).unwrap_or(k);
-    k.chars().filter(|c| !c.is_whitespace() && *c != '-').collect()
+    let k = k
+        .strip_prefix(CASE_PREFIX)
+        .or_else(|| k.strip_prefix("tj"))
+        .unwrap_or(k);
+    k.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect()
 }
 
 const TS: &str = "%Y-%m-%dT%H:%M:%S";
@@ -470,10 +498,19 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.exists() {
-                DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(io_err(parent))?;
+                DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)
+                    .map_err(io_err(parent))?;
             }
         }
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(io_err(path)(e)),
@@ -481,17 +518,23 @@ impl Store {
         // An existing file made by hand or by an older version: owner only.
         let meta = std::fs::metadata(path).map_err(io_err(path))?;
         if meta.permissions().mode() & 0o077 != 0 {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io_err(path))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(io_err(path))?;
         }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Invalid(format!("could not switch the records file to WAL (got {mode})")));
+            return Err(StoreError::Invalid(format!(
+                "could not switch the records file to WAL (got {mode})"
+            )));
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         migrate(&mut conn)?;
-        Ok(Store { conn, path: path.to_path_buf() })
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The database file.
@@ -501,23 +544,34 @@ impl Store {
 
     /// The schema version in the file.
     pub fn schema_version(&self) -> Result<u32> {
-        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// Begin a write transaction (BEGIN IMMEDIATE: takes the write lock at once).
     fn write_tx(&self) -> Result<Transaction<'_>> {
-        Ok(Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?)
+        Ok(Transaction::new_unchecked(
+            &self.conn,
+            TransactionBehavior::Immediate,
+        )?)
     }
 
     /// File a declaration: the filing and its evidence entry in one transaction.
     pub fn file_declaration(&self, f: &NewFiling) -> Result<FilingReceipt> {
         if f.form_id.trim().is_empty() || f.fields.is_empty() {
-            return Err(StoreError::Invalid("a filing needs a form id and at least one field".into()));
+            return Err(StoreError::Invalid(
+                "a filing needs a form id and at least one field".into(),
+            ));
         }
         let tx = self.write_tx()?;
         let number = next_number(&tx)?;
         let now = now_rfc3339();
-        let status = if f.materials_owed.is_empty() { "filed" } else { "materials_owed" };
+        let status = if f.materials_owed.is_empty() {
+            "filed"
+        } else {
+            "materials_owed"
+        };
         tx.execute(
             "INSERT INTO filings (number, form_id, form_title, fields, materials_owed, commitment, status, created_at, updated_at, session_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
@@ -535,7 +589,11 @@ impl Store {
         )?;
         chain::append(&tx, "created", RecordKind::Filing, &number, &f.form_id)?;
         tx.commit()?;
-        Ok(FilingReceipt { number, materials_owed: f.materials_owed.clone(), created_at: parse_rfc3339(&now) })
+        Ok(FilingReceipt {
+            number,
+            materials_owed: f.materials_owed.clone(),
+            created_at: parse_rfc3339(&now),
+        })
     }
 
     /// Keep a form left mid-way for staff; returns its number.
@@ -554,12 +612,17 @@ impl Store {
     }
 
     /// Mediator slots held by cases that are not closed, from `from` on.
-    pub fn mediator_slots_taken(&self, from: NaiveDateTime) -> Result<Vec<(String, NaiveDateTime)>> {
+    pub fn mediator_slots_taken(
+        &self,
+        from: NaiveDateTime,
+    ) -> Result<Vec<(String, NaiveDateTime)>> {
         let mut stmt = self.conn.prepare(
             "SELECT mediator, slot_start FROM cases WHERE slot_start IS NOT NULL AND mediator IS NOT NULL
              AND slot_start >= ?1 AND status NOT IN ('closed') ORDER BY slot_start",
         )?;
-        let rows = stmt.query_map(params![from.format(TS).to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = stmt.query_map(params![from.format(TS).to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (m, s) = row?;
@@ -620,7 +683,12 @@ impl Store {
         )?;
         chain::append(&tx, "created", RecordKind::Case, &number, &c.dispute_kind)?;
         tx.commit()?;
-        Ok(CaseReceipt { display_number: format!("{CASE_PREFIX}{number}"), number, follow_up_due: due, slot: c.slot.clone() })
+        Ok(CaseReceipt {
+            display_number: format!("{CASE_PREFIX}{number}"),
+            number,
+            follow_up_due: due,
+            slot: c.slot.clone(),
+        })
     }
 
     /// Cases whose follow-up call is due by `by` and not yet made.
@@ -629,7 +697,10 @@ impl Store {
             "SELECT number FROM cases WHERE follow_up_due <= ?1 AND status NOT IN ('followed_up', 'closed') ORDER BY follow_up_due",
         )?;
         let numbers = stmt
-            .query_map(params![by.to_rfc3339_opts(SecondsFormat::Secs, true)], |r| r.get::<_, String>(0))?
+            .query_map(
+                params![by.to_rfc3339_opts(SecondsFormat::Secs, true)],
+                |r| r.get::<_, String>(0),
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut out = Vec::new();
         for n in numbers {
@@ -656,7 +727,10 @@ impl Store {
         )?;
         chain::append(&tx, "created", RecordKind::Event, &number, kind)?;
         tx.commit()?;
-        Ok(EventReceipt { number, created_at: parse_rfc3339(&now) })
+        Ok(EventReceipt {
+            number,
+            created_at: parse_rfc3339(&now),
+        })
     }
 
     /// Record a complaint, praise, 随手拍 or rating; returns its number.
@@ -682,7 +756,13 @@ impl Store {
                 f.session_id
             ],
         )?;
-        chain::append(&tx, "created", RecordKind::Feedback, &number, f.kind.as_str())?;
+        chain::append(
+            &tx,
+            "created",
+            RecordKind::Feedback,
+            &number,
+            f.kind.as_str(),
+        )?;
         tx.commit()?;
         Ok(number)
     }
@@ -691,7 +771,11 @@ impl Store {
     pub fn take_ticket(&self, service_id: &str, session_id: &str) -> Result<QueueTicket> {
         let tx = self.write_tx()?;
         let day = chrono::Local::now().format("%y%m%d").to_string();
-        let ticket: i64 = tx.query_row("SELECT COALESCE(MAX(ticket), 0) + 1 FROM queue WHERE day = ?1", params![day], |r| r.get(0))?;
+        let ticket: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(ticket), 0) + 1 FROM queue WHERE day = ?1",
+            params![day],
+            |r| r.get(0),
+        )?;
         let ahead: i64 = tx.query_row(
             "SELECT COUNT(*) FROM queue WHERE day = ?1 AND service_id = ?2 AND status = 'waiting'",
             params![day, service_id],
@@ -721,13 +805,23 @@ impl Store {
             .conn
             .prepare("SELECT ticket, status FROM queue WHERE day = ?1 AND (?2 IS NULL OR service_id = ?2) ORDER BY ticket")?;
         let rows = stmt
-            .query_map(params![day, service_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .query_map(params![day, service_id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let as_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-        let waiting: Vec<u32> = rows.iter().filter(|(_, s)| s == "waiting").map(|(t, _)| as_u32(*t)).collect();
+        let waiting: Vec<u32> = rows
+            .iter()
+            .filter(|(_, s)| s == "waiting")
+            .map(|(t, _)| as_u32(*t))
+            .collect();
         Ok(QueueStatus {
             waiting: u32::try_from(waiting.len()).unwrap_or(u32::MAX),
-            serving: rows.iter().filter(|(_, s)| s == "serving").map(|(t, _)| as_u32(*t)).collect(),
+            serving: rows
+                .iter()
+                .filter(|(_, s)| s == "serving")
+                .map(|(t, _)| as_u32(*t))
+                .collect(),
             next: waiting.first().copied(),
         })
     }
@@ -737,7 +831,11 @@ impl Store {
         for kind in RecordKind::ALL {
             let found: Option<i64> = self
                 .conn
-                .query_row(&format!("SELECT 1 FROM {} WHERE number = ?1", kind.table()), params![number], |r| r.get(0))
+                .query_row(
+                    &format!("SELECT 1 FROM {} WHERE number = ?1", kind.table()),
+                    params![number],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if found.is_some() {
                 return Ok(Some(kind));
@@ -751,16 +849,33 @@ impl Store {
     pub fn set_status(&self, number: &str, status: &str, note: &str) -> Result<()> {
         let number = normalise_number(number);
         let tx = self.write_tx()?;
-        let kind = self.kind_of(&number)?.ok_or_else(|| StoreError::NotFound(number.clone()))?;
+        let kind = self
+            .kind_of(&number)?
+            .ok_or_else(|| StoreError::NotFound(number.clone()))?;
         if !kind.statuses().contains(&status) {
-            return Err(StoreError::BadStatus { kind: kind.as_str(), status: status.to_string(), allowed: kind.statuses().join(", ") });
+            return Err(StoreError::BadStatus {
+                kind: kind.as_str(),
+                status: status.to_string(),
+                allowed: kind.statuses().join(", "),
+            });
         }
-        let old: String = tx.query_row(&format!("SELECT status FROM {} WHERE number = ?1", kind.table()), params![number], |r| r.get(0))?;
+        let old: String = tx.query_row(
+            &format!("SELECT status FROM {} WHERE number = ?1", kind.table()),
+            params![number],
+            |r| r.get(0),
+        )?;
         tx.execute(
-            &format!("UPDATE {} SET status = ?1, updated_at = ?2 WHERE number = ?3", kind.table()),
+            &format!(
+                "UPDATE {} SET status = ?1, updated_at = ?2 WHERE number = ?3",
+                kind.table()
+            ),
             params![status, now_rfc3339(), number],
         )?;
-        let detail = if note.is_empty() { format!("{old} -> {status}") } else { format!("{old} -> {status}: {note}") };
+        let detail = if note.is_empty() {
+            format!("{old} -> {status}")
+        } else {
+            format!("{old} -> {status}: {note}")
+        };
         chain::append(&tx, "status", kind, &number, &detail)?;
         tx.commit()?;
         Ok(())
@@ -768,7 +883,12 @@ impl Store {
 
     /// The newest records (of one kind, or all), newest first; personal data masked unless
     /// `reveal`.
-    pub fn list(&self, kind: Option<RecordKind>, limit: usize, reveal: bool) -> Result<Vec<RecordSummary>> {
+    pub fn list(
+        &self,
+        kind: Option<RecordKind>,
+        limit: usize,
+        reveal: bool,
+    ) -> Result<Vec<RecordSummary>> {
         let kinds: Vec<RecordKind> = match kind {
             Some(k) => vec![k],
             None => RecordKind::ALL.to_vec(),
@@ -776,9 +896,14 @@ impl Store {
         let lim = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut out: Vec<(String, i64, RecordSummary)> = Vec::new();
         for k in kinds {
-            let mut stmt = self.conn.prepare(&format!("SELECT number, id FROM {} ORDER BY created_at DESC, id DESC LIMIT ?1", k.table()))?;
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT number, id FROM {} ORDER BY created_at DESC, id DESC LIMIT ?1",
+                k.table()
+            ))?;
             let rows = stmt
-                .query_map(params![lim], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .query_map(params![lim], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for (number, id) in rows {
                 if let Some(snap) = chain::snapshot(&self.conn, k, &number)? {
@@ -794,13 +919,22 @@ impl Store {
 
     /// Records of one kind in one status (open events for the staff screen, cases
     /// awaiting a slot…), newest first; personal data masked unless `reveal`.
-    pub fn list_with_status(&self, kind: RecordKind, status: &str, limit: usize, reveal: bool) -> Result<Vec<RecordSummary>> {
+    pub fn list_with_status(
+        &self,
+        kind: RecordKind,
+        status: &str,
+        limit: usize,
+        reveal: bool,
+    ) -> Result<Vec<RecordSummary>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT number FROM {} WHERE status = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2",
             kind.table()
         ))?;
         let numbers = stmt
-            .query_map(params![status, i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get::<_, String>(0))?
+            .query_map(
+                params![status, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| r.get::<_, String>(0),
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(numbers.len());
         for n in numbers {
@@ -815,12 +949,22 @@ impl Store {
     /// with its evidence history; personal data masked unless `reveal`.
     pub fn show(&self, key: &str, reveal: bool) -> Result<Option<RecordDetail>> {
         let number = normalise_number(key);
-        let Some(kind) = self.kind_of(&number)? else { return Ok(None) };
-        let Some(snap) = chain::snapshot(&self.conn, kind, &number)? else { return Ok(None) };
+        let Some(kind) = self.kind_of(&number)? else {
+            return Ok(None);
+        };
+        let Some(snap) = chain::snapshot(&self.conn, kind, &number)? else {
+            return Ok(None);
+        };
         let summary = summarise(kind, &snap, reveal);
         let mut record = snap;
         if let Value::Object(map) = &mut record {
-            for col in ["fields", "materials_owed", "resident", "transcript", "contact"] {
+            for col in [
+                "fields",
+                "materials_owed",
+                "resident",
+                "transcript",
+                "contact",
+            ] {
                 if let Some(Value::String(s)) = map.get(col) {
                     if let Ok(parsed) = serde_json::from_str::<Value>(s) {
                         map.insert(col.to_string(), parsed);
@@ -832,7 +976,11 @@ impl Store {
         if !reveal {
             mask::json(&mut record);
         }
-        Ok(Some(RecordDetail { summary, record, history: chain::history(&self.conn, &number)? }))
+        Ok(Some(RecordDetail {
+            summary,
+            record,
+            history: chain::history(&self.conn, &number)?,
+        }))
     }
 
     /// Check the evidence chain and every record against it; names the first altered or
@@ -857,15 +1005,24 @@ fn migrate_with(conn: &mut Connection, migrations: &[(u32, &'static str, &str)])
         return Err(StoreError::NewerSchema { found, known });
     }
     for &(version, name, sql) in migrations {
-        let wrap = |source| StoreError::Migration { version, name, source };
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(wrap)?;
+        let wrap = |source| StoreError::Migration {
+            version,
+            name,
+            source,
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(wrap)?;
         // Another process may have migrated while we waited for the lock.
-        let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(wrap)?;
+        let current: u32 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(wrap)?;
         if current >= version {
             continue;
         }
         tx.execute_batch(sql).map_err(wrap)?;
-        tx.pragma_update(None, "user_version", version).map_err(wrap)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(wrap)?;
         tx.commit().map_err(wrap)?;
     }
     Ok(())
@@ -880,10 +1037,21 @@ fn who_of(kind: RecordKind, snap: &Value) -> Option<String> {
     match kind {
         RecordKind::Filing | RecordKind::Draft => {
             let fields: Vec<FieldValue> = serde_json::from_str(str_of(snap, "fields")).ok()?;
-            fields.into_iter().find(|f| f.kind == FieldKind::PersonName).map(|f| f.value)
+            fields
+                .into_iter()
+                .find(|f| f.kind == FieldKind::PersonName)
+                .map(|f| f.value)
         }
-        RecordKind::Case => serde_json::from_str::<Contact>(str_of(snap, "resident")).ok()?.name,
-        RecordKind::Appointment | RecordKind::Feedback => serde_json::from_str::<Contact>(str_of(snap, "contact")).ok()?.name,
+        RecordKind::Case => {
+            serde_json::from_str::<Contact>(str_of(snap, "resident"))
+                .ok()?
+                .name
+        }
+        RecordKind::Appointment | RecordKind::Feedback => {
+            serde_json::from_str::<Contact>(str_of(snap, "contact"))
+                .ok()?
+                .name
+        }
         RecordKind::Event | RecordKind::Queue => None,
     }
 }
@@ -897,8 +1065,16 @@ fn summarise(kind: RecordKind, snap: &Value, reveal: bool) -> RecordSummary {
             "emergency" => "紧急求助".to_string(),
             _ => "转人工".to_string(),
         },
-        RecordKind::Appointment => format!("预约 {} {}", str_of(snap, "service_id"), str_of(snap, "slot_start")),
-        RecordKind::Queue => format!("排队 {}号 {}", snap.get("ticket").and_then(Value::as_i64).unwrap_or(0), str_of(snap, "service_id")),
+        RecordKind::Appointment => format!(
+            "预约 {} {}",
+            str_of(snap, "service_id"),
+            str_of(snap, "slot_start")
+        ),
+        RecordKind::Queue => format!(
+            "排队 {}号 {}",
+            snap.get("ticket").and_then(Value::as_i64).unwrap_or(0),
+            str_of(snap, "service_id")
+        ),
         RecordKind::Feedback => match str_of(snap, "feedback_kind") {
             "praise" => "表扬".to_string(),
             "snapshot" => "随手拍".to_string(),
@@ -910,7 +1086,11 @@ fn summarise(kind: RecordKind, snap: &Value, reveal: bool) -> RecordSummary {
     let who = who_of(kind, snap).map(|n| if reveal { n } else { mask::name(&n) });
     RecordSummary {
         kind,
-        display_number: if kind == RecordKind::Case { format!("{CASE_PREFIX}{number}") } else { number.clone() },
+        display_number: if kind == RecordKind::Case {
+            format!("{CASE_PREFIX}{number}")
+        } else {
+            number.clone()
+        },
         number,
         title,
         who,

@@ -38,7 +38,12 @@ fn birth_filing(i: usize) -> NewFiling {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    NewFiling::from_form(form, &answers, &format!("session-{i}"), Local::now().date_naive())
+    NewFiling::from_form(
+        form,
+        &answers,
+        &format!("session-{i}"),
+        Local::now().date_naive(),
+    )
 }
 
 fn count(store: &Store, sql: &str) -> i64 {
@@ -71,7 +76,10 @@ fn opening_twice_applies_migrations_once_and_keeps_data() {
         store.file_declaration(&birth_filing(0)).unwrap().number
     };
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.last().unwrap().0);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        MIGRATIONS.last().unwrap().0
+    );
     assert!(store.show(&number, false).unwrap().is_some());
     assert!(store.verify().unwrap().ok);
 }
@@ -82,19 +90,34 @@ fn a_failing_migration_is_rolled_back_whole() {
     let mut conn = Connection::open(dir.path().join("m.db")).unwrap();
     let steps: &[(u32, &'static str, &str)] = &[
         (1, "0001_a.sql", "CREATE TABLE a (x INTEGER);"),
-        (2, "0002_b.sql", "CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);"),
+        (
+            2,
+            "0002_b.sql",
+            "CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);",
+        ),
     ];
     let e = migrate_with(&mut conn, steps).unwrap_err().to_string();
     assert!(e.contains("0002_b.sql"), "{e}");
-    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, 1);
-    let b_tables: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'", [], |r| r.get(0)).unwrap();
+    let b_tables: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(b_tables, 0, "half of migration 2 was kept");
     // Fixed, it applies from where it stopped.
-    let fixed: &[(u32, &'static str, &str)] = &[steps[0], (2, "0002_b.sql", "CREATE TABLE b (x INTEGER);")];
+    let fixed: &[(u32, &'static str, &str)] =
+        &[steps[0], (2, "0002_b.sql", "CREATE TABLE b (x INTEGER);")];
     migrate_with(&mut conn, fixed).unwrap();
     migrate_with(&mut conn, fixed).unwrap();
-    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, 2);
 }
 
@@ -145,14 +168,19 @@ fn a_failed_evidence_write_leaves_no_filing_behind() {
     assert_eq!(count(&store, "SELECT COUNT(*) FROM filings"), 0);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM evidence"), 0);
     // The number was not used up either: the counter rolled back with the filing.
-    store.conn.execute_batch("DROP TRIGGER fail_evidence").unwrap();
+    store
+        .conn
+        .execute_batch("DROP TRIGGER fail_evidence")
+        .unwrap();
     let r = store.file_declaration(&birth_filing(1)).unwrap();
     assert!(r.number.ends_with("0001"), "{}", r.number);
     assert!(store.verify().unwrap().ok);
 }
 
 fn five_filings(store: &Store) -> Vec<String> {
-    (0..5).map(|i| store.file_declaration(&birth_filing(i)).unwrap().number).collect()
+    (0..5)
+        .map(|i| store.file_declaration(&birth_filing(i)).unwrap().number)
+        .collect()
 }
 
 #[test]
@@ -170,23 +198,50 @@ fn verify_passes_on_an_untouched_chain() {
 fn verify_names_an_altered_entry() {
     let (_d, store) = temp_store();
     five_filings(&store);
-    store.conn.execute("UPDATE evidence SET detail = 'something else' WHERE seq = 3", []).unwrap();
+    store
+        .conn
+        .execute(
+            "UPDATE evidence SET detail = 'something else' WHERE seq = 3",
+            [],
+        )
+        .unwrap();
     let r = store.verify().unwrap();
     assert!(!r.ok);
     let p = r.first_problem.unwrap();
-    assert_eq!((p.kind, p.seq), (ProblemKind::EntryAltered, Some(3)), "{}", p.message);
+    assert_eq!(
+        (p.kind, p.seq),
+        (ProblemKind::EntryAltered, Some(3)),
+        "{}",
+        p.message
+    );
 }
 
 #[test]
 fn verify_names_an_entry_rewritten_with_a_fresh_hash() {
     let (_d, store) = temp_store();
     five_filings(&store);
-    let mut e = chain::history(&store.conn, &count_str(&store, "SELECT record_number FROM evidence WHERE seq = 2")).unwrap().remove(0);
+    let mut e = chain::history(
+        &store.conn,
+        &count_str(&store, "SELECT record_number FROM evidence WHERE seq = 2"),
+    )
+    .unwrap()
+    .remove(0);
     e.detail = "forged".to_string();
     e.hash = chain::entry_hash(&e);
-    store.conn.execute("UPDATE evidence SET detail = ?1, hash = ?2 WHERE seq = 2", params![e.detail, e.hash]).unwrap();
+    store
+        .conn
+        .execute(
+            "UPDATE evidence SET detail = ?1, hash = ?2 WHERE seq = 2",
+            params![e.detail, e.hash],
+        )
+        .unwrap();
     let p = store.verify().unwrap().first_problem.unwrap();
-    assert_eq!((p.kind, p.seq), (ProblemKind::EntryAltered, Some(2)), "{}", p.message);
+    assert_eq!(
+        (p.kind, p.seq),
+        (ProblemKind::EntryAltered, Some(2)),
+        "{}",
+        p.message
+    );
 }
 
 fn count_str(store: &Store, sql: &str) -> String {
@@ -199,32 +254,59 @@ fn verify_names_an_altered_record_row() {
     let n = five_filings(&store);
     store
         .conn
-        .execute("UPDATE filings SET fields = replace(fields, '王小明', '张三') WHERE number = ?1", params![n[3]])
+        .execute(
+            "UPDATE filings SET fields = replace(fields, '王小明', '张三') WHERE number = ?1",
+            params![n[3]],
+        )
         .unwrap();
     let p = store.verify().unwrap().first_problem.unwrap();
-    assert_eq!((p.kind, p.seq, p.record_number.as_deref()), (ProblemKind::RecordAltered, Some(4), Some(n[3].as_str())), "{}", p.message);
+    assert_eq!(
+        (p.kind, p.seq, p.record_number.as_deref()),
+        (ProblemKind::RecordAltered, Some(4), Some(n[3].as_str())),
+        "{}",
+        p.message
+    );
 }
 
 #[test]
 fn verify_names_a_deleted_entry_and_a_deleted_record() {
     let (_d, store) = temp_store();
     five_filings(&store);
-    store.conn.execute("DELETE FROM evidence WHERE seq = 2", []).unwrap();
+    store
+        .conn
+        .execute("DELETE FROM evidence WHERE seq = 2", [])
+        .unwrap();
     let p = store.verify().unwrap().first_problem.unwrap();
-    assert_eq!((p.kind, p.seq), (ProblemKind::EntryMissing, Some(2)), "{}", p.message);
+    assert_eq!(
+        (p.kind, p.seq),
+        (ProblemKind::EntryMissing, Some(2)),
+        "{}",
+        p.message
+    );
 
     let (_d2, store) = temp_store();
     let n2 = five_filings(&store);
-    store.conn.execute("DELETE FROM filings WHERE number = ?1", params![n2[1]]).unwrap();
+    store
+        .conn
+        .execute("DELETE FROM filings WHERE number = ?1", params![n2[1]])
+        .unwrap();
     let p = store.verify().unwrap().first_problem.unwrap();
-    assert_eq!((p.kind, p.record_number.as_deref()), (ProblemKind::RecordMissing, Some(n2[1].as_str())), "{}", p.message);
+    assert_eq!(
+        (p.kind, p.record_number.as_deref()),
+        (ProblemKind::RecordMissing, Some(n2[1].as_str())),
+        "{}",
+        p.message
+    );
 }
 
 #[test]
 fn verify_notices_entries_cut_off_the_end() {
     let (_d, store) = temp_store();
     five_filings(&store);
-    store.conn.execute("DELETE FROM evidence WHERE seq = 5", []).unwrap();
+    store
+        .conn
+        .execute("DELETE FROM evidence WHERE seq = 5", [])
+        .unwrap();
     let r = store.verify().unwrap();
     assert!(!r.ok);
     assert_eq!(r.first_problem.unwrap().seq, Some(5));
@@ -238,10 +320,20 @@ fn status_changes_are_chained_and_checked() {
     let d = store.show(&n[0], false).unwrap().unwrap();
     assert_eq!(d.summary.status, "complete");
     assert_eq!(d.history.len(), 2);
-    assert!(d.history[1].detail.contains("materials_owed -> complete"), "{:?}", d.history[1]);
-    let e = store.set_status(&n[0], "approved", "").unwrap_err().to_string();
+    assert!(
+        d.history[1].detail.contains("materials_owed -> complete"),
+        "{:?}",
+        d.history[1]
+    );
+    let e = store
+        .set_status(&n[0], "approved", "")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("approved") && e.contains("withdrawn"), "{e}");
-    assert!(matches!(store.set_status("0000000000", "complete", ""), Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.set_status("0000000000", "complete", ""),
+        Err(StoreError::NotFound(_))
+    ));
     assert!(store.verify().unwrap().ok);
 }
 
@@ -258,14 +350,23 @@ fn staff_views_mask_personal_data_unless_revealed() {
     for secret in ["王小明", ID, PHONE, "李大华"] {
         assert!(!masked.contains(secret), "{secret} leaked: {masked}");
     }
-    assert!(masked.contains("110***********002X") && masked.contains("138****5678"), "{masked}");
-    assert!(masked.contains("3号楼502室"), "addresses stay readable: {masked}");
+    assert!(
+        masked.contains("110***********002X") && masked.contains("138****5678"),
+        "{masked}"
+    );
+    assert!(
+        masked.contains("3号楼502室"),
+        "addresses stay readable: {masked}"
+    );
 
     let revealed = serde_json::to_string(&store.show(&n, true).unwrap().unwrap()).unwrap();
     for secret in ["王小明", ID, PHONE] {
         assert!(revealed.contains(secret), "{secret} missing when revealed");
     }
-    assert_eq!(store.list(None, 10, true).unwrap()[0].who.as_deref(), Some("王小明"));
+    assert_eq!(
+        store.list(None, 10, true).unwrap()[0].who.as_deref(),
+        Some("王小明")
+    );
     assert!(store.show("9999999999", false).unwrap().is_none());
 }
 
@@ -275,8 +376,19 @@ fn filings_owe_the_forms_deferred_materials_with_deadlines() {
     let r = store.file_declaration(&birth_filing(0)).unwrap();
     let today = Local::now().date_naive();
     assert_eq!(r.materials_owed.len(), 2);
-    assert!(r.materials_owed.iter().all(|m| (m.due - today).num_days() == 30));
-    assert_eq!(store.show(&r.number, false).unwrap().unwrap().summary.status, "materials_owed");
+    assert!(r
+        .materials_owed
+        .iter()
+        .all(|m| (m.due - today).num_days() == 30));
+    assert_eq!(
+        store
+            .show(&r.number, false)
+            .unwrap()
+            .unwrap()
+            .summary
+            .status,
+        "materials_owed"
+    );
 }
 
 /// Slots every day 09:00–17:00, hourly, `capacity` residents each, for `id-card`.
@@ -295,14 +407,19 @@ fn every_day(capacity: u32) -> AppointmentConfig {
 }
 
 fn tomorrow_at(h: u32, m: u32) -> NaiveDateTime {
-    (Local::now().date_naive() + Duration::days(1)).and_hms_opt(h, m, 0).unwrap()
+    (Local::now().date_naive() + Duration::days(1))
+        .and_hms_opt(h, m, 0)
+        .unwrap()
 }
 
 fn booking(start: NaiveDateTime, name: &str) -> NewAppointment {
     NewAppointment {
         service_id: "id-card".into(),
         start,
-        contact: Contact { name: Some(name.into()), phone: Some(PHONE.into()) },
+        contact: Contact {
+            name: Some(name.into()),
+            phone: Some(PHONE.into()),
+        },
         session_id: "s".into(),
     }
 }
@@ -313,21 +430,43 @@ fn booking_beyond_capacity_is_refused_with_a_reason_and_alternatives() {
     let cfg = every_day(2);
     cfg.check().unwrap();
     let ten = tomorrow_at(10, 0);
-    assert!(matches!(store.book_appointment(&cfg, &booking(ten, "王小明")).unwrap(), Booking::Booked(_)));
-    assert!(matches!(store.book_appointment(&cfg, &booking(ten, "李四")).unwrap(), Booking::Booked(_)));
-    let Booking::Refused(r) = store.book_appointment(&cfg, &booking(ten, "赵五")).unwrap() else { panic!("third booking accepted") };
+    assert!(matches!(
+        store
+            .book_appointment(&cfg, &booking(ten, "王小明"))
+            .unwrap(),
+        Booking::Booked(_)
+    ));
+    assert!(matches!(
+        store.book_appointment(&cfg, &booking(ten, "李四")).unwrap(),
+        Booking::Booked(_)
+    ));
+    let Booking::Refused(r) = store.book_appointment(&cfg, &booking(ten, "赵五")).unwrap() else {
+        panic!("third booking accepted")
+    };
     assert_eq!(r.reason, RefusalReason::Full);
     assert!(r.spoken.contains("约满"), "{}", r.spoken);
     assert!(!r.alternatives.is_empty() && !r.alternatives.contains(&ten));
     assert_eq!(count(&store, "SELECT COUNT(*) FROM appointments"), 2);
 
-    let Booking::Refused(r) = store.book_appointment(&cfg, &booking(tomorrow_at(10, 30), "赵五")).unwrap() else { panic!() };
+    let Booking::Refused(r) = store
+        .book_appointment(&cfg, &booking(tomorrow_at(10, 30), "赵五"))
+        .unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(r.reason, RefusalReason::NotOffered);
     let past = Local::now().naive_local() - Duration::days(1);
-    let Booking::Refused(r) = store.book_appointment(&cfg, &booking(past, "赵五")).unwrap() else { panic!() };
+    let Booking::Refused(r) = store
+        .book_appointment(&cfg, &booking(past, "赵五"))
+        .unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(r.reason, RefusalReason::OutOfRange);
     // The free slots skip the full one.
-    let free = store.free_slots(&cfg, "id-card", tomorrow_at(9, 30), 2).unwrap();
+    let free = store
+        .free_slots(&cfg, "id-card", tomorrow_at(9, 30), 2)
+        .unwrap();
     assert_eq!(free, vec![tomorrow_at(11, 0), tomorrow_at(12, 0)]);
 }
 
@@ -335,22 +474,66 @@ fn booking_beyond_capacity_is_refused_with_a_reason_and_alternatives() {
 fn appointments_move_and_cancel_free_their_slot() {
     let (_d, store) = temp_store();
     let cfg = every_day(1);
-    let Booking::Booked(a) = store.book_appointment(&cfg, &booking(tomorrow_at(10, 0), "王小明")).unwrap() else { panic!() };
-    let Booking::Booked(b) = store.book_appointment(&cfg, &booking(tomorrow_at(11, 0), "李四")).unwrap() else { panic!() };
+    let Booking::Booked(a) = store
+        .book_appointment(&cfg, &booking(tomorrow_at(10, 0), "王小明"))
+        .unwrap()
+    else {
+        panic!()
+    };
+    let Booking::Booked(b) = store
+        .book_appointment(&cfg, &booking(tomorrow_at(11, 0), "李四"))
+        .unwrap()
+    else {
+        panic!()
+    };
     // Onto a full slot: refused, nothing changes.
-    let Booking::Refused(r) = store.move_appointment(&cfg, &a.number, tomorrow_at(11, 0)).unwrap() else { panic!() };
+    let Booking::Refused(r) = store
+        .move_appointment(&cfg, &a.number, tomorrow_at(11, 0))
+        .unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(r.reason, RefusalReason::Full);
-    let Booking::Booked(moved) = store.move_appointment(&cfg, &a.number, tomorrow_at(12, 0)).unwrap() else { panic!() };
-    assert_eq!((moved.number.as_str(), moved.start), (a.number.as_str(), tomorrow_at(12, 0)));
+    let Booking::Booked(moved) = store
+        .move_appointment(&cfg, &a.number, tomorrow_at(12, 0))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (moved.number.as_str(), moved.start),
+        (a.number.as_str(), tomorrow_at(12, 0))
+    );
     // 10:00 is free again.
-    assert!(matches!(store.book_appointment(&cfg, &booking(tomorrow_at(10, 0), "赵五")).unwrap(), Booking::Booked(_)));
+    assert!(matches!(
+        store
+            .book_appointment(&cfg, &booking(tomorrow_at(10, 0), "赵五"))
+            .unwrap(),
+        Booking::Booked(_)
+    ));
     assert!(store.cancel_appointment(&b.number).unwrap());
-    assert!(!store.cancel_appointment(&b.number).unwrap(), "cancelling twice");
-    assert!(matches!(store.book_appointment(&cfg, &booking(tomorrow_at(11, 0), "钱六")).unwrap(), Booking::Booked(_)));
-    let Booking::Refused(r) = store.move_appointment(&cfg, &b.number, tomorrow_at(13, 0)).unwrap() else { panic!() };
+    assert!(
+        !store.cancel_appointment(&b.number).unwrap(),
+        "cancelling twice"
+    );
+    assert!(matches!(
+        store
+            .book_appointment(&cfg, &booking(tomorrow_at(11, 0), "钱六"))
+            .unwrap(),
+        Booking::Booked(_)
+    ));
+    let Booking::Refused(r) = store
+        .move_appointment(&cfg, &b.number, tomorrow_at(13, 0))
+        .unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(r.reason, RefusalReason::NotFound);
     let h = store.show(&a.number, false).unwrap().unwrap().history;
-    assert_eq!(h.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["created", "moved"]);
+    assert_eq!(
+        h.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["created", "moved"]
+    );
     assert!(store.verify().unwrap().ok);
 }
 
@@ -360,12 +543,30 @@ fn the_default_appointment_config_is_weekdays_only() {
     cfg.check().unwrap();
     // 2026-11-30 is a Monday, 2026-12-05 a Saturday.
     let mon = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
-    assert_eq!(cfg.capacity("senior-card", mon.and_hms_opt(9, 30, 0).unwrap()), Some(4));
-    assert_eq!(cfg.capacity("senior-card", mon.and_hms_opt(12, 0, 0).unwrap()), None);
+    assert_eq!(
+        cfg.capacity("senior-card", mon.and_hms_opt(9, 30, 0).unwrap()),
+        Some(4)
+    );
+    assert_eq!(
+        cfg.capacity("senior-card", mon.and_hms_opt(12, 0, 0).unwrap()),
+        None
+    );
     let sat = chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
-    assert_eq!(cfg.capacity("senior-card", sat.and_hms_opt(9, 30, 0).unwrap()), None);
-    assert_eq!(spoken_time(mon.and_hms_opt(14, 30, 0).unwrap()), "11月30日下午2点半");
-    let bad = AppointmentConfig { slots: vec![SlotSpec { capacity: 0, ..cfg.slots[0].clone() }], horizon_days: 14 };
+    assert_eq!(
+        cfg.capacity("senior-card", sat.and_hms_opt(9, 30, 0).unwrap()),
+        None
+    );
+    assert_eq!(
+        spoken_time(mon.and_hms_opt(14, 30, 0).unwrap()),
+        "11月30日下午2点半"
+    );
+    let bad = AppointmentConfig {
+        slots: vec![SlotSpec {
+            capacity: 0,
+            ..cfg.slots[0].clone()
+        }],
+        horizon_days: 14,
+    };
     assert!(bad.check().is_err());
 }
 
@@ -373,7 +574,10 @@ fn sample_case(slot: Option<crate::forms::MediatorOffer>) -> NewCase {
     NewCase {
         dispute_kind: "noise".into(),
         dispute_name: "噪音".into(),
-        resident: Contact { name: Some("王小明".into()), phone: Some(PHONE.into()) },
+        resident: Contact {
+            name: Some("王小明".into()),
+            phone: Some(PHONE.into()),
+        },
         other_party: "楼上邻居".into(),
         place: "3号楼".into(),
         what_happened: "楼上天天半夜吵".into(),
@@ -390,16 +594,26 @@ fn a_case_schedules_its_follow_up_48_hours_later() {
     let before = Utc::now();
     let c = store.open_case(&sample_case(None)).unwrap();
     assert_eq!(c.display_number, format!("TJ{}", c.number));
-    let d = store.show(&c.display_number, false).unwrap().expect("found by TJ number");
+    let d = store
+        .show(&c.display_number, false)
+        .unwrap()
+        .expect("found by TJ number");
     let created = parse_rfc3339(&d.summary.created_at);
     assert_eq!(c.follow_up_due - created, Duration::hours(48));
     assert!(c.follow_up_due >= before + Duration::hours(47));
     assert_eq!(d.summary.title, "纠纷调解·噪音");
     assert!(store.follow_ups_due(Utc::now()).unwrap().is_empty());
-    let due = store.follow_ups_due(Utc::now() + Duration::hours(49)).unwrap();
+    let due = store
+        .follow_ups_due(Utc::now() + Duration::hours(49))
+        .unwrap();
     assert_eq!(due.len(), 1);
-    store.set_status(&c.number, "followed_up", "已回访").unwrap();
-    assert!(store.follow_ups_due(Utc::now() + Duration::hours(49)).unwrap().is_empty());
+    store
+        .set_status(&c.number, "followed_up", "已回访")
+        .unwrap();
+    assert!(store
+        .follow_ups_due(Utc::now() + Duration::hours(49))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -407,11 +621,26 @@ fn a_mediator_slot_holds_one_case() {
     let (_d, store) = temp_store();
     let slots = MediatorSlots::default();
     let now = Local::now().naive_local();
-    let offer = slots.offers(now, &store.mediator_slots_taken(now).unwrap(), 1).remove(0);
+    let offer = slots
+        .offers(now, &store.mediator_slots_taken(now).unwrap(), 1)
+        .remove(0);
     let c = store.open_case(&sample_case(Some(offer.clone()))).unwrap();
-    assert_eq!(store.show(&c.number, false).unwrap().unwrap().summary.status, "scheduled");
-    assert!(matches!(store.open_case(&sample_case(Some(offer.clone()))), Err(StoreError::SlotTaken(_))));
-    let next = slots.offers(now, &store.mediator_slots_taken(now).unwrap(), 1).remove(0);
+    assert_eq!(
+        store
+            .show(&c.number, false)
+            .unwrap()
+            .unwrap()
+            .summary
+            .status,
+        "scheduled"
+    );
+    assert!(matches!(
+        store.open_case(&sample_case(Some(offer.clone()))),
+        Err(StoreError::SlotTaken(_))
+    ));
+    let next = slots
+        .offers(now, &store.mediator_slots_taken(now).unwrap(), 1)
+        .remove(0);
     assert!(next.start > offer.start);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM cases"), 1);
 }
@@ -424,8 +653,14 @@ fn events_feedback_queue_and_drafts_are_recorded_and_masked() {
             kind: EventKind::Handoff,
             summary: "要找工作人员".into(),
             transcript: vec![
-                Turn { who: "resident".into(), text: format!("我电话是{PHONE}") },
-                Turn { who: "xiaoan".into(), text: "好的，请到无障碍服务专窗等候。".into() },
+                Turn {
+                    who: "resident".into(),
+                    text: format!("我电话是{PHONE}"),
+                },
+                Turn {
+                    who: "xiaoan".into(),
+                    text: "好的，请到无障碍服务专窗等候。".into(),
+                },
             ],
             wait_at: Some("无障碍服务专窗".into()),
             needs: Some("视障".into()),
@@ -433,11 +668,28 @@ fn events_feedback_queue_and_drafts_are_recorded_and_masked() {
         })
         .unwrap();
     let shown = serde_json::to_string(&store.show(&e.number, false).unwrap().unwrap()).unwrap();
-    assert!(!shown.contains(PHONE) && shown.contains("无障碍服务专窗"), "{shown}");
-    assert_eq!(store.list(Some(RecordKind::Event), 5, false).unwrap()[0].title, "转人工");
-    assert_eq!(store.list_with_status(RecordKind::Event, "open", 5, false).unwrap().len(), 1);
-    store.set_status(&e.number, "acknowledged", "工作人员已到").unwrap();
-    assert!(store.list_with_status(RecordKind::Event, "open", 5, false).unwrap().is_empty());
+    assert!(
+        !shown.contains(PHONE) && shown.contains("无障碍服务专窗"),
+        "{shown}"
+    );
+    assert_eq!(
+        store.list(Some(RecordKind::Event), 5, false).unwrap()[0].title,
+        "转人工"
+    );
+    assert_eq!(
+        store
+            .list_with_status(RecordKind::Event, "open", 5, false)
+            .unwrap()
+            .len(),
+        1
+    );
+    store
+        .set_status(&e.number, "acknowledged", "工作人员已到")
+        .unwrap();
+    assert!(store
+        .list_with_status(RecordKind::Event, "open", 5, false)
+        .unwrap()
+        .is_empty());
 
     let f = store
         .record_feedback(&NewFeedback {
@@ -450,8 +702,19 @@ fn events_feedback_queue_and_drafts_are_recorded_and_masked() {
             session_id: "s".into(),
         })
         .unwrap();
-    assert_eq!(store.show(&f, false).unwrap().unwrap().summary.title, "随手拍");
-    let bad = NewFeedback { kind: FeedbackKind::Rating, text: String::new(), place: None, service_id: None, rating: Some(6), contact: Contact::default(), session_id: "s".into() };
+    assert_eq!(
+        store.show(&f, false).unwrap().unwrap().summary.title,
+        "随手拍"
+    );
+    let bad = NewFeedback {
+        kind: FeedbackKind::Rating,
+        text: String::new(),
+        place: None,
+        service_id: None,
+        rating: Some(6),
+        contact: Contact::default(),
+        session_id: "s".into(),
+    };
     assert!(store.record_feedback(&bad).is_err());
 
     let t1 = store.take_ticket("id-card", "a").unwrap();
@@ -459,13 +722,24 @@ fn events_feedback_queue_and_drafts_are_recorded_and_masked() {
     assert_eq!((t2.ticket, t2.ahead), (t1.ticket + 1, 1));
     store.set_status(&t1.number, "serving", "").unwrap();
     let q = store.queue_status(Some("id-card")).unwrap();
-    assert_eq!((q.waiting, q.serving.clone(), q.next), (1, vec![t1.ticket], Some(t2.ticket)));
+    assert_eq!(
+        (q.waiting, q.serving.clone(), q.next),
+        (1, vec![t1.ticket], Some(t2.ticket))
+    );
 
     let d = store
-        .save_draft(&NewDraft { form_id: "birth-registration".into(), fields: birth_filing(0).fields[..2].to_vec(), reason: "timeout".into(), session_id: "s".into() })
+        .save_draft(&NewDraft {
+            form_id: "birth-registration".into(),
+            fields: birth_filing(0).fields[..2].to_vec(),
+            reason: "timeout".into(),
+            session_id: "s".into(),
+        })
         .unwrap();
     let list = store.list(Some(RecordKind::Draft), 5, false).unwrap();
-    assert_eq!((list[0].number.as_str(), list[0].who.as_deref()), (d.as_str(), Some("王*明")));
+    assert_eq!(
+        (list[0].number.as_str(), list[0].who.as_deref()),
+        (d.as_str(), Some("王*明"))
+    );
     assert_eq!(store.list(None, 100, false).unwrap().len(), 5);
     assert!(store.verify().unwrap().ok);
 }
@@ -480,7 +754,9 @@ const CHILD_ENV: &str = "XIAOAN_CRASH_CHILD";
 #[test]
 #[ignore = "child process of filings_survive_sigkill_at_random_points"]
 fn crash_child() {
-    let Ok(db) = std::env::var(CHILD_ENV) else { return };
+    let Ok(db) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let store = Store::open(Path::new(&db)).unwrap();
     let mut out = std::io::stdout().lock();
     let started = Instant::now();
@@ -517,7 +793,13 @@ fn filings_survive_sigkill_at_random_points() {
     let mut reported: BTreeSet<String> = BTreeSet::new();
     for round in 0..6 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "store::tests::crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "store::tests::crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -555,18 +837,30 @@ fn filings_survive_sigkill_at_random_points() {
     }
     let store = Store::open(&db).unwrap();
     for n in &reported {
-        assert!(store.show(n, false).unwrap().is_some(), "seed {seed}: confirmed filing {n} is lost");
+        assert!(
+            store.show(n, false).unwrap().is_some(),
+            "seed {seed}: confirmed filing {n} is lost"
+        );
     }
     let filings = count(&store, "SELECT COUNT(*) FROM filings");
-    let entries = count(&store, "SELECT COUNT(*) FROM evidence WHERE record_kind = 'filing' AND action = 'created'");
+    let entries = count(
+        &store,
+        "SELECT COUNT(*) FROM evidence WHERE record_kind = 'filing' AND action = 'created'",
+    );
     assert_eq!(filings, entries, "seed {seed}: a half-written filing");
     assert!(filings as usize >= reported.len());
     let unmatched = count(
         &store,
         "SELECT COUNT(*) FROM filings f WHERE NOT EXISTS (SELECT 1 FROM evidence e WHERE e.record_number = f.number)",
     );
-    assert_eq!(unmatched, 0, "seed {seed}: a filing without its evidence entry");
+    assert_eq!(
+        unmatched, 0,
+        "seed {seed}: a filing without its evidence entry"
+    );
     let r = store.verify().unwrap();
     assert!(r.ok, "seed {seed}: {r:?}");
-    println!("crash test: seed {seed}, {} confirmed filings over 6 kills, {filings} in the store", reported.len());
+    println!(
+        "crash test: seed {seed}, {} confirmed filings over 6 kills, {filings} in the store",
+        reported.len()
+    );
 }

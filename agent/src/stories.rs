@@ -1,0 +1,126 @@
+//! Conversation stories (`xiaoan eval stories`, and the flow tests): each story runs in a
+//! fresh agent with its own records store, and the last record it filed is checked.
+//!
+//! A user line `<silence>` stands for the resident saying nothing until the time-out.
+
+use std::collections::BTreeMap;
+
+use xiaoan_eval::stories::{ObservedRecord, Story, StoryOutcome, StoryRunner, TurnObservation};
+
+use crate::config::Settings;
+use crate::dialogue::DialectSource;
+
+/// The user line that stands for silence until the time-out.
+pub const SILENCE: &str = "<silence>";
+
+/// Runs stories against the real dialogue manager.
+pub struct Runner<'a> {
+    /// Configuration (profile, guide).
+    pub settings: &'a Settings,
+}
+
+fn flatten(v: &serde_json::Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(obj) = v.as_object() {
+        for (k, x) in obj {
+            match x {
+                serde_json::Value::String(s) => {
+                    out.insert(k.clone(), s.clone());
+                }
+                serde_json::Value::Number(n) => {
+                    out.insert(k.clone(), n.to_string());
+                }
+                serde_json::Value::Bool(b) => {
+                    out.insert(k.clone(), b.to_string());
+                }
+                serde_json::Value::Array(items) => {
+                    for it in items {
+                        if let (Some(n), Some(val)) = (
+                            it.get("name").and_then(|n| n.as_str()),
+                            it.get("value").and_then(|n| n.as_str()),
+                        ) {
+                            out.insert(n.to_string(), val.to_string());
+                        }
+                    }
+                }
+                serde_json::Value::Object(_) => {
+                    for (k2, v2) in flatten(x) {
+                        out.entry(k2).or_insert(v2);
+                    }
+                }
+                serde_json::Value::Null => {}
+            }
+        }
+    }
+    out
+}
+
+impl StoryRunner for Runner<'_> {
+    fn run(&self, story: &Story) -> StoryOutcome {
+        let dir = match tempdir() {
+            Ok(d) => d,
+            Err(e) => return StoryOutcome::failed(story, format!("no temp dir: {e}")),
+        };
+        let result = (|| -> crate::Result<StoryOutcome> {
+            let mut agent = crate::app::build_agent(self.settings, &dir.join("story.db"))?;
+            agent.today = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
+            let mut session = agent.new_session();
+            if let Some(d) = &story.dialect {
+                if d != "cmn" {
+                    session.dialect = Some(d.clone());
+                    session.dialect_source = DialectSource::Resident;
+                }
+            }
+            agent.greet(&mut session);
+            let mut turns = Vec::new();
+            let mut last_receipt = None;
+            for t in &story.turns {
+                let (reply, intent) = if t.user.trim() == SILENCE {
+                    (agent.on_silence(&mut session), None)
+                } else {
+                    let o = agent.handle(&mut session, &t.user);
+                    (
+                        o.reply,
+                        Some(o.understanding.intent.intent.as_str().to_string()),
+                    )
+                };
+                if let Some(r) = &reply.receipt {
+                    last_receipt = Some(r.clone());
+                }
+                turns.push(TurnObservation {
+                    user: t.user.clone(),
+                    intent,
+                    reply: reply.text.clone(),
+                });
+            }
+            let record = match &last_receipt {
+                Some(no) => {
+                    let store = agent.store.lock().map_err(|_| crate::Error::Config {
+                        file: "store".into(),
+                        reason: "lock poisoned".into(),
+                    })?;
+                    store.show(no, true)?.map(|d| ObservedRecord {
+                        kind: d.summary.kind.as_str().to_string(),
+                        fields: flatten(&d.record),
+                    })
+                }
+                None => None,
+            };
+            Ok(StoryOutcome::judge(story, turns, record.as_ref()))
+        })();
+        let _ = std::fs::remove_dir_all(&dir);
+        result.unwrap_or_else(|e| StoryOutcome::failed(story, e.to_string()))
+    }
+}
+
+fn tempdir() -> std::io::Result<std::path::PathBuf> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "xiaoan-story-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
