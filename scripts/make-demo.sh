@@ -6,7 +6,7 @@ out="$(cd "$(dirname "$0")/.." && pwd)/tests/fixtures/demo"
 mkdir -p "$out"
 render() { # file voice text
   local tmp; tmp="$(mktemp --suffix=.wav)"
-  espeak-ng -v "$2" -s 150 -w "$tmp" "$3"
+  espeak-ng -v "$2" -s "${RATE:-150}" -g "${GAP:-12}" -w "$tmp" "$3"
   sox "$tmp" -r 16000 -c 1 -b 16 "$out/$1" pad 0.3 0.5
   rm -f "$tmp"
 }

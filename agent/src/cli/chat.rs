@@ -209,9 +209,9 @@ pub fn demo(s: &Settings, out: &Path) -> Result<ExitCode> {
                     .dialect
                     .clone()
                     .unwrap_or_else(|| turn.dialect.to_string());
-                let heard = rec.stream(&audio, &dialect, false, &mut |_| {})?;
-                println!("居民 ({c}, {:.1}s): {}", heard.audio_s, heard.text);
-                heard.text
+                let heard = rec.transcribe(&audio, &dialect)?;
+                println!("居民 ({c}, {:.1}s): {heard}", audio.duration_s());
+                heard
             }
             Input::Typed(t) => {
                 println!("居民 (keypad): {t}");

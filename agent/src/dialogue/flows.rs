@@ -118,7 +118,8 @@ impl Flow {
         match self {
             Flow::Idle | Flow::PickForm => Awaiting::Nothing,
             Flow::Details { .. } | Flow::MediatorOffer { .. } => Awaiting::YesNo,
-            Flow::ClarifyItem { .. } | Flow::ClarifyIntent { .. } => Awaiting::Nothing,
+            Flow::ClarifyItem { .. } => Awaiting::YesNo,
+            Flow::ClarifyIntent { .. } => Awaiting::Nothing,
             Flow::Appointment { .. } => Awaiting::Slot(EntityKind::Date),
             Flow::Form(f) => match &f.stage {
                 FormStage::ReadBack | FormStage::Commitment => Awaiting::YesNo,
@@ -331,6 +332,35 @@ pub fn feedback(a: &Agent, s: &mut Session, u: &Understanding) -> Reply {
     .with_earcon(Earcon::Done);
     r.receipt = no;
     r
+}
+
+/// Unsure, but a guide question is among the two likeliest meanings and the guide has a
+/// clear match (garbled recogniser output often still sounds like the item): ask
+/// "您是想问老年人优待卡吗？" instead of a question about intents.
+pub fn guess_item(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Reply> {
+    let service_likely = u
+        .intent
+        .candidates
+        .iter()
+        .take(2)
+        .any(|(i, _)| *i == Intent::ServiceQuery);
+    if !service_likely {
+        return None;
+    }
+    let hits = a.retriever.search(&u.normalized.text, 3).ok()?;
+    match xiaoan_kb::decide(&hits) {
+        Decision::Answer(hit) => {
+            s.flow = Flow::ClarifyItem {
+                first: hit.id.clone(),
+                second: hit.id.clone(),
+            };
+            let mut r = Reply::say(format!("您是想问{}吗？", hit.title));
+            r.flow = "service".into();
+            r.awaiting = "yes_no".into();
+            Some(r)
+        }
+        _ => None,
+    }
 }
 
 /// Unsure: one short question naming the two likeliest meanings.

@@ -258,6 +258,9 @@ impl Agent {
         }
         // 4. unsure: one short clarifying question, never a guess that starts a form
         if u.intent.unsure {
+            if let Some(r) = flows::guess_item(self, s, u) {
+                return r;
+            }
             return flows::clarify_intent(s, u);
         }
         self.dispatch(s, u, cmd)
