@@ -11,7 +11,7 @@ fn streaming_partials_only_grow_and_the_final_transcript_is_close() {
     };
     let s = settings_in(&home, "");
     let rec = Recognizer::load(&s).expect("recogniser loads");
-    let clip = repo().join("tests/fixtures/demo/02-senior-card.wav");
+    let clip = repo().join("tests/fixtures/cmn-youdaika.wav");
     let audio = xiaoan_agent::pipeline::load_audio(&s, &clip).unwrap();
     let mut partials: Vec<String> = Vec::new();
     let out = rec
