@@ -3,7 +3,7 @@
 #   make test  — set up what the tests need, then run the whole test suite
 SHELL := /bin/bash
 CARGO ?= cargo
-XIAOAN := target/release/xiaoan
+XIAOAN := $(or $(CARGO_TARGET_DIR),target)/release/xiaoan
 
 .PHONY: run test setup build demo fixtures bench eval-synth fmt
 
@@ -17,7 +17,7 @@ build:
 	$(CARGO) build --release --bin xiaoan
 
 test: setup
-	$(CARGO) test --release --workspace --all-features 2>&1 | tee target/test.log; exit $${PIPESTATUS[0]}
+	$(CARGO) test --release --workspace --all-features 2>&1 | tee $(or $(CARGO_TARGET_DIR),target)/test.log; exit $${PIPESTATUS[0]}
 
 demo: build
 	$(XIAOAN) demo

@@ -89,5 +89,5 @@ ortlib="$XIAOAN_HOME/lib/libonnxruntime.so.1.32.0"
 # ---------------------------------------------------------------- build and import
 say "building xiaoan (release)"
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" --bin xiaoan ${XIAOAN_FEATURES:+--features "$XIAOAN_FEATURES"}
-"$here/target/release/xiaoan" models import
+"${CARGO_TARGET_DIR:-$here/target}/release/xiaoan" models import
 say "ready: XIAOAN_HOME=$XIAOAN_HOME"
