@@ -151,6 +151,31 @@ impl Pipeline for EvalPipeline<'_> {
     }
 }
 
+/// The project's synthetic-set lines: (text, dialect, intent, service id).
+pub fn synth_lines() -> Vec<(String, String, String, Option<String>)> {
+    include_str!("../../eval/data/synth.tsv")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            if f.len() < 3 {
+                return None;
+            }
+            let service = f
+                .get(3)
+                .map(|x| x.trim())
+                .filter(|x| !x.is_empty())
+                .map(str::to_string);
+            Some((
+                f[0].to_string(),
+                f[1].to_string(),
+                f[2].to_string(),
+                service,
+            ))
+        })
+        .collect()
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }

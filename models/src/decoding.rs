@@ -19,6 +19,15 @@ pub fn token_budget(seconds: f32, per_second: f32) -> usize {
     (n as usize).clamp(MIN_TOKENS, MAX_TOKENS)
 }
 
+/// Positions of the content tokens (`Some` keys; punctuation and specials are `None`).
+pub(crate) fn content_positions<K>(keys: &[Option<K>]) -> Vec<usize> {
+    keys.iter()
+        .enumerate()
+        .filter(|(_, k)| k.is_some())
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Find a repetition loop at the end of `keys` (one key per token; equal keys are the
 /// same text up to leading spaces; `None` for punctuation tokens, which are skipped so
 /// that "证、证、证" and "阿! 阿! 阿!" count as one unit repeated).
@@ -27,13 +36,7 @@ pub fn token_budget(seconds: f32, per_second: f32) -> usize {
 /// equal, returns the token index where the second copy starts: truncating there keeps
 /// one copy of the repeated unit.
 pub fn find_loop<K: PartialEq>(keys: &[Option<K>]) -> Option<usize> {
-    // positions of content tokens
-    let idx: Vec<usize> = keys
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| k.is_some())
-        .map(|(i, _)| i)
-        .collect();
+    let idx = content_positions(keys);
     let m = idx.len();
     let key = |j: usize| keys[idx[j]].as_ref();
     for n in 1..=MAX_LOOP_UNIT.min(m / LOOP_REPEATS) {

@@ -244,12 +244,7 @@ unsafe extern "C" fn logits_filter_callback(
 /// to cut to keep one copy. Only used when the budget ran out — a sentence that really
 /// says something twice ends with `<|endoftext|>`.
 fn budget_loop_cut<K: PartialEq>(keys: &[Option<K>]) -> Option<usize> {
-    let idx: Vec<usize> = keys
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| k.is_some())
-        .map(|(i, _)| i)
-        .collect();
+    let idx = crate::decoding::content_positions(keys);
     let m = idx.len();
     let key = |j: usize| keys[idx[j]].as_ref();
     let mut best: Option<usize> = None;

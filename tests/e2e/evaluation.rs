@@ -14,20 +14,7 @@ const TEXT_INTENT_ACC_FLOOR: f64 = 0.85;
 const TEXT_RECALL3_FLOOR: f64 = 0.85;
 
 fn lines() -> Vec<(String, String, String, Option<String>)> {
-    include_str!("../../eval/data/synth.tsv")
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f.len() >= 3).then(|| {
-                let svc = f
-                    .get(3)
-                    .map(|x| x.trim().to_string())
-                    .filter(|x| !x.is_empty());
-                (f[0].to_string(), f[1].to_string(), f[2].to_string(), svc)
-            })
-        })
-        .collect()
+    xiaoan_agent::app::synth_lines()
 }
 
 #[test]

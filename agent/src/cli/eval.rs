@@ -261,7 +261,7 @@ fn run(
 /// The project's own test utterances for the synthetic set: the held-out intent lines
 /// that name a guide item, in the dialects espeak-ng can voice.
 fn synth_utterances() -> Vec<xiaoan_eval::synth::SynthUtterance> {
-    crate::cli::bench::synth_lines()
+    xiaoan_agent::app::synth_lines()
         .into_iter()
         .enumerate()
         .map(
