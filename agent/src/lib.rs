@@ -24,6 +24,7 @@ pub mod live;
 pub mod pipeline;
 pub mod records;
 pub mod speech;
+pub mod staff;
 pub mod store;
 pub mod stories;
 

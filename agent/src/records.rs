@@ -270,6 +270,37 @@ pub enum BookOutcome {
     Failed,
 }
 
+/// The slot start meant by a date/time the resident said (ISO date, HH:MM): the day said
+/// (today when only a time was said), at the first slot of `service` from that hour on
+/// that day. `None` when no usable day or time was said.
+fn resolve_start(
+    a: &Agent,
+    store: &store::Store,
+    service: &str,
+    date: Option<&str>,
+    time: Option<&str>,
+) -> Option<NaiveDateTime> {
+    let day = match date.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) {
+        Some(d) => d,
+        None if time.is_some() => a.today(),
+        None => return None,
+    };
+    let at = time
+        .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
+        .unwrap_or_else(|| NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default());
+    let start = day.and_time(at);
+    // an hour asked for that is not a slot start: take the first free slot from then on
+    Some(
+        match store.free_slots(&a.appointments, service, start - Duration::minutes(1), 1) {
+            Ok(v) => match v.first() {
+                Some(first) if first.date() == start.date() => *first,
+                _ => start,
+            },
+            Err(_) => start,
+        },
+    )
+}
+
 /// Book `service` at the date/time the resident said (ISO date, HH:MM).
 pub fn book(
     a: &Agent,
@@ -278,26 +309,11 @@ pub fn book(
     date: Option<&str>,
     time: Option<&str>,
 ) -> BookOutcome {
-    let day = match date.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) {
-        Some(d) => d,
-        None if time.is_some() => a.today(),
-        None => return BookOutcome::NeedTime,
-    };
-    let at = time
-        .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
-        .unwrap_or_else(|| NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default());
-    let start = day.and_time(at);
     let Ok(store) = a.store.lock() else {
         return BookOutcome::Failed;
     };
-    let cfg = &a.appointments;
-    // an hour asked for that is not a slot start: take the first free slot from then on
-    let start = match store.free_slots(cfg, service, start - Duration::minutes(1), 1) {
-        Ok(v) => match v.first() {
-            Some(first) if first.date() == start.date() => *first,
-            _ => start,
-        },
-        Err(_) => start,
+    let Some(start) = resolve_start(a, &store, service, date, time) else {
+        return BookOutcome::NeedTime;
     };
     let booking = NewAppointment {
         service_id: service.to_string(),
@@ -305,7 +321,11 @@ pub fn book(
         contact: Contact::default(),
         session_id: s.id.clone(),
     };
-    match store.book_appointment(cfg, &booking) {
+    booking_outcome(store.book_appointment(&a.appointments, &booking))
+}
+
+fn booking_outcome(r: store::Result<Booking>) -> BookOutcome {
+    match r {
         Ok(Booking::Booked(r)) => BookOutcome::Booked {
             number: r.number,
             when: store::spoken_time(r.start),
@@ -316,6 +336,49 @@ pub fn book(
         Err(e) => {
             log_failure("appointment", &e);
             BookOutcome::Failed
+        }
+    }
+}
+
+/// A booked appointment: service id and when, as spoken. `None` when the number is not a
+/// booked appointment (or the store failed, which is logged).
+pub fn booked_appointment(a: &Agent, number: &str) -> Option<(String, String)> {
+    let store = a.store.lock().ok()?;
+    match store.booked_appointment(number) {
+        Ok(found) => found.map(|(service, t)| (service, store::spoken_time(t))),
+        Err(e) => {
+            log_failure("appointment lookup", &e);
+            None
+        }
+    }
+}
+
+/// Move appointment `number` to the date/time the resident said.
+pub fn move_appointment(
+    a: &Agent,
+    number: &str,
+    service: &str,
+    date: Option<&str>,
+    time: Option<&str>,
+) -> BookOutcome {
+    let Ok(store) = a.store.lock() else {
+        return BookOutcome::Failed;
+    };
+    let Some(start) = resolve_start(a, &store, service, date, time) else {
+        return BookOutcome::NeedTime;
+    };
+    booking_outcome(store.move_appointment(&a.appointments, number, start))
+}
+
+/// Cancel appointment `number`: `Some(true)` cancelled, `Some(false)` not a booked
+/// appointment, `None` the store failed.
+pub fn cancel_appointment(a: &Agent, number: &str) -> Option<bool> {
+    let store = a.store.lock().ok()?;
+    match store.cancel_appointment(number) {
+        Ok(done) => Some(done),
+        Err(e) => {
+            log_failure("appointment cancel", &e);
+            None
         }
     }
 }

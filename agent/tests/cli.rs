@@ -224,3 +224,242 @@ fn chat_jsonl_files_a_feedback_and_records_mask_personal_data_for_staff() {
         .mode();
     assert_eq!(mode & 0o077, 0, "mode {mode:o}");
 }
+
+/// One HTTP/1.1 request over a plain socket: (status code, body).
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("staff API accepts connections");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+#[test]
+fn staff_api_shows_alerts_masked_needs_the_token_and_records_status_changes() {
+    let d = tempfile::tempdir().unwrap();
+    // a resident asks for staff, then an emergency is reported
+    let mut chat = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
+        .args(["chat", "--jsonl"])
+        .env("XIAOAN_HOME", d.path())
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = chat.stdin.take().unwrap();
+        writeln!(stdin, "我叫王小明，我要找工作人员").unwrap();
+        writeln!(stdin, "救命，我家老人摔倒了起不来").unwrap();
+    }
+    assert!(chat.wait_with_output().unwrap().status.success());
+
+    // without a token the API does not start, and says why
+    let o = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("XIAOAN_HOME", d.path())
+        .env_remove("XIAOAN_STAFF_TOKEN")
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("XIAOAN_STAFF_TOKEN"), "{}", stderr(&o));
+
+    let token = "test-token-0123456789abcdef";
+    let mut server = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("XIAOAN_HOME", d.path())
+        .env("XIAOAN_STAFF_TOKEN", token)
+        .current_dir(d.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim()
+            .rsplit("http://")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let result = std::panic::catch_unwind(|| {
+        let (code, body) = http(&addr, "GET", "/api/health", None, "");
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(http(&addr, "GET", "/api/alerts", None, "").0, 401);
+        assert_eq!(
+            http(
+                &addr,
+                "GET",
+                "/api/alerts",
+                Some("wrong-token-0123456789"),
+                ""
+            )
+            .0,
+            401
+        );
+
+        let (code, body) = http(&addr, "GET", "/api/alerts", Some(token), "");
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let alerts = v["alerts"].as_array().unwrap();
+        assert_eq!(alerts.len(), 2, "{body}");
+        // the emergency comes first, whatever the order of arrival
+        assert_eq!(alerts[0]["record"]["event_kind"], "emergency", "{body}");
+        assert_eq!(alerts[1]["summary"]["title"], "转人工", "{body}");
+        // the name said in the conversation is masked by default
+        assert!(!body.contains("王小明") && body.contains("王*明"), "{body}");
+
+        // revealing is possible for staff, and leaves a trace in the evidence chain
+        let number = alerts[1]["summary"]["number"].as_str().unwrap().to_string();
+        let (code, body) = http(
+            &addr,
+            "GET",
+            &format!("/api/records/{number}?reveal=true"),
+            Some(token),
+            "",
+        );
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("王小明"), "{body}");
+        let (_, body) = http(
+            &addr,
+            "GET",
+            &format!("/api/records/{number}"),
+            Some(token),
+            "",
+        );
+        assert!(body.contains("\"access\""), "reveal audited: {body}");
+
+        // staff acknowledge the emergency; a wrong status or a bad body is refused
+        let emergency = alerts[0]["summary"]["number"].as_str().unwrap();
+        let path = format!("/api/records/{emergency}/status");
+        let (code, body) = http(
+            &addr,
+            "POST",
+            &path,
+            Some(token),
+            r#"{"status":"acknowledged","note":"on the way"}"#,
+        );
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("acknowledged"), "{body}");
+        assert_eq!(
+            http(
+                &addr,
+                "POST",
+                &path,
+                Some(token),
+                r#"{"status":"sleeping"}"#
+            )
+            .0,
+            400
+        );
+        assert_eq!(http(&addr, "POST", &path, Some(token), "not json").0, 400);
+        assert_eq!(
+            http(&addr, "GET", "/api/records/0000000000", Some(token), "").0,
+            404
+        );
+
+        let (code, body) = http(&addr, "GET", "/api/verify", Some(token), "");
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("\"ok\":true"), "{body}");
+    });
+    server.kill().ok();
+    server.wait().ok();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn appointments_are_moved_and_cancelled_by_voice_in_a_later_session() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |lines: &[&str]| -> Vec<serde_json::Value> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
+            .args(["chat", "--jsonl"])
+            .env("XIAOAN_HOME", d.path())
+            .current_dir(d.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            for l in lines {
+                writeln!(stdin, "{l}").unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let booked = run(&["帮我约个明天上午十点办社保卡"]);
+    let number = booked[0]["receipt"].as_str().expect("booked").to_string();
+    // another day, another session: the resident reads the number out in groups
+    let spoken: String = number
+        .chars()
+        .map(|c| {
+            "零幺二三四五六七八九"
+                .chars()
+                .nth(c.to_digit(10).unwrap() as usize)
+                .unwrap()
+        })
+        .collect();
+    let grouped = format!("{}，{}，{}", &spoken[..12], &spoken[12..24], &spoken[24..]);
+    let moved = run(&["我想改一下预约", &grouped, "后天下午三点"]);
+    assert!(
+        moved[0]["reply"].as_str().unwrap().contains("预约号"),
+        "{:?}",
+        moved[0]
+    );
+    assert!(
+        moved[1]["reply"].as_str().unwrap().contains("改到哪天"),
+        "{:?}",
+        moved[1]
+    );
+    let reply = moved[2]["reply"].as_str().unwrap();
+    assert!(
+        reply.contains("改好了") && reply.contains("下午3点"),
+        "{reply}"
+    );
+    let cancelled = run(&[&format!("预约号{grouped}，我要取消预约"), "对"]);
+    assert!(
+        cancelled[1]["reply"].as_str().unwrap().contains("取消了"),
+        "{:?}",
+        cancelled[1]
+    );
+    let o = xiaoan(d.path(), &["records", "show", &number, "--json"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("\"cancelled\""), "{text}");
+    assert!(
+        text.contains("moved"),
+        "the move is in the evidence history: {text}"
+    );
+}

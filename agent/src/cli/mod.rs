@@ -49,7 +49,18 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Bench { what } => bench::bench(&s, what),
         Command::Eval(args) => eval::eval(&s, args),
         Command::Records { action } => records::records(&s, action),
+        Command::Serve { addr } => serve(&s, addr),
     }
+}
+
+fn serve(s: &Settings, addr: std::net::SocketAddr) -> Result<ExitCode> {
+    let token = xiaoan_agent::staff::token_from_env().map_err(|e| anyhow::anyhow!(e))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(xiaoan_agent::staff::serve(addr, &s.store_path, token))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn models(s: &Settings, action: ModelsCmd) -> Result<ExitCode> {

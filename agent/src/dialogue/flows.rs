@@ -88,6 +88,64 @@ pub enum Flow {
         /// Guide item id.
         service: String,
     },
+    /// Moving or cancelling a booked appointment.
+    ChangeAppointment {
+        /// Move or cancel.
+        action: ApptChange,
+        /// The appointment, once its number is known: (number, service id, when spoken).
+        booked: Option<(String, String, String)>,
+    },
+}
+
+/// What the resident wants done with a booked appointment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApptChange {
+    /// Another day or time.
+    Move,
+    /// Cancel it.
+    Cancel,
+}
+
+/// Does the resident want to move or cancel an appointment ("预约改到后天", "取消预约")?
+/// Needs the appointment named (预约, 约好的, 改约…), so a bare "取消" stays a stop.
+pub fn appointment_change(text: &str) -> Option<ApptChange> {
+    const ABOUT: [&str; 6] = ["预约", "约好", "约的", "改约", "退约", "那个约"];
+    const MOVE: [&str; 12] = [
+        "改",
+        "换",
+        "挪",
+        "推迟",
+        "推后",
+        "往后推",
+        "延后",
+        "提前",
+        "调到",
+        "调一下",
+        "调个",
+        "变更",
+    ];
+    const CANCEL: [&str; 10] = [
+        "取消",
+        "不去了",
+        "去不了",
+        "不要了",
+        "退掉",
+        "退了",
+        "撤销",
+        "作废",
+        "不约了",
+        "退约",
+    ];
+    if !ABOUT.iter().any(|w| text.contains(w)) {
+        return None;
+    }
+    if MOVE.iter().any(|w| text.contains(w)) {
+        Some(ApptChange::Move)
+    } else if CANCEL.iter().any(|w| text.contains(w)) {
+        Some(ApptChange::Cancel)
+    } else {
+        None
+    }
 }
 
 impl Flow {
@@ -101,7 +159,7 @@ impl Flow {
             Flow::Form(f) if f.form_id == MEDIATION => "mediation",
             Flow::Form(_) => "declaration",
             Flow::MediatorOffer { .. } => "mediation",
-            Flow::Appointment { .. } => "appointment",
+            Flow::Appointment { .. } | Flow::ChangeAppointment { .. } => "appointment",
         }
     }
 
@@ -109,7 +167,10 @@ impl Flow {
     pub fn is_collecting(&self) -> bool {
         matches!(
             self,
-            Flow::Form(_) | Flow::PickForm | Flow::Appointment { .. }
+            Flow::Form(_)
+                | Flow::PickForm
+                | Flow::Appointment { .. }
+                | Flow::ChangeAppointment { .. }
         )
     }
 
@@ -121,6 +182,15 @@ impl Flow {
             Flow::ClarifyItem { .. } => Awaiting::YesNo,
             Flow::ClarifyIntent { .. } => Awaiting::Nothing,
             Flow::Appointment { .. } => Awaiting::Slot(EntityKind::Date),
+            Flow::ChangeAppointment { booked: None, .. } => Awaiting::Nothing,
+            Flow::ChangeAppointment {
+                action: ApptChange::Move,
+                ..
+            } => Awaiting::Slot(EntityKind::Date),
+            Flow::ChangeAppointment {
+                action: ApptChange::Cancel,
+                ..
+            } => Awaiting::YesNo,
             Flow::Form(f) => match &f.stage {
                 FormStage::ReadBack | FormStage::Commitment => Awaiting::YesNo,
                 FormStage::Collect {
@@ -153,6 +223,15 @@ impl Flow {
             }),
             Flow::MediatorOffer { .. } => Some("这个调解时间可以吗？".into()),
             Flow::Appointment { .. } => Some("您想约哪天几点？".into()),
+            Flow::ChangeAppointment { booked: None, .. } => Some(ASK_APPT_NUMBER.into()),
+            Flow::ChangeAppointment {
+                action: ApptChange::Move,
+                ..
+            } => Some("您想改到哪天几点？".into()),
+            Flow::ChangeAppointment {
+                action: ApptChange::Cancel,
+                ..
+            } => Some("确定要取消这个预约吗？".into()),
         }
     }
 
@@ -173,11 +252,23 @@ impl Flow {
             }),
             Flow::MediatorOffer { .. } => Some("现在请说“可以”或者“换个时间”。".into()),
             Flow::Appointment { .. } => Some("现在请说日子和时间，比如“明天上午十点”。".into()),
+            Flow::ChangeAppointment { booked: None, .. } => {
+                Some("现在请说预约号，一个数字一个数字说。".into())
+            }
+            Flow::ChangeAppointment {
+                action: ApptChange::Move,
+                ..
+            } => Some("现在请说新的日子和时间，比如“后天下午三点”。".into()),
+            Flow::ChangeAppointment {
+                action: ApptChange::Cancel,
+                ..
+            } => Some("现在请说“对”取消，或者“不对”保留。".into()),
         }
     }
 }
 
 const MEDIATION: &str = "mediation";
+const ASK_APPT_NUMBER: &str = "请说一下预约号，一个数字一个数字说就行。";
 /// Pseudo-field of the mediation triage: "is anyone in danger?" (yes/no).
 const DANGER: &str = "_danger";
 /// Where the triage keeps the dispute kind id (not a field of the form).
@@ -572,6 +663,9 @@ pub fn continue_flow(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Re
             _ => None,
         },
         Flow::Appointment { service } => Some(appointment_turn(a, s, &service, u)),
+        Flow::ChangeAppointment { action, booked } => {
+            Some(change_appointment_turn(a, s, action, booked, u))
+        }
     }
 }
 
@@ -1335,6 +1429,7 @@ fn appointment_turn(a: &Agent, s: &mut Session, service: &str, u: &Understanding
     match records::book(a, s, service, date.as_deref(), time.as_deref()) {
         records::BookOutcome::Booked { number, when } => {
             s.flow = Flow::Idle;
+            s.last_appointment = Some(number.clone());
             let mut r = Reply::say(format!(
                 "约好了：{when}。预约号{}。到时候直接到窗口报预约号就行。",
                 digits_for_ear(&number, 4)
@@ -1365,4 +1460,179 @@ fn appointment_turn(a: &Agent, s: &mut Session, service: &str, u: &Understanding
             Reply::say("预约系统出了点问题，我请工作人员帮您约。").with_earcon(Earcon::Error)
         }
     }
+}
+
+/// Start moving or cancelling an appointment: the number said now, or the one booked in
+/// this session; otherwise ask for it.
+pub fn start_change_appointment(
+    a: &Agent,
+    s: &mut Session,
+    action: ApptChange,
+    u: &Understanding,
+) -> Reply {
+    let number = appointment_number_in(&u.normalized.text).or_else(|| s.last_appointment.clone());
+    s.flow = Flow::ChangeAppointment {
+        action,
+        booked: None,
+    };
+    match number {
+        Some(n) => change_with_number(a, s, action, &n, u),
+        None => {
+            let mut r = Reply::say(ASK_APPT_NUMBER);
+            r.flow = "appointment".into();
+            r
+        }
+    }
+}
+
+fn change_appointment_turn(
+    a: &Agent,
+    s: &mut Session,
+    action: ApptChange,
+    booked: Option<(String, String, String)>,
+    u: &Understanding,
+) -> Reply {
+    let Some((number, service, when)) = booked else {
+        return match appointment_number_in(&u.normalized.text) {
+            Some(n) => change_with_number(a, s, action, &n, u),
+            None if u.intent.intent == Intent::ConfirmNo => {
+                s.flow = Flow::Idle;
+                Reply::say("好的，预约没有改动。")
+            }
+            None => Reply::say(format!("没听到预约号。{ASK_APPT_NUMBER}")),
+        };
+    };
+    match action {
+        ApptChange::Move => move_to_said_time(a, s, &number, &service, &when, u),
+        ApptChange::Cancel => match u.intent.intent {
+            _ if said_cancel(&u.normalized.text) => cancel_now(a, s, &number, &when),
+            Intent::ConfirmYes => cancel_now(a, s, &number, &when),
+            Intent::ConfirmNo => {
+                s.flow = Flow::Idle;
+                Reply::say(format!("好的，不取消，{when}的预约还在。"))
+            }
+            _ => Reply::say(format!("您{when}的预约，要取消吗？请说“对”或者“不对”。")),
+        },
+    }
+}
+
+/// "取消" / "取消吧" / "取消预约" answering "要取消吗": a yes. "不取消" is not.
+fn said_cancel(text: &str) -> bool {
+    text.contains("取消") && !text.contains("不取消") && !text.contains("别取消")
+}
+
+fn cancel_now(a: &Agent, s: &mut Session, number: &str, when: &str) -> Reply {
+    s.flow = Flow::Idle;
+    match records::cancel_appointment(a, number) {
+        Some(true) => {
+            if s.last_appointment.as_deref() == Some(number) {
+                s.last_appointment = None;
+            }
+            Reply::say(format!("好的，{when}的预约已经取消了。")).with_earcon(Earcon::Done)
+        }
+        Some(false) => Reply::say("这个预约已经不在了，可能之前取消过。"),
+        None => Reply::say("预约系统出了点问题，没有取消成功。我请工作人员帮您。")
+            .with_earcon(Earcon::Error),
+    }
+}
+
+/// The number is known: look it up, then move (now, if a time was said) or ask.
+fn change_with_number(
+    a: &Agent,
+    s: &mut Session,
+    action: ApptChange,
+    number: &str,
+    u: &Understanding,
+) -> Reply {
+    let Some((service, when)) = records::booked_appointment(a, number) else {
+        s.flow = Flow::ChangeAppointment {
+            action,
+            booked: None,
+        };
+        return Reply::say(format!(
+            "没有找到预约号{}的预约。请再说一遍预约号，或者说“找工作人员”。",
+            digits_for_ear(number, 4)
+        ));
+    };
+    s.flow = Flow::ChangeAppointment {
+        action,
+        booked: Some((number.to_string(), service.clone(), when.clone())),
+    };
+    match action {
+        ApptChange::Move => {
+            if u.entities
+                .iter()
+                .any(|e| e.kind == EntityKind::Date || e.kind == EntityKind::Time)
+            {
+                move_to_said_time(a, s, number, &service, &when, u)
+            } else {
+                Reply::say(format!("您的预约是{when}。想改到哪天几点？"))
+            }
+        }
+        ApptChange::Cancel => Reply::say(format!("您{when}的预约，确定要取消吗？")),
+    }
+}
+
+fn move_to_said_time(
+    a: &Agent,
+    s: &mut Session,
+    number: &str,
+    service: &str,
+    when: &str,
+    u: &Understanding,
+) -> Reply {
+    if u.intent.intent == Intent::ConfirmNo {
+        s.flow = Flow::Idle;
+        return Reply::say(format!("好的，不改了，还是{when}。"));
+    }
+    let date = u
+        .entities
+        .iter()
+        .find(|e| e.kind == EntityKind::Date)
+        .map(|e| e.value.clone());
+    let time = u
+        .entities
+        .iter()
+        .find(|e| e.kind == EntityKind::Time)
+        .map(|e| e.value.clone());
+    match records::move_appointment(a, number, service, date.as_deref(), time.as_deref()) {
+        records::BookOutcome::Booked { when: new, .. } => {
+            s.flow = Flow::Idle;
+            let mut r = Reply::say(format!(
+                "改好了，改到{new}。预约号不变，还是{}。",
+                digits_for_ear(number, 4)
+            ))
+            .with_earcon(Earcon::Done);
+            r.receipt = Some(number.to_string());
+            r
+        }
+        records::BookOutcome::Full { alternative } => Reply::say(match alternative {
+            Some(t) => format!("那个时间约不了。最近能约的是{t}，要改到这个时间，请直接说出来。"),
+            None => "那个时间约不了，请换一天。".to_string(),
+        }),
+        records::BookOutcome::NeedTime => Reply::say(format!(
+            "您的预约是{when}。想改到哪天几点？比如“后天下午三点”。"
+        )),
+        records::BookOutcome::Failed => {
+            s.flow = Flow::Idle;
+            Reply::say("预约系统出了点问题，没有改成。我请工作人员帮您。")
+                .with_earcon(Earcon::Error)
+        }
+    }
+}
+
+/// An appointment number said in the words: ten digits (the normaliser has turned spoken
+/// digits into Arabic ones).
+pub fn appointment_number_in(text: &str) -> Option<String> {
+    // spoken in groups ("二六一一，二九零零，零零零二"): the pauses are not part of it
+    let joined: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, ',' | '，' | '、' | '-' | '.' | '。'))
+        .collect();
+    let digits: Vec<String> = joined
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| run.len() == 10)
+        .map(str::to_string)
+        .collect();
+    digits.into_iter().next()
 }

@@ -236,6 +236,32 @@ impl Agent {
             }
         }
         let cmd = Command::from(u.intent.intent);
+        // moving or cancelling a booked appointment ("预约改到后天", "取消预约"): not a
+        // stop, and not inside a form, where "取消" ends the form
+        if !matches!(cmd, Command::Emergency) && !matches!(s.flow, Flow::Form(_) | Flow::PickForm) {
+            let pending = match &s.flow {
+                Flow::ChangeAppointment {
+                    action,
+                    booked: Some(_),
+                } => Some(*action),
+                _ => None,
+            };
+            match (flows::appointment_change(text), pending) {
+                // "取消（预约）" answering "确定要取消吗" is a yes, not a stop
+                (Some(change), Some(p)) if change == p => {
+                    if let Some(r) = flows::continue_flow(self, s, u) {
+                        return r;
+                    }
+                }
+                (None, Some(flows::ApptChange::Cancel)) if cmd == Command::Stop => {
+                    if let Some(r) = flows::continue_flow(self, s, u) {
+                        return r;
+                    }
+                }
+                (Some(change), _) => return flows::start_change_appointment(self, s, change, u),
+                _ => {}
+            }
+        }
         // 2. interrupts that win over any flow, at any step
         match cmd {
             // an emergency named in words (the rules make it confident) wins at once;
@@ -385,7 +411,9 @@ impl Agent {
 
     fn stop(&self, s: &mut Session) -> Reply {
         let was = std::mem::replace(&mut s.flow, Flow::Idle);
-        if was.is_collecting() {
+        if matches!(was, Flow::ChangeAppointment { .. }) {
+            Reply::say("好的，预约没有改动。")
+        } else if was.is_collecting() {
             Reply::say("好的，已经取消了，什么都没有提交。还要办别的吗？")
         } else {
             Reply::say("好的。")

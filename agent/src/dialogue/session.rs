@@ -53,6 +53,8 @@ pub struct Session {
     pub more_time: bool,
     /// The session has ended.
     pub ended: bool,
+    /// The appointment booked in this session, so "改一下时间" needs no number.
+    pub last_appointment: Option<String>,
 }
 
 /// Slowest and fastest speaking rates residents can reach (words per minute).
@@ -88,6 +90,7 @@ impl Session {
             silence_prompts: 0,
             more_time: false,
             ended: false,
+            last_appointment: None,
         }
     }
 

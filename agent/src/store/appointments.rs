@@ -392,6 +392,24 @@ impl Store {
         }))
     }
 
+    /// A booked appointment by its number: service id and slot start. `None` when no
+    /// appointment with that number is still booked (unknown, cancelled or done).
+    pub fn booked_appointment(&self, number: &str) -> Result<Option<(String, NaiveDateTime)>> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT service_id, slot_start FROM appointments WHERE number = ?1 AND status = 'booked'",
+                params![number],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(service, start)| {
+            NaiveDateTime::parse_from_str(&start, TS)
+                .ok()
+                .map(|t| (service, t))
+        }))
+    }
+
     /// Cancel a booked appointment; false when no booked appointment has that number.
     pub fn cancel_appointment(&self, number: &str) -> Result<bool> {
         let tx = self.write_tx()?;

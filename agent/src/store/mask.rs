@@ -2,8 +2,11 @@
 //!
 //! Names keep the first and last character (`王*明`), ID numbers the first 3 and last 4
 //! (`110***********1234`), phone numbers the first 3 and last 4 (`138****5678`). Free text
-//! (what a resident said) has runs of digits that look like phone or ID numbers masked;
-//! names inside free text cannot be found reliably and are not masked.
+//! (what a resident said) has its numbers masked whether written as digits or spoken
+//! ("幺三八，幺二三四，五六七八"), and the names in it: those the understanding stage
+//! finds (我叫王小明, 孩子妈妈叫李芳) and those the record itself holds (a form's name
+//! fields), wherever they recur in the transcript. A name said with no cue at all and not
+//! in the record ("王小明来了") is not found; staff views are for staff only either way.
 
 use serde_json::Value;
 
@@ -42,37 +45,131 @@ pub fn phone(s: &str) -> String {
     keep_ends(s, 3, 4)
 }
 
-/// Mask phone- and ID-like digit runs inside free text.
+/// A character of a number as written or spoken: `0-9`, full-width digits, and the
+/// spoken digits 零〇一二三四五六七八九幺两洞.
+fn is_digit_char(c: char) -> bool {
+    c.is_ascii_digit() || ('０'..='９').contains(&c) || "零〇一二三四五六七八九幺两洞".contains(c)
+}
+
+/// A pause inside a number read out in groups ("138 1234 5678", "幺三八，幺二三四").
+fn is_group_pause(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ',' | '，' | '、' | '-' | '—')
+}
+
+/// Mask phone- and ID-like numbers and personal names inside free text.
 pub fn text(s: &str) -> String {
+    text_with_names(s, &[])
+}
+
+/// [`text`], also masking every occurrence of the `known` names (the record's own).
+pub fn text_with_names(s: &str, known: &[String]) -> String {
+    let numbers_masked = mask_numbers(s);
+    let mut names: Vec<String> = known
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| n.chars().count() >= 2)
+        .collect();
+    names.extend(names_in(s));
+    names.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
+    names.dedup();
+    let mut out = numbers_masked;
+    for n in &names {
+        out = replace_name(&out, n);
+    }
+    out
+}
+
+/// The person names the understanding stage finds in `s`.
+fn names_in(s: &str) -> Vec<String> {
+    let norm = xiaoan_intents::normalize(s);
+    let day = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+    xiaoan_intents::extract_entities(&norm, day)
+        .into_iter()
+        .filter(|e| e.kind == xiaoan_intents::EntityKind::PersonName)
+        .map(|e| e.value)
+        .filter(|n| n.chars().count() >= 2)
+        .collect()
+}
+
+/// Replace `name` in `s` by its mask; when the text is in Traditional characters the name
+/// (found in Simplified) is matched window by window through the same normaliser.
+fn replace_name(s: &str, name: &str) -> String {
+    if s.contains(name) {
+        return s.replace(name, &self::name(name));
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let k = name.chars().count();
+    if chars.len() < k {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if i + k <= chars.len() {
+            let window: String = chars[i..i + k].iter().collect();
+            if xiaoan_intents::normalize(&window).text == name {
+                out.push_str(&self::name(&window));
+                i += k;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Mask numbers of 7 digits or more (phone, ID, bank card…), written or spoken, also when
+/// read out in groups; the pauses between groups are kept.
+fn mask_numbers(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < chars.len() {
-        if chars[i].is_ascii_digit() {
-            let mut j = i;
-            while j < chars.len() && chars[j].is_ascii_digit() {
-                j += 1;
-            }
-            // An ID number may end in X.
-            if j - i == 17 && j < chars.len() && (chars[j] == 'X' || chars[j] == 'x') {
-                j += 1;
-            }
-            let run: String = chars[i..j].iter().collect();
-            let len = j - i;
-            if len == 18 {
-                out.push_str(&id_number(&run));
-            } else if len == 11 && run.starts_with('1') {
-                out.push_str(&phone(&run));
-            } else if len >= 7 {
-                out.push_str(&keep_ends(&run, 2, 2));
-            } else {
-                out.push_str(&run);
-            }
-            i = j;
-        } else {
+        if !is_digit_char(chars[i]) {
             out.push(chars[i]);
             i += 1;
+            continue;
         }
+        // extend over digits and single pauses that have a digit after them
+        let mut j = i;
+        let mut digits = 0;
+        while j < chars.len() {
+            if is_digit_char(chars[j]) {
+                digits += 1;
+                j += 1;
+            } else if is_group_pause(chars[j]) && j + 1 < chars.len() && is_digit_char(chars[j + 1])
+            {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        // an ID number may end in X
+        if digits == 17 && j < chars.len() && matches!(chars[j], 'X' | 'x' | 'Ｘ') {
+            digits += 1;
+            j += 1;
+        }
+        let span = &chars[i..j];
+        if digits < 7 {
+            out.extend(span);
+        } else {
+            let (head, tail) = if digits >= 11 { (3, 4) } else { (2, 2) };
+            let mut seen = 0;
+            for &c in span {
+                if is_digit_char(c) || matches!(c, 'X' | 'x' | 'Ｘ') {
+                    out.push(if seen < head || seen >= digits - tail {
+                        c
+                    } else {
+                        '*'
+                    });
+                    seen += 1;
+                } else {
+                    out.push(c);
+                }
+            }
+        }
+        i = j;
     }
     out
 }
@@ -89,8 +186,39 @@ pub fn by_kind(kind: &str, value: &str) -> String {
 }
 
 /// Mask a JSON record in place: `{kind, value}` objects by their kind, keys named `name`,
-/// `phone`, `id_number` by that key, every other string as free text.
+/// `phone`, `id_number` by that key, every other string as free text, in which the
+/// record's own names are masked too wherever they recur.
 pub fn json(v: &mut Value) {
+    let mut known = Vec::new();
+    collect_names(v, &mut known);
+    json_with(v, &known);
+}
+
+/// The names a record holds: `person_name` form fields and `name`-like keys.
+fn collect_names(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if map.get("kind").and_then(Value::as_str) == Some("person_name") {
+                if let Some(Value::String(s)) = map.get("value") {
+                    out.push(s.clone());
+                }
+                return;
+            }
+            for (k, child) in map {
+                match (k.as_str(), child) {
+                    ("name" | "resident_name" | "contact_name", Value::String(s)) => {
+                        out.push(s.clone())
+                    }
+                    (_, child) => collect_names(child, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|c| collect_names(c, out)),
+        _ => {}
+    }
+}
+
+fn json_with(v: &mut Value, known: &[String]) {
     match v {
         Value::Object(map) => {
             // A form field `{name, label, kind, value}`: only the value is personal.
@@ -99,7 +227,10 @@ pub fn json(v: &mut Value) {
                 map.contains_key("value"),
             ) {
                 if let Some(Value::String(s)) = map.get_mut("value") {
-                    *s = by_kind(&kind, s);
+                    *s = match kind.as_str() {
+                        "person_name" | "id_number" | "phone" => by_kind(&kind, s),
+                        _ => text_with_names(s, known),
+                    };
                 }
                 return;
             }
@@ -115,12 +246,12 @@ pub fn json(v: &mut Value) {
                         | "session_id" | "hash" | "prev_hash" | "payload_sha256",
                         _,
                     ) => {}
-                    (_, child) => json(child),
+                    (_, child) => json_with(child, known),
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(json),
-        Value::String(s) => *s = text(s),
+        Value::Array(items) => items.iter_mut().for_each(|c| json_with(c, known)),
+        Value::String(s) => *s = text_with_names(s, known),
         _ => {}
     }
 }
@@ -145,6 +276,43 @@ mod tests {
             t,
             "我的电话138****5678，身份证110***********002X，住3号楼502室"
         );
+    }
+
+    #[test]
+    fn spoken_numbers_in_groups_are_masked() {
+        let t = text("电话幺三八，幺二三四，五六七八");
+        assert_eq!(t, "电话幺三八，****，五六七八");
+        let t = text("身份证号 110105 19491231 002X");
+        assert!(t.starts_with("身份证号 110") && t.ends_with("002X"), "{t}");
+        assert!(!t.contains("19491231"), "{t}");
+        // short numbers (rooms, counts, times) stay readable
+        assert_eq!(
+            text("3号楼502室，两个人，三点半"),
+            "3号楼502室，两个人，三点半"
+        );
+    }
+
+    #[test]
+    fn names_in_free_text_are_masked() {
+        let t = text("我叫王小明，想办居住登记");
+        assert!(!t.contains("王小明") && t.contains("王*明"), "{t}");
+        // a name the record holds is masked wherever it recurs, cue or not
+        let t = text_with_names("王小明来了吗", &["王小明".to_string()]);
+        assert_eq!(t, "王*明来了吗");
+        // the words around stay
+        assert!(text("我叫王小明，想办居住登记").contains("想办居住登记"));
+    }
+
+    #[test]
+    fn transcripts_in_records_lose_the_records_names() {
+        let mut v = serde_json::json!({
+            "fields": [{"name": "applicant", "label": "姓名", "kind": "person_name", "value": "张玮"}],
+            "transcript": [{"who": "resident", "text": "名字不对，是张玮"},
+                           {"who": "xiaoan", "text": "好的，张玮。"}]
+        });
+        json(&mut v);
+        let s = v.to_string();
+        assert!(!s.contains("张玮"), "{s}");
     }
 
     #[test]

@@ -881,6 +881,19 @@ impl Store {
         Ok(())
     }
 
+    /// Note in the evidence chain that staff saw a record's personal data (`detail` says
+    /// how, never what).
+    pub fn note_access(&self, number: &str, detail: &str) -> Result<()> {
+        let number = normalise_number(number);
+        let tx = self.write_tx()?;
+        let kind = self
+            .kind_of(&number)?
+            .ok_or_else(|| StoreError::NotFound(number.clone()))?;
+        chain::append(&tx, "access", kind, &number, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The newest records (of one kind, or all), newest first; personal data masked unless
     /// `reveal`.
     pub fn list(
