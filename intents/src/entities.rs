@@ -42,6 +42,11 @@ pub struct Entity {
     pub value: String,
     /// The normalised text it was read from.
     pub text: String,
+    /// Whose it is, for a person's name: `self` (我叫…), `mother`, `father`, `wife`,
+    /// `husband`, `son`, `daughter`, `child`, `elder` (孩子妈妈叫李芳 → `mother`); `None`
+    /// when the sentence does not say, and for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
 }
 
 /// GB 11643 check: 17 digits then a check character (digit or `X`).
@@ -108,6 +113,9 @@ struct Patterns {
     clock: Regex,
     colon: Regex,
     name: Regex,
+    surname_given: Regex,
+    role_name: Regex,
+    name_role: Regex,
 }
 
 fn patterns() -> Option<&'static Patterns> {
@@ -126,7 +134,14 @@ fn patterns() -> Option<&'static Patterns> {
             weekday: Regex::new(r"(下下|下个|下|这个|这|本|上个|上)?(?:周|星期|礼拜)([1-7日天])").ok()?,
             clock: Regex::new(r"(\d{1,2})点(?:钟)?(半|一刻|三刻|(\d{1,2})分?)?").ok()?,
             colon: Regex::new(r"(\d{1,2}):(\d{2})").ok()?,
-            name: Regex::new(r"(?:我叫|我的名字是|我名字是|名字是|名字叫|姓名是|姓名|叫做|喊做|我系|他叫|她叫|老人叫|孩子叫|不对是|错了是|应该是|改成)(\p{Han}{2,4})").ok()?,
+            // The speaker's own name, or a correction of the name just given.
+            name: Regex::new(r"(我叫做|我叫|我是|我系|我们叫|本人叫|本人是|本人|我的名字叫|我的名字是|我名字叫|我名字是|名字叫做|名字叫|名字是|姓名是|姓名叫|姓名|叫做|喊做|不对是|错了是|不是[^是]{1,6}是|应该是|改成|改为|他叫|她叫)").ok()?,
+            // 姓王叫小明 / 姓王名小明 / 姓欧阳叫欧阳小红.
+            surname_given: Regex::new(r"姓(欧阳|司马|诸葛|上官|东方|皇甫|尉迟|公孙|\p{Han})(?:的)?(?:名字叫|名字是|叫做|叫|名)").ok()?,
+            // Someone else's name: 孩子妈妈叫李芳, 我老婆是王芳, 老人的名字是张秀英.
+            role_name: Regex::new(r"(孩子的?妈妈|孩子的?妈|孩子的?母亲|孩子的?爸爸|孩子的?爸|孩子的?父亲|我妈妈|我妈|我母亲|妈妈|母亲|老妈|我爸爸|我爸|我父亲|爸爸|父亲|老爸|我老婆|老婆|我爱人|爱人|妻子|媳妇|太太|我老公|老公|丈夫|先生|老伴|儿子|女儿|孩子|小孩|老人家|老人)(?:的名字|名字|姓名)?(?:叫做|叫|是)").ok()?,
+            // 李芳是我老婆.
+            name_role: Regex::new(r"(\p{Han}{2,4})是我的?(妈妈|妈|母亲|爸爸|爸|父亲|老婆|爱人|妻子|媳妇|太太|老公|丈夫|先生|老伴|儿子|女儿|孩子|小孩)").ok()?,
         })
     })
     .as_ref()
@@ -140,24 +155,210 @@ const BARE_SURNAMES: &str = "王李张刘陈杨黄赵吴徐孙朱胡郭林罗郑
 const COMPOUND_SURNAMES: [&str; 8] = [
     "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙",
 ];
-/// Characters that end a name (the next word begins).
-const NAME_STOP: &str = "我你他她的是要想在今电手身号住家年岁了吗呢啊吧和跟话证办后就也还又都";
+/// Words that begin after a name (我叫王芳电话是…, 我叫王小明今年六十岁): the name ends
+/// where one of them starts.
+const NAME_STOP_WORDS: &[&str] = &[
+    "今年",
+    "今天",
+    "明天",
+    "后天",
+    "电话",
+    "手机",
+    "身份证",
+    "号码",
+    "住在",
+    "家住",
+    "住址",
+    "地址",
+    "年龄",
+    "性别",
+    "出生",
+    "要办",
+    "想办",
+    "来办",
+    "办理",
+    "过来",
+    "现在",
+    "已经",
+    "岁",
+    "号",
+    "孩子",
+    "小孩",
+    "妈妈",
+    "爸爸",
+    "老婆",
+    "老公",
+    "爱人",
+    "儿子",
+    "女儿",
+    "老人",
+    "不对",
+    "不是",
+    "错了",
+];
+/// Single characters that never continue a name (the next word begins).
+const NAME_STOP: &str = "我你他她的是要想在了吗呢啊吧和跟也还又都就呀哦嘛啦办住叫";
 
+/// The name at the start of `raw`: a known surname (single or compound) and a given name
+/// of one or two characters, cut before the next word.
 fn trim_name(raw: &str) -> Option<String> {
-    let chars: Vec<char> = raw.chars().collect();
-    let compound = COMPOUND_SURNAMES.iter().any(|c| raw.starts_with(c));
-    if !compound && !chars.first().is_some_and(|c| SURNAMES.contains(*c)) {
-        return None;
-    }
-    let max = if compound { 4 } else { 3 };
-    let mut name = String::new();
-    for (i, c) in chars.iter().enumerate() {
-        if i >= max || (i >= 1 && !compound && NAME_STOP.contains(*c)) {
+    let compound = COMPOUND_SURNAMES.iter().find(|c| raw.starts_with(*c));
+    let surname: String = match compound {
+        Some(c) => c.to_string(),
+        None => {
+            let c = raw.chars().next()?;
+            if !SURNAMES.contains(c) {
+                return None;
+            }
+            c.to_string()
+        }
+    };
+    let mut name = surname.clone();
+    let rest = &raw[surname.len()..];
+    for (i, c) in rest.char_indices() {
+        if name.chars().count() >= surname.chars().count() + 2
+            || NAME_STOP.contains(c)
+            || NAME_STOP_WORDS.iter().any(|w| rest[i..].starts_with(w))
+        {
             break;
         }
-        name.push(*c);
+        name.push(c);
     }
-    (name.chars().count() >= 2).then_some(name)
+    (name.chars().count() > surname.chars().count()).then_some(name)
+}
+
+/// The role a kinship word names (孩子妈妈 → `mother`).
+fn role_of(word: &str) -> &'static str {
+    let w = word.trim_start_matches("孩子").trim_start_matches('的');
+    if w.is_empty() {
+        return "child";
+    }
+    match w {
+        w if w.contains('妈') || w.contains("母亲") => "mother",
+        w if w.contains('爸') || w.contains("父亲") => "father",
+        "老婆" | "我老婆" | "妻子" | "媳妇" | "太太" => "wife",
+        "老公" | "我老公" | "丈夫" | "先生" => "husband",
+        "儿子" => "son",
+        "女儿" => "daughter",
+        "小孩" => "child",
+        "老人" | "老人家" => "elder",
+        _ => "spouse",
+    }
+}
+
+/// Up to six Han characters of `text` from byte `at` (where a name would be).
+fn after(text: &str, at: usize) -> &str {
+    let rest = &text[at..];
+    let end = rest
+        .char_indices()
+        .take_while(|(_, c)| ('\u{4E00}'..='\u{9FFF}').contains(c))
+        .take(6)
+        .last()
+        .map(|(i, c)| i + c.len_utf8())
+        .unwrap_or(0);
+    &rest[..end]
+}
+
+/// A name spoken in a sentence, its role, and the text it was read from. Several names
+/// (我叫王芳，孩子叫李明) come back in text order; a correction (名字不对，是王晓明) replaces
+/// the name before it.
+fn find_names(p: &Patterns, text: &str) -> Vec<(String, Option<&'static str>, String)> {
+    // (start, name, role, matched text, is a correction)
+    let mut found: Vec<(usize, String, Option<&'static str>, String, bool)> = Vec::new();
+    for c in p.name.captures_iter(text) {
+        let (Some(m), Some(cue)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        let g = after(text, m.end());
+        if let Some(n) = trim_name(g) {
+            let cue = cue.as_str();
+            // 我是王小明的妈妈: not the speaker's name.
+            if cue == "我是" && text[m.end() + n.len()..].starts_with('的') {
+                continue;
+            }
+            let correction = ["不对是", "错了是", "应该是", "改成", "改为"].contains(&cue)
+                || cue.starts_with("不是");
+            let role = cue.starts_with('我') || cue.starts_with("本人");
+            let t = format!("{}{n}", m.as_str());
+            found.push((m.start(), n, role.then_some("self"), t, correction));
+        }
+    }
+    for c in p.surname_given.captures_iter(text) {
+        let (Some(m), Some(sn)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        let given = after(text, m.end());
+        let full = if given.starts_with(sn.as_str()) {
+            given.to_string()
+        } else {
+            format!("{}{given}", sn.as_str())
+        };
+        if let Some(n) = trim_name(&full) {
+            let end = m.end() + given.len();
+            found.retain(|f| !(f.0 >= m.start() && f.0 < end));
+            let own = text[..m.start()].ends_with('我') || m.start() == 0;
+            found.push((
+                m.start(),
+                n,
+                own.then_some("self"),
+                text[m.start()..end].to_string(),
+                false,
+            ));
+        }
+    }
+    for c in p.role_name.captures_iter(text) {
+        let (Some(m), Some(r)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        if let Some(n) = trim_name(after(text, m.end())) {
+            let end = m.end() + n.len();
+            found.retain(|f| !(f.0 >= m.start() && f.0 < end));
+            found.push((
+                m.start(),
+                n,
+                Some(role_of(r.as_str())),
+                text[m.start()..end].to_string(),
+                false,
+            ));
+        }
+    }
+    for c in p.name_role.captures_iter(text) {
+        let (Some(m), Some(g), Some(r)) = (c.get(0), c.get(1), c.get(2)) else {
+            continue;
+        };
+        // The name is the end of the words before 是: the longest that starts with a surname.
+        let chars: Vec<char> = g.as_str().chars().collect();
+        let name = (2..=chars.len().min(4)).rev().find_map(|k| {
+            let cand: String = chars[chars.len() - k..].iter().collect();
+            trim_name(&cand).filter(|n| *n == cand)
+        });
+        if let Some(n) = name {
+            found.push((
+                m.start(),
+                n,
+                Some(role_of(r.as_str())),
+                m.as_str().to_string(),
+                false,
+            ));
+        }
+    }
+    found.sort_by_key(|f| f.0);
+    let mut out: Vec<(String, Option<&'static str>, String)> = Vec::new();
+    for (_, n, role, t, correction) in found {
+        if correction {
+            if let Some(last) = out.last_mut() {
+                *last = (n, last.1, t);
+                continue;
+            }
+        }
+        match out.iter_mut().find(|o| o.1.is_some() && o.1 == role) {
+            // The same person named again: the later mention wins.
+            Some(o) => *o = (n, role, t),
+            None => out.push((n, role, t)),
+        }
+    }
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
 }
 
 fn date_ok(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
@@ -199,6 +400,7 @@ pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity
             kind,
             value,
             text: t.to_string(),
+            role: None,
         })
     };
 
@@ -415,28 +617,29 @@ pub fn extract_entities(normalized: &Normalized, today: NaiveDate) -> Vec<Entity
         }
     }
 
-    // Names: after 我叫 / 名字是 / corrections (名字不对是王小明), or a bare name.
-    let mut name: Option<(String, String)> = None;
-    for c in p.name.captures_iter(text) {
-        if let (Some(g), Some(m)) = (c.get(1), c.get(0)) {
-            if let Some(n) = trim_name(g.as_str()) {
-                name = Some((n, m.as_str().to_string()));
-            }
-        }
-    }
-    if name.is_none() && out.is_empty() {
-        // A bare three-character name (an answer to "您叫什么名字"), common surnames only.
+    // Names: after 我叫 / 名字是 / 孩子妈妈叫 / corrections (名字不对是王小明), or a bare name.
+    let mut names = find_names(p, text);
+    if names.is_empty() && out.is_empty() {
+        // A bare name (an answer to "您叫什么名字"): three characters with a common
+        // surname, or a compound surname and one or two more.
         let chars: Vec<char> = text.chars().collect();
+        let han = chars.iter().all(|c| ('\u{4E00}'..='\u{9FFF}').contains(c));
         let bare = chars.len() == 3
             && BARE_SURNAMES.contains(chars[0])
-            && chars.iter().all(|c| ('\u{4E00}'..='\u{9FFF}').contains(c))
             && !chars[1..].iter().any(|c| NAME_STOP.contains(*c));
-        if bare {
-            name = Some((text.to_string(), text.to_string()));
+        let compound =
+            (3..=4).contains(&chars.len()) && COMPOUND_SURNAMES.iter().any(|c| text.starts_with(c));
+        if han && (bare || compound) {
+            names.push((text.to_string(), None, text.to_string()));
         }
     }
-    if let Some((v, t)) = name {
-        push(&mut out, EntityKind::PersonName, v, &t);
+    for (v, role, t) in names {
+        out.push(Entity {
+            kind: EntityKind::PersonName,
+            value: v,
+            text: t,
+            role,
+        });
     }
     out
 }
@@ -449,6 +652,13 @@ mod tests {
     fn today() -> NaiveDate {
         // A Wednesday.
         NaiveDate::from_ymd_opt(2025, 3, 12).unwrap()
+    }
+
+    fn name_and_role(text: &str) -> Option<(String, Option<&'static str>)> {
+        extract_entities(&normalize(text), today())
+            .into_iter()
+            .find(|e| e.kind == EntityKind::PersonName)
+            .map(|e| (e.value, e.role))
     }
 
     fn find(text: &str, kind: EntityKind) -> Option<String> {
@@ -498,6 +708,23 @@ mod tests {
             find("11010519491231002x", EntityKind::IdNumber).as_deref(),
             Some(ID_X)
         );
+        // 两 and 洞 for 2 and 0, the X check digit said as 叉 / 艾克斯, pauses between groups.
+        assert_eq!(
+            find(
+                "身份证号幺幺洞幺洞五，幺九四九幺两三幺，洞洞两艾克斯",
+                EntityKind::IdNumber
+            )
+            .as_deref(),
+            Some(ID_X)
+        );
+        assert_eq!(
+            find(
+                "幺幺零幺零五 幺九四九幺二三幺 零零二X",
+                EntityKind::IdNumber
+            )
+            .as_deref(),
+            Some(ID_X)
+        );
         // A wrong check digit is not accepted as an ID.
         assert_eq!(find("身份证110101199003074515", EntityKind::IdNumber), None);
     }
@@ -521,6 +748,19 @@ mod tests {
             Some("13812345678")
         );
         assert_eq!(find("电话12345678901", EntityKind::Phone), None);
+        // Said in groups, with 两 and 洞, and after a name.
+        assert_eq!(
+            find("幺三八，幺两三四，五六七八", EntityKind::Phone).as_deref(),
+            Some("13812345678")
+        );
+        assert_eq!(
+            find("手机幺五洞 两两两两 洞洞洞洞", EntityKind::Phone).as_deref(),
+            Some("15022220000")
+        );
+        assert_eq!(
+            find("我叫王芳电话是幺三八幺二三四五六七八", EntityKind::Phone).as_deref(),
+            Some("13812345678")
+        );
     }
 
     #[test]
@@ -587,6 +827,14 @@ mod tests {
             find("七栋二单元幺零三", EntityKind::Address).as_deref(),
             Some("7号楼2单元103室")
         );
+        assert_eq!(
+            find("三号楼五零二", EntityKind::Address).as_deref(),
+            Some("3号楼502室")
+        );
+        assert_eq!(
+            find("我家住在十二栋三单元六零一室", EntityKind::Address).as_deref(),
+            Some("12号楼3单元601室")
+        );
         assert_eq!(find("两百块", EntityKind::Money).as_deref(), Some("200"));
         assert_eq!(find("1500元", EntityKind::Money).as_deref(), Some("1500"));
         assert_eq!(find("三块五", EntityKind::Money).as_deref(), Some("3.5"));
@@ -633,5 +881,103 @@ mod tests {
         );
         assert_eq!(find("我想办社保卡", EntityKind::PersonName), None);
         assert_eq!(find("明天上午", EntityKind::PersonName), None);
+    }
+
+    #[test]
+    fn names_in_many_spoken_forms() {
+        let cases: &[(&str, &str)] = &[
+            ("我叫王小明", "王小明"),
+            ("我叫王小明。", "王小明"),
+            ("我是王小明", "王小明"),
+            ("我的名字是王小明", "王小明"),
+            ("名字是王小明", "王小明"),
+            ("我名字叫王小明", "王小明"),
+            ("姓王叫王小明", "王小明"),
+            ("我姓王，叫小明", "王小明"),
+            ("我姓王名小明", "王小明"),
+            ("阿拉叫王小明", "王小明"),
+            ("侬好，阿拉叫王小明", "王小明"),
+            ("我叫做陳大文", "陈大文"),
+            ("我係陳大文", "陈大文"),
+            ("名字不对，是王小明", "王小明"),
+            ("我叫王小明，不对，是王晓明", "王晓明"),
+            ("不是王小明，是王晓明", "王晓明"),
+            ("名字错了，应该是王晓明", "王晓明"),
+            ("我叫王芳", "王芳"),
+            ("我叫李明", "李明"),
+            ("姓名欧阳小红", "欧阳小红"),
+            ("我叫欧阳娜娜", "欧阳娜娜"),
+            ("我叫司马光", "司马光"),
+            ("我叫诸葛亮", "诸葛亮"),
+            ("我姓诸葛，叫诸葛明", "诸葛明"),
+            ("欧阳小红", "欧阳小红"),
+            // The name ends where the next words begin.
+            ("我叫王小明今年六十岁", "王小明"),
+            ("我叫王芳电话是13812345678", "王芳"),
+            ("我叫王芳，电话幺三八幺二三四五六七八", "王芳"),
+            ("我叫王芳身份证号是110101199003074514", "王芳"),
+            ("我叫王芳住在3号楼", "王芳"),
+            ("我叫王芳来办社保卡", "王芳"),
+            ("我叫王芳想办低保", "王芳"),
+            ("我叫王小明我想办社保卡", "王小明"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(
+                find(t, EntityKind::PersonName).as_deref(),
+                Some(*want),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_of_other_people_carry_their_role() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("孩子妈妈叫李芳", "李芳", "mother"),
+            ("孩子的妈妈叫李芳", "李芳", "mother"),
+            ("我妈叫张秀英", "张秀英", "mother"),
+            ("孩子爸爸是王强", "王强", "father"),
+            ("李芳是我老婆", "李芳", "wife"),
+            ("我老婆是王芳", "王芳", "wife"),
+            ("王小明是我儿子", "王小明", "son"),
+            ("孩子叫王乐乐", "王乐乐", "child"),
+            ("老人的名字是张秀英", "张秀英", "elder"),
+        ];
+        for (t, name, role) in cases {
+            assert_eq!(
+                name_and_role(t),
+                Some((name.to_string(), Some(*role))),
+                "{t}"
+            );
+        }
+        assert_eq!(
+            name_and_role("我叫王小明"),
+            Some(("王小明".to_string(), Some("self")))
+        );
+        // Two people: both, in the order said.
+        let e = extract_entities(&normalize("我叫王芳，孩子叫李明"), today());
+        let names: Vec<(&str, Option<&str>)> = e
+            .iter()
+            .filter(|e| e.kind == EntityKind::PersonName)
+            .map(|e| (e.value.as_str(), e.role))
+            .collect();
+        assert_eq!(names, vec![("王芳", Some("self")), ("李明", Some("child"))]);
+    }
+
+    #[test]
+    fn no_name_where_none_was_said() {
+        for t in [
+            "我姓李",
+            "叫我老王",
+            "我是来办社保卡的",
+            "我是外地人",
+            "我是王小明的妈妈",
+            "我想办社保卡",
+            "明天上午",
+            "楼上天天吵",
+            "我是说明天",
+        ] {
+            assert_eq!(find(t, EntityKind::PersonName), None, "{t}");
+        }
     }
 }

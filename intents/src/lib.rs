@@ -11,8 +11,9 @@
 //! - [`Understander`]: the intent classifier (multinomial logistic regression over hashed
 //!   character and pinyin n-grams, trained in Rust by [`train::train`], committed as a small
 //!   binary file and embedded), emergency keyword rules, and context (yes/no) resolution.
-//! - [`extract_entities`]: names, resident ID numbers (checksum-validated), mobile numbers,
-//!   dates, times, addresses, money and counts, spoken forms included.
+//! - [`extract_entities`]: names (with whose they are: 孩子妈妈叫李芳 → `mother`), resident
+//!   ID numbers (checksum-validated), mobile numbers, dates, times, addresses, money and
+//!   counts, spoken forms included.
 //!
 //! ```
 //! use xiaoan_intents::{Context, Intent, Understander};

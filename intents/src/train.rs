@@ -5,7 +5,10 @@
 //! `data/services.txt`. Training adds ASR-noisy copies made by [`noisy`]: characters are
 //! replaced with other common characters of the same (tone-less, sometimes fuzzy) pinyin,
 //! the table built with the `pinyin` crate over `data/common_chars.txt` (GB 2312 level 1).
-//! `data/heldout.tsv` is written separately and never trained on.
+//! `data/heldout.tsv` is written separately and never trained on. Neither are the recogniser
+//! transcripts of synthetic speech: `data/speech_dev.tsv` (the project's synthetic set, used
+//! to look at Whisper's errors) and `data/speech_heldout.tsv` (sentences written for that
+//! test only); `examples/speech.rs` scores them.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
-use crate::features::{features, fuzzy, DIM};
+use crate::features::{coarse, features, fuzzy, DIM};
 use crate::model::{softmax, Model};
 use crate::{normalize, Context, Intent, Understander, DIALECTS};
 
@@ -26,7 +29,12 @@ pub const SEED: u64 = 20_251_129;
 /// Share of characters the noise model replaces.
 pub const NOISE_RATE: f64 = 0.3;
 /// Noisy copies per training example.
-const NOISY_COPIES: usize = 2;
+const NOISY_COPIES: usize = 8;
+/// Noise rates of the copies, in turn (Whisper base on espeak-ng Mandarin has a CER
+/// around 0.75, so copies go well past the evaluation rate).
+const NOISE_RATES: [f64; 4] = [0.2, 0.35, 0.5, 0.65];
+/// Share of noisy copies cut short (the recogniser stops early).
+const TRUNCATE: f64 = 0.3;
 /// Epochs of stochastic gradient descent.
 const EPOCHS: usize = 30;
 /// Initial learning rate.
@@ -36,6 +44,8 @@ const L2: f32 = 1e-5;
 
 const TRAIN_TSV: &str = include_str!("../data/train.tsv");
 const HELDOUT_TSV: &str = include_str!("../data/heldout.tsv");
+const SPEECH_DEV_TSV: &str = include_str!("../data/speech_dev.tsv");
+const SPEECH_HELDOUT_TSV: &str = include_str!("../data/speech_heldout.tsv");
 const SERVICES: &str = include_str!("../data/services.txt");
 const COMMON_CHARS: &str = include_str!("../data/common_chars.txt");
 
@@ -120,6 +130,8 @@ pub fn examples() -> &'static [Example] {
 pub fn check_data() -> Result<()> {
     parse_tsv("data/train.tsv", TRAIN_TSV)?;
     parse_tsv("data/heldout.tsv", HELDOUT_TSV)?;
+    parse_tsv("data/speech_dev.tsv", SPEECH_DEV_TSV)?;
+    parse_tsv("data/speech_heldout.tsv", SPEECH_HELDOUT_TSV)?;
     Ok(())
 }
 
@@ -128,10 +140,25 @@ pub fn heldout() -> Vec<Example> {
     parse_tsv("data/heldout.tsv", HELDOUT_TSV).unwrap_or_default()
 }
 
-/// Homophone table: plain pinyin → common characters, and fuzzy pinyin → characters.
+/// Recogniser transcripts of the project's SYNTHETIC set (`data/speech_dev.tsv`): never
+/// trained on, but looked at while developing the noise model, so a development set.
+pub fn speech_dev() -> Vec<Example> {
+    parse_tsv("data/speech_dev.tsv", SPEECH_DEV_TSV).unwrap_or_default()
+}
+
+/// Recogniser transcripts of espeak-ng renderings of sentences written for this test only
+/// (`data/speech_heldout.tsv`): never trained on and not looked at while developing.
+pub fn speech_heldout() -> Vec<Example> {
+    parse_tsv("data/speech_heldout.tsv", SPEECH_HELDOUT_TSV).unwrap_or_default()
+}
+
+/// Homophone table: plain pinyin → common characters, fuzzy pinyin → characters, and
+/// coarse sound class ([`coarse`]) → characters.
 struct Homophones {
     plain: HashMap<String, Vec<char>>,
     fuzzy: HashMap<String, Vec<char>>,
+    coarse: HashMap<String, Vec<char>>,
+    all: Vec<char>,
 }
 
 fn homophones() -> &'static Homophones {
@@ -139,6 +166,8 @@ fn homophones() -> &'static Homophones {
     H.get_or_init(|| {
         let mut plain: HashMap<String, Vec<char>> = HashMap::new();
         let mut fz: HashMap<String, Vec<char>> = HashMap::new();
+        let mut co: HashMap<String, Vec<char>> = HashMap::new();
+        let mut all = Vec::new();
         let chars = COMMON_CHARS
             .lines()
             .filter(|l| !l.starts_with('#'))
@@ -147,15 +176,25 @@ fn homophones() -> &'static Homophones {
             if let Some(p) = c.to_pinyin() {
                 plain.entry(p.plain().to_string()).or_default().push(c);
                 fz.entry(fuzzy(p.plain())).or_default().push(c);
+                co.entry(coarse(p.plain())).or_default().push(c);
+                all.push(c);
             }
         }
-        Homophones { plain, fuzzy: fz }
+        Homophones {
+            plain,
+            fuzzy: fz,
+            coarse: co,
+            all,
+        }
     })
 }
 
-/// An ASR-noisy copy of `text`: each Han character is, with probability `rate`, replaced
-/// by another common character of the same pinyin (one time in four a fuzzy match:
-/// zh/z, ch/c, sh/s, -ng/-n, l/n), and one time in three written in Traditional script.
+/// An ASR-noisy copy of `text`. Each Han character is, with probability `rate`, changed the
+/// way Whisper mishears synthetic and accented Mandarin: most often another common
+/// character of the same tone-less pinyin; else one of the same fuzzy pinyin (zh/z, ch/c,
+/// sh/s, -ng/-n, l/n) or of the same coarse sound class (b/p/f/h, d/t, g/k, j/q/x/z/c/s,
+/// an/ang, en/eng/in/ing; see [`crate::features`]); sometimes dropped, sometimes followed
+/// by a stray character. One time in three the result is written in Traditional script.
 pub fn noisy(text: &str, rate: f64, rng: &mut impl Rng) -> String {
     let h = homophones();
     let mut out = String::with_capacity(text.len());
@@ -168,10 +207,22 @@ pub fn noisy(text: &str, rate: f64, rng: &mut impl Rng) -> String {
             out.push(c);
             continue;
         }
-        let table = if rng.random_bool(0.25) {
-            h.fuzzy.get(&fuzzy(p.plain()))
-        } else {
+        let roll: f64 = rng.random();
+        let table = if roll < 0.45 {
             h.plain.get(p.plain())
+        } else if roll < 0.6 {
+            h.fuzzy.get(&fuzzy(p.plain()))
+        } else if roll < 0.88 {
+            h.coarse.get(&coarse(p.plain()))
+        } else if roll < 0.95 {
+            // dropped
+            continue;
+        } else {
+            out.push(c);
+            if !h.all.is_empty() {
+                out.push(h.all[rng.random_range(0..h.all.len())]);
+            }
+            continue;
         };
         match table.filter(|v| v.len() > 1) {
             Some(v) => {
@@ -188,13 +239,29 @@ pub fn noisy(text: &str, rate: f64, rng: &mut impl Rng) -> String {
     }
 }
 
+/// The first part of `text` (at least two characters and 40 % of it), as when the
+/// recogniser stops early.
+fn truncated(text: &str, rng: &mut impl Rng) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let min = (chars.len() * 2).div_ceil(5).max(2);
+    if chars.len() <= min {
+        return text.to_string();
+    }
+    let keep = rng.random_range(min..chars.len());
+    chars[..keep].iter().collect()
+}
+
 /// Feature rows (features, class) of `examples` plus their noisy copies.
 fn rows(examples: &[&Example], rng: &mut ChaCha8Rng) -> Vec<(Vec<(u32, f32)>, usize)> {
     let mut out = Vec::with_capacity(examples.len() * (1 + NOISY_COPIES));
     for e in examples {
         out.push((features(&normalize(&e.text)), e.intent.index()));
-        for _ in 0..NOISY_COPIES {
-            let t = noisy(&e.text, NOISE_RATE, rng);
+        for k in 0..NOISY_COPIES {
+            let rate = NOISE_RATES[k % NOISE_RATES.len()];
+            let mut t = noisy(&e.text, rate, rng);
+            if rng.random_bool(TRUNCATE) {
+                t = truncated(&t, rng);
+            }
             out.push((features(&normalize(&t)), e.intent.index()));
         }
     }

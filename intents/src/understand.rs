@@ -156,13 +156,23 @@ impl Understander {
             };
         }
         ranked.truncate(3);
+        // Nothing left to go on (fillers only, or the recogniser heard nothing): the
+        // model's answer is only its prior, so it is never a confident one.
+        if !n.text.chars().any(char::is_alphanumeric) {
+            for r in &mut ranked {
+                r.1 = r.1.min(UNSURE_BELOW / 2.0);
+            }
+        }
         let (top, conf) = ranked[0];
         let second = ranked.get(1).map(|x| x.1).unwrap_or(0.0);
         let mut unsure = conf < UNSURE_BELOW || conf - second < UNSURE_MARGIN;
         // A short answer that carries the awaited slot is not a reason to ask again.
+        // But an emergency guessed by the classifier alone (no emergency words: those
+        // returned above) in an answer that carries the value is a look-alike
+        // (孩子爸爸叫王强), and stays unsure so it does not break into the form.
         if let Awaiting::Slot(kind) = &ctx.awaiting {
             if entities.iter().any(|e| e.kind == *kind) {
-                unsure = false;
+                unsure = top == Intent::Emergency;
             }
         }
         IntentResult {
@@ -280,6 +290,24 @@ mod tests {
     }
 
     #[test]
+    fn recogniser_transcripts_of_synthetic_speech() {
+        // Whisper base on espeak-ng Mandarin (CER around 0.75): the sentences of
+        // data/speech_heldout.tsv were written for that test only; data/speech_dev.tsv is the
+        // project's synthetic set, streamed (many transcripts cut short or empty). Measured
+        // 0.592 and 0.427 with the committed model (0.526 and 0.329 before the coarse
+        // sound features and the recogniser-like noise model).
+        let u = u();
+        let held = train::speech_heldout();
+        assert_eq!(held.len(), 76);
+        let r = train::evaluate(&u, &held);
+        assert!(r.accuracy >= 0.57, "speech held-out {}", r.accuracy);
+        let dev = train::speech_dev();
+        assert_eq!(dev.len(), 82);
+        let r = train::evaluate(&u, &dev);
+        assert!(r.accuracy >= 0.4, "speech dev {}", r.accuracy);
+    }
+
+    #[test]
     fn garbled_service_questions_are_still_service_queries() {
         let u = u();
         for t in ["我想頒離責抱卡", "敬老咖怎麼辦", "低報要帶什麼材料"] {
@@ -370,6 +398,43 @@ mod tests {
                 .text,
             "我爱办社保卡"
         );
+    }
+
+    #[test]
+    fn nothing_heard_is_never_a_confident_answer() {
+        let u = u();
+        for t in ["", "嗯", "嗯，嗯", "。。"] {
+            let r = u.understand(t, &Context::default());
+            assert!(r.intent.unsure, "{t:?}");
+            assert!(r.intent.confidence < UNSURE_BELOW, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn a_slot_answer_is_not_a_guessed_emergency() {
+        let u = u();
+        let ctx = Context {
+            awaiting: Awaiting::Slot(EntityKind::PersonName),
+            dialect: None,
+        };
+        for t in [
+            "孩子爸爸叫王强",
+            "孩子爸爸叫张伟",
+            "我爸叫王强",
+            "孩子妈妈叫李芳",
+        ] {
+            let r = u.understand(t, &ctx);
+            assert!(
+                r.intent.intent != Intent::Emergency || r.intent.unsure,
+                "{t}: {:?}",
+                r.intent
+            );
+            assert!(r.entities.iter().any(|e| e.kind == EntityKind::PersonName));
+        }
+        // Emergency words still win.
+        let r = u.understand("我爸王强摔倒了起不来", &ctx);
+        assert_eq!(r.intent.intent, Intent::Emergency);
+        assert!(!r.intent.unsure);
     }
 
     #[test]
