@@ -2,21 +2,23 @@
 //! ASR → dialogue → speech, with barge-in.
 //!
 //! Threads: the capture thread (inside `Microphone`) delivers 16 kHz frames; this loop
-//! runs the end-pointer and the recogniser; playback runs on the speaker's own thread.
+//! runs the end-pointer and the recogniser ([`Hearing`], the same loop
+//! `xiaoan bench dialogue` measures); playback runs on the speaker's own thread, and
+//! each sentence of a reply is queued as soon as it is synthesised.
 //!
 //! Barge-in and its echo guard: see [`crate::bargein`].
 
 use std::time::{Duration, Instant};
 
-use xiaoan_audio::{EndpointEvent, Microphone, Speaker};
+use xiaoan_audio::{Microphone, Speaker};
 
 use crate::app::build_agent;
 use crate::bargein::{active_level_db, BargeIn};
 use crate::config::Settings;
 use crate::dialogue::Reply;
 use crate::error::Result;
-use crate::pipeline::Recognizer;
-use crate::speech::{concat, Speech};
+use crate::pipeline::{Heard, Hearing, Recognizer};
+use crate::speech::Speech;
 
 /// Run until the process is stopped.
 pub fn run(s: &Settings) -> Result<()> {
@@ -26,29 +28,29 @@ pub fn run(s: &Settings) -> Result<()> {
     let speech = Speech::from_config(&s.config.tts.engine)?;
     let agent = build_agent(s, &s.store_path)?;
     let mut session = agent.new_session();
-    let mut ep = rec.endpointer()?;
+    let mut hearing = Hearing::new(&rec)?;
     let mut barge = BargeIn::new(
         xiaoan_audio::vad_by_name(&s.config.audio.vad, None, None)?,
-        ep.threshold(),
+        hearing.endpointer().threshold(),
     );
-    let mut stream = None;
     let mut last_heard = Instant::now();
-    let mut playing_level_db = -120.0f32;
 
+    // each sentence is queued as soon as it is synthesised: the first plays while the
+    // rest are being made
     let speak =
         |speaker: &mut Speaker, session: &crate::dialogue::Session, r: &Reply| -> Result<f32> {
             eprintln!("小安: {}", r.text);
             let voice = crate::speech::voice_for(s, session);
-            let mut parts = Vec::new();
-            speech.render(r, &voice, s.dialogue.earcons, &mut |a| parts.push(a))?;
-            let audio = concat(parts);
-            let level = active_level_db(&audio.samples);
-            speaker.play(&audio);
+            let mut level = -120.0f32;
+            speech.speak(r, &voice, s.dialogue.earcons, &mut |a| {
+                level = level.max(active_level_db(&a.samples));
+                speaker.play(&a);
+            })?;
             Ok(level)
         };
 
     let greet = agent.greet(&mut session);
-    playing_level_db = speak(&mut speaker, &session, &greet)?;
+    let mut playing_level_db = speak(&mut speaker, &session, &greet)?;
     loop {
         let Some(frame) = mic.read(Duration::from_millis(200)) else {
             continue;
@@ -59,39 +61,26 @@ pub fn run(s: &Settings) -> Result<()> {
             if s.dialogue.barge_in && barge.push(&frame, Some(playing_level_db)).is_some() {
                 speaker.stop();
                 barge.reset();
-                ep.reset();
+                hearing.reset();
             } else {
                 continue;
             }
         }
-        for ev in ep.push(&frame) {
-            match ev {
-                EndpointEvent::Start { .. } => {
-                    stream = Some(rec.new_stream(session.dialect_code()));
-                }
-                EndpointEvent::Audio(samples) => {
-                    if let Some(st) = stream.as_mut() {
-                        let st: &mut Box<dyn xiaoan_models::AsrStream> = st;
-                        st.accept_waveform(&samples);
-                        if let Ok(Some(p)) = st.partial() {
-                            eprint!("\r… {p}");
-                        }
+        for heard in hearing.push(&frame, session.dialect_code())? {
+            match heard {
+                Heard::Started => {}
+                Heard::Partial(p) => eprint!("\r… {p}"),
+                Heard::Final { text, .. } => {
+                    eprintln!();
+                    if text.trim().is_empty() {
+                        continue;
                     }
-                }
-                EndpointEvent::End { .. } => {
-                    if let Some(mut st) = stream.take() {
-                        let t = st.finish()?;
-                        eprintln!();
-                        if t.text.trim().is_empty() {
-                            continue;
-                        }
-                        last_heard = Instant::now();
-                        eprintln!("您: {}", t.text);
-                        let out = agent.handle(&mut session, &t.text);
-                        playing_level_db = speak(&mut speaker, &session, &out.reply)?;
-                        if out.reply.end_session {
-                            session = agent.new_session();
-                        }
+                    last_heard = Instant::now();
+                    eprintln!("您: {text}");
+                    let out = agent.handle(&mut session, &text);
+                    playing_level_db = speak(&mut speaker, &session, &out.reply)?;
+                    if out.reply.end_session {
+                        session = agent.new_session();
                     }
                 }
             }

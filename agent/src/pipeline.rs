@@ -326,3 +326,180 @@ pub fn load_audio(settings: &Settings, path: &Path) -> Result<AudioBuf> {
     };
     Ok(xiaoan_audio::load(path, &opts)?)
 }
+
+/// Trailing silence after which the final decode starts, in ms, while the end-pointer
+/// is still waiting out its longer hang-over (`trailing_silence_ms`). 300 ms: longer
+/// than the gaps between syllables of espeak-ng's Mandarin (about 120 ms plus a soft
+/// onset) and of careful speakers, so speech rarely resumes after it (and when it
+/// does, nothing is lost but the decode).
+pub const EARLY_FINAL_MS: u32 = 300;
+
+/// Partial re-decodes are skipped while the loop runs more than this far behind the
+/// audio (ms): a partial decode of the whole utterance costs more than the step it
+/// covers on a small machine, and a backlog would delay the end-point itself.
+pub const PARTIAL_MAX_LAG_MS: u64 = 150;
+
+/// What [`Hearing::push`] reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Heard {
+    /// Speech started (the end-pointer confirmed an onset).
+    Started,
+    /// The committed text of the current utterance grew.
+    Partial(String),
+    /// The utterance ended: its final transcript (may be empty: no words).
+    Final {
+        /// The final text.
+        text: String,
+        /// When the decode that produced `text` started (during the hang-over when
+        /// `early`, else at the end-point).
+        decode_started: Instant,
+        /// How long that decode took, ms.
+        decode_ms: f64,
+        /// True when the early final decode (made during the hang-over) was used.
+        early: bool,
+        /// Audio time of the end-point, seconds since the hearing started.
+        at_s: f64,
+    },
+}
+
+/// The listening half of a live turn, shared by `xiaoan listen` and
+/// `xiaoan bench dialogue` so the benchmark measures the loop residents meet.
+///
+/// Captured frames go through the end-pointer into a streaming recogniser (partials
+/// while the resident speaks). The end-pointer closes an utterance only after
+/// `trailing_silence_ms` of silence; waiting that long before starting the final
+/// decode would add the decode to the hang-over. So once [`EARLY_FINAL_MS`] of
+/// silence has followed speech, the final decode runs at once on the audio so far,
+/// and further silence is held back from the recogniser; when the end-point comes the
+/// final is already there. If speech resumes first, the held-back audio is fed and
+/// streaming carries on as if nothing happened.
+pub struct Hearing<'a> {
+    rec: &'a Recognizer,
+    ep: Endpointer,
+    stream: Option<Box<dyn AsrStream>>,
+    /// audio of the current utterance not yet fed (silence after the early final)
+    held: Vec<f32>,
+    /// samples of silence since the last speech frame of the current utterance
+    quiet: usize,
+    /// the early final decode (text, start, ms), valid while `held` is all that came
+    /// after it
+    early: Option<(String, Instant, f64)>,
+    /// wall time of the first frame and samples pushed since: how far behind we are
+    clock: Option<(Instant, u64)>,
+}
+
+impl<'a> Hearing<'a> {
+    /// Listen with `rec`'s end-pointer settings.
+    pub fn new(rec: &'a Recognizer) -> Result<Hearing<'a>> {
+        Ok(Hearing {
+            rec,
+            ep: rec.endpointer()?,
+            stream: None,
+            held: Vec::new(),
+            quiet: 0,
+            early: None,
+            clock: None,
+        })
+    }
+
+    /// How far the loop runs behind the audio it was given, ms.
+    fn lag_ms(&self) -> u64 {
+        match self.clock {
+            Some((t0, n)) => {
+                let audio = Duration::from_secs_f64(n as f64 / xiaoan_audio::SAMPLE_RATE as f64);
+                t0.elapsed().saturating_sub(audio).as_millis() as u64
+            }
+            None => 0,
+        }
+    }
+
+    /// The end-pointer (thresholds, probability meter).
+    pub fn endpointer(&self) -> &Endpointer {
+        &self.ep
+    }
+
+    /// Forget the current utterance and the end-pointer's state (after a barge-in).
+    pub fn reset(&mut self) {
+        self.ep.reset();
+        self.stream = None;
+        self.held.clear();
+        self.quiet = 0;
+        self.early = None;
+        self.clock = None;
+    }
+
+    /// Feed captured 16 kHz frames; `dialect` picks the adapter for an utterance that
+    /// starts here. Partial and final decodes run inside this call.
+    pub fn push(&mut self, frame: &[f32], dialect: &str) -> Result<Vec<Heard>> {
+        let mut out = Vec::new();
+        let (t0, n) = *self.clock.get_or_insert((Instant::now(), 0));
+        self.clock = Some((t0, n + frame.len() as u64));
+        let lagging = self.lag_ms() > PARTIAL_MAX_LAG_MS;
+        let events = self.ep.push(frame);
+        let silent = self.ep.last_probability() < self.ep.threshold();
+        let early_samples =
+            (EARLY_FINAL_MS as u64 * xiaoan_audio::SAMPLE_RATE as u64 / 1000) as usize;
+        for ev in events {
+            match ev {
+                EndpointEvent::Start { .. } => {
+                    self.stream = Some(self.rec.new_stream(dialect));
+                    self.held.clear();
+                    self.quiet = 0;
+                    self.early = None;
+                    out.push(Heard::Started);
+                }
+                EndpointEvent::Audio(samples) => {
+                    let Some(st) = self.stream.as_mut() else {
+                        continue;
+                    };
+                    if silent {
+                        self.quiet += samples.len();
+                    } else {
+                        self.quiet = 0;
+                    }
+                    if self.early.is_some() && silent {
+                        self.held.extend_from_slice(&samples);
+                        continue;
+                    }
+                    if !self.held.is_empty() || self.early.is_some() {
+                        // speech resumed after the early final: it no longer stands
+                        st.accept_waveform(&std::mem::take(&mut self.held));
+                        self.early = None;
+                    }
+                    st.accept_waveform(&samples);
+                    if self.quiet == 0 && !lagging {
+                        if let Some(p) = st.partial()? {
+                            out.push(Heard::Partial(p));
+                        }
+                    } else if self.quiet >= early_samples {
+                        let t0 = Instant::now();
+                        let text = st.finish()?.text;
+                        self.early = Some((text, t0, ms(t0.elapsed())));
+                    }
+                }
+                EndpointEvent::End { at_s, .. } => {
+                    if let Some(mut st) = self.stream.take() {
+                        let (text, decode_started, decode_ms, early) = match self.early.take() {
+                            Some((t, t0, d)) => (t, t0, d, true),
+                            None => {
+                                let t0 = Instant::now();
+                                let text = st.finish()?.text;
+                                (text, t0, ms(t0.elapsed()), false)
+                            }
+                        };
+                        out.push(Heard::Final {
+                            text,
+                            decode_started,
+                            decode_ms,
+                            early,
+                            at_s,
+                        });
+                    }
+                    self.held.clear();
+                    self.quiet = 0;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

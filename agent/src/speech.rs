@@ -42,6 +42,13 @@ impl Speech {
         Ok(Speech::new(tts))
     }
 
+    /// Forget every cached sentence (benchmarks measure replies with a cold cache).
+    pub fn clear_cache(&self) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+    }
+
     /// Synthesize one sentence (cached when short).
     pub fn sentence(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
         let key = (
@@ -91,6 +98,36 @@ impl Speech {
             sink(a);
         }
         Ok(())
+    }
+
+    /// Speak a reply into a playback queue: `play` receives the earcon, then each
+    /// sentence followed by the short gap, as soon as that sentence is synthesised, so
+    /// the first sentence plays while the rest are being made. Returns the number of
+    /// pieces queued.
+    pub fn speak(
+        &self,
+        reply: &Reply,
+        voice: &Voice,
+        earcons: bool,
+        play: &mut dyn FnMut(AudioBuf),
+    ) -> Result<usize> {
+        let mut n = 0;
+        self.render(reply, voice, earcons, &mut |mut a| {
+            let gap = (GAP_S * a.sample_rate as f64) as usize;
+            a.samples.extend(std::iter::repeat(0.0).take(gap));
+            n += 1;
+            play(a);
+        })?;
+        Ok(n)
+    }
+
+    /// The reply's first sentence as it will be spoken (after [`xiaoan_kb::speakable`]),
+    /// or `None` for a reply without words.
+    pub fn first_sentence(reply: &Reply) -> Option<String> {
+        sentences(&reply.text)
+            .into_iter()
+            .next()
+            .map(|s| xiaoan_kb::speakable(&s))
     }
 
     /// A whole reply as one buffer (for WAV files), at the TTS engine's rate.

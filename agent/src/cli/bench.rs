@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use xiaoan_agent::app::build_agent;
 use xiaoan_agent::config::Settings;
 use xiaoan_agent::pipeline::Recognizer;
-use xiaoan_agent::speech::Speech;
 
 use crate::BenchCmd;
+
+mod dialogue;
 
 /// nearest-rank percentile of a sorted slice
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -46,7 +46,7 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         BenchCmd::Asr { manifest, engines } => bench_asr(s, &manifest, engines),
-        BenchCmd::Dialogue => bench_dialogue(s),
+        BenchCmd::Dialogue => dialogue::run(s),
     }
 }
 
@@ -150,48 +150,6 @@ fn bench_asr(s: &Settings, manifest: &Path, engines: Vec<String>) -> Result<Exit
         crate::cli::eval::machine()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn bench_dialogue(s: &Settings) -> Result<ExitCode> {
-    let rec = Recognizer::load(s)?;
-    let speech = Speech::from_config(&s.config.tts.engine)?;
-    let dir = tempfile_dir()?;
-    let agent = build_agent(s, &dir.join("bench.db"))?;
-    let clips = super::chat::demo_clips();
-    let mut lat = Vec::new();
-    for (path, dialect) in &clips {
-        let audio = xiaoan_agent::pipeline::load_audio(s, path)?;
-        let mut session = agent.new_session();
-        // end of speech -> final transcript, streamed in real time
-        let out = rec.stream(&audio, dialect, true, &mut |_| {})?;
-        let t0 = Instant::now();
-        let t = agent.handle(&mut session, &out.text);
-        let voice = super::chat::voice_for(s, &session);
-        // first audio: the first sentence of the reply synthesised
-        let first = xiaoan_agent::dialogue::sentences(&t.reply.text)
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        speech.sentence(&first, &voice)?;
-        let after_final = t0.elapsed().as_secs_f64() * 1000.0;
-        lat.push(out.final_ms.unwrap_or(0.0) + after_final);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let lat = sorted(lat);
-    println!(
-        "bench dialogue  clips={}  end-of-speech → first reply audio: p50 {:.0} ms  p95 {:.0} ms  [{}]",
-        lat.len(),
-        pct(&lat, 50.0),
-        pct(&lat, 95.0),
-        crate::cli::eval::machine()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let d = std::env::temp_dir().join(format!("xiaoan-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
 }
 
 /// `xiaoan eval stories DIR`: run each story through a fresh agent and report task

@@ -148,13 +148,29 @@ const DEMO: &[DemoTurn] = &[
     clip("13-dispute.wav", "cmn", "a dispute routed to mediation"),
 ];
 
-/// The bundled demo clips with their dialects (for `bench dialogue`).
-pub fn demo_clips() -> Vec<(PathBuf, String)> {
+/// One input of the demo conversation (for `bench dialogue`).
+pub enum DemoInput {
+    /// A bundled clip and the dialect the demo hears it in.
+    Clip {
+        /// The WAV file.
+        path: PathBuf,
+        /// Dialect code.
+        dialect: String,
+    },
+    /// Text typed on the keypad.
+    Typed(String),
+}
+
+/// The demo conversation's inputs in order (for `bench dialogue`, which replays it).
+pub fn demo_script() -> Vec<DemoInput> {
     let dir = demo_dir();
     DEMO.iter()
-        .filter_map(|t| match t.input {
-            Input::Clip(c) => Some((dir.join(c), t.dialect.to_string())),
-            Input::Typed(_) => None,
+        .map(|t| match t.input {
+            Input::Clip(c) => DemoInput::Clip {
+                path: dir.join(c),
+                dialect: t.dialect.to_string(),
+            },
+            Input::Typed(x) => DemoInput::Typed(x.to_string()),
         })
         .collect()
 }

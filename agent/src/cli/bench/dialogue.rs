@@ -1,0 +1,358 @@
+//! `xiaoan bench dialogue`: end of speech → first audio of the reply, timed the way a
+//! resident lives it.
+//!
+//! * **The conversation** is the demo's (`xiaoan demo`): its clips in order, in one
+//!   session, the keypad entries typed in between, so every reply is the one the demo
+//!   gives (and is built from what the recogniser heard, right or wrong).
+//! * **End of speech** is where the clip's speech ends: the last 10 ms frame within
+//!   [`SPEECH_FLOOR_DB`] of the clip's loudest frame. The clip is cut there and followed
+//!   by digital silence, so all the silence the end-pointer waits for is waited for
+//!   here; the clip's own trailing padding never hides the hang-over.
+//! * **Real time**: a capture thread releases the audio in [`FRAME_MS`] frames at the
+//!   pace it was recorded, while this thread runs the live loop's [`Hearing`] (the
+//!   one `xiaoan listen` runs): end-pointer, partial re-decodes during speech, the final
+//!   decode. Frames that queue up behind a slow decode count against the reply: the
+//!   clock starts at the wall time the speech ended in the capture stream.
+//! * **First audio** is the reply's first sentence synthesised by the TTS engine (the
+//!   playback queue takes it at once; later sentences are made while it plays). The
+//!   speech cache is cleared before every measured reply; a second pass with the cache
+//!   kept (warm) is reported on its own line.
+//!
+//! Stages: wait (speech end → the final decode starts: the silence the early final
+//! waits for, [`EARLY_FINAL_MS`], or the whole hang-over, plus any partial decode
+//! still running), the final decode, what is left of the end-pointer's hang-over after
+//! it, understanding + dialogue (with retrieval), TTS of the first sentence.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use xiaoan_agent::app::build_agent;
+use xiaoan_agent::config::Settings;
+use xiaoan_agent::dialogue::Agent;
+use xiaoan_agent::pipeline::{Heard, Hearing, Recognizer, EARLY_FINAL_MS};
+use xiaoan_agent::speech::{voice_for, Speech};
+use xiaoan_audio::{AudioBuf, SAMPLE_RATE};
+
+use super::{pct, sorted};
+use crate::cli::chat::{demo_script, DemoInput};
+
+/// Capture frame, ms (a typical capture callback).
+const FRAME_MS: u64 = 20;
+/// A frame this far below the clip's loudest frame (RMS) is no longer speech.
+const SPEECH_FLOOR_DB: f64 = 35.0;
+/// Silence fed after the speech at most; no end-point by then counts as a failure.
+const MAX_TAIL_S: f64 = 5.0;
+
+/// One measured reply.
+struct Sample {
+    clip: String,
+    speech_s: f64,
+    /// speech end → the final decode starts (silence waited for, decodes queued ahead)
+    wait_ms: f64,
+    /// the final decode
+    final_ms: f64,
+    /// the final decode's end → the end-point (the rest of the hang-over)
+    hangover_ms: f64,
+    early: bool,
+    dialogue_ms: f64,
+    tts_ms: f64,
+    heard: String,
+    /// end-points that came before the end of speech (an utterance split in two)
+    splits: usize,
+}
+
+impl Sample {
+    fn total(&self) -> f64 {
+        self.wait_ms + self.final_ms + self.hangover_ms + self.dialogue_ms + self.tts_ms
+    }
+}
+
+/// Where speech ends in a 16 kHz clip, in samples.
+fn speech_end(audio: &AudioBuf) -> usize {
+    let n = (SAMPLE_RATE / 100) as usize;
+    let rms: Vec<f64> = audio
+        .samples
+        .chunks(n)
+        .map(|f| (f.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / f.len() as f64).sqrt())
+        .collect();
+    let peak = rms.iter().cloned().fold(0.0, f64::max);
+    let floor = (peak * 10f64.powf(-SPEECH_FLOOR_DB / 20.0)).max(1e-4);
+    match rms.iter().rposition(|r| *r >= floor) {
+        Some(i) => ((i + 1) * n).min(audio.samples.len()),
+        None => 0,
+    }
+}
+
+/// Run one clip through the live loop; `None` when no end-point came.
+fn measure_clip(
+    rec: &Recognizer,
+    agent: &Agent,
+    speech: &Speech,
+    session: &mut xiaoan_agent::dialogue::Session,
+    s: &Settings,
+    path: &Path,
+    dialect: &str,
+    cold: bool,
+) -> Result<Option<Sample>> {
+    let audio = xiaoan_agent::pipeline::load_audio(s, path)?;
+    let end = speech_end(&audio);
+    let mut feed = audio.samples[..end].to_vec();
+    feed.extend(std::iter::repeat(0.0).take((MAX_TAIL_S * SAMPLE_RATE as f64) as usize));
+    let speech_s = end as f64 / SAMPLE_RATE as f64;
+    let dialect = session
+        .dialect
+        .clone()
+        .unwrap_or_else(|| dialect.to_string());
+    let mut hearing = Hearing::new(rec)?;
+
+    // the capture thread: frames released at the pace they were recorded
+    let (tx, rx) = mpsc::channel::<Vec<f32>>();
+    let frame = (SAMPLE_RATE as u64 * FRAME_MS / 1000) as usize;
+    let start = Instant::now();
+    let capture = std::thread::spawn(move || {
+        for (i, f) in feed.chunks(frame).enumerate() {
+            let due = start + Duration::from_millis(FRAME_MS * (i as u64 + 1));
+            if let Some(d) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+            if tx.send(f.to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    let speech_end_at = start + Duration::from_secs_f64(speech_s);
+    let mut splits = 0;
+    let mut result = None;
+    'frames: for f in rx.iter() {
+        for h in hearing.push(&f, &dialect)? {
+            let Heard::Final {
+                text,
+                decode_started,
+                decode_ms,
+                early,
+                at_s,
+            } = h
+            else {
+                continue;
+            };
+            let final_at = Instant::now();
+            if at_s < speech_s {
+                // an end-point inside the speech: the live loop would answer it
+                splits += 1;
+                agent.handle(session, &text);
+                continue;
+            }
+            let wait_ms = ms(decode_started.saturating_duration_since(speech_end_at));
+            let hangover_ms =
+                (ms(final_at.saturating_duration_since(decode_started)) - decode_ms).max(0.0);
+            if cold {
+                speech.clear_cache();
+            }
+            let t0 = Instant::now();
+            let turn = agent.handle(session, &text);
+            let dialogue_ms = ms(t0.elapsed());
+            let t1 = Instant::now();
+            let voice = voice_for(s, session);
+            if let Some(first) = Speech::first_sentence(&turn.reply) {
+                speech.sentence(&first, &voice)?;
+            }
+            let tts_ms = ms(t1.elapsed());
+            result = Some(Sample {
+                clip: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                speech_s,
+                wait_ms,
+                final_ms: decode_ms,
+                hangover_ms,
+                early,
+                dialogue_ms,
+                tts_ms,
+                heard: text,
+                splits,
+            });
+            break 'frames;
+        }
+    }
+    drop(rx);
+    let _ = capture.join();
+    Ok(result)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Replay the demo conversation once; one sample per clip.
+fn pass(
+    rec: &Recognizer,
+    speech: &Speech,
+    s: &Settings,
+    db: &Path,
+    cold: bool,
+) -> Result<(Vec<Sample>, Vec<String>)> {
+    let _ = std::fs::remove_file(db);
+    let agent = build_agent(s, db)?;
+    let mut session = agent.new_session();
+    agent.greet(&mut session);
+    let mut samples = Vec::new();
+    let mut missed = Vec::new();
+    for input in demo_script() {
+        match input {
+            DemoInput::Typed(t) => {
+                agent.handle(&mut session, &t);
+            }
+            DemoInput::Clip { path, dialect } => {
+                match measure_clip(rec, &agent, speech, &mut session, s, &path, &dialect, cold)
+                    .with_context(|| format!("measuring {}", path.display()))?
+                {
+                    Some(x) => samples.push(x),
+                    None => missed.push(path.display().to_string()),
+                }
+            }
+        }
+    }
+    Ok((samples, missed))
+}
+
+fn line(name: &str, v: Vec<f64>) -> String {
+    let v = sorted(v);
+    format!(
+        "  {name:<26} p50 {:>6.0} ms   p95 {:>6.0} ms",
+        pct(&v, 50.0),
+        pct(&v, 95.0)
+    )
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// `xiaoan bench dialogue`.
+pub fn run(s: &Settings) -> Result<ExitCode> {
+    let rec = Recognizer::load(s)?;
+    let speech = Speech::from_config(&s.config.tts.engine)?;
+    let dir = std::env::temp_dir().join(format!("xiaoan-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let db = dir.join("bench.db");
+    let ep = &s.config.audio.endpoint;
+    println!(
+        "bench dialogue: end of speech → first audio of the reply, the demo conversation replayed in real time ({FRAME_MS} ms capture frames)"
+    );
+    println!(
+        "  engine {} ({} threads, {}), VAD {}, hang-over {} ms, early final after {} ms, partial step {} s, TTS {}",
+        s.config.asr.engine,
+        s.config.asr.threads,
+        s.config.asr.ggml_type,
+        s.config.audio.vad,
+        ep.trailing_silence_ms,
+        EARLY_FINAL_MS,
+        s.config.asr.step_s,
+        s.config.tts.engine
+    );
+    println!(
+        "  machine: {}; load average before: {}",
+        crate::cli::eval::machine(),
+        loadavg()
+    );
+    let (cold, missed) = pass(&rec, &speech, s, &db, true)?;
+    let (warm, _) = pass(&rec, &speech, s, &db, false)?;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!(
+        "\n  {:<24} {:>6} {:>9} {:>10} {:>9} {:>9} {:>8} {:>8}  heard",
+        "clip (cold cache)",
+        "speech",
+        "wait",
+        "ASR final",
+        "hang-over",
+        "dialogue",
+        "TTS 1st",
+        "total"
+    );
+    for x in &cold {
+        println!(
+            "  {:<24} {:>5.2}s {:>6.0} ms {:>6.0} ms{} {:>6.0} ms {:>6.1} ms {:>5.0} ms {:>5.0} ms  {}{}",
+            x.clip,
+            x.speech_s,
+            x.wait_ms,
+            x.final_ms,
+            if x.early { "*" } else { " " },
+            x.hangover_ms,
+            x.dialogue_ms,
+            x.tts_ms,
+            x.total(),
+            x.heard,
+            if x.splits > 0 {
+                format!("  ({} early end-point(s) inside the speech)", x.splits)
+            } else {
+                String::new()
+            }
+        );
+    }
+    println!("  wait: speech end → the final decode starts (silence, and decodes queued ahead); hang-over: what is left of it after the decode");
+    println!("  (* the early final decode, made during the hang-over, stood)");
+    for m in &missed {
+        println!("  NO END-POINT within {MAX_TAIL_S} s of silence: {m}");
+    }
+    println!("\n  stage (cold cache, {} replies)", cold.len());
+    println!(
+        "{}",
+        line(
+            "wait for the final decode",
+            cold.iter().map(|x| x.wait_ms).collect()
+        )
+    );
+    println!(
+        "{}",
+        line(
+            "ASR final decode",
+            cold.iter().map(|x| x.final_ms).collect()
+        )
+    );
+    println!(
+        "{}",
+        line(
+            "rest of the hang-over",
+            cold.iter().map(|x| x.hangover_ms).collect()
+        )
+    );
+    println!(
+        "{}",
+        line(
+            "understand + dialogue",
+            cold.iter().map(|x| x.dialogue_ms).collect()
+        )
+    );
+    println!(
+        "{}",
+        line(
+            "TTS first sentence",
+            cold.iter().map(|x| x.tts_ms).collect()
+        )
+    );
+    let total = |v: &[Sample]| sorted(v.iter().map(Sample::total).collect());
+    let (c, w) = (total(&cold), total(&warm));
+    println!(
+        "\nbench dialogue  clips={}  end of speech → first reply audio: p50 {:.0} ms  p95 {:.0} ms (cold speech cache); warm cache p50 {:.0} ms  p95 {:.0} ms  [{}; load average after: {}]",
+        cold.len(),
+        pct(&c, 50.0),
+        pct(&c, 95.0),
+        pct(&w, 50.0),
+        pct(&w, 95.0),
+        crate::cli::eval::machine(),
+        loadavg()
+    );
+    Ok(if missed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
