@@ -42,9 +42,10 @@ pub struct Entity {
     pub value: String,
     /// The normalised text it was read from.
     pub text: String,
-    /// Whose it is, for a person's name: `self` (我叫…), `mother`, `father`, `wife`,
-    /// `husband`, `son`, `daughter`, `child`, `elder` (孩子妈妈叫李芳 → `mother`); `None`
-    /// when the sentence does not say, and for other kinds.
+    /// Whose it is, for a person's name: `self` (我叫…), `mother` (孩子妈妈叫李芳), `father`,
+    /// `wife`, `husband`, `spouse`, `son`, `daughter`, `child`, `elder`, `party` (the other
+    /// side of a sale or dispute: 卖方是刘洋); `None` when the sentence does not say, and for
+    /// other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<&'static str>,
 }
@@ -135,11 +136,11 @@ fn patterns() -> Option<&'static Patterns> {
             clock: Regex::new(r"(\d{1,2})点(?:钟)?(半|一刻|三刻|(\d{1,2})分?)?").ok()?,
             colon: Regex::new(r"(\d{1,2}):(\d{2})").ok()?,
             // The speaker's own name, or a correction of the name just given.
-            name: Regex::new(r"(我叫做|我叫|我是|我系|我们叫|本人叫|本人是|本人|我的名字叫|我的名字是|我名字叫|我名字是|名字叫做|名字叫|名字是|姓名是|姓名叫|姓名|叫做|喊做|不对是|错了是|不是[^是]{1,6}是|应该是|改成|改为|他叫|她叫)").ok()?,
+            name: Regex::new(r"(我叫做|我喊做|我叫|我是|我系|我们叫|本人叫|本人是|本人|我的名字叫|我的名字是|我名字叫|我名字是|名字叫做|名字叫|名字是|姓名是|姓名叫|姓名|叫做|喊做|不对是|错了是|不是[^是]{1,6}是|应该是|改成|改为|他叫|她叫)").ok()?,
             // 姓王叫小明 / 姓王名小明 / 姓欧阳叫欧阳小红.
             surname_given: Regex::new(r"姓(欧阳|司马|诸葛|上官|东方|皇甫|尉迟|公孙|\p{Han})(?:的)?(?:名字叫|名字是|叫做|叫|名)").ok()?,
             // Someone else's name: 孩子妈妈叫李芳, 我老婆是王芳, 老人的名字是张秀英.
-            role_name: Regex::new(r"(孩子的?妈妈|孩子的?妈|孩子的?母亲|孩子的?爸爸|孩子的?爸|孩子的?父亲|我妈妈|我妈|我母亲|妈妈|母亲|老妈|我爸爸|我爸|我父亲|爸爸|父亲|老爸|我老婆|老婆|我爱人|爱人|妻子|媳妇|太太|我老公|老公|丈夫|先生|老伴|儿子|女儿|孩子|小孩|老人家|老人)(?:的名字|名字|姓名)?(?:叫做|叫|是)").ok()?,
+            role_name: Regex::new(r"(孩子的?妈妈|孩子的?妈|孩子的?母亲|孩子的?爸爸|孩子的?爸|孩子的?父亲|我妈妈|我妈|我母亲|妈妈|母亲|老妈|我爸爸|我爸|我父亲|爸爸|父亲|老爸|我老婆|老婆|我爱人|爱人|妻子|媳妇|太太|我老公|老公|丈夫|先生|老伴|儿子|女儿|孩子|小孩|老人家|老人|卖方|买方|对方|房东|租客|邻居|申请人)(?:的名字|名字|姓名)?(?:叫做|叫|是)").ok()?,
             // 李芳是我老婆.
             name_role: Regex::new(r"(\p{Han}{2,4})是我的?(妈妈|妈|母亲|爸爸|爸|父亲|老婆|爱人|妻子|媳妇|太太|老公|丈夫|先生|老伴|儿子|女儿|孩子|小孩)").ok()?,
         })
@@ -242,6 +243,8 @@ fn role_of(word: &str) -> &'static str {
         "女儿" => "daughter",
         "小孩" => "child",
         "老人" | "老人家" => "elder",
+        "卖方" | "买方" | "对方" | "房东" | "租客" | "邻居" => "party",
+        "申请人" => "self",
         _ => "spouse",
     }
 }
@@ -942,6 +945,8 @@ mod tests {
             ("王小明是我儿子", "王小明", "son"),
             ("孩子叫王乐乐", "王乐乐", "child"),
             ("老人的名字是张秀英", "张秀英", "elder"),
+            ("卖方是刘洋", "刘洋", "party"),
+            ("我喊做李明", "李明", "self"),
         ];
         for (t, name, role) in cases {
             assert_eq!(
