@@ -296,6 +296,8 @@ mod tests {
     fn names_in_free_text_are_masked() {
         let t = text("我叫王小明，想办居住登记");
         assert!(!t.contains("王小明") && t.contains("王*明"), "{t}");
+        let t = text("孩子妈妈叫李芳");
+        assert!(!t.contains("李芳"), "{t}");
         // a name the record holds is masked wherever it recurs, cue or not
         let t = text_with_names("王小明来了吗", &["王小明".to_string()]);
         assert_eq!(t, "王*明来了吗");
