@@ -37,6 +37,20 @@ impl Adapters {
         &self.list
     }
 
+    /// Switch parts of every adapter on or off: `prompt` forces the prompts on (or
+    /// off), `bias` false empties the bias lists. Benchmarks use it to measure what each
+    /// part does to the error rate.
+    pub fn set_parts(&mut self, prompt: Option<bool>, bias: bool) {
+        for a in &mut self.list {
+            if let Some(p) = prompt {
+                a.use_prompt = p;
+            }
+            if !bias {
+                a.bias.phrases.clear();
+            }
+        }
+    }
+
     /// Decoding options for a dialect.
     pub fn decode_options(&self, code: &str, base: &DecodeOptions) -> DecodeOptions {
         match self.get(code) {

@@ -173,9 +173,23 @@ pub enum BenchCmd {
     Asr {
         /// Manifest (JSON Lines, see the evaluation contract).
         manifest: PathBuf,
-        /// Engines to compare (default: all compiled in).
+        /// Engines to compare (default: all compiled in); `whisper:q8_0` picks the
+        /// whisper.cpp weight type.
         #[arg(long, value_delimiter = ',')]
         engines: Vec<String>,
+        /// Decode without the dialect adapters' bias lists (to measure what they do).
+        #[arg(long)]
+        no_bias: bool,
+        /// Decode with the dialect adapters' prompts, even those switched off.
+        #[arg(long)]
+        prompt: bool,
+        /// Score another system's predictions (JSON Lines, the evaluation contract, with
+        /// `elapsed_ms`) with the same CER and real-time factor instead of running ours.
+        #[arg(long, value_name = "PREDICTIONS")]
+        score: Option<PathBuf>,
+        /// Name printed for `--score`.
+        #[arg(long, default_value = "peer")]
+        label: String,
     },
     /// Retrieval latency on the guide and on a generated 100,000-item guide.
     Kb,

@@ -174,7 +174,12 @@ impl Recognizer {
                           utterances: &mut Vec<String>,
                           at_s: f64|
          -> Result<()> {
-            for ev in events {
+            // the index of the last End in this batch: audio before it is decoded once,
+            // by `finish`, not first by a partial that nobody would see
+            let last_end = events
+                .iter()
+                .rposition(|e| matches!(e, EndpointEvent::End { .. }));
+            for (i, ev) in events.into_iter().enumerate() {
                 match ev {
                     EndpointEvent::Start { .. } => {
                         *stream = Some(self.new_stream(dialect));
@@ -182,6 +187,9 @@ impl Recognizer {
                     EndpointEvent::Audio(samples) => {
                         if let Some(st) = stream.as_mut() {
                             st.accept_waveform(&samples);
+                            if last_end.is_some_and(|e| e > i) {
+                                continue;
+                            }
                             if let Some(p) = st.partial()? {
                                 if !p.is_empty() && p != last_partial {
                                     if first_partial_ms.is_none() {
@@ -219,7 +227,7 @@ impl Recognizer {
                 }
             }
             let end = (fed + chunk).min(audio.samples.len());
-            let events = ep.push(&audio.samples[fed..end]);
+            let mut events = ep.push(&audio.samples[fed..end]);
             fed = end;
             if fed == audio.samples.len() {
                 audio_end_at = Some(if realtime {
@@ -227,6 +235,8 @@ impl Recognizer {
                 } else {
                     Instant::now()
                 });
+                // the end of the input ends the utterance: one batch, one final decode
+                events.extend(ep.flush());
             }
             handle(events, &mut stream, &mut utterances, fed as f64 / sr)?;
         }

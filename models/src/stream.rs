@@ -163,12 +163,33 @@ impl LocalAgreementStream {
         };
         let hyp: Vec<char> = t.text.chars().collect();
         if !hyp.starts_with(&self.committed) {
-            // The model changed its mind about committed text: keep what was shown
-            // and add nothing that contradicts it.
-            t.text = self.committed.iter().collect();
+            // The model changed its mind about committed text: keep what was shown,
+            // then what the latest hypothesis heard after it (dropping that tail lost
+            // the end of the sentence whenever one early character changed).
+            let rest = &hyp[aligned_end(&self.committed, &hyp)..];
+            t.text = self.committed.iter().chain(rest).collect();
         }
         Ok(t)
     }
+}
+
+/// Where `committed` ends inside `hyp`: the end `j` of the prefix `hyp[..j]` closest to
+/// `committed` in edit distance (the longest such prefix on a tie, so that a character
+/// the hypothesis dropped is not heard twice).
+fn aligned_end(committed: &[char], hyp: &[char]) -> usize {
+    // prev[j] = edit distance between committed[..i] and hyp[..j]
+    let mut prev: Vec<usize> = (0..=hyp.len()).collect();
+    for (i, c) in committed.iter().enumerate() {
+        let mut cur = vec![i + 1; hyp.len() + 1];
+        for (j, h) in hyp.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(c != h))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    let best = prev.iter().copied().min().unwrap_or(0);
+    prev.iter().rposition(|&d| d == best).unwrap_or(0)
 }
 
 impl AsrStream for LocalAgreementStream {
@@ -288,6 +309,21 @@ mod tests {
         let fin = s.finish().unwrap();
         assert_eq!(fin.text, "我想办理社保卡");
         assert!(fin.text.starts_with(&shown));
+    }
+
+    #[test]
+    fn a_final_hypothesis_that_changes_committed_text_keeps_its_tail() {
+        // "我想办" is committed; the last pass hears the first character differently
+        // but also the rest of the sentence, which must not be lost.
+        let script = ["我想", "我想办", "我想办", "我像办理社保卡"];
+        let mut s = stream(ScriptedAsr::sequence(script));
+        let partials = feed(&mut s, 2.0);
+        assert_eq!(partials.last().map(String::as_str), Some("我想办"));
+        s.accept_waveform(&[0.01; 1600]);
+        assert_eq!(s.finish().unwrap().text, "我想办理社保卡");
+        assert_eq!(aligned_end(&['漏'], &['喽', ' ', '翻']), 1);
+        assert_eq!(aligned_end(&['甲', '乙'], &['甲', '丙', '乙', '丁']), 3);
+        assert_eq!(aligned_end(&[], &['甲']), 0);
     }
 
     #[test]
