@@ -126,8 +126,8 @@ pub enum IntentsCmd {
         /// Output file (default: intents/model/intent-model.bin in the source tree).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Random seed.
-        #[arg(long, default_value_t = 7)]
+        /// Random seed (the committed model was trained with the default).
+        #[arg(long, default_value_t = xiaoan_intents::train::SEED)]
         seed: u64,
     },
     /// Cross-validated accuracy, macro-F1 and confusion matrix.
