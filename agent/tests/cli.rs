@@ -159,13 +159,12 @@ fn kb_search_finds_garbled_words_and_check_validates_the_shipped_guide() {
     );
 }
 
-#[test]
-fn chat_jsonl_files_a_feedback_and_records_mask_personal_data_for_staff() {
-    let d = tempfile::tempdir().unwrap();
+/// One `chat --jsonl` session: the lines in, one JSON object per turn out.
+fn chat_jsonl(home: &Path, lines: &[&str]) -> Vec<serde_json::Value> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
         .args(["chat", "--jsonl"])
-        .env("XIAOAN_HOME", d.path())
-        .current_dir(d.path())
+        .env("XIAOAN_HOME", home)
+        .current_dir(home)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -173,22 +172,31 @@ fn chat_jsonl_files_a_feedback_and_records_mask_personal_data_for_staff() {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        for line in [
+        for l in lines {
+            writeln!(stdin, "{l}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "chat exits cleanly");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn chat_jsonl_files_a_feedback_and_records_mask_personal_data_for_staff() {
+    let d = tempfile::tempdir().unwrap();
+    let lines = chat_jsonl(
+        d.path(),
+        &[
             "我要办居住登记",
             "我叫王小明",
             "320503198506123049",
             "取消",
             "楼道的灯坏了好几天没人修",
-        ] {
-            writeln!(stdin, "{line}").unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+        ],
+    );
     assert_eq!(lines.len(), 5);
     for l in &lines {
         for k in [
@@ -259,21 +267,10 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -
 fn staff_api_shows_alerts_masked_needs_the_token_and_records_status_changes() {
     let d = tempfile::tempdir().unwrap();
     // a resident asks for staff, then an emergency is reported
-    let mut chat = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
-        .args(["chat", "--jsonl"])
-        .env("XIAOAN_HOME", d.path())
-        .current_dir(d.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = chat.stdin.take().unwrap();
-        writeln!(stdin, "我叫王小明，我要找工作人员").unwrap();
-        writeln!(stdin, "救命，我家老人摔倒了起不来").unwrap();
-    }
-    assert!(chat.wait_with_output().unwrap().status.success());
+    chat_jsonl(
+        d.path(),
+        &["我叫王小明，我要找工作人员", "救命，我家老人摔倒了起不来"],
+    );
 
     // without a token the API does not start, and says why
     let o = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
@@ -397,29 +394,7 @@ fn staff_api_shows_alerts_masked_needs_the_token_and_records_status_changes() {
 #[test]
 fn appointments_are_moved_and_cancelled_by_voice_in_a_later_session() {
     let d = tempfile::tempdir().unwrap();
-    let run = |lines: &[&str]| -> Vec<serde_json::Value> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
-            .args(["chat", "--jsonl"])
-            .env("XIAOAN_HOME", d.path())
-            .current_dir(d.path())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            for l in lines {
-                writeln!(stdin, "{l}").unwrap();
-            }
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
+    let run = |lines: &[&str]| chat_jsonl(d.path(), lines);
     let booked = run(&["帮我约个明天上午十点办社保卡"]);
     let number = booked[0]["receipt"].as_str().expect("booked").to_string();
     // another day, another session: the resident reads the number out in groups

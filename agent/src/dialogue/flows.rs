@@ -1411,21 +1411,23 @@ pub fn start_appointment(a: &Agent, s: &mut Session, u: &Understanding) -> Reply
     r
 }
 
+/// The day (ISO) and time (HH:MM) said in an utterance, if any.
+fn said_date_time(u: &Understanding) -> (Option<String>, Option<String>) {
+    let first = |k: EntityKind| {
+        u.entities
+            .iter()
+            .find(|e| e.kind == k)
+            .map(|e| e.value.clone())
+    };
+    (first(EntityKind::Date), first(EntityKind::Time))
+}
+
 fn appointment_turn(a: &Agent, s: &mut Session, service: &str, u: &Understanding) -> Reply {
     if matches!(u.intent.intent, Intent::ConfirmNo) {
         s.flow = Flow::Idle;
         return Reply::say("好的，不约了。");
     }
-    let date = u
-        .entities
-        .iter()
-        .find(|e| e.kind == EntityKind::Date)
-        .map(|e| e.value.clone());
-    let time = u
-        .entities
-        .iter()
-        .find(|e| e.kind == EntityKind::Time)
-        .map(|e| e.value.clone());
+    let (date, time) = said_date_time(u);
     match records::book(a, s, service, date.as_deref(), time.as_deref()) {
         records::BookOutcome::Booked { number, when } => {
             s.flow = Flow::Idle;
@@ -1585,16 +1587,7 @@ fn move_to_said_time(
         s.flow = Flow::Idle;
         return Reply::say(format!("好的，不改了，还是{when}。"));
     }
-    let date = u
-        .entities
-        .iter()
-        .find(|e| e.kind == EntityKind::Date)
-        .map(|e| e.value.clone());
-    let time = u
-        .entities
-        .iter()
-        .find(|e| e.kind == EntityKind::Time)
-        .map(|e| e.value.clone());
+    let (date, time) = said_date_time(u);
     match records::move_appointment(a, number, service, date.as_deref(), time.as_deref()) {
         records::BookOutcome::Booked { when: new, .. } => {
             s.flow = Flow::Idle;
