@@ -193,6 +193,28 @@ fn an_emergency_in_the_middle_of_a_form_is_handled_at_once() {
 }
 
 #[test]
+fn a_guessed_emergency_on_garbled_words_is_asked_once_not_raised_unasked() {
+    // what Whisper base heard for 居住证明: the classifier's weak guess is "emergency"
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "九座窗面");
+    assert_ne!(r.flow, "emergency", "no alarm on noise: {r:?}");
+    assert!(r.receipt.is_none(), "nothing filed: {r:?}");
+    assert!(r.text.contains("急事"), "asks: {}", r.text);
+    let r = say(&a, &mut s, "没事");
+    assert!(r.receipt.is_none() && r.flow != "emergency", "{r:?}");
+    // the same guess, and the resident says yes: help is called at once
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "九座窗面");
+    let r = say(&a, &mut s, "是的");
+    assert_eq!(r.flow, "emergency", "{r:?}");
+    assert!(r.text.contains("120") && r.receipt.is_some(), "{r:?}");
+    // words that name an emergency never wait for a question
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "快来人啊，老人不行了");
+    assert_eq!(r.flow, "emergency", "{r:?}");
+}
+
+#[test]
 fn a_dispute_with_danger_goes_straight_to_the_emergency_path() {
     let (_d, a, mut s) = setup();
     let r = say(&a, &mut s, "邻居拿刀威胁要打人，我想找人调解");
@@ -331,40 +353,5 @@ fn every_reply_is_spoken_text() {
     for t in ["你好", "敬老卡", "现在排队要等多久", "明天会下雨吗", "再见"] {
         let r = say(&a, &mut s, t);
         assert!(!r.text.trim().is_empty(), "\"{t}\" gets a spoken reply");
-    }
-}
-
-#[test]
-fn zz_debug_trace() {
-    let (_d, a, mut s) = setup();
-    for t in [
-        "我要办居住登记，我叫李华，电话13912345678",
-        "名字不对，是王小明",
-        "取消",
-        "我要办居住登记",
-        "我叫王小明",
-        "取消",
-        "楼上天天半夜吵，想找人调解",
-        "楼上邻居",
-        "5号楼",
-        "希望他们晚上小声点",
-        "王小明",
-        "13812345678",
-    ] {
-        let o = a.handle(&mut s, t);
-        eprintln!(
-            "U: {t}\n   -> {} {:.2} unsure={} ents={:?}\n   A: {} [{} / {}]",
-            o.understanding.intent.intent.as_str(),
-            o.understanding.intent.confidence,
-            o.understanding.intent.unsure,
-            o.understanding
-                .entities
-                .iter()
-                .map(|e| (e.kind, e.value.clone()))
-                .collect::<Vec<_>>(),
-            o.reply.text,
-            o.reply.flow,
-            o.reply.awaiting
-        );
     }
 }

@@ -88,6 +88,12 @@ pub enum Flow {
         /// Guide item id.
         service: String,
     },
+    /// The words only might mean an emergency (an unsure guess, e.g. on garbled speech):
+    /// asked once, rather than alarming staff on noise.
+    ConfirmEmergency {
+        /// What was said, for the alert if the resident says yes.
+        said: String,
+    },
     /// Moving or cancelling a booked appointment.
     ChangeAppointment {
         /// Move or cancel.
@@ -154,7 +160,7 @@ impl Flow {
         match self {
             Flow::Idle => "idle",
             Flow::Details { .. } | Flow::ClarifyItem { .. } => "service",
-            Flow::ClarifyIntent { .. } => "clarify",
+            Flow::ClarifyIntent { .. } | Flow::ConfirmEmergency { .. } => "clarify",
             Flow::PickForm => "declaration",
             Flow::Form(f) if f.form_id == MEDIATION => "mediation",
             Flow::Form(_) => "declaration",
@@ -181,6 +187,7 @@ impl Flow {
             Flow::Details { .. } | Flow::MediatorOffer { .. } => Awaiting::YesNo,
             Flow::ClarifyItem { .. } => Awaiting::YesNo,
             Flow::ClarifyIntent { .. } => Awaiting::Nothing,
+            Flow::ConfirmEmergency { .. } => Awaiting::YesNo,
             Flow::Appointment { .. } => Awaiting::Slot(EntityKind::Date),
             Flow::ChangeAppointment { booked: None, .. } => Awaiting::Nothing,
             Flow::ChangeAppointment {
@@ -212,6 +219,7 @@ impl Flow {
         match self {
             Flow::Idle => None,
             Flow::Details { .. } => Some("要继续听吗？".into()),
+            Flow::ConfirmEmergency { .. } => Some(CONFIRM_EMERGENCY.into()),
             Flow::ClarifyItem { .. } | Flow::ClarifyIntent { .. } => {
                 Some("您刚才想问哪一个？".into())
             }
@@ -240,6 +248,9 @@ impl Flow {
         match self {
             Flow::Idle => None,
             Flow::Details { .. } => Some("现在可以说“要”听下一部分，或者“不用了”。".into()),
+            Flow::ConfirmEmergency { .. } => {
+                Some("现在请说“是”，我马上叫人；没事就说“没事”。".into())
+            }
             Flow::ClarifyItem { .. } | Flow::ClarifyIntent { .. } => {
                 Some("现在请说您要问的是哪一个。".into())
             }
@@ -268,6 +279,7 @@ impl Flow {
 }
 
 const MEDIATION: &str = "mediation";
+const CONFIRM_EMERGENCY: &str = "您是遇到急事了吗？要我马上叫工作人员吗？";
 const ASK_APPT_NUMBER: &str = "请说一下预约号，一个数字一个数字说就行。";
 /// Pseudo-field of the mediation triage: "is anyone in danger?" (yes/no).
 const DANGER: &str = "_danger";
@@ -368,9 +380,22 @@ pub fn dialect_named_in(text: &str) -> Option<&'static str> {
 /// (an event in the store), give 120/110 guidance. A form in progress is kept as a
 /// draft, never asked about first.
 pub fn emergency(a: &Agent, s: &mut Session, u: &Understanding) -> Reply {
+    emergency_said(a, s, &u.normalized.original)
+}
+
+/// An unsure guess of "emergency" outside a form: one yes/no question first. A resident
+/// in danger answers "是" and help is called; noise does not alarm the staff.
+pub fn confirm_emergency(s: &mut Session, u: &Understanding) -> Reply {
+    s.flow = Flow::ConfirmEmergency {
+        said: u.normalized.original.clone(),
+    };
+    Reply::say(CONFIRM_EMERGENCY)
+}
+
+fn emergency_said(a: &Agent, s: &mut Session, said: &str) -> Reply {
     let _ = save_draft(a, s, "emergency");
     s.flow = Flow::Idle;
-    let event = records::emergency(a, s, &u.normalized.original);
+    let event = records::emergency(a, s, said);
     let mut r = Reply::say(
         "别着急，我已经通知工作人员，马上过来。如果有人受伤或者病得厉害，请马上打120；有危险请打110。您能告诉我在哪里吗？",
     )
@@ -663,6 +688,22 @@ pub fn continue_flow(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Re
             _ => None,
         },
         Flow::Appointment { service } => Some(appointment_turn(a, s, &service, u)),
+        Flow::ConfirmEmergency { said } => match intent {
+            Intent::ConfirmYes => Some(emergency_said(
+                a,
+                s,
+                &format!("{said}（确认：{}）", u.normalized.original),
+            )),
+            Intent::ConfirmNo => {
+                s.flow = Flow::Idle;
+                Some(Reply::say("好的，没事就好。您想办什么事？"))
+            }
+            // something else: the question is dropped and the words are handled as usual
+            _ => {
+                s.flow = Flow::Idle;
+                None
+            }
+        },
         Flow::ChangeAppointment { action, booked } => {
             Some(change_appointment_turn(a, s, action, booked, u))
         }

@@ -266,8 +266,12 @@ impl Agent {
         match cmd {
             // an emergency named in words (the rules make it confident) wins at once;
             // a guess of the classifier does not break into a form's answer
-            Command::Emergency if !u.intent.unsure || !s.flow.is_collecting() => {
-                return flows::emergency(self, s, u)
+            Command::Emergency if !u.intent.unsure => return flows::emergency(self, s, u),
+            // a guess on garbled words: asked once, never filed as an alarm unasked
+            Command::Emergency
+                if !s.flow.is_collecting() && !matches!(s.flow, Flow::ConfirmEmergency { .. }) =>
+            {
+                return flows::confirm_emergency(s, u)
             }
             Command::Stop if may_interrupt => return self.stop(s),
             Command::Handoff if may_interrupt && !u.intent.unsure => {
