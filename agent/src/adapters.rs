@@ -59,6 +59,15 @@ impl Adapters {
         }
     }
 
+    /// The adapters whose LoRA file exists: (dialect code, path).
+    pub fn lora_files(&self) -> Vec<(String, PathBuf)> {
+        self.list
+            .iter()
+            .filter_map(|a| a.lora_path().map(|p| (a.code.clone(), p)))
+            .filter(|(_, p)| p.is_file())
+            .collect()
+    }
+
     /// The espeak-ng voice for replies in a dialect.
     pub fn tts_voice(&self, code: &str) -> String {
         self.get(code)
@@ -69,6 +78,17 @@ impl Adapters {
 
 /// The whisper.cpp model file of the configured weight type (`ggml-base-q8_0.bin` ...).
 pub fn ggml_path(settings: &Settings) -> PathBuf {
-    xiaoan_models::whisper_dir(&settings.home)
-        .join(format!("ggml-base-{}.bin", settings.config.asr.ggml_type))
+    ggml_path_for(settings, None)
+}
+
+/// The whisper.cpp model file for a dialect whose adapter carries LoRA deltas: written
+/// by `xiaoan models import` with the deltas merged (`ggml-base-f16-yue.bin`); `None`
+/// gives the shared file.
+pub fn ggml_path_for(settings: &Settings, dialect: Option<&str>) -> PathBuf {
+    let t = &settings.config.asr.ggml_type;
+    let name = match dialect {
+        Some(code) => format!("ggml-base-{t}-{code}.bin"),
+        None => format!("ggml-base-{t}.bin"),
+    };
+    xiaoan_models::whisper_dir(&settings.home).join(name)
 }

@@ -32,6 +32,9 @@ pub struct Recognizer {
     pub endpoint: EndpointConfig,
     /// Dialect adapters, one per code.
     pub adapters: crate::adapters::Adapters,
+    /// The engine with a dialect adapter's LoRA deltas merged, for each adapter that
+    /// carries them (others use `model`).
+    pub dialect_models: std::collections::HashMap<String, Arc<dyn AsrModel>>,
     silero: Option<std::path::PathBuf>,
     ort_lib: Option<std::path::PathBuf>,
 }
@@ -73,6 +76,12 @@ impl Recognizer {
     /// Load a given engine (for benchmarks that compare engines).
     pub fn load_engine(settings: &Settings, engine: &str) -> Result<Recognizer> {
         let model = load_model(settings, engine)?;
+        let adapters = crate::adapters::Adapters::load(settings)?;
+        let mut dialect_models = std::collections::HashMap::new();
+        for (code, lora) in adapters.lora_files() {
+            let m = load_model_with_lora(settings, engine, &code, &lora)?;
+            dialect_models.insert(code, m);
+        }
         let stream_cfg = StreamConfig {
             step_s: settings.config.asr.step_s,
             max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
@@ -84,7 +93,8 @@ impl Recognizer {
             stream_cfg,
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
-            adapters: crate::adapters::Adapters::load(settings)?,
+            adapters,
+            dialect_models,
             silero: Some(models.join("silero-vad").join("silero_vad.onnx")),
             ort_lib: Some(settings.home.join("lib").join("libonnxruntime.so.1.32.0")),
         })
@@ -102,6 +112,7 @@ impl Recognizer {
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
             adapters: crate::adapters::Adapters::load(settings)?,
+            dialect_models: std::collections::HashMap::new(),
             silero: None,
             ort_lib: None,
         })
@@ -119,10 +130,18 @@ impl Recognizer {
         Ok(Endpointer::new(vad, self.endpoint.clone()))
     }
 
+    /// The engine for a dialect: its adapter's LoRA-merged model, else the shared one.
+    pub fn model_for(&self, dialect: &str) -> Arc<dyn AsrModel> {
+        self.dialect_models
+            .get(dialect)
+            .cloned()
+            .unwrap_or_else(|| self.model.clone())
+    }
+
     /// A fresh per-utterance stream for a dialect.
     pub fn new_stream(&self, dialect: &str) -> Box<dyn AsrStream> {
         Box::new(LocalAgreementStream::new(
-            self.model.clone(),
+            self.model_for(dialect),
             self.options_for(dialect),
             self.stream_cfg.clone(),
         ))
@@ -134,9 +153,10 @@ impl Recognizer {
         let vad =
             xiaoan_audio::vad_by_name(&self.vad, self.silero.as_deref(), self.ort_lib.as_deref())?;
         let opts = self.options_for(dialect);
+        let model = self.model_for(dialect);
         let mut parts = Vec::new();
         for u in xiaoan_audio::split_utterances(audio, vad, &self.endpoint) {
-            let t = self.model.decode(&u.audio.samples, &opts)?;
+            let t = model.decode(&u.audio.samples, &opts)?;
             if !t.text.trim().is_empty() {
                 parts.push(t.text);
             }
@@ -275,6 +295,46 @@ fn base_options(settings: &Settings) -> DecodeOptions {
 
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
+}
+
+/// Load an ASR engine with one dialect adapter's LoRA deltas merged: candle merges them
+/// at load; whisper.cpp reads the dialect's own file, which `xiaoan models import` wrote
+/// with the deltas merged.
+pub fn load_model_with_lora(
+    settings: &Settings,
+    engine: &str,
+    dialect: &str,
+    lora: &Path,
+) -> Result<Arc<dyn AsrModel>> {
+    match engine {
+        #[cfg(feature = "candle")]
+        "candle" => {
+            let dir = xiaoan_models::whisper_dir(&settings.home);
+            let l = xiaoan_models::lora::LoraAdapter::load(lora)?;
+            Ok(Arc::new(xiaoan_models::CandleWhisper::load_with_lora(
+                &dir,
+                Some(&l),
+            )?))
+        }
+        #[cfg(feature = "whisper")]
+        "whisper" => {
+            let ggml = crate::adapters::ggml_path_for(settings, Some(dialect));
+            if !ggml.is_file() {
+                return Err(Error::NotInstalled {
+                    what: format!("the whisper.cpp model with the {dialect} adapter's LoRA merged"),
+                    path: ggml.display().to_string(),
+                });
+            }
+            Ok(Arc::new(xiaoan_models::WhisperCpp::load(
+                &ggml,
+                settings.config.asr.threads,
+            )?))
+        }
+        _ => {
+            let _ = (dialect, lora);
+            load_model(settings, engine)
+        }
+    }
 }
 
 /// Load an ASR engine by name from the imported model files.

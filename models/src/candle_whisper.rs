@@ -351,6 +351,12 @@ impl CandleWhisper {
     /// Load the converted model from `dir` (`model.safetensors`, `config.json`,
     /// `tokenizer.json`, `mel_filters.safetensors`, as [`crate::import`] writes them).
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_with_lora(dir, None)
+    }
+
+    /// [`CandleWhisper::load`] with a dialect adapter's LoRA deltas merged into the
+    /// weights (`W += alpha/rank · B·A` on each target) before the model is built.
+    pub fn load_with_lora(dir: &Path, lora: Option<&crate::lora::LoraAdapter>) -> Result<Self> {
         let need = |f: &str| {
             let p = dir.join(f);
             if p.is_file() {
@@ -373,8 +379,16 @@ impl CandleWhisper {
         let dev = Device::Cpu;
         // SAFETY: the file is memory-mapped read-only; the set-up writes it once (renamed
         // into place) and nothing modifies it while the program runs.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &dev) }
-            .map_err(|e| load_err(e.to_string()))?;
+        let vb = match lora {
+            None => unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &dev) }
+                .map_err(|e| load_err(e.to_string()))?,
+            Some(l) => {
+                let mut tensors = candle_core::safetensors::load(&weights, &dev)
+                    .map_err(|e| load_err(e.to_string()))?;
+                crate::lora::merge_lora_candle(&mut tensors, l)?;
+                VarBuilder::from_tensors(tensors, DType::F32, &dev)
+            }
+        };
         let model = Model::load(&cfg, vb).map_err(|e| load_err(e.to_string()))?;
         let tokenizer = Tokenizer::from_file(&tok_path)
             .map_err(|e| load_err(format!("tokenizer.json: {e}")))?;

@@ -620,7 +620,7 @@ mod tests {
     fn read_back(path: &Path) -> (Vec<i32>, usize, BTreeMap<String, Record>) {
         let b = std::fs::read(path).unwrap();
         let mut p = 0usize;
-        let mut i32_at = |p: &mut usize| {
+        let i32_at = |p: &mut usize| {
             let v = i32::from_le_bytes([b[*p], b[*p + 1], b[*p + 2], b[*p + 3]]);
             *p += 4;
             v

@@ -132,6 +132,24 @@ fn ggml_import(s: &Settings, force: bool) -> Result<()> {
             .unwrap_or(0.0);
         println!("{name}: {mb:.1} MB written");
     }
+    // a dialect adapter with LoRA deltas gets its own file, deltas merged, in the
+    // configured weight type
+    let ftype = GgmlType::parse(&s.config.asr.ggml_type).unwrap_or(GgmlType::F16);
+    for (code, lora_path) in xiaoan_agent::adapters::Adapters::load(s)?.lora_files() {
+        let out = xiaoan_agent::adapters::ggml_path_for(s, Some(&code));
+        if out.is_file() && !force {
+            println!("{}: up to date", out.display());
+            continue;
+        }
+        let lora = xiaoan_models::lora::LoraAdapter::load(&lora_path)?;
+        write_ggml(&hf, &out, ftype, Some(&lora))
+            .with_context(|| format!("writing {}", out.display()))?;
+        println!(
+            "{}: written with the {code} adapter's LoRA ({})",
+            out.display(),
+            lora_path.display()
+        );
+    }
     Ok(())
 }
 
