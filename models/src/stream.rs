@@ -148,13 +148,32 @@ impl LocalAgreementStream {
         Ok(())
     }
 
+    /// True when the audio after the last decode is only the pause after speech: its
+    /// level is at least 20 dB below the decoded audio's (or below -50 dBFS). The last
+    /// hypothesis then already heard everything, and the final need not decode it again —
+    /// at the end of an utterance that saves a whole decode.
+    fn only_silence_since_decode(&self) -> bool {
+        let (heard, tail) = self.buf.split_at(self.decoded_len.min(self.buf.len()));
+        if heard.is_empty() || tail.is_empty() {
+            return tail.is_empty();
+        }
+        let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+        // the loudest 100 ms of the tail, so one syllable at its end is not averaged away
+        let win = (0.1 * RATE) as usize;
+        let tail_peak = tail.chunks(win.max(1)).map(rms).fold(0.0f32, f32::max);
+        let heard_level = rms(heard);
+        tail_peak < 0.1 * heard_level || tail_peak < 0.003
+    }
+
     /// The final transcript of the current window: the committed text followed by the
     /// rest of the latest full hypothesis when it agrees with what was committed.
     fn final_of_window(&mut self) -> Result<Transcript> {
         if self.buf.is_empty() {
             return Ok(Transcript::no_speech(1.0));
         }
-        if self.decoded_len != self.buf.len() || self.last_transcript.is_none() {
+        if self.last_transcript.is_none()
+            || (self.decoded_len != self.buf.len() && !self.only_silence_since_decode())
+        {
             self.redecode()?;
         }
         let mut t = match &self.last_transcript {
@@ -281,6 +300,38 @@ mod tests {
         assert!(sentence.starts_with(last.as_str()));
         // 5 s at 3 characters a second covers all 14 characters.
         assert_eq!(s.finish().unwrap().text, sentence);
+    }
+
+    #[test]
+    fn a_final_after_only_silence_reuses_the_last_decode_and_speech_is_decoded_again() {
+        let asr = Arc::new(ScriptedAsr::sequence(["我想", "我想办", "我想办社保卡"]));
+        let mut s = LocalAgreementStream::new(
+            asr.clone(),
+            DecodeOptions::default(),
+            StreamConfig::default(),
+        );
+        feed(&mut s, 1.0); // speech at 0.01 amplitude: two decodes at 0.5 s steps
+        let before = asr.calls();
+        assert!(before >= 2, "partials decoded: {before}");
+        s.accept_waveform(&vec![0.0; 4800]); // 0.3 s of silence after the speech
+        let t = s.finish().unwrap();
+        assert_eq!(asr.calls(), before, "no second decode of the same speech");
+        assert!(t.text.starts_with("我想"), "{}", t.text);
+
+        // speech after the last decode is never skipped
+        let asr = Arc::new(ScriptedAsr::sequence(["我想", "我想办", "我想办社保卡"]));
+        let mut s = LocalAgreementStream::new(
+            asr.clone(),
+            DecodeOptions::default(),
+            StreamConfig::default(),
+        );
+        feed(&mut s, 1.0);
+        let before = asr.calls();
+        s.accept_waveform(&[0.01; 3200]); // 0.2 s more speech
+        s.accept_waveform(&vec![0.0; 4800]);
+        let t = s.finish().unwrap();
+        assert_eq!(asr.calls(), before + 1, "the new speech is decoded");
+        assert_eq!(t.text, "我想办社保卡");
     }
 
     #[test]
