@@ -330,10 +330,8 @@ pub fn load_model_with_lora(
                 settings.config.asr.threads,
             )?))
         }
-        _ => {
-            let _ = (dialect, lora);
-            load_model(settings, engine)
-        }
+        // an engine not built in: the same clear error as without an adapter
+        _ => load_model(settings, engine),
     }
 }
 

@@ -309,19 +309,34 @@ pub fn book(
     date: Option<&str>,
     time: Option<&str>,
 ) -> BookOutcome {
+    at_said_time(a, service, date, time, |store, start| {
+        store.book_appointment(
+            &a.appointments,
+            &NewAppointment {
+                service_id: service.to_string(),
+                start,
+                contact: Contact::default(),
+                session_id: s.id.clone(),
+            },
+        )
+    })
+}
+
+/// Resolve the slot the resident meant, then book or move into it.
+fn at_said_time(
+    a: &Agent,
+    service: &str,
+    date: Option<&str>,
+    time: Option<&str>,
+    act: impl FnOnce(&store::Store, NaiveDateTime) -> store::Result<Booking>,
+) -> BookOutcome {
     let Ok(store) = a.store.lock() else {
         return BookOutcome::Failed;
     };
     let Some(start) = resolve_start(a, &store, service, date, time) else {
         return BookOutcome::NeedTime;
     };
-    let booking = NewAppointment {
-        service_id: service.to_string(),
-        start,
-        contact: Contact::default(),
-        session_id: s.id.clone(),
-    };
-    booking_outcome(store.book_appointment(&a.appointments, &booking))
+    booking_outcome(act(&store, start))
 }
 
 fn booking_outcome(r: store::Result<Booking>) -> BookOutcome {
@@ -361,13 +376,9 @@ pub fn move_appointment(
     date: Option<&str>,
     time: Option<&str>,
 ) -> BookOutcome {
-    let Ok(store) = a.store.lock() else {
-        return BookOutcome::Failed;
-    };
-    let Some(start) = resolve_start(a, &store, service, date, time) else {
-        return BookOutcome::NeedTime;
-    };
-    booking_outcome(store.move_appointment(&a.appointments, number, start))
+    at_said_time(a, service, date, time, |store, start| {
+        store.move_appointment(&a.appointments, number, start)
+    })
 }
 
 /// Cancel appointment `number`: `Some(true)` cancelled, `Some(false)` not a booked

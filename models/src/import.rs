@@ -567,46 +567,51 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
         None,
         &mut out,
     );
+    // The blocks every encoder and decoder layer has: self-attention, then feed-forward.
+    let self_attention =
+        |take: &mut dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>),
+         s: &str,
+         t: &str,
+         out: &mut Vec<OutTensor>| {
+            split(
+                take,
+                &format!("{s}/self_attention/linear_0"),
+                &format!("{t}.self_attn"),
+                &["q_proj", "k_proj", "v_proj"],
+                out,
+            );
+            lin(
+                take,
+                &format!("{s}/self_attention/linear_1"),
+                &format!("{t}.self_attn.out_proj"),
+                out,
+            );
+            ln(
+                take,
+                &format!("{s}/self_attention/layer_norm"),
+                &format!("{t}.self_attn_layer_norm"),
+                out,
+            );
+        };
+    let feed_forward =
+        |take: &mut dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>),
+         s: &str,
+         t: &str,
+         out: &mut Vec<OutTensor>| {
+            lin(take, &format!("{s}/ffn/linear_0"), &format!("{t}.fc1"), out);
+            lin(take, &format!("{s}/ffn/linear_1"), &format!("{t}.fc2"), out);
+            ln(
+                take,
+                &format!("{s}/ffn/layer_norm"),
+                &format!("{t}.final_layer_norm"),
+                out,
+            );
+        };
     for i in 0..dims.enc_layers {
         let s = format!("encoder/layer_{i}");
         let t = format!("model.encoder.layers.{i}");
-        split(
-            &mut take,
-            &format!("{s}/self_attention/linear_0"),
-            &format!("{t}.self_attn"),
-            &["q_proj", "k_proj", "v_proj"],
-            &mut out,
-        );
-        lin(
-            &mut take,
-            &format!("{s}/self_attention/linear_1"),
-            &format!("{t}.self_attn.out_proj"),
-            &mut out,
-        );
-        ln(
-            &mut take,
-            &format!("{s}/self_attention/layer_norm"),
-            &format!("{t}.self_attn_layer_norm"),
-            &mut out,
-        );
-        lin(
-            &mut take,
-            &format!("{s}/ffn/linear_0"),
-            &format!("{t}.fc1"),
-            &mut out,
-        );
-        lin(
-            &mut take,
-            &format!("{s}/ffn/linear_1"),
-            &format!("{t}.fc2"),
-            &mut out,
-        );
-        ln(
-            &mut take,
-            &format!("{s}/ffn/layer_norm"),
-            &format!("{t}.final_layer_norm"),
-            &mut out,
-        );
+        self_attention(&mut take, &s, &t, &mut out);
+        feed_forward(&mut take, &s, &t, &mut out);
     }
     ln(
         &mut take,
@@ -632,25 +637,7 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
     for i in 0..dims.dec_layers {
         let s = format!("decoder/layer_{i}");
         let t = format!("model.decoder.layers.{i}");
-        split(
-            &mut take,
-            &format!("{s}/self_attention/linear_0"),
-            &format!("{t}.self_attn"),
-            &["q_proj", "k_proj", "v_proj"],
-            &mut out,
-        );
-        lin(
-            &mut take,
-            &format!("{s}/self_attention/linear_1"),
-            &format!("{t}.self_attn.out_proj"),
-            &mut out,
-        );
-        ln(
-            &mut take,
-            &format!("{s}/self_attention/layer_norm"),
-            &format!("{t}.self_attn_layer_norm"),
-            &mut out,
-        );
+        self_attention(&mut take, &s, &t, &mut out);
         lin(
             &mut take,
             &format!("{s}/attention/linear_0"),
@@ -676,24 +663,7 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
             &format!("{t}.encoder_attn_layer_norm"),
             &mut out,
         );
-        lin(
-            &mut take,
-            &format!("{s}/ffn/linear_0"),
-            &format!("{t}.fc1"),
-            &mut out,
-        );
-        lin(
-            &mut take,
-            &format!("{s}/ffn/linear_1"),
-            &format!("{t}.fc2"),
-            &mut out,
-        );
-        ln(
-            &mut take,
-            &format!("{s}/ffn/layer_norm"),
-            &format!("{t}.final_layer_norm"),
-            &mut out,
-        );
+        feed_forward(&mut take, &s, &t, &mut out);
     }
     ln(
         &mut take,

@@ -154,8 +154,11 @@ impl LocalAgreementStream {
     /// at the end of an utterance that saves a whole decode.
     fn only_silence_since_decode(&self) -> bool {
         let (heard, tail) = self.buf.split_at(self.decoded_len.min(self.buf.len()));
-        if heard.is_empty() || tail.is_empty() {
-            return tail.is_empty();
+        if tail.is_empty() {
+            return true;
+        }
+        if heard.is_empty() {
+            return false;
         }
         let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
         // the loudest 100 ms of the tail, so one syllable at its end is not averaged away

@@ -1663,10 +1663,8 @@ pub fn appointment_number_in(text: &str) -> Option<String> {
         .chars()
         .filter(|c| !c.is_whitespace() && !matches!(c, ',' | '，' | '、' | '-' | '.' | '。'))
         .collect();
-    let digits: Vec<String> = joined
+    joined
         .split(|c: char| !c.is_ascii_digit())
-        .filter(|run| run.len() == 10)
+        .find(|run| run.len() == 10)
         .map(str::to_string)
-        .collect();
-    digits.into_iter().next()
 }

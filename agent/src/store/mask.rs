@@ -12,37 +12,17 @@ use serde_json::Value;
 
 /// Mask a person's name: `王小明` → `王*明`, `王明` → `王*`, `欧阳小明` → `欧**明`.
 pub fn name(s: &str) -> String {
-    let chars: Vec<char> = s.trim().chars().collect();
-    match chars.len() {
-        0 => String::new(),
-        1 => "*".to_string(),
-        2 => format!("{}*", chars[0]),
-        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
-    }
-}
-
-/// Keep `head` leading and `tail` trailing characters, star the rest; very short values
-/// are fully starred.
-fn keep_ends(s: &str, head: usize, tail: usize) -> String {
-    let chars: Vec<char> = s.trim().chars().collect();
-    let n = chars.len();
-    if n <= head + tail {
-        return "*".repeat(n);
-    }
-    let mut out: String = chars[..head].iter().collect();
-    out.push_str(&"*".repeat(n - head - tail));
-    out.extend(&chars[n - tail..]);
-    out
+    xiaoan_intents::mask_name(s.trim())
 }
 
 /// Mask an ID number: `110105194912310021` → `110***********0021`.
 pub fn id_number(s: &str) -> String {
-    keep_ends(s, 3, 4)
+    xiaoan_intents::mask_id(s.trim())
 }
 
 /// Mask a phone number: `13812345678` → `138****5678`.
 pub fn phone(s: &str) -> String {
-    keep_ends(s, 3, 4)
+    xiaoan_intents::mask_phone(s.trim())
 }
 
 /// A character of a number as written or spoken: `0-9`, full-width digits, and the

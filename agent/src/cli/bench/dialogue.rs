@@ -303,41 +303,16 @@ pub fn run(s: &Settings) -> Result<ExitCode> {
         println!("  NO END-POINT within {MAX_TAIL_S} s of silence: {m}");
     }
     println!("\n  stage (cold cache, {} replies)", cold.len());
-    println!(
-        "{}",
-        line(
-            "wait for the final decode",
-            cold.iter().map(|x| x.wait_ms).collect()
-        )
-    );
-    println!(
-        "{}",
-        line(
-            "ASR final decode",
-            cold.iter().map(|x| x.final_ms).collect()
-        )
-    );
-    println!(
-        "{}",
-        line(
-            "rest of the hang-over",
-            cold.iter().map(|x| x.hangover_ms).collect()
-        )
-    );
-    println!(
-        "{}",
-        line(
-            "understand + dialogue",
-            cold.iter().map(|x| x.dialogue_ms).collect()
-        )
-    );
-    println!(
-        "{}",
-        line(
-            "TTS first sentence",
-            cold.iter().map(|x| x.tts_ms).collect()
-        )
-    );
+    let stages: [(&str, fn(&Sample) -> f64); 5] = [
+        ("wait for the final decode", |x| x.wait_ms),
+        ("ASR final decode", |x| x.final_ms),
+        ("rest of the hang-over", |x| x.hangover_ms),
+        ("understand + dialogue", |x| x.dialogue_ms),
+        ("TTS first sentence", |x| x.tts_ms),
+    ];
+    for (label, of) in stages {
+        println!("{}", line(label, cold.iter().map(of).collect()));
+    }
     let total = |v: &[Sample]| sorted(v.iter().map(Sample::total).collect());
     let (c, w) = (total(&cold), total(&warm));
     println!(
