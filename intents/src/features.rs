@@ -63,6 +63,12 @@ pub(crate) fn coarse(py: &str) -> String {
     if !py.chars().all(|c| c.is_ascii_lowercase() || c == 'ü') {
         return py.to_string();
     }
+    let (i, f) = coarse_parts(py);
+    format!("{i}{f}")
+}
+
+/// [`coarse`] as (initial class, final) of a tone-less syllable.
+pub(crate) fn coarse_parts(py: &str) -> (&'static str, String) {
     let py = py.replace('ü', "v");
     let (i, f) = split_syllable(&py);
     let ic = match i {
@@ -89,7 +95,7 @@ pub(crate) fn coarse(py: &str) -> String {
         "v" => "i",
         other => other,
     };
-    format!("{ic}{f}")
+    (ic, f.to_string())
 }
 
 /// Sparse feature vector: (bucket, value), values scaled to unit length.

@@ -11,6 +11,8 @@
 //! - [`Understander`]: the intent classifier (multinomial logistic regression over hashed
 //!   character and pinyin n-grams, trained in Rust by [`train::train`], committed as a small
 //!   binary file and embedded), emergency keyword rules, and context (yes/no) resolution.
+//! - [`sound`]: names found by sound in garbled recogniser text (syllable alignment with
+//!   partial credit for the recogniser's confusions), for the classifier and the guide.
 //! - [`extract_entities`]: names (with whose they are: 孩子妈妈叫李芳 → `mother`), resident
 //!   ID numbers (checksum-validated), mobile numbers, dates, times, addresses, money and
 //!   counts, spoken forms included.
@@ -32,6 +34,7 @@ mod model;
 mod normalize;
 mod numbers;
 mod rules;
+pub mod sound;
 pub mod train;
 mod understand;
 

@@ -60,6 +60,9 @@ pub struct Example {
     pub dialect: String,
     /// Whether it is recogniser-garbled text (held-out file, column 4 `asr`).
     pub noisy: bool,
+    /// The service-guide item meant, where one is (transcript sets, column 7), for
+    /// scoring retrieval on recogniser output.
+    pub service: Option<String>,
 }
 
 fn parse_tsv(name: &str, text: &str) -> Result<Vec<Example>> {
@@ -88,6 +91,11 @@ fn parse_tsv(name: &str, text: &str) -> Result<Vec<Example>> {
             intent,
             dialect: dialect.to_string(),
             noisy: cols.get(3).is_some_and(|c| c.trim() == "asr"),
+            service: cols
+                .get(6)
+                .map(|c| c.trim())
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
         });
     }
     Ok(out)

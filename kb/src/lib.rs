@@ -4,7 +4,8 @@
 //!   (format in `kb/README.md`); [`Guide::builtin`] is the shipped guide, embedded.
 //! - [`check_dir`]: validation reported as `file:line: reason`.
 //! - [`TantivyRetriever`] implements [`Retriever`]: jieba words, character bigrams and
-//!   tone-less pinyin views, so that a query with wrong characters still finds its item;
+//!   tone-less pinyin views, re-ranked by how each item's names are heard by sound, so
+//!   that a query with wrong characters still finds its item;
 //!   [`decide`] turns ranked [`Hit`]s into an answer, a clarifying question, or nothing.
 //! - [`Item::first_answer`], [`Item::chunks`] and [`speakable`] shape answers for the ear.
 //!

@@ -6,8 +6,14 @@
 //! name's single pinyin syllables. A query is analysed with the same tokenizers and
 //! searched in every view at once (one boolean "should" query); name views weigh more
 //! than body views, exact characters more than sounds.
+//!
+//! The term-view scores are then re-ranked by sound: each item's names are aligned
+//! syllable by syllable against the query ([`xiaoan_intents::sound`]), and what that
+//! alignment finds beyond the exact characters is added (社泡咖 for 社保卡, 祝祖生 for
+//! 居住证: recogniser output whose characters are wrong but whose sounds are close). A
+//! query whose names are written right ranks as it did without it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -22,6 +28,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 use crate::analyze;
 use crate::error::{KbError, Result};
 use crate::guide::{Guide, Item};
+use xiaoan_intents::sound::{syllables, Names};
 
 /// One retrieved item.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -56,6 +63,17 @@ const CONFIDENCE_POOL: usize = 5;
 const TEMPERATURE_FRAC: f32 = 0.12;
 /// Score at which absolute evidence is ~63 % convincing (calibrated on kb/data/queries.tsv).
 const SCORE_SCALE: f32 = 15.0;
+/// Term-view hits re-ranked with the sound score.
+const RERANK_POOL: usize = 50;
+/// Up to this many items, every item is scored by sound, not only the term-view hits (a
+/// transcript may share no term with the item meant).
+const SOUND_SCAN_ALL: usize = 5_000;
+/// Weight of what sound adds to characters ([`Names::score_misheard`]) in an item's score
+/// (measured on `examples/speech.rs`: speech dev transcripts and the guide questions garbled
+/// by the noise model; 6–12 are alike, 8 chosen).
+const SOUND_WEIGHT: f32 = 8.0;
+/// Sound evidence below this is not counted (a two-syllable name heard roughly: chance).
+const SOUND_FLOOR: f32 = 0.5;
 
 /// View name, tokenizer, boost.
 const VIEWS: &[(&str, &str, f32)] = &[
@@ -131,11 +149,43 @@ fn body_texts(item: &Item) -> Vec<&str> {
     .collect()
 }
 
-/// The tantivy retriever (on disk or in RAM).
+/// The tantivy retriever (on disk or in RAM), with the items' names by sound.
 pub struct TantivyRetriever {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    sound: Sound,
+}
+
+/// The items' names by sound ([`xiaoan_intents::sound`]), with ids and titles in guide order.
+struct Sound {
+    names: Names,
+    items: Vec<(String, String)>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Sound {
+    fn new(guide: &Guide) -> Sound {
+        let items: Vec<(String, String)> = guide
+            .items
+            .iter()
+            .map(|i| (i.id.clone(), i.title.clone()))
+            .collect();
+        let by_id = items
+            .iter()
+            .enumerate()
+            .map(|(n, (id, _))| (id.clone(), n))
+            .collect();
+        Sound {
+            names: Names::grouped(guide.items.iter().map(|i| {
+                std::iter::once(&i.title)
+                    .chain(&i.aliases)
+                    .chain(&i.dialect_aliases)
+            })),
+            items,
+            by_id,
+        }
+    }
 }
 
 impl TantivyRetriever {
@@ -144,7 +194,7 @@ impl TantivyRetriever {
     /// empty and holds no index of ours is left alone and reported as an error.
     pub fn open_or_build(guide: &Guide, index_dir: &Path) -> Result<Self> {
         let fp = guide.fingerprint();
-        if let Some(r) = Self::try_open(index_dir, &fp) {
+        if let Some(r) = Self::try_open(index_dir, guide, &fp) {
             return Ok(r);
         }
         clear_index_dir(index_dir)?;
@@ -171,7 +221,7 @@ impl TantivyRetriever {
         Self::fill(index, fields, guide, 1)
     }
 
-    fn try_open(dir: &Path, fp: &str) -> Option<Self> {
+    fn try_open(dir: &Path, guide: &Guide, fp: &str) -> Option<Self> {
         let stored = std::fs::read_to_string(dir.join(FINGERPRINT_FILE)).ok()?;
         if stored.trim() != fp {
             return None;
@@ -194,6 +244,7 @@ impl TantivyRetriever {
             index,
             reader,
             fields,
+            sound: Sound::new(guide),
         };
         // A probe query touches every view's postings: a damaged segment fails here.
         r.search("社区服务 she qu", 1).ok()?;
@@ -232,6 +283,7 @@ impl TantivyRetriever {
             index,
             reader,
             fields,
+            sound: Sound::new(guide),
         })
     }
 
@@ -298,27 +350,52 @@ impl Retriever for TantivyRetriever {
             return Ok(Vec::new());
         };
         let searcher = self.reader.searcher();
-        let pool = k.max(CONFIDENCE_POOL);
-        let top = searcher.search(&q, &TopDocs::with_limit(pool).order_by_score())?;
-        let scores: Vec<f32> = top.iter().map(|(s, _)| *s).collect();
-        let conf = confidences(&scores);
-        let mut hits = Vec::with_capacity(k.min(top.len()));
-        for ((score, addr), confidence) in top.into_iter().zip(conf).take(k) {
+        let top = searcher.search(&q, &TopDocs::with_limit(RERANK_POOL).order_by_score())?;
+        // Term-view score per item, then the sound score added: over every item of a
+        // small guide, over the term-view hits of a large one.
+        let n = self.sound.items.len();
+        let mut scored: Vec<(usize, f32)> = Vec::with_capacity(n.min(RERANK_POOL * 2));
+        let mut in_pool = vec![false; n];
+        for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
-            let get = |f: Field| {
-                doc.get_first(f)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            hits.push(Hit {
-                id: get(self.fields.id),
-                title: get(self.fields.title),
-                score,
-                confidence,
-            });
+            let id = doc
+                .get_first(self.fields.id)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            if let Some(&i) = self.sound.by_id.get(id) {
+                in_pool[i] = true;
+                scored.push((i, score));
+            }
         }
-        Ok(hits)
+        if n <= SOUND_SCAN_ALL {
+            scored.extend((0..n).filter(|&i| !in_pool[i]).map(|i| (i, 0.0)));
+        }
+        let syl = syllables(query);
+        if !syl.is_empty() && self.sound.names.len() == n {
+            for (i, s) in &mut scored {
+                let heard = self.sound.names.score_misheard(*i, &syl);
+                *s += SOUND_WEIGHT * (heard - SOUND_FLOOR).max(0.0);
+            }
+        }
+        scored.retain(|(_, s)| *s > 0.0);
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.truncate(k.max(CONFIDENCE_POOL));
+        let scores: Vec<f32> = scored.iter().map(|(_, s)| *s).collect();
+        let conf = confidences(&scores);
+        Ok(scored
+            .into_iter()
+            .zip(conf)
+            .take(k)
+            .map(|((i, score), confidence)| {
+                let (id, title) = &self.sound.items[i];
+                Hit {
+                    id: id.clone(),
+                    title: title.clone(),
+                    score,
+                    confidence,
+                }
+            })
+            .collect())
     }
 }
 
@@ -438,6 +515,24 @@ mod tests {
             top(&r, "我想办理頒離責抱卡")?.as_deref(),
             Some("social-security-card")
         );
+        Ok(())
+    }
+
+    #[test]
+    fn names_heard_with_wrong_characters_are_found_by_sound() -> Result<()> {
+        // Made-up mishearings of the kind Whisper base makes on synthetic Mandarin: 社保卡
+        // she bao ka heard as 身宝嘎, which shares a right character (身) with 身份证. By
+        // terms alone 身份证 and 门禁 came first; by sound 社保卡 does.
+        let r = TantivyRetriever::in_ram(&guide())?;
+        assert_eq!(
+            top(&r, "身宝嘎丢了")?.as_deref(),
+            Some("social-security-card")
+        );
+        // 加装电梯 heard as 该装店体: found either way, now with a clear answer.
+        match decide(&r.search("该装店体", 3)?) {
+            Decision::Answer(h) => assert_eq!(h.id, "elevator-installation"),
+            other => panic!("expected an answer, got {other:?}"),
+        }
         Ok(())
     }
 
