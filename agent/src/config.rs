@@ -104,6 +104,9 @@ pub struct AsrConfig {
     /// Temperature fallback ladder: decode at the first; retry at the next ones when the
     /// result looks like a loop or has a low log-probability.
     pub temperatures: Vec<f32>,
+    /// Seconds of silence the encoder sees after the audio (its window is trimmed to the
+    /// utterance). Unset: each engine's measured default (whisper.cpp 5 s, candle 4 s).
+    pub encoder_margin_s: Option<f32>,
 }
 
 impl Default for AsrConfig {
@@ -117,6 +120,7 @@ impl Default for AsrConfig {
             // measured on the project's clips: the fallback ladder was 2x slower and no
             // more accurate than one greedy pass (loops are cut either way)
             temperatures: vec![0.0],
+            encoder_margin_s: None,
         }
     }
 }
@@ -379,6 +383,14 @@ impl Config {
                 "asr.temperatures",
                 "give one or more temperatures between 0 and 1".into(),
             ));
+        }
+        if let Some(m) = self.asr.encoder_margin_s {
+            if !(0.0..=30.0).contains(&m) {
+                return Err(invalid(
+                    "asr.encoder_margin_s",
+                    format!("{m} is outside 0–30 seconds"),
+                ));
+            }
         }
         if !(self.asr.step_s > 0.05 && self.asr.step_s <= 5.0) {
             return Err(invalid(

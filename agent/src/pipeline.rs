@@ -85,6 +85,7 @@ impl Recognizer {
         let stream_cfg = StreamConfig {
             step_s: settings.config.asr.step_s,
             max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
+            background: true,
         };
         let models = settings.home.join("models");
         Ok(Recognizer {
@@ -108,6 +109,7 @@ impl Recognizer {
             stream_cfg: StreamConfig {
                 step_s: settings.config.asr.step_s,
                 max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
+                background: true,
             },
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
@@ -138,12 +140,22 @@ impl Recognizer {
             .unwrap_or_else(|| self.model.clone())
     }
 
-    /// A fresh per-utterance stream for a dialect.
+    /// A fresh per-utterance stream for a dialect, decoding partials in the background
+    /// (the live loop: capture never waits for a decode).
     pub fn new_stream(&self, dialect: &str) -> Box<dyn AsrStream> {
+        self.new_stream_with(dialect, true)
+    }
+
+    /// A fresh per-utterance stream; `background: false` decodes every step on the
+    /// caller's thread (a file decoded as fast as possible shows every partial).
+    pub fn new_stream_with(&self, dialect: &str, background: bool) -> Box<dyn AsrStream> {
         Box::new(LocalAgreementStream::new(
             self.model_for(dialect),
             self.options_for(dialect),
-            self.stream_cfg.clone(),
+            StreamConfig {
+                background,
+                ..self.stream_cfg.clone()
+            },
         ))
     }
 
@@ -164,10 +176,11 @@ impl Recognizer {
         Ok(parts.join("，"))
     }
 
-    /// Stream an input through VAD → end-pointer → local-agreement ASR, in real time
-    /// (`realtime`: audio is released at the pace it was recorded, decoding competes
-    /// with it as on a live device) or as fast as possible. `on_partial` sees every
-    /// partial as it is produced.
+    /// Stream an input through the live loop ([`Hearing`]: VAD → end-pointer →
+    /// local-agreement ASR), in real time (`realtime`: audio is released at the pace it
+    /// was recorded, partials decode in the background as on a live device) or as fast
+    /// as possible (every partial decoded in turn). `on_partial` sees every partial as
+    /// it is produced.
     pub fn stream(
         &self,
         audio: &AudioBuf,
@@ -177,66 +190,14 @@ impl Recognizer {
     ) -> Result<StreamOutcome> {
         let sr = audio.sample_rate as f64;
         let chunk = ((FEED_CHUNK_S * sr) as usize).max(1);
-        let mut ep = self.endpointer()?;
-        let mut stream: Option<Box<dyn AsrStream>> = None;
+        let mut hearing = Hearing::with_background(self, realtime)?;
         let mut utterances = Vec::new();
         let mut partials = Vec::new();
         let mut first_partial_ms = None;
-        let mut last_partial = String::new();
         let start = Instant::now();
         let audio_s = audio.duration_s();
         let mut fed = 0usize;
-        let mut final_at: Option<Instant> = None;
         let mut audio_end_at: Option<Instant> = None;
-
-        let mut handle = |events: Vec<EndpointEvent>,
-                          stream: &mut Option<Box<dyn AsrStream>>,
-                          utterances: &mut Vec<String>,
-                          at_s: f64|
-         -> Result<()> {
-            // the index of the last End in this batch: audio before it is decoded once,
-            // by `finish`, not first by a partial that nobody would see
-            let last_end = events
-                .iter()
-                .rposition(|e| matches!(e, EndpointEvent::End { .. }));
-            for (i, ev) in events.into_iter().enumerate() {
-                match ev {
-                    EndpointEvent::Start { .. } => {
-                        *stream = Some(self.new_stream(dialect));
-                    }
-                    EndpointEvent::Audio(samples) => {
-                        if let Some(st) = stream.as_mut() {
-                            st.accept_waveform(&samples);
-                            if last_end.is_some_and(|e| e > i) {
-                                continue;
-                            }
-                            if let Some(p) = st.partial()? {
-                                if !p.is_empty() && p != last_partial {
-                                    if first_partial_ms.is_none() {
-                                        first_partial_ms = Some(ms(start.elapsed()));
-                                    }
-                                    last_partial = p.clone();
-                                    let part = Partial { at_s, text: p };
-                                    on_partial(&part);
-                                    partials.push(part);
-                                }
-                            }
-                        }
-                    }
-                    EndpointEvent::End { .. } => {
-                        if let Some(mut st) = stream.take() {
-                            let t = st.finish()?;
-                            if !t.text.trim().is_empty() {
-                                utterances.push(t.text);
-                            }
-                            last_partial.clear();
-                        }
-                    }
-                }
-            }
-            Ok(())
-        };
-
         while fed < audio.samples.len() {
             if realtime {
                 // release only the audio that has "arrived" by now
@@ -247,7 +208,7 @@ impl Recognizer {
                 }
             }
             let end = (fed + chunk).min(audio.samples.len());
-            let mut events = ep.push(&audio.samples[fed..end]);
+            let mut heard = hearing.push(&audio.samples[fed..end], dialect)?;
             fed = end;
             if fed == audio.samples.len() {
                 audio_end_at = Some(if realtime {
@@ -255,24 +216,30 @@ impl Recognizer {
                 } else {
                     Instant::now()
                 });
-                // the end of the input ends the utterance: one batch, one final decode
-                events.extend(ep.flush());
+                // the end of the input ends the utterance
+                heard.extend(hearing.flush(dialect)?);
             }
-            handle(events, &mut stream, &mut utterances, fed as f64 / sr)?;
-        }
-        let events = ep.flush();
-        handle(events, &mut stream, &mut utterances, audio_s)?;
-        if let Some(mut st) = stream.take() {
-            let t = st.finish()?;
-            if !t.text.trim().is_empty() {
-                utterances.push(t.text);
+            for h in heard {
+                match h {
+                    Heard::Started => {}
+                    Heard::Partial(text) => {
+                        first_partial_ms.get_or_insert_with(|| ms(start.elapsed()));
+                        let part = Partial {
+                            at_s: fed as f64 / sr,
+                            text,
+                        };
+                        on_partial(&part);
+                        partials.push(part);
+                    }
+                    Heard::Final { text, .. } => {
+                        if !text.trim().is_empty() {
+                            utterances.push(text);
+                        }
+                    }
+                }
             }
         }
-        final_at.get_or_insert_with(Instant::now);
-        let final_ms = match (audio_end_at, final_at) {
-            (Some(a), Some(f)) => Some(ms(f.saturating_duration_since(a))),
-            _ => None,
-        };
+        let final_ms = audio_end_at.map(|a| ms(Instant::now().saturating_duration_since(a)));
         Ok(StreamOutcome {
             text: utterances.join("，"),
             utterances,
@@ -311,10 +278,10 @@ pub fn load_model_with_lora(
         "candle" => {
             let dir = xiaoan_models::whisper_dir(&settings.home);
             let l = xiaoan_models::lora::LoraAdapter::load(lora)?;
-            Ok(Arc::new(xiaoan_models::CandleWhisper::load_with_lora(
-                &dir,
-                Some(&l),
-            )?))
+            Ok(Arc::new(candle_margin(
+                xiaoan_models::CandleWhisper::load_with_lora(&dir, Some(&l))?,
+                settings,
+            )))
         }
         #[cfg(feature = "whisper")]
         "whisper" => {
@@ -325,13 +292,34 @@ pub fn load_model_with_lora(
                     path: ggml.display().to_string(),
                 });
             }
-            Ok(Arc::new(xiaoan_models::WhisperCpp::load(
-                &ggml,
-                settings.config.asr.threads,
-            )?))
+            Ok(Arc::new(whisper_margin(
+                xiaoan_models::WhisperCpp::load(&ggml, settings.config.asr.threads)?,
+                settings,
+            )))
         }
         // an engine not built in: the same clear error as without an adapter
         _ => load_model(settings, engine),
+    }
+}
+
+/// `asr.encoder_margin_s` applied to the candle engine (unset: its own default).
+#[cfg(feature = "candle")]
+fn candle_margin(
+    m: xiaoan_models::CandleWhisper,
+    settings: &Settings,
+) -> xiaoan_models::CandleWhisper {
+    match settings.config.asr.encoder_margin_s {
+        Some(s) => m.with_encoder_pad(s),
+        None => m,
+    }
+}
+
+/// `asr.encoder_margin_s` applied to the whisper.cpp engine (unset: its own default).
+#[cfg(feature = "whisper")]
+fn whisper_margin(m: xiaoan_models::WhisperCpp, settings: &Settings) -> xiaoan_models::WhisperCpp {
+    match settings.config.asr.encoder_margin_s {
+        Some(s) => m.with_encoder_margin(s),
+        None => m,
     }
 }
 
@@ -349,7 +337,7 @@ pub fn load_model(settings: &Settings, engine: &str) -> Result<Arc<dyn AsrModel>
                     });
                 }
                 let m = xiaoan_models::CandleWhisper::load(&dir)?;
-                Ok(Arc::new(m))
+                Ok(Arc::new(candle_margin(m, settings)))
             }
             #[cfg(not(feature = "candle"))]
             {
@@ -370,7 +358,7 @@ pub fn load_model(settings: &Settings, engine: &str) -> Result<Arc<dyn AsrModel>
                     });
                 }
                 let m = xiaoan_models::WhisperCpp::load(&ggml, settings.config.asr.threads)?;
-                Ok(Arc::new(m))
+                Ok(Arc::new(whisper_margin(m, settings)))
             }
             #[cfg(not(feature = "whisper"))]
             {
@@ -396,16 +384,11 @@ pub fn load_audio(settings: &Settings, path: &Path) -> Result<AudioBuf> {
 }
 
 /// Trailing silence after which the final decode starts, in ms, while the end-pointer
-/// is still waiting out its longer hang-over (`trailing_silence_ms`). 300 ms: longer
-/// than the gaps between syllables of espeak-ng's Mandarin (about 120 ms plus a soft
-/// onset) and of careful speakers, so speech rarely resumes after it (and when it
-/// does, nothing is lost but the decode).
-pub const EARLY_FINAL_MS: u32 = 300;
-
-/// Partial re-decodes are skipped while the loop runs more than this far behind the
-/// audio (ms): a partial decode of the whole utterance costs more than the step it
-/// covers on a small machine, and a backlog would delay the end-point itself.
-pub const PARTIAL_MAX_LAG_MS: u64 = 150;
+/// is still waiting out its longer hang-over (`trailing_silence_ms`). The decode runs in
+/// the background and is dropped if speech resumes, so a short wait costs only CPU
+/// time when the resident merely paused; 200 ms is longer than the gaps between
+/// syllables of espeak-ng's Mandarin (about 120 ms plus a soft onset).
+pub const EARLY_FINAL_MS: u32 = 200;
 
 /// What [`Hearing::push`] reports.
 #[derive(Clone, Debug, PartialEq)]
@@ -423,62 +406,58 @@ pub enum Heard {
         decode_started: Instant,
         /// How long that decode took, ms.
         decode_ms: f64,
-        /// True when the early final decode (made during the hang-over) was used.
+        /// True when the decode behind `text` started before the end-point (the early
+        /// final made during the hang-over, or a partial that already heard it all).
         early: bool,
         /// Audio time of the end-point, seconds since the hearing started.
         at_s: f64,
     },
 }
 
-/// The listening half of a live turn, shared by `xiaoan listen` and
-/// `xiaoan bench dialogue` so the benchmark measures the loop residents meet.
+/// The listening half of a live turn, shared by `xiaoan listen`, `xiaoan bench
+/// dialogue` and file streaming, so the benchmarks measure the loop residents meet.
 ///
 /// Captured frames go through the end-pointer into a streaming recogniser (partials
-/// while the resident speaks). The end-pointer closes an utterance only after
-/// `trailing_silence_ms` of silence; waiting that long before starting the final
-/// decode would add the decode to the hang-over. So once [`EARLY_FINAL_MS`] of
-/// silence has followed speech, the final decode runs at once on the audio so far,
-/// and further silence is held back from the recogniser; when the end-point comes the
-/// final is already there. If speech resumes first, the held-back audio is fed and
-/// streaming carries on as if nothing happened.
+/// while the resident speaks, decoded on a worker thread so that capture never waits).
+/// The end-pointer closes an utterance only after `trailing_silence_ms` of silence;
+/// waiting that long before starting the final decode would add the decode to the
+/// hang-over. So once [`EARLY_FINAL_MS`] of silence has followed speech, the stream is
+/// told to decode everything heard so far at once (a partial still decoding older
+/// audio is cancelled), and further silence is held back from the recogniser; when the
+/// end-point comes the final is ready or nearly so. If speech resumes first, the
+/// held-back audio is fed and streaming carries on as if nothing happened.
 pub struct Hearing<'a> {
     rec: &'a Recognizer,
     ep: Endpointer,
     stream: Option<Box<dyn AsrStream>>,
+    /// decode partials on a worker thread (see [`Recognizer::new_stream_with`])
+    background: bool,
     /// audio of the current utterance not yet fed (silence after the early final)
     held: Vec<f32>,
     /// samples of silence since the last speech frame of the current utterance
     quiet: usize,
-    /// the early final decode (text, start, ms), valid while `held` is all that came
-    /// after it
-    early: Option<(String, Instant, f64)>,
-    /// wall time of the first frame and samples pushed since: how far behind we are
-    clock: Option<(Instant, u64)>,
+    /// the early final was asked for and only silence came since
+    early: bool,
 }
 
 impl<'a> Hearing<'a> {
-    /// Listen with `rec`'s end-pointer settings.
+    /// Listen with `rec`'s end-pointer settings, partials decoded in the background.
     pub fn new(rec: &'a Recognizer) -> Result<Hearing<'a>> {
+        Self::with_background(rec, true)
+    }
+
+    /// Listen; `background: false` decodes every partial inside [`push`](Self::push)
+    /// (a file decoded as fast as possible, where nobody waits for the next frame).
+    pub fn with_background(rec: &'a Recognizer, background: bool) -> Result<Hearing<'a>> {
         Ok(Hearing {
             rec,
             ep: rec.endpointer()?,
             stream: None,
+            background,
             held: Vec::new(),
             quiet: 0,
-            early: None,
-            clock: None,
+            early: false,
         })
-    }
-
-    /// How far the loop runs behind the audio it was given, ms.
-    fn lag_ms(&self) -> u64 {
-        match self.clock {
-            Some((t0, n)) => {
-                let audio = Duration::from_secs_f64(n as f64 / xiaoan_audio::SAMPLE_RATE as f64);
-                t0.elapsed().saturating_sub(audio).as_millis() as u64
-            }
-            None => 0,
-        }
     }
 
     /// The end-pointer (thresholds, probability meter).
@@ -492,28 +471,40 @@ impl<'a> Hearing<'a> {
         self.stream = None;
         self.held.clear();
         self.quiet = 0;
-        self.early = None;
-        self.clock = None;
+        self.early = false;
     }
 
     /// Feed captured 16 kHz frames; `dialect` picks the adapter for an utterance that
-    /// starts here. Partial and final decodes run inside this call.
+    /// starts here. Only the final decode at an end-point is waited for here (and
+    /// usually it has already run during the hang-over).
     pub fn push(&mut self, frame: &[f32], dialect: &str) -> Result<Vec<Heard>> {
-        let mut out = Vec::new();
-        let (t0, n) = *self.clock.get_or_insert((Instant::now(), 0));
-        self.clock = Some((t0, n + frame.len() as u64));
-        let lagging = self.lag_ms() > PARTIAL_MAX_LAG_MS;
         let events = self.ep.push(frame);
         let silent = self.ep.last_probability() < self.ep.threshold();
+        self.handle(events, silent, dialect)
+    }
+
+    /// The input ended: close an utterance still open (its final transcript).
+    pub fn flush(&mut self, dialect: &str) -> Result<Vec<Heard>> {
+        let events = self.ep.flush();
+        self.handle(events, false, dialect)
+    }
+
+    fn handle(
+        &mut self,
+        events: Vec<EndpointEvent>,
+        silent: bool,
+        dialect: &str,
+    ) -> Result<Vec<Heard>> {
+        let mut out = Vec::new();
         let early_samples =
             (EARLY_FINAL_MS as u64 * xiaoan_audio::SAMPLE_RATE as u64 / 1000) as usize;
         for ev in events {
             match ev {
                 EndpointEvent::Start { .. } => {
-                    self.stream = Some(self.rec.new_stream(dialect));
+                    self.stream = Some(self.rec.new_stream_with(dialect, self.background));
                     self.held.clear();
                     self.quiet = 0;
-                    self.early = None;
+                    self.early = false;
                     out.push(Heard::Started);
                 }
                 EndpointEvent::Audio(samples) => {
@@ -525,46 +516,42 @@ impl<'a> Hearing<'a> {
                     } else {
                         self.quiet = 0;
                     }
-                    if self.early.is_some() && silent {
+                    if self.early && silent {
                         self.held.extend_from_slice(&samples);
                         continue;
                     }
-                    if !self.held.is_empty() || self.early.is_some() {
+                    if self.early {
                         // speech resumed after the early final: it no longer stands
                         st.accept_waveform(&std::mem::take(&mut self.held));
-                        self.early = None;
+                        self.early = false;
                     }
                     st.accept_waveform(&samples);
-                    if self.quiet == 0 && !lagging {
+                    if self.quiet >= early_samples {
+                        st.prepare_final()?;
+                        self.early = true;
+                    } else if self.quiet == 0 || self.background {
                         if let Some(p) = st.partial()? {
                             out.push(Heard::Partial(p));
                         }
-                    } else if self.quiet >= early_samples {
-                        let t0 = Instant::now();
-                        let text = st.finish()?.text;
-                        self.early = Some((text, t0, ms(t0.elapsed())));
                     }
                 }
                 EndpointEvent::End { at_s, .. } => {
                     if let Some(mut st) = self.stream.take() {
-                        let (text, decode_started, decode_ms, early) = match self.early.take() {
-                            Some((t, t0, d)) => (t, t0, d, true),
-                            None => {
-                                let t0 = Instant::now();
-                                let text = st.finish()?.text;
-                                (text, t0, ms(t0.elapsed()), false)
-                            }
-                        };
+                        let called = Instant::now();
+                        let text = st.finish()?.text;
+                        let (decode_started, took) =
+                            st.final_timing().unwrap_or((called, called.elapsed()));
                         out.push(Heard::Final {
                             text,
                             decode_started,
-                            decode_ms,
-                            early,
+                            decode_ms: ms(took),
+                            early: decode_started < called,
                             at_s,
                         });
                     }
                     self.held.clear();
                     self.quiet = 0;
+                    self.early = false;
                 }
             }
         }

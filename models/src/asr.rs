@@ -1,7 +1,9 @@
 //! The speech-recognition interface: [`AsrModel`] (loaded once, shared) and the
 //! options and results of one decoding pass.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -119,7 +121,26 @@ pub trait AsrModel: Send + Sync {
     /// A short name for logs and reports, e.g. `candle-whisper-base`.
     fn name(&self) -> &str;
     /// Recognise one utterance.
-    fn decode(&self, samples: &[f32], opts: &DecodeOptions) -> Result<Transcript>;
+    fn decode(&self, samples: &[f32], opts: &DecodeOptions) -> Result<Transcript> {
+        self.decode_cancellable(samples, opts, &AtomicBool::new(false))
+    }
+    /// Recognise one utterance, giving up with [`Error::Cancelled`] soon after `cancel`
+    /// becomes true (streaming drops a partial decode that the end-point made useless).
+    fn decode_cancellable(
+        &self,
+        samples: &[f32],
+        opts: &DecodeOptions,
+        cancel: &AtomicBool,
+    ) -> Result<Transcript>;
+}
+
+/// [`Error::Cancelled`] when `cancel` is set.
+pub(crate) fn check_cancel(cancel: &AtomicBool) -> Result<()> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(Error::Cancelled)
+    } else {
+        Ok(())
+    }
 }
 
 /// Traditional → Simplified Chinese (zhconv, `zh-Hans`); other text passes unchanged.
@@ -161,6 +182,10 @@ enum Script {
 pub struct ScriptedAsr {
     script: Script,
     calls: Mutex<usize>,
+    /// How long each decode takes (it checks for cancellation every millisecond).
+    delay: Duration,
+    /// Decodes given up on request.
+    cancelled: Mutex<usize>,
 }
 
 impl ScriptedAsr {
@@ -169,6 +194,8 @@ impl ScriptedAsr {
         Self {
             script: Script::Sequence(texts.into_iter().map(Into::into).collect()),
             calls: Mutex::new(0),
+            delay: Duration::ZERO,
+            cancelled: Mutex::new(0),
         }
     }
 
@@ -186,7 +213,20 @@ impl ScriptedAsr {
                 chars_per_second,
             },
             calls: Mutex::new(0),
+            delay: Duration::ZERO,
+            cancelled: Mutex::new(0),
         }
+    }
+
+    /// Make every decode take `delay`, like a real recogniser on a small machine.
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// How many decodes were cancelled before they finished.
+    pub fn cancelled(&self) -> usize {
+        self.cancelled.lock().map(|c| *c).unwrap_or(0)
     }
 
     /// How many times `decode` ran.
@@ -200,7 +240,12 @@ impl AsrModel for ScriptedAsr {
         "scripted"
     }
 
-    fn decode(&self, samples: &[f32], _opts: &DecodeOptions) -> Result<Transcript> {
+    fn decode_cancellable(
+        &self,
+        samples: &[f32],
+        _opts: &DecodeOptions,
+        cancel: &AtomicBool,
+    ) -> Result<Transcript> {
         check_samples(samples)?;
         let n = {
             let mut c = self
@@ -210,6 +255,16 @@ impl AsrModel for ScriptedAsr {
             *c += 1;
             *c - 1
         };
+        let t0 = Instant::now();
+        while t0.elapsed() < self.delay {
+            if check_cancel(cancel).is_err() {
+                if let Ok(mut c) = self.cancelled.lock() {
+                    *c += 1;
+                }
+                return Err(Error::Cancelled);
+            }
+            std::thread::sleep(Duration::from_millis(1).min(self.delay));
+        }
         let text: String = match &self.script {
             Script::Sequence(v) => v.get(n).or(v.last()).cloned().unwrap_or_default(),
             Script::Growing {

@@ -8,12 +8,15 @@
 //! length (rounded up, see [`ENCODER_PAD_S`]) instead of a zero-padded 30 s window.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, LayerNorm, Linear, VarBuilder};
 use tokenizers::Tokenizer;
 
-use crate::asr::{check_samples, to_simplified, AsrModel, DecodeOptions, StopReason, Transcript};
+use crate::asr::{
+    check_cancel, check_samples, to_simplified, AsrModel, DecodeOptions, StopReason, Transcript,
+};
 use crate::decoding::{compression_ratio, find_loop, token_budget, BiasTrie};
 use crate::error::{Error, Result};
 
@@ -348,6 +351,17 @@ pub struct CandleWhisper {
 }
 
 impl CandleWhisper {
+    /// Seconds of zero audio appended before the trimmed encoder window (default
+    /// [`ENCODER_PAD_S`]; clamped to 0–30 s).
+    pub fn with_encoder_pad(mut self, secs: f32) -> Self {
+        self.pad_s = if secs.is_finite() {
+            secs.clamp(0.0, 30.0)
+        } else {
+            ENCODER_PAD_S
+        };
+        self
+    }
+
     /// Load the converted model from `dir` (`model.safetensors`, `config.json`,
     /// `tokenizer.json`, `mel_filters.safetensors`, as [`crate::import`] writes them).
     pub fn load(dir: &Path) -> Result<Self> {
@@ -570,6 +584,7 @@ impl CandleWhisper {
         budget: usize,
         bias: &BiasTrie,
         rng: &mut u64,
+        cancel: &AtomicBool,
     ) -> Result<Transcript> {
         let mut st = self.model.new_state(audio).map_err(ce)?;
         let hidden = self.model.decode_step(prefix, &mut st).map_err(ce)?;
@@ -616,6 +631,7 @@ impl CandleWhisper {
                 stop = StopReason::TokenBudget;
                 break;
             }
+            check_cancel(cancel)?;
             let h = self.model.decode_step(&[next], &mut st).map_err(ce)?;
             logits = self.model.logits(&h, 0).map_err(ce)?;
         }
@@ -680,8 +696,14 @@ impl AsrModel for CandleWhisper {
         &self.name
     }
 
-    fn decode(&self, samples: &[f32], opts: &DecodeOptions) -> Result<Transcript> {
+    fn decode_cancellable(
+        &self,
+        samples: &[f32],
+        opts: &DecodeOptions,
+        cancel: &AtomicBool,
+    ) -> Result<Transcript> {
         check_samples(samples)?;
+        check_cancel(cancel)?;
         let secs = samples.len() as f32 / SR as f32;
         if samples.len() < HOP {
             return Ok(Transcript::no_speech(1.0));
@@ -689,6 +711,7 @@ impl AsrModel for CandleWhisper {
         let frames = self.frames_for(samples.len());
         let mel = self.log_mel(samples, frames)?;
         let audio = self.model.encode(&mel).map_err(ce)?;
+        check_cancel(cancel)?;
         let (prefix, sot_index) = self.prefix(opts)?;
         let budget = token_budget(secs, opts.max_tokens_per_second);
         let phrases: Vec<Vec<u32>> = opts
@@ -710,7 +733,9 @@ impl AsrModel for CandleWhisper {
         let mut rng = SAMPLER_SEED;
         let mut best: Option<Transcript> = None;
         for &t in &temps {
-            let r = self.attempt(&audio, &prefix, sot_index, t, budget, &bias, &mut rng)?;
+            let r = self.attempt(
+                &audio, &prefix, sot_index, t, budget, &bias, &mut rng, cancel,
+            )?;
             let silent = r.no_speech_prob > opts.no_speech_threshold
                 && (r.avg_logprob < opts.logprob_threshold || r.text.is_empty());
             if silent {
@@ -1028,6 +1053,7 @@ pub(crate) mod tests {
                 20,
                 &BiasTrie::default(),
                 &mut rng,
+                &AtomicBool::new(false),
             )
             .unwrap();
         let n = t.tokens.len().min(ref_out.len());

@@ -50,6 +50,9 @@ pub enum Error {
     /// A backend was compiled out.
     #[error("the {0} engine is not built in (rebuild with `--features {0}`)")]
     Disabled(&'static str),
+    /// The decode was cancelled before it finished (streaming no longer needed it).
+    #[error("decoding was cancelled")]
+    Cancelled,
     /// A configuration value is out of range.
     #[error("invalid setting: {0}")]
     Config(String),

@@ -1,7 +1,10 @@
 //! Streaming recognition over any [`AsrModel`]: [`AsrStream`] and
 //! [`LocalAgreementStream`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::asr::{AsrModel, DecodeOptions, StopReason, Transcript, MAX_DECODE_SECONDS};
 use crate::error::{Error, Result};
@@ -16,12 +19,26 @@ const RATE: f32 = 16_000.0;
 pub trait AsrStream: Send {
     /// Append 16 kHz mono samples of the current utterance.
     fn accept_waveform(&mut self, samples: &[f32]);
-    /// Re-decode if at least `step_s` seconds of new audio arrived. Returns
-    /// `Some(committed text so far)` when the committed text grew, `None` otherwise. The
-    /// committed text only grows: each value starts with the previous one.
+    /// Re-decode if at least `step_s` seconds of new audio arrived (in the background
+    /// when the stream decodes off the caller's thread: the result shows up in a later
+    /// call). Returns `Some(committed text so far)` when the committed text grew, `None`
+    /// otherwise. The committed text only grows: each value starts with the previous one.
     fn partial(&mut self) -> Result<Option<String>>;
+    /// The resident has probably stopped: start decoding everything heard so far now,
+    /// dropping a partial decode that does not cover it, so that [`finish`](AsrStream::finish)
+    /// at the end-point finds the final ready. Audio fed later than this makes that
+    /// decode stale (unless it is only silence). A stream without background decoding
+    /// does nothing here.
+    fn prepare_final(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Decode the whole utterance and return the final transcript.
     fn finish(&mut self) -> Result<Transcript>;
+    /// When the decode whose hypothesis the last [`finish`](AsrStream::finish) used
+    /// started, and how long it ran.
+    fn final_timing(&self) -> Option<(Instant, Duration)> {
+        None
+    }
     /// Forget the utterance and start afresh.
     fn reset(&mut self);
 }
@@ -35,6 +52,10 @@ pub struct StreamConfig {
     /// Longest stretch decoded in one pass; a longer utterance is closed at this length
     /// and continues in a fresh window (text carried over). Default 28 (under Whisper's 30 s).
     pub max_utterance_s: f32,
+    /// Decode partials on a worker thread, so that the caller (the capture loop) never
+    /// waits for one and the end-point can cancel one that is still running. Default true;
+    /// decoding a file as fast as possible turns it off so that every step is decoded.
+    pub background: bool,
 }
 
 impl Default for StreamConfig {
@@ -42,6 +63,7 @@ impl Default for StreamConfig {
         Self {
             step_s: 0.5,
             max_utterance_s: 28.0,
+            background: true,
         }
     }
 }
@@ -88,6 +110,39 @@ pub struct LocalAgreementStream {
     committed: Vec<char>,
     /// Final text of earlier windows of an over-long utterance.
     done: String,
+    /// The decode running on a worker thread (background mode).
+    job: Option<Job>,
+    /// Start and duration of the decode behind `last_transcript`.
+    timing: Option<(Instant, Duration)>,
+}
+
+/// One decode of `buf[..len]` on a worker thread.
+struct Job {
+    len: usize,
+    cancel: Arc<AtomicBool>,
+    started: Instant,
+    /// the result and when the decode ended
+    handle: JoinHandle<(Result<Transcript>, Instant)>,
+}
+
+impl Job {
+    /// Wait for the decode; `None` when it was cancelled.
+    fn join(self) -> Result<Option<(Transcript, usize, Instant, Duration)>> {
+        let Job {
+            len,
+            started,
+            handle,
+            ..
+        } = self;
+        match handle.join() {
+            Ok((Ok(t), ended)) => Ok(Some((t, len, started, ended - started))),
+            Ok((Err(Error::Cancelled), _)) => Ok(None),
+            Ok((Err(e), _)) => Err(e),
+            Err(_) => Err(Error::Decode(
+                "the recogniser's worker thread failed".into(),
+            )),
+        }
+    }
 }
 
 impl LocalAgreementStream {
@@ -103,6 +158,8 @@ impl LocalAgreementStream {
             last_transcript: None,
             committed: Vec::new(),
             done: String::new(),
+            job: None,
+            timing: None,
         }
     }
 
@@ -120,10 +177,68 @@ impl LocalAgreementStream {
         s
     }
 
-    /// Decode the current window and update the agreement.
+    /// Decode the current window on this thread and update the agreement.
     fn redecode(&mut self) -> Result<()> {
+        let started = Instant::now();
         let t = self.model.decode(&self.buf, &self.opts)?;
-        self.decoded_len = self.buf.len();
+        self.apply(t, self.buf.len(), started, started.elapsed());
+        Ok(())
+    }
+
+    /// Start decoding the current window on a worker thread.
+    fn start_job(&mut self) {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (model, opts, audio) = (self.model.clone(), self.opts.clone(), self.buf.clone());
+        let flag = cancel.clone();
+        let handle = std::thread::spawn(move || {
+            let r = model.decode_cancellable(&audio, &opts, &flag);
+            (r, Instant::now())
+        });
+        self.job = Some(Job {
+            len: self.buf.len(),
+            cancel,
+            started: Instant::now(),
+            handle,
+        });
+    }
+
+    /// Take the worker's result when it is done (or wait for it: `wait`).
+    fn collect(&mut self, wait: bool) -> Result<()> {
+        if !self
+            .job
+            .as_ref()
+            .is_some_and(|j| wait || j.handle.is_finished())
+        {
+            return Ok(());
+        }
+        if let Some(job) = self.job.take() {
+            if let Some((t, len, started, took)) = job.join()? {
+                self.apply(t, len, started, took);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop the worker's decode (a result it already had still counts).
+    fn cancel_job(&mut self) -> Result<()> {
+        if let Some(job) = &self.job {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
+        self.collect(true)
+    }
+
+    /// Whether a decode of `buf[..len]` stands for the whole window now.
+    fn covers(&self, len: usize) -> bool {
+        len == self.buf.len() || (len < self.buf.len() && self.only_silence_after(len))
+    }
+
+    /// A hypothesis of `buf[..len]` arrived: update the agreement.
+    fn apply(&mut self, t: Transcript, len: usize, started: Instant, took: Duration) {
+        if len > self.buf.len() {
+            return; // the window was closed meanwhile
+        }
+        self.decoded_len = len;
+        self.timing = Some((started, took));
         let hyp: Vec<char> = t.text.chars().collect();
         if let Some(prev) = &self.last_hyp {
             let lcp = prev.iter().zip(&hyp).take_while(|(a, b)| a == b).count();
@@ -133,11 +248,11 @@ impl LocalAgreementStream {
         }
         self.last_hyp = Some(hyp);
         self.last_transcript = Some(t);
-        Ok(())
     }
 
     /// Close the current window of an over-long utterance: its full text becomes done.
     fn close_window(&mut self) -> Result<()> {
+        self.cancel_job()?;
         let t = self.final_of_window()?;
         self.done.push_str(&t.text);
         self.buf.clear();
@@ -148,12 +263,12 @@ impl LocalAgreementStream {
         Ok(())
     }
 
-    /// True when the audio after the last decode is only the pause after speech: its
-    /// level is at least 20 dB below the decoded audio's (or below -50 dBFS). The last
-    /// hypothesis then already heard everything, and the final need not decode it again —
-    /// at the end of an utterance that saves a whole decode.
-    fn only_silence_since_decode(&self) -> bool {
-        let (heard, tail) = self.buf.split_at(self.decoded_len.min(self.buf.len()));
+    /// True when the audio after `buf[..len]` is only the pause after speech: its
+    /// level is at least 20 dB below that of `buf[..len]` (or below -50 dBFS). A
+    /// hypothesis of `buf[..len]` then already heard everything, and the final need not
+    /// decode it again — at the end of an utterance that saves a whole decode.
+    fn only_silence_after(&self, len: usize) -> bool {
+        let (heard, tail) = self.buf.split_at(len.min(self.buf.len()));
         if tail.is_empty() {
             return true;
         }
@@ -174,8 +289,16 @@ impl LocalAgreementStream {
         if self.buf.is_empty() {
             return Ok(Transcript::no_speech(1.0));
         }
+        // A hypothesis of all but the pause stands for the whole window, unless it heard
+        // nothing: Whisper's no-speech call moves with the window's length, and the
+        // end-pointer did hear speech, so the whole window gets its own decode.
+        let heard_nothing = self
+            .last_transcript
+            .as_ref()
+            .is_some_and(|t| t.text.trim().is_empty());
         if self.last_transcript.is_none()
-            || (self.decoded_len != self.buf.len() && !self.only_silence_since_decode())
+            || (self.decoded_len != self.buf.len()
+                && (heard_nothing || !self.only_silence_after(self.decoded_len)))
         {
             self.redecode()?;
         }
@@ -192,6 +315,14 @@ impl LocalAgreementStream {
             t.text = self.committed.iter().chain(rest).collect();
         }
         Ok(t)
+    }
+}
+
+impl Drop for LocalAgreementStream {
+    fn drop(&mut self) {
+        if let Some(job) = &self.job {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -221,19 +352,53 @@ impl AsrStream for LocalAgreementStream {
 
     fn partial(&mut self) -> Result<Option<String>> {
         let before = self.committed_text();
+        self.collect(false)?;
         if self.buf.len() > self.max_samples() {
             let rest = self.buf.split_off(self.max_samples());
             self.close_window()?;
             self.buf = rest;
         }
         if self.buf.len() >= self.decoded_len + self.step_samples() {
-            self.redecode()?;
+            if !self.cfg.background {
+                self.redecode()?;
+            } else if self.job.is_none() {
+                self.start_job();
+            }
         }
         let now = self.committed_text();
         Ok((now.chars().count() > before.chars().count()).then_some(now))
     }
 
+    fn prepare_final(&mut self) -> Result<()> {
+        if !self.cfg.background || self.buf.is_empty() || self.buf.len() > self.max_samples() {
+            return Ok(());
+        }
+        self.collect(false)?;
+        if let Some(len) = self.job.as_ref().map(|j| j.len) {
+            if self.covers(len) {
+                return Ok(()); // the running decode already hears everything
+            }
+            self.cancel_job()?;
+        }
+        if self.last_transcript.is_some() && self.covers(self.decoded_len) {
+            return Ok(());
+        }
+        self.start_job();
+        Ok(())
+    }
+
+    fn final_timing(&self) -> Option<(Instant, Duration)> {
+        self.timing
+    }
+
     fn finish(&mut self) -> Result<Transcript> {
+        if let Some(len) = self.job.as_ref().map(|j| j.len) {
+            if self.covers(len) {
+                self.collect(true)?;
+            } else {
+                self.cancel_job()?;
+            }
+        }
         if self.buf.len() > self.max_samples() {
             let rest = self.buf.split_off(self.max_samples());
             self.close_window()?;
@@ -250,6 +415,11 @@ impl AsrStream for LocalAgreementStream {
     }
 
     fn reset(&mut self) {
+        if let Some(job) = self.job.take() {
+            // the worker notices within a decoder step and its result is dropped
+            job.cancel.store(true, Ordering::Relaxed);
+        }
+        self.timing = None;
         self.buf.clear();
         self.decoded_len = 0;
         self.last_hyp = None;
@@ -264,12 +434,16 @@ mod tests {
     use super::*;
     use crate::asr::ScriptedAsr;
 
+    /// Every step decoded on the caller's thread, as `--fast` file decoding does.
+    fn sync_cfg() -> StreamConfig {
+        StreamConfig {
+            background: false,
+            ..StreamConfig::default()
+        }
+    }
+
     fn stream(asr: ScriptedAsr) -> LocalAgreementStream {
-        LocalAgreementStream::new(
-            Arc::new(asr),
-            DecodeOptions::default(),
-            StreamConfig::default(),
-        )
+        LocalAgreementStream::new(Arc::new(asr), DecodeOptions::default(), sync_cfg())
     }
 
     /// Feed `secs` of audio in 0.1 s chunks, collecting every partial.
@@ -308,11 +482,7 @@ mod tests {
     #[test]
     fn a_final_after_only_silence_reuses_the_last_decode_and_speech_is_decoded_again() {
         let asr = Arc::new(ScriptedAsr::sequence(["我想", "我想办", "我想办社保卡"]));
-        let mut s = LocalAgreementStream::new(
-            asr.clone(),
-            DecodeOptions::default(),
-            StreamConfig::default(),
-        );
+        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), sync_cfg());
         feed(&mut s, 1.0); // speech at 0.01 amplitude: two decodes at 0.5 s steps
         let before = asr.calls();
         assert!(before >= 2, "partials decoded: {before}");
@@ -323,11 +493,7 @@ mod tests {
 
         // speech after the last decode is never skipped
         let asr = Arc::new(ScriptedAsr::sequence(["我想", "我想办", "我想办社保卡"]));
-        let mut s = LocalAgreementStream::new(
-            asr.clone(),
-            DecodeOptions::default(),
-            StreamConfig::default(),
-        );
+        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), sync_cfg());
         feed(&mut s, 1.0);
         let before = asr.calls();
         s.accept_waveform(&[0.01; 3200]); // 0.2 s more speech
@@ -383,11 +549,7 @@ mod tests {
     #[test]
     fn finish_without_new_audio_does_not_decode_again() {
         let asr = Arc::new(ScriptedAsr::growing("一二三四五六七八九十", 4.0));
-        let mut s = LocalAgreementStream::new(
-            asr.clone(),
-            DecodeOptions::default(),
-            StreamConfig::default(),
-        );
+        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), sync_cfg());
         feed(&mut s, 1.0);
         let calls = asr.calls();
         let t = s.finish().unwrap();
@@ -417,6 +579,7 @@ mod tests {
         let cfg = StreamConfig {
             step_s: 0.5,
             max_utterance_s: 2.0,
+            background: false,
         };
         let mut s = LocalAgreementStream::new(
             Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 1.0)),
@@ -433,7 +596,7 @@ mod tests {
 
     #[test]
     fn config_ranges_are_checked() {
-        assert!(StreamConfig::default().validate().is_ok());
+        assert!(sync_cfg().validate().is_ok());
         assert!(StreamConfig {
             step_s: 0.0,
             ..Default::default()
@@ -449,5 +612,101 @@ mod tests {
         let c: StreamConfig = toml::from_str("step_s = 0.25").unwrap();
         assert_eq!(c.step_s, 0.25);
         assert!(toml::from_str::<StreamConfig>("stepp = 1").is_err());
+    }
+
+    fn background(asr: &Arc<ScriptedAsr>) -> LocalAgreementStream {
+        LocalAgreementStream::new(
+            asr.clone(),
+            DecodeOptions::default(),
+            StreamConfig::default(),
+        )
+    }
+
+    #[test]
+    fn background_partials_never_block_and_still_grow() {
+        // each decode takes 1 s; feeding 3 s of audio must not wait for one (decoding on
+        // the caller's thread, the first partial alone would hold it up for 1 s)
+        let sentence = "我想办理社保卡需要带什么材料";
+        let asr =
+            Arc::new(ScriptedAsr::growing(sentence, 3.0).with_delay(Duration::from_millis(1000)));
+        let mut s = background(&asr);
+        let t0 = Instant::now();
+        let mut partials = Vec::new();
+        for _ in 0..30 {
+            s.accept_waveform(&[0.01; 1600]);
+            if let Some(p) = s.partial().unwrap() {
+                partials.push(p);
+            }
+        }
+        let fed_in = t0.elapsed();
+        assert!(
+            fed_in < Duration::from_millis(900),
+            "feeding waited for decodes: {fed_in:?}"
+        );
+        // let the running decodes land, as the next captured frames would
+        for _ in 0..30 {
+            // 3 s more speech as it arrives
+            std::thread::sleep(Duration::from_millis(100));
+            s.accept_waveform(&[0.01; 1600]);
+            if let Some(p) = s.partial().unwrap() {
+                partials.push(p);
+            }
+        }
+        assert!(
+            !partials.is_empty(),
+            "no partial from the background decodes"
+        );
+        for w in partials.windows(2) {
+            assert!(w[1].starts_with(&w[0]), "flicker: {w:?}");
+        }
+        assert_eq!(s.finish().unwrap().text, sentence);
+    }
+
+    #[test]
+    fn prepare_final_cancels_a_stale_partial_and_finish_uses_its_own_decode() {
+        let asr = Arc::new(
+            ScriptedAsr::growing("我想办社保卡", 2.0).with_delay(Duration::from_millis(400)),
+        );
+        let mut s = background(&asr);
+        // 1 s of speech: a partial decode of the first 0.5 s starts and is still running
+        for _ in 0..10 {
+            s.accept_waveform(&[0.01; 1600]);
+            s.partial().unwrap();
+        }
+        // 2 s more speech fed while the partial runs, then the pause
+        s.accept_waveform(&[0.01; 32_000]);
+        s.accept_waveform(&[0.0; 3200]);
+        s.prepare_final().unwrap();
+        let t = s.finish().unwrap();
+        assert_eq!(asr.cancelled(), 1, "the stale partial was cancelled");
+        assert_eq!(t.text, "我想办社保卡", "the final heard all 3 s of speech");
+        let (started, took) = s.final_timing().expect("timing of the final decode");
+        assert!(took >= Duration::from_millis(400) && started.elapsed() >= took);
+    }
+
+    #[test]
+    fn speech_after_prepare_final_is_not_lost() {
+        let asr = Arc::new(
+            ScriptedAsr::growing("一二三四五六", 2.0).with_delay(Duration::from_millis(50)),
+        );
+        let mut s = background(&asr);
+        s.accept_waveform(&[0.01; 16_000]);
+        s.accept_waveform(&[0.0; 3200]);
+        s.prepare_final().unwrap();
+        // the resident goes on speaking: the early final no longer stands
+        s.accept_waveform(&[0.01; 32_000]);
+        assert_eq!(s.finish().unwrap().text, "一二三四五六");
+    }
+
+    #[test]
+    fn a_decode_that_heard_nothing_does_not_stand_for_the_pause_after_speech() {
+        // Whisper's no-speech call moves with the window's length: the decodes during the
+        // speech said "nothing", the whole window says the sentence
+        let asr = Arc::new(ScriptedAsr::sequence(["", "", "我想办社保卡"]));
+        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), sync_cfg());
+        feed(&mut s, 1.0);
+        assert_eq!(asr.calls(), 2);
+        s.accept_waveform(&[0.0; 4800]); // the pause
+        assert_eq!(s.finish().unwrap().text, "我想办社保卡");
     }
 }

@@ -5,6 +5,18 @@ use xiaoan_tests::{installed_home, repo, settings_in};
 
 #[test]
 fn streaming_partials_only_grow_and_the_final_transcript_is_close() {
+    stream_and_compare(false);
+}
+
+/// As the live loop runs: audio released in real time, partials decoded on a worker
+/// thread, the final decode started during the hang-over (cancelling a partial that no
+/// longer covers the speech). Nothing heard may be lost on the way.
+#[test]
+fn live_streaming_with_background_decodes_loses_no_words() {
+    stream_and_compare(true);
+}
+
+fn stream_and_compare(realtime: bool) {
     let Some(home) = installed_home() else {
         println!("SKIP: streaming: models not installed (run make setup)");
         return;
@@ -15,7 +27,9 @@ fn streaming_partials_only_grow_and_the_final_transcript_is_close() {
     let audio = xiaoan_agent::pipeline::load_audio(&s, &clip).unwrap();
     let mut partials: Vec<String> = Vec::new();
     let out = rec
-        .stream(&audio, "cmn", false, &mut |p| partials.push(p.text.clone()))
+        .stream(&audio, "cmn", realtime, &mut |p| {
+            partials.push(p.text.clone())
+        })
         .unwrap();
     for w in partials.windows(2) {
         assert!(
@@ -38,14 +52,33 @@ fn streaming_partials_only_grow_and_the_final_transcript_is_close() {
         .chars()
         .filter(|c| !c.is_ascii_punctuation() && !"，。".contains(*c))
         .collect();
-    let d = xiaoan_eval::edit_distance(&a, &b);
     assert!(!b.is_empty(), "the final transcript is not empty");
-    assert!(
-        d * 4 <= a.len().max(1),
-        "streaming final {:?} vs offline {:?}: distance {d}",
-        out.text,
-        offline
-    );
+    if let Some(last) = partials.last() {
+        assert!(
+            out.text.starts_with(last.as_str()),
+            "what was shown stays: final {:?} after partial {last:?}",
+            out.text
+        );
+    }
+    if realtime {
+        // In real time the decodes fall at other audio lengths than offline, and Whisper
+        // base's guesses on this clip move with the length of the window; words lost on
+        // the way would show as a shorter transcript.
+        assert!(
+            b.len() * 4 >= a.len() * 3,
+            "live final {:?} is much shorter than offline {:?}",
+            out.text,
+            offline
+        );
+    } else {
+        let d = xiaoan_eval::edit_distance(&a, &b);
+        assert!(
+            d * 4 <= a.len().max(1),
+            "streaming final {:?} vs offline {:?}: distance {d}",
+            out.text,
+            offline
+        );
+    }
     // (on a clip this short, local agreement may commit nothing before the end: the first
     // partial's latency is measured in the ASR benchmark)
 }
