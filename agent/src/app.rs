@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use xiaoan_eval::{ManifestItem, Pipeline, Prediction, RunOptions};
-use xiaoan_intents::{Context, Intent, Understander};
+use xiaoan_intents::{Context, Understander};
 use xiaoan_kb::{Guide, Retriever, TantivyRetriever};
 
 use crate::config::Settings;
@@ -63,25 +63,7 @@ pub fn build_agent(settings: &Settings, store_path: &Path) -> Result<Agent> {
     })
 }
 
-/// Intents whose answer needs a guide item (service ids are predicted for these).
-pub fn needs_guide(i: Intent) -> bool {
-    !matches!(
-        i,
-        Intent::NavRepeat
-            | Intent::NavSlower
-            | Intent::NavFaster
-            | Intent::NavStop
-            | Intent::ConfirmYes
-            | Intent::ConfirmNo
-            | Intent::Greeting
-            | Intent::Goodbye
-            | Intent::DialectSwitch
-            | Intent::Emergency
-            | Intent::HandoffHuman
-            | Intent::QueueStatus
-            | Intent::OutOfScope
-    )
-}
+pub use crate::route::needs_guide;
 
 /// The evaluation pipeline: the same recogniser, understanding and retriever as the
 /// agent, one manifest item at a time.
@@ -141,11 +123,15 @@ impl Pipeline for EvalPipeline<'_> {
         p.dialect = Some(chosen.unwrap_or_else(|| u.dialect.code.to_string()));
         p.intent = Some(u.intent.intent.as_str().to_string());
         p.intent_confidence = Some((u.intent.confidence * 1000.0).round() / 1000.0);
-        if needs_guide(u.intent.intent) && !u.normalized.text.is_empty() {
-            match self.retriever.search(&u.normalized.text, 3) {
-                Ok(hits) => p.service_ids = hits.into_iter().map(|h| h.id).collect(),
-                Err(e) => p.error = Some(format!("retrieval failed: {e}")),
+        // the same decision as the dialogue: the classifier's intent, or, when it is
+        // unsure and the guide matches strongly, a guessed guide question
+        match crate::route::read(&u, self.retriever) {
+            Ok(r) => {
+                p.intent = Some(r.intent.as_str().to_string());
+                p.intent_confidence = Some((r.confidence * 1000.0).round() / 1000.0);
+                p.service_ids = r.hits.into_iter().map(|h| h.id).collect();
             }
+            Err(e) => p.error = Some(format!("retrieval failed: {e}")),
         }
         p
     }

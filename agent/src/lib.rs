@@ -23,6 +23,7 @@ pub mod forms;
 pub mod live;
 pub mod pipeline;
 pub mod records;
+pub mod route;
 pub mod speech;
 pub mod staff;
 pub mod store;

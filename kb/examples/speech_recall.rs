@@ -8,6 +8,8 @@
 //! transcript is understood in its given dialect, and the guide is searched with the
 //! normalised text only when the predicted intent is one that a guide item answers; an
 //! item with a reference service counts as found when that id is among the top three.
+//! This is the classifier's gate alone: the agent also searches when the classifier is
+//! unsure (`xiaoan_agent::route`), measured by `agent/examples/speech_routing.rs`.
 use xiaoan_intents::train::{self, Example};
 use xiaoan_intents::{Context, Intent, Understander};
 use xiaoan_kb::{Guide, Retriever, TantivyRetriever};

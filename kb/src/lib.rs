@@ -38,5 +38,6 @@ pub use guide::{
     CATALOG_TSV, CENTRE_FILE, SUMMARY_MAX_CHARS, SUMMARY_MAX_SENTENCES,
 };
 pub use retrieve::{
-    decide, Decision, Hit, Retriever, TantivyRetriever, CLOSE_RATIO, MIN_CONFIDENCE, MIN_SCORE,
+    decide, spoken_title, Decision, Hit, Retriever, TantivyRetriever, CLOSE_RATIO, MIN_CONFIDENCE,
+    MIN_SCORE,
 };

@@ -468,8 +468,9 @@ pub fn decide(hits: &[Hit]) -> Decision {
     Decision::Answer(first.clone())
 }
 
-/// A title without its parenthesised explanation, for a short question.
-fn spoken_title(title: &str) -> &str {
+/// A title without its parenthesised explanation, for a short spoken question
+/// ("老年人优待卡（敬老卡）" → "老年人优待卡").
+pub fn spoken_title(title: &str) -> &str {
     title
         .split(['（', '('])
         .next()

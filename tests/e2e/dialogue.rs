@@ -215,6 +215,62 @@ fn a_guessed_emergency_on_garbled_words_is_asked_once_not_raised_unasked() {
 }
 
 #[test]
+fn a_misheard_guide_question_is_confirmed_first_then_answered_on_yes() {
+    // 门禁刷不开了 as a recogniser might garble it: the classifier's weak guess is
+    // "stop", but it sounds like the door-access item
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "门禁刷怖慨了");
+    assert_eq!(r.text, "您是想问“门禁刷脸录入”吗？", "{r:?}");
+    assert_eq!(
+        (r.flow.as_str(), r.awaiting.as_str()),
+        ("clarify", "yes_no")
+    );
+    let r = say(&a, &mut s, "是的");
+    assert_eq!(r.flow, "service", "{r:?}");
+    assert!(
+        r.text.contains("刷脸") && r.text.contains('？'),
+        "{}",
+        r.text
+    );
+    // a no: nothing answered, asked to say it again
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "门禁刷怖慨了");
+    let r = say(&a, &mut s, "不是");
+    assert!(r.text.contains("再说一遍"), "{}", r.text);
+    assert_eq!(r.flow, "idle", "{r:?}");
+    // after an answer (a yes/no is pending), the next misheard question is confirmed too
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "老年人优待卡怎么办");
+    let r = say(&a, &mut s, "门禁刷怖慨了");
+    assert!(r.text.contains("门禁刷脸录入"), "not a stop: {r:?}");
+}
+
+#[test]
+fn a_guess_never_starts_a_form() {
+    // 房产过户 garbled: the classifier's unsure guess is "declaration"; the guide item is
+    // confirmed and answered, no form is opened
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "房产锅户");
+    assert!(
+        r.text.contains("房产过户") && r.text.ends_with("吗？"),
+        "{r:?}"
+    );
+    let r = say(&a, &mut s, "对");
+    assert_eq!(r.flow, "service", "{r:?}");
+    assert!(r.receipt.is_none());
+}
+
+#[test]
+fn an_off_topic_question_still_gets_the_out_of_scope_reply() {
+    let (_d, a, mut s) = setup();
+    for q in ["明天会下雨吗", "帮我叫个外卖", "讲个笑话吧"] {
+        let r = say(&a, &mut s, q);
+        assert!(r.text.contains("帮不上忙"), "{q}: {}", r.text);
+        assert_eq!(r.flow, "idle", "{q}: {r:?}");
+    }
+}
+
+#[test]
 fn a_dispute_with_danger_goes_straight_to_the_emergency_path() {
     let (_d, a, mut s) = setup();
     let r = say(&a, &mut s, "邻居拿刀威胁要打人，我想找人调解");

@@ -159,3 +159,61 @@ fn synthetic_audio_items_run_end_to_end_and_meet_their_floors() {
 /// espeak-ng audio is poor, these catch regressions, not targets.
 const AUDIO_CER_CEILING: f64 = 0.95;
 const AUDIO_RECALL3_FLOOR: f64 = 0.3;
+
+#[test]
+fn misheard_service_questions_get_service_ids_and_off_topic_ones_none() {
+    // what `xiaoan eval` predicts on recogniser-like text: an unsure reading that sounds
+    // like a guide item becomes `service.query` with its ids; an off-topic question stays
+    // `out_of_scope` with none (the spec: empty when the intent needs none)
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings_in(dir.path(), "");
+    let manifest = dir.path().join("m.jsonl");
+    std::fs::write(
+        &manifest,
+        concat!(
+            r#"{"id": "g-1", "text": "门禁刷怖慨了", "intent": "service.query", "service_id": "smart-security"}"#,
+            "\n",
+            r#"{"id": "o-1", "text": "明天会下雨吗", "intent": "out_of_scope"}"#,
+            "\n",
+            r#"{"id": "n-1", "text": "再说一遍", "intent": "nav.repeat"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let m = read_manifest(&manifest).unwrap();
+    let guide = load_guide(&s).unwrap();
+    let retriever = load_retriever(&s, &guide).unwrap();
+    let understander = xiaoan_intents::Understander::builtin().unwrap();
+    let p = EvalPipeline {
+        recognizer: None,
+        understander: &understander,
+        retriever: retriever.as_ref(),
+        settings: &s,
+    };
+    let opts = RunOptions {
+        mode: DialectMode::Auto,
+        realtime: false,
+        jobs: 1,
+        progress: false,
+    };
+    let preds = run(&m, &p, &opts);
+    let got: Vec<(&str, Option<&str>)> = preds
+        .iter()
+        .map(|p| {
+            (
+                p.intent.as_deref().unwrap_or("-"),
+                p.service_ids.first().map(String::as_str),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("service.query", Some("smart-security")),
+            ("out_of_scope", None),
+            ("nav.repeat", None)
+        ],
+        "{preds:?}"
+    );
+    assert!(preds[1].service_ids.is_empty() && preds[2].service_ids.is_empty());
+}

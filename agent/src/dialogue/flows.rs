@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use xiaoan_audio::Earcon;
 use xiaoan_intents::{Awaiting, Entity, EntityKind, Intent, Understanding};
-use xiaoan_kb::{ChunkKind, Decision};
+use xiaoan_kb::{spoken_title, ChunkKind, Decision, Hit};
 
 use super::reply::{digits_for_ear, Reply};
 use super::session::Session;
@@ -60,6 +60,12 @@ pub enum Flow {
         first: String,
         /// Second candidate id.
         second: String,
+    },
+    /// Unsure words sounded like a guide item ([`crate::route`]); waiting for a yes
+    /// (answer it) or a no (ask them to say it again).
+    ConfirmItem {
+        /// The guide item guessed.
+        item: String,
     },
     /// Two intents were close; waiting for the resident to pick one.
     ClarifyIntent {
@@ -160,7 +166,9 @@ impl Flow {
         match self {
             Flow::Idle => "idle",
             Flow::Details { .. } | Flow::ClarifyItem { .. } => "service",
-            Flow::ClarifyIntent { .. } | Flow::ConfirmEmergency { .. } => "clarify",
+            Flow::ClarifyIntent { .. }
+            | Flow::ConfirmItem { .. }
+            | Flow::ConfirmEmergency { .. } => "clarify",
             Flow::PickForm => "declaration",
             Flow::Form(f) if f.form_id == MEDIATION => "mediation",
             Flow::Form(_) => "declaration",
@@ -185,7 +193,7 @@ impl Flow {
         match self {
             Flow::Idle | Flow::PickForm => Awaiting::Nothing,
             Flow::Details { .. } | Flow::MediatorOffer { .. } => Awaiting::YesNo,
-            Flow::ClarifyItem { .. } => Awaiting::YesNo,
+            Flow::ClarifyItem { .. } | Flow::ConfirmItem { .. } => Awaiting::YesNo,
             Flow::ClarifyIntent { .. } => Awaiting::Nothing,
             Flow::ConfirmEmergency { .. } => Awaiting::YesNo,
             Flow::Appointment { .. } => Awaiting::Slot(EntityKind::Date),
@@ -220,6 +228,7 @@ impl Flow {
             Flow::Idle => None,
             Flow::Details { .. } => Some("要继续听吗？".into()),
             Flow::ConfirmEmergency { .. } => Some(CONFIRM_EMERGENCY.into()),
+            Flow::ConfirmItem { .. } => Some("您刚才是问这个吗？".into()),
             Flow::ClarifyItem { .. } | Flow::ClarifyIntent { .. } => {
                 Some("您刚才想问哪一个？".into())
             }
@@ -254,6 +263,7 @@ impl Flow {
             Flow::ClarifyItem { .. } | Flow::ClarifyIntent { .. } => {
                 Some("现在请说您要问的是哪一个。".into())
             }
+            Flow::ConfirmItem { .. } => Some("现在请说“是”或者“不是”。".into()),
             Flow::PickForm => Some(format!("现在请说要办哪一项：{PICK_FORM_LIST}。")),
             Flow::Form(f) => Some(match &f.stage {
                 FormStage::Collect { .. } => {
@@ -450,33 +460,14 @@ pub fn feedback(a: &Agent, s: &mut Session, u: &Understanding) -> Reply {
     r
 }
 
-/// Unsure, but a guide question is among the two likeliest meanings and the guide has a
-/// clear match (garbled recogniser output often still sounds like the item): ask
-/// "您是想问老年人优待卡吗？" instead of a question about intents.
-pub fn guess_item(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Reply> {
-    let service_likely = u
-        .intent
-        .candidates
-        .iter()
-        .take(2)
-        .any(|(i, _)| *i == Intent::ServiceQuery);
-    if !service_likely {
-        return None;
-    }
-    let hits = a.retriever.search(&u.normalized.text, 3).ok()?;
-    match xiaoan_kb::decide(&hits) {
-        Decision::Answer(hit) => {
-            s.flow = Flow::ClarifyItem {
-                first: hit.id.clone(),
-                second: hit.id.clone(),
-            };
-            let mut r = Reply::say(format!("您是想问{}吗？", hit.title));
-            r.flow = "service".into();
-            r.awaiting = "yes_no".into();
-            Some(r)
-        }
-        _ => None,
-    }
+/// Unsure words that sound like a guide item ([`crate::route::read`] guessed it): one
+/// short yes/no question naming the item, e.g. "您是想问“老年人优待卡”吗？". Nothing is
+/// answered or started until the resident says yes.
+pub fn confirm_item(s: &mut Session, hit: &Hit) -> Reply {
+    s.flow = Flow::ConfirmItem {
+        item: hit.id.clone(),
+    };
+    Reply::say(format!("您是想问“{}”吗？", spoken_title(&hit.title)))
 }
 
 /// Unsure: one short question naming the two likeliest meanings.
@@ -637,6 +628,17 @@ pub fn continue_flow(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Re
                 Some(id) => Some(answer_item(a, s, &id)),
                 None if intent == Intent::ConfirmYes => Some(answer_item(a, s, &first)),
                 None => None,
+            }
+        }
+        Flow::ConfirmItem { item } => {
+            s.flow = Flow::Idle;
+            match intent {
+                Intent::ConfirmYes => Some(answer_item(a, s, &item)),
+                Intent::ConfirmNo => {
+                    Some(Reply::say("好的，是我没听清。请您再说一遍，想问什么事？"))
+                }
+                // something else (often the question said again): handled as usual
+                _ => None,
             }
         }
         Flow::ClarifyIntent {

@@ -3,8 +3,9 @@
 //! A turn runs: eyes-free controls (louder, help, more time) → understanding with the
 //! session's context → interrupts that win over any flow (`emergency`, `nav.stop`,
 //! `handoff.human`) → the current flow, if it is waiting for something → a handler per
-//! intent ([`Command`]). Unsure understanding never starts a form: it asks one short
-//! clarifying question instead.
+//! intent ([`Command`]). Unsure understanding never starts a form: when the words sound
+//! like a guide item ([`crate::route`]) it asks whether that item was meant, otherwise
+//! one short clarifying question.
 
 pub mod flows;
 pub mod reply;
@@ -221,6 +222,8 @@ impl Agent {
         // "13812345678" is a phone number, not "repeat". Only a confident command with
         // no value of the awaited kind in it interrupts (an emergency always does).
         let awaiting = s.flow.awaiting(&self.forms, &self.mediation);
+        // no form is being filled: a weak reading may be a misheard guide question
+        let open = !s.flow.is_collecting();
         let has_value = match awaiting {
             Awaiting::Slot(k) => u.entities.iter().any(|e| e.kind == k),
             _ => false,
@@ -273,6 +276,16 @@ impl Agent {
             {
                 return flows::confirm_emergency(s, u)
             }
+            _ => {}
+        }
+        // 3. unsure words that sound like a guide item: confirm the item before acting on
+        // a weak guess of anything else (the same decision as `xiaoan eval`)
+        if open {
+            if let Some(r) = self.confirm_guess(s, u) {
+                return r;
+            }
+        }
+        match cmd {
             Command::Stop if may_interrupt => return self.stop(s),
             Command::Handoff if may_interrupt && !u.intent.unsure => {
                 return flows::handoff(self, s)
@@ -282,18 +295,32 @@ impl Agent {
             Command::Faster if may_interrupt => return self.rate(s, true),
             _ => {}
         }
-        // 3. the current flow, if it waits for something
+        // 4. the current flow, if it waits for something
         if let Some(r) = flows::continue_flow(self, s, u) {
             return r;
         }
-        // 4. unsure: one short clarifying question, never a guess that starts a form
-        if u.intent.unsure {
-            if let Some(r) = flows::guess_item(self, s, u) {
+        // 5. a form let the words through (not an answer to its question): the guide's
+        // evidence as in 3
+        if !open {
+            if let Some(r) = self.confirm_guess(s, u) {
                 return r;
             }
+        }
+        // 6. unsure: one short clarifying question, never a guess that starts a form
+        if u.intent.unsure {
             return flows::clarify_intent(s, u);
         }
         self.dispatch(s, u, cmd)
+    }
+
+    /// The classifier is unsure and the guide has a strong match ([`crate::route::read`]):
+    /// ask "您是想问“老年人优待卡”吗？" instead of acting on the weak guess.
+    fn confirm_guess(&self, s: &mut Session, u: &Understanding) -> Option<Reply> {
+        if !crate::route::may_guess(u) {
+            return None;
+        }
+        let reading = crate::route::read(u, self.retriever.as_ref()).ok()?;
+        reading.guess().map(|hit| flows::confirm_item(s, hit))
     }
 
     /// Handle a command outside any flow.
