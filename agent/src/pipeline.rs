@@ -485,8 +485,11 @@ impl<'a> Hearing<'a> {
 
     /// The input ended: close an utterance still open (its final transcript).
     pub fn flush(&mut self, dialect: &str) -> Result<Vec<Heard>> {
+        // the tail is as silent as the last frame pushed: silence held back after the
+        // early final stays held, and no partial starts on it
+        let silent = self.ep.last_probability() < self.ep.threshold();
         let events = self.ep.flush();
-        self.handle(events, false, dialect)
+        self.handle(events, silent, dialect)
     }
 
     fn handle(
