@@ -17,6 +17,29 @@ fn lines() -> Vec<(String, String, String, Option<String>)> {
     xiaoan_agent::app::synth_lines()
 }
 
+/// Text items through the evaluation pipeline (no recogniser), as `xiaoan eval` runs them.
+fn run_text(
+    s: &xiaoan_agent::config::Settings,
+    m: &xiaoan_eval::Manifest,
+) -> Vec<xiaoan_eval::Prediction> {
+    let guide = load_guide(s).unwrap();
+    let retriever = load_retriever(s, &guide).unwrap();
+    let understander = xiaoan_intents::Understander::builtin().unwrap();
+    let p = EvalPipeline {
+        recognizer: None,
+        understander: &understander,
+        retriever: retriever.as_ref(),
+        settings: s,
+    };
+    let opts = RunOptions {
+        mode: DialectMode::Auto,
+        realtime: false,
+        jobs: 0,
+        progress: false,
+    };
+    run(m, &p, &opts)
+}
+
 #[test]
 fn text_items_meet_their_floors_and_the_report_is_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -32,22 +55,7 @@ fn text_items_meet_their_floors_and_the_report_is_written() {
     }
     drop(f);
     let m = read_manifest(&manifest).unwrap();
-    let guide = load_guide(&s).unwrap();
-    let retriever = load_retriever(&s, &guide).unwrap();
-    let understander = xiaoan_intents::Understander::builtin().unwrap();
-    let p = EvalPipeline {
-        recognizer: None,
-        understander: &understander,
-        retriever: retriever.as_ref(),
-        settings: &s,
-    };
-    let opts = RunOptions {
-        mode: DialectMode::Auto,
-        realtime: false,
-        jobs: 0,
-        progress: false,
-    };
-    let preds = run(&m, &p, &opts);
+    let preds = run_text(&s, &m);
     let sum = summarize(
         &m,
         &preds,
@@ -181,22 +189,7 @@ fn misheard_service_questions_get_service_ids_and_off_topic_ones_none() {
     )
     .unwrap();
     let m = read_manifest(&manifest).unwrap();
-    let guide = load_guide(&s).unwrap();
-    let retriever = load_retriever(&s, &guide).unwrap();
-    let understander = xiaoan_intents::Understander::builtin().unwrap();
-    let p = EvalPipeline {
-        recognizer: None,
-        understander: &understander,
-        retriever: retriever.as_ref(),
-        settings: &s,
-    };
-    let opts = RunOptions {
-        mode: DialectMode::Auto,
-        realtime: false,
-        jobs: 1,
-        progress: false,
-    };
-    let preds = run(&m, &p, &opts);
+    let preds = run_text(&s, &m);
     let got: Vec<(&str, Option<&str>)> = preds
         .iter()
         .map(|p| {
