@@ -541,7 +541,14 @@ impl<'a> Hearing<'a> {
                 EndpointEvent::End { at_s, .. } => {
                     if let Some(mut st) = self.stream.take() {
                         let called = Instant::now();
-                        let text = st.finish()?.text;
+                        let mut text = st.finish()?.text;
+                        if text.trim().is_empty() && !self.held.is_empty() {
+                            // The end-pointer heard speech and Whisper heard none: its
+                            // no-speech call moves with the window's length, so it gets
+                            // the utterance as the end-pointer closed it, pause and all.
+                            st.accept_waveform(&std::mem::take(&mut self.held));
+                            text = st.finish()?.text;
+                        }
                         let (decode_started, took) =
                             st.final_timing().unwrap_or((called, called.elapsed()));
                         out.push(Heard::Final {
