@@ -82,16 +82,11 @@ impl Recognizer {
             let m = load_model_with_lora(settings, engine, &code, &lora)?;
             dialect_models.insert(code, m);
         }
-        let stream_cfg = StreamConfig {
-            step_s: settings.config.asr.step_s,
-            max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
-            background: true,
-        };
         let models = settings.home.join("models");
         Ok(Recognizer {
             model,
             base: base_options(settings),
-            stream_cfg,
+            stream_cfg: stream_config(settings),
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
             adapters,
@@ -106,11 +101,7 @@ impl Recognizer {
         Ok(Recognizer {
             model,
             base: base_options(settings),
-            stream_cfg: StreamConfig {
-                step_s: settings.config.asr.step_s,
-                max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
-                background: true,
-            },
+            stream_cfg: stream_config(settings),
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
             adapters: crate::adapters::Adapters::load(settings)?,
@@ -140,15 +131,10 @@ impl Recognizer {
             .unwrap_or_else(|| self.model.clone())
     }
 
-    /// A fresh per-utterance stream for a dialect, decoding partials in the background
-    /// (the live loop: capture never waits for a decode).
-    pub fn new_stream(&self, dialect: &str) -> Box<dyn AsrStream> {
-        self.new_stream_with(dialect, true)
-    }
-
-    /// A fresh per-utterance stream; `background: false` decodes every step on the
-    /// caller's thread (a file decoded as fast as possible shows every partial).
-    pub fn new_stream_with(&self, dialect: &str, background: bool) -> Box<dyn AsrStream> {
+    /// A fresh per-utterance stream for a dialect; `background`: partials decode on a
+    /// worker thread (the live loop: capture never waits for a decode), else every step
+    /// on the caller's thread (a file decoded as fast as possible shows every partial).
+    pub fn new_stream(&self, dialect: &str, background: bool) -> Box<dyn AsrStream> {
         Box::new(LocalAgreementStream::new(
             self.model_for(dialect),
             self.options_for(dialect),
@@ -249,6 +235,15 @@ impl Recognizer {
             audio_s,
             elapsed_ms: ms(start.elapsed()),
         })
+    }
+}
+
+/// Streaming settings from the config (the caller of `new_stream` picks `background`).
+fn stream_config(settings: &Settings) -> StreamConfig {
+    StreamConfig {
+        step_s: settings.config.asr.step_s,
+        max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
+        ..StreamConfig::default()
     }
 }
 
@@ -430,7 +425,7 @@ pub struct Hearing<'a> {
     rec: &'a Recognizer,
     ep: Endpointer,
     stream: Option<Box<dyn AsrStream>>,
-    /// decode partials on a worker thread (see [`Recognizer::new_stream_with`])
+    /// decode partials on a worker thread (see [`Recognizer::new_stream`])
     background: bool,
     /// audio of the current utterance not yet fed (silence after the early final)
     held: Vec<f32>,
@@ -479,17 +474,21 @@ impl<'a> Hearing<'a> {
     /// usually it has already run during the hang-over).
     pub fn push(&mut self, frame: &[f32], dialect: &str) -> Result<Vec<Heard>> {
         let events = self.ep.push(frame);
-        let silent = self.ep.last_probability() < self.ep.threshold();
-        self.handle(events, silent, dialect)
+        self.handle(events, self.silent_now(), dialect)
     }
 
     /// The input ended: close an utterance still open (its final transcript).
     pub fn flush(&mut self, dialect: &str) -> Result<Vec<Heard>> {
         // the tail is as silent as the last frame pushed: silence held back after the
         // early final stays held, and no partial starts on it
-        let silent = self.ep.last_probability() < self.ep.threshold();
+        let silent = self.silent_now();
         let events = self.ep.flush();
         self.handle(events, silent, dialect)
+    }
+
+    /// Whether the end-pointer's last frame was below its speech threshold.
+    fn silent_now(&self) -> bool {
+        self.ep.last_probability() < self.ep.threshold()
     }
 
     fn handle(
@@ -504,7 +503,7 @@ impl<'a> Hearing<'a> {
         for ev in events {
             match ev {
                 EndpointEvent::Start { .. } => {
-                    self.stream = Some(self.rec.new_stream_with(dialect, self.background));
+                    self.stream = Some(self.rec.new_stream(dialect, self.background));
                     self.held.clear();
                     self.quiet = 0;
                     self.early = false;

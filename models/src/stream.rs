@@ -232,6 +232,18 @@ impl LocalAgreementStream {
         len == self.buf.len() || (len < self.buf.len() && self.only_silence_after(len))
     }
 
+    /// Whether the last hypothesis can be the window's final without another decode: it
+    /// covers the window, and if it heard nothing it decoded the window exactly —
+    /// Whisper's no-speech call moves with the window's length, and the end-pointer did
+    /// hear speech, so all but the pause is not enough then.
+    fn last_stands(&self) -> bool {
+        let Some(t) = &self.last_transcript else {
+            return false;
+        };
+        self.decoded_len == self.buf.len()
+            || (!t.text.trim().is_empty() && self.covers(self.decoded_len))
+    }
+
     /// A hypothesis of `buf[..len]` arrived: update the agreement.
     fn apply(&mut self, t: Transcript, len: usize, started: Instant, took: Duration) {
         if len > self.buf.len() {
@@ -289,17 +301,7 @@ impl LocalAgreementStream {
         if self.buf.is_empty() {
             return Ok(Transcript::no_speech(1.0));
         }
-        // A hypothesis of all but the pause stands for the whole window, unless it heard
-        // nothing: Whisper's no-speech call moves with the window's length, and the
-        // end-pointer did hear speech, so the whole window gets its own decode.
-        let heard_nothing = self
-            .last_transcript
-            .as_ref()
-            .is_some_and(|t| t.text.trim().is_empty());
-        if self.last_transcript.is_none()
-            || (self.decoded_len != self.buf.len()
-                && (heard_nothing || !self.only_silence_after(self.decoded_len)))
-        {
+        if !self.last_stands() {
             self.redecode()?;
         }
         let mut t = match &self.last_transcript {
@@ -380,7 +382,7 @@ impl AsrStream for LocalAgreementStream {
             }
             self.cancel_job()?;
         }
-        if self.last_transcript.is_some() && self.covers(self.decoded_len) {
+        if self.last_stands() {
             return Ok(());
         }
         self.start_job();
