@@ -89,8 +89,9 @@ impl Default for AudioConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AsrConfig {
-    /// `whisper` (whisper.cpp, default: as accurate as candle here, faster, less memory)
-    /// or `candle`.
+    /// `onnx` (default: Whisper's encoder on ONNX Runtime, the decoder on candle with f16
+    /// projections; the fastest here), `whisper` (whisper.cpp: the least memory) or
+    /// `candle` (all f32 on candle: the reference the others are checked against).
     pub engine: String,
     /// Seconds of new audio between two re-decodes while the resident speaks.
     pub step_s: f32,
@@ -105,14 +106,19 @@ pub struct AsrConfig {
     /// result looks like a loop or has a low log-probability.
     pub temperatures: Vec<f32>,
     /// Seconds of silence the encoder sees after the audio (its window is trimmed to the
-    /// utterance). Unset: each engine's measured default (whisper.cpp 5 s, candle 4 s).
+    /// utterance). Unset: each engine's measured default (whisper.cpp 5 s, candle and
+    /// onnx 4 s).
     pub encoder_margin_s: Option<f32>,
 }
 
 impl Default for AsrConfig {
     fn default() -> Self {
         AsrConfig {
-            engine: "whisper".into(),
+            engine: if cfg!(feature = "onnx") {
+                "onnx".into()
+            } else {
+                "whisper".into()
+            },
             step_s: 0.5,
             threads: 2,
             adapters_dir: None,
@@ -327,11 +333,11 @@ impl Config {
             reason: format!("{field}: {reason}"),
         };
         match self.asr.engine.as_str() {
-            "candle" | "whisper" => {}
+            "candle" | "whisper" | "onnx" => {}
             other => {
                 return Err(invalid(
                     "asr.engine",
-                    format!("unknown engine \"{other}\" (candle or whisper)"),
+                    format!("unknown engine \"{other}\" (onnx, whisper or candle)"),
                 ))
             }
         }

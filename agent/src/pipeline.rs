@@ -292,6 +292,14 @@ pub fn load_model_with_lora(
                 settings,
             )))
         }
+        #[cfg(feature = "onnx")]
+        "onnx" => {
+            let l = xiaoan_models::lora::LoraAdapter::load(lora)?;
+            Ok(Arc::new(candle_margin(
+                load_onnx(settings, Some(&l))?,
+                settings,
+            )))
+        }
         // an engine not built in: the same clear error as without an adapter
         _ => load_model(settings, engine),
     }
@@ -307,6 +315,29 @@ fn candle_margin(
         Some(s) => m.with_encoder_pad(s),
         None => m,
     }
+}
+
+/// The `onnx` engine: Whisper's encoder on ONNX Runtime (the library the set-up unpacks
+/// for the Silero VAD), the decoder on candle.
+#[cfg(feature = "onnx")]
+fn load_onnx(
+    settings: &Settings,
+    lora: Option<&xiaoan_models::lora::LoraAdapter>,
+) -> Result<xiaoan_models::CandleWhisper> {
+    let lib = settings.home.join("lib").join("libonnxruntime.so.1.32.0");
+    if !lib.is_file() {
+        return Err(Error::NotInstalled {
+            what: "the ONNX Runtime library (asr.engine = \"onnx\")".into(),
+            path: lib.display().to_string(),
+        });
+    }
+    let dir = xiaoan_models::whisper_dir(&settings.home);
+    Ok(xiaoan_models::CandleWhisper::load_onnx(
+        &dir,
+        lora,
+        &lib,
+        settings.config.asr.threads,
+    )?)
 }
 
 /// `asr.encoder_margin_s` applied to the whisper.cpp engine (unset: its own default).
@@ -360,6 +391,28 @@ pub fn load_model(settings: &Settings, engine: &str) -> Result<Arc<dyn AsrModel>
                 Err(Error::Config {
                     file: "xiaoan.toml".into(),
                     reason: "asr.engine = \"whisper\" but this build has no whisper.cpp engine: rebuild with `--features whisper`".into(),
+                })
+            }
+        }
+        "onnx" => {
+            #[cfg(feature = "onnx")]
+            {
+                if !dir.join("model.safetensors").is_file() {
+                    return Err(Error::NotInstalled {
+                        what: "the Whisper model (candle, ONNX Runtime encoder)".into(),
+                        path: dir.display().to_string(),
+                    });
+                }
+                Ok(Arc::new(candle_margin(
+                    load_onnx(settings, None)?,
+                    settings,
+                )))
+            }
+            #[cfg(not(feature = "onnx"))]
+            {
+                Err(Error::Config {
+                    file: "xiaoan.toml".into(),
+                    reason: "asr.engine = \"onnx\" but this build has no ONNX Runtime encoder: rebuild with `--features onnx`".into(),
                 })
             }
         }

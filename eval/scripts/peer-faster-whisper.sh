@@ -12,7 +12,7 @@
 #   careful  faster-whisper's defaults (beam 5, temperature fallback 0.0..1.0)
 #   fast     one temperature, 0 (no fallback)
 # both on cpu, int8, $PEER_THREADS threads (default 2), language zh. Ours:
-# `xiaoan bench asr` with $XIAOAN_ENGINES (default whisper:f16,whisper:q8_0,candle).
+# `xiaoan bench asr` with $XIAOAN_ENGINES (default onnx,whisper:f16,whisper:q8_0,candle).
 # Both sides are scored by the same code: the peer's transcripts are written as
 # predictions and scored by `xiaoan bench asr --score` (the project's CER: Traditional
 # -> Simplified, full-width folding, punctuation and spaces removed).
@@ -31,7 +31,7 @@ XIAOAN_CACHE="${XIAOAN_CACHE:-$XIAOAN_HOME/cache}"
 export XIAOAN_HOME XIAOAN_CACHE
 bin="${XIAOAN_BIN:-${CARGO_TARGET_DIR:-$here/target}/release/xiaoan}"
 threads="${PEER_THREADS:-2}"
-engines="${XIAOAN_ENGINES:-whisper:f16,whisper:q8_0,candle}"
+engines="${XIAOAN_ENGINES:-onnx,whisper:f16,whisper:q8_0,candle}"
 fw_version="1.2.1"
 ct2="$XIAOAN_HOME/models/src/whisper-base-ct2"
 venv="$XIAOAN_CACHE/peer-faster-whisper/venv"

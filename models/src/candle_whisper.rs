@@ -97,15 +97,26 @@ impl Attention {
     ) -> candle_core::Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let scale = 1.0 / ((d / self.n_head) as f64).sqrt();
-        let q = (self.heads(&self.q.forward(x)?)? * scale)?;
+        let q = (self.heads(&lin(&self.q, x)?)? * scale)?;
         let mut w = q.matmul(&k.t()?)?;
         if let Some(m) = mask {
             w = w.broadcast_add(m)?;
         }
         let w = candle_nn::ops::softmax_last_dim(&w)?;
         let y = w.matmul(v)?.transpose(1, 2)?.reshape((b, t, d))?;
-        self.o.forward(&y)
+        lin(&self.o, &y)
     }
+}
+
+/// A projection `x·Wᵀ + b`. The weights may be half precision (the decoder of the
+/// `onnx` engine, see [`Model::load`]): the input is then rounded to f16 for the
+/// product and the result returned as f32, as whisper.cpp does with its f16 weights.
+fn lin(l: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
+    let wd = l.weight().dtype();
+    if wd == x.dtype() {
+        return l.forward(x);
+    }
+    l.forward(&x.to_dtype(wd)?)?.to_dtype(x.dtype())
 }
 
 struct Block {
@@ -117,10 +128,11 @@ struct Block {
     mlp_ln: LayerNorm,
 }
 
+/// A layer norm, always f32 (even in a half-precision decoder).
 fn ln(d: usize, vb: VarBuilder) -> candle_core::Result<LayerNorm> {
     Ok(LayerNorm::new(
-        vb.get(d, "weight")?,
-        vb.get(d, "bias")?,
+        vb.get(d, "weight")?.to_dtype(DType::F32)?,
+        vb.get(d, "bias")?.to_dtype(DType::F32)?,
         LN_EPS,
     ))
 }
@@ -147,7 +159,7 @@ impl Block {
 
     fn mlp(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let h = self.mlp_ln.forward(x)?;
-        let h = self.fc2.forward(&self.fc1.forward(&h)?.gelu_erf()?)?;
+        let h = lin(&self.fc2, &lin(&self.fc1, &h)?.gelu_erf()?)?;
         x + h
     }
 }
@@ -174,10 +186,18 @@ struct Model {
 }
 
 impl Model {
-    fn load(cfg: &HfConfig, vb: VarBuilder) -> candle_core::Result<Self> {
+    /// The network from `vb`; with `half_decoder`, the decoder's projections and token
+    /// embeddings are read in f16 (half the bytes read per generated token, which bound
+    /// the decoder's speed on this kind of CPU: its products are memory-bound); layer
+    /// norms, attention and the residual stream stay f32.
+    fn load(cfg: &HfConfig, vb: VarBuilder, half_decoder: bool) -> candle_core::Result<Self> {
         let d = cfg.d_model;
         let enc = vb.pp("model.encoder");
-        let dec = vb.pp("model.decoder");
+        let dec = if half_decoder {
+            vb.clone().set_dtype(DType::F16).pp("model.decoder")
+        } else {
+            vb.pp("model.decoder")
+        };
         let c1 = Conv1dConfig {
             padding: 1,
             stride: 1,
@@ -219,7 +239,9 @@ impl Model {
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         let embed = dec.get((cfg.vocab_size, d), "embed_tokens.weight")?;
-        let embed_t = embed.t()?.contiguous()?;
+        // the transposed copy for the logits is made by `with_logits_table` once the
+        // weight file is unmapped, so the two never count together in peak memory
+        let embed_t = Tensor::zeros((d, 1), DType::F32, embed.device())?;
         Ok(Self {
             conv1,
             conv2,
@@ -228,10 +250,24 @@ impl Model {
             enc_ln: ln(d, enc.pp("layer_norm"))?,
             embed,
             embed_t,
-            dec_pos: dec.get((cfg.max_target_positions, d), "embed_positions.weight")?,
+            dec_pos: dec
+                .get((cfg.max_target_positions, d), "embed_positions.weight")?
+                .to_dtype(DType::F32)?,
             dec_blocks,
             dec_ln: ln(d, dec.pp("layer_norm"))?,
         })
+    }
+
+    /// The (d, vocab) table of the output projection, made from the token embeddings.
+    fn with_logits_table(mut self) -> candle_core::Result<Self> {
+        self.embed_t = self.embed.t()?.contiguous()?;
+        Ok(self)
+    }
+
+    /// Forget the encoder's layers (the `onnx` engine holds its own copy).
+    #[cfg(feature = "onnx")]
+    fn drop_encoder(&mut self) {
+        self.enc_blocks.clear();
     }
 
     /// mel (1, n_mels, frames) → audio features (1, frames/2, d).
@@ -243,30 +279,228 @@ impl Model {
         let mut x = x.broadcast_add(&self.enc_pos.narrow(0, 0, t)?)?;
         for b in &self.enc_blocks {
             let h = b.attn_ln.forward(&x)?;
-            let k = b.attn.heads(&b.attn.k.forward(&h)?)?;
-            let v = b.attn.heads(&b.attn.v.forward(&h)?)?;
+            let k = b.attn.heads(&lin(&b.attn.k, &h)?)?;
+            let v = b.attn.heads(&lin(&b.attn.v, &h)?)?;
             x = (&x + b.attn.attend(&h, &k, &v, None)?)?;
             x = b.mlp(&x)?;
         }
         self.enc_ln.forward(&x)
     }
 
-    fn new_state(&self, audio: &Tensor) -> candle_core::Result<DecoderState> {
+    /// The encoder as an ONNX graph with these weights (any LoRA deltas already merged):
+    /// inputs `mel` (1, n_mels, frames) and `pos` (frames/2, d), the positional rows
+    /// for this window; outputs `features` (frames/2, d) and, for decoder layer `i`,
+    /// `cross_k{i}` and `cross_v{i}` (h, frames/2, d/h). The same network as
+    /// [`Model::encode`] and [`Model::cross_kv`], written for ONNX Runtime's CPU
+    /// kernels: each projection is one `Gemm` on the (time, d) matrix (batch 1), and
+    /// the attention scale 1/√(d/h) is folded into the query projection.
+    #[cfg(feature = "onnx")]
+    fn encoder_onnx(&self, n_mels: usize, n_head: usize) -> candle_core::Result<Vec<u8>> {
+        use crate::onnx_graph::{Attr, Dim, Graph};
+        fn data(t: &Tensor) -> candle_core::Result<Vec<f32>> {
+            // the decoder's cross projections may be f16 (see `Model::load`)
+            t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
+        }
+        let d = self.enc_pos.dim(1)?;
+        let dh = d / n_head.max(1);
+        let n_lin = |l: &Linear| l.weight().elem_count() + l.bias().map_or(0, |b| b.elem_count());
+        let mut n_weights = self.conv1.weight().elem_count()
+            + self.conv2.weight().elem_count()
+            + 2 * d * (3 + 4 * self.enc_blocks.len());
+        for b in &self.enc_blocks {
+            n_weights += [&b.attn.q, &b.attn.k, &b.attn.v, &b.attn.o, &b.fc1, &b.fc2]
+                .into_iter()
+                .map(n_lin)
+                .sum::<usize>();
+        }
+        for b in &self.dec_blocks {
+            if let Some((a, _)) = &b.cross {
+                n_weights += n_lin(&a.k) + n_lin(&a.v);
+            }
+        }
+        let mut g = Graph::with_capacity(4 * n_weights);
+        let w = |g: &mut Graph, name: &str, t: &Tensor| -> candle_core::Result<String> {
+            g.init_f32(name, t.dims(), &data(t)?);
+            Ok(name.to_string())
+        };
+        let bias = |g: &mut Graph, name: &str, t: Option<&Tensor>| -> candle_core::Result<String> {
+            let t = t.ok_or_else(|| candle_core::Error::Msg(format!("{name}: no bias")))?;
+            w(g, name, t)
+        };
+        g.init_i64("shape_dt", &[d as i64, -1]);
+        g.init_i64("shape_heads", &[-1, n_head as i64, dh as i64]);
+        g.init_i64("shape_td", &[-1, d as i64]);
+        let gemm = |g: &mut Graph,
+                    x: &str,
+                    l: &Linear,
+                    name: &str,
+                    scale: f64|
+         -> candle_core::Result<String> {
+            let wt = if scale == 1.0 {
+                l.weight().clone()
+            } else {
+                (l.weight() * scale)?
+            };
+            let wn = w(g, &format!("{name}.w"), &wt)?;
+            let mut ins = vec![x.to_string(), wn];
+            if let Some(b) = l.bias() {
+                let bt = if scale == 1.0 {
+                    b.clone()
+                } else {
+                    (b * scale)?
+                };
+                ins.push(w(g, &format!("{name}.b"), &bt)?);
+            }
+            let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+            Ok(g.node("Gemm", &refs, name, &[("transB", Attr::Int(1))]))
+        };
+        let layer_norm =
+            |g: &mut Graph, x: &str, l: &LayerNorm, name: &str| -> candle_core::Result<String> {
+                let s = w(g, &format!("{name}.w"), l.weight())?;
+                let b = bias(g, &format!("{name}.b"), l.bias())?;
+                Ok(g.node(
+                    "LayerNormalization",
+                    &[x, &s, &b],
+                    name,
+                    &[
+                        ("axis", Attr::Int(-1)),
+                        ("epsilon", Attr::Float(LN_EPS as f32)),
+                    ],
+                ))
+            };
+        let conv = |g: &mut Graph,
+                    x: &str,
+                    c: &Conv1d,
+                    name: &str,
+                    stride: i64|
+         -> candle_core::Result<String> {
+            let cw = w(g, &format!("{name}.w"), c.weight())?;
+            let cb = bias(g, &format!("{name}.b"), c.bias())?;
+            let y = g.node(
+                "Conv",
+                &[x, &cw, &cb],
+                name,
+                &[
+                    ("kernel_shape", Attr::Ints(vec![3])),
+                    ("pads", Attr::Ints(vec![1, 1])),
+                    ("strides", Attr::Ints(vec![stride])),
+                ],
+            );
+            Ok(g.node("Gelu", &[&y], &format!("{name}.gelu"), &[]))
+        };
+        let x = conv(&mut g, "mel", &self.conv1, "conv1", 1)?;
+        let x = conv(&mut g, &x, &self.conv2, "conv2", 2)?;
+        let x = g.node("Reshape", &[&x, "shape_dt"], "enc.dt", &[]);
+        let x = g.node(
+            "Transpose",
+            &[&x],
+            "enc.td",
+            &[("perm", Attr::Ints(vec![1, 0]))],
+        );
+        let mut x = g.node("Add", &[&x, "pos"], "enc.in", &[]);
+        let scale = 1.0 / (dh as f64).sqrt();
+        for (i, b) in self.enc_blocks.iter().enumerate() {
+            let p = format!("l{i}");
+            let h = layer_norm(&mut g, &x, &b.attn_ln, &format!("{p}.ln1"))?;
+            let q = gemm(&mut g, &h, &b.attn.q, &format!("{p}.q"), scale)?;
+            let k = gemm(&mut g, &h, &b.attn.k, &format!("{p}.k"), 1.0)?;
+            let v = gemm(&mut g, &h, &b.attn.v, &format!("{p}.v"), 1.0)?;
+            let split = |g: &mut Graph, t: &str, perm: Vec<i64>| {
+                let r = g.node("Reshape", &[t, "shape_heads"], &format!("{t}.r"), &[]);
+                g.node(
+                    "Transpose",
+                    &[&r],
+                    &format!("{t}.t"),
+                    &[("perm", Attr::Ints(perm))],
+                )
+            };
+            let qh = split(&mut g, &q, vec![1, 0, 2]);
+            let kh = split(&mut g, &k, vec![1, 2, 0]);
+            let vh = split(&mut g, &v, vec![1, 0, 2]);
+            let s = g.node("MatMul", &[&qh, &kh], &format!("{p}.scores"), &[]);
+            let a = g.node(
+                "Softmax",
+                &[&s],
+                &format!("{p}.attn"),
+                &[("axis", Attr::Int(-1))],
+            );
+            let o = g.node("MatMul", &[&a, &vh], &format!("{p}.ctx"), &[]);
+            let o = g.node(
+                "Transpose",
+                &[&o],
+                &format!("{p}.ctx.t"),
+                &[("perm", Attr::Ints(vec![1, 0, 2]))],
+            );
+            let o = g.node("Reshape", &[&o, "shape_td"], &format!("{p}.ctx.td"), &[]);
+            let o = gemm(&mut g, &o, &b.attn.o, &format!("{p}.o"), 1.0)?;
+            x = g.node("Add", &[&x, &o], &format!("{p}.res1"), &[]);
+            let h = layer_norm(&mut g, &x, &b.mlp_ln, &format!("{p}.ln2"))?;
+            let m = gemm(&mut g, &h, &b.fc1, &format!("{p}.fc1"), 1.0)?;
+            let m = g.node("Gelu", &[&m], &format!("{p}.gelu"), &[]);
+            let m = gemm(&mut g, &m, &b.fc2, &format!("{p}.fc2"), 1.0)?;
+            x = g.node("Add", &[&x, &m], &format!("{p}.res2"), &[]);
+        }
+        let f = layer_norm(&mut g, &x, &self.enc_ln, "features")?;
+        // the decoder's cross-attention keys and values, (h, t, d/h) per layer
+        let mut kv_names = Vec::new();
+        for (i, b) in self.dec_blocks.iter().enumerate() {
+            let (a, _) = b.cross.as_ref().ok_or_else(|| {
+                candle_core::Error::Msg("decoder block without cross-attention".into())
+            })?;
+            for (which, l) in [("k", &a.k), ("v", &a.v)] {
+                let y = gemm(&mut g, &f, l, &format!("dec{i}.cross_{which}"), 1.0)?;
+                let r = g.node("Reshape", &[&y, "shape_heads"], &format!("{y}.r"), &[]);
+                let name = format!("cross_{which}{i}");
+                g.node(
+                    "Transpose",
+                    &[&r],
+                    &name,
+                    &[("perm", Attr::Ints(vec![1, 0, 2]))],
+                );
+                kv_names.push(name);
+            }
+        }
+        let kv_dims = [
+            Dim::Fixed(n_head as i64),
+            Dim::Named("t"),
+            Dim::Fixed(dh as i64),
+        ];
+        let feature_dims = [Dim::Named("t"), Dim::Fixed(d as i64)];
+        let mut outputs: Vec<(&str, &[Dim])> = vec![("features", &feature_dims)];
+        for n in &kv_names {
+            outputs.push((n.as_str(), &kv_dims));
+        }
+        Ok(g.model(
+            "whisper-encoder",
+            &[
+                (
+                    "mel",
+                    &[
+                        Dim::Fixed(1),
+                        Dim::Fixed(n_mels as i64),
+                        Dim::Named("frames"),
+                    ],
+                ),
+                ("pos", &[Dim::Named("t"), Dim::Fixed(d as i64)]),
+            ],
+            &outputs,
+            // Gelu is in the default domain from opset 20
+            20,
+        ))
+    }
+
+    /// The cross-attention keys and values of every decoder layer, split in heads
+    /// (1, h, t, d/h), for audio features (1, t, d): computed once per utterance and
+    /// shared by every temperature of the fallback.
+    fn cross_kv(&self, audio: &Tensor) -> candle_core::Result<Vec<(Tensor, Tensor)>> {
         let mut cross_kv = Vec::with_capacity(self.dec_blocks.len());
         for b in &self.dec_blocks {
             let (a, _) = b.cross.as_ref().ok_or_else(|| {
                 candle_core::Error::Msg("decoder block without cross-attention".into())
             })?;
-            cross_kv.push((
-                a.heads(&a.k.forward(audio)?)?,
-                a.heads(&a.v.forward(audio)?)?,
-            ));
+            cross_kv.push((a.heads(&lin(&a.k, audio)?)?, a.heads(&lin(&a.v, audio)?)?));
         }
-        Ok(DecoderState {
-            cross_kv,
-            self_kv: vec![None; self.dec_blocks.len()],
-            pos: 0,
-        })
+        Ok(cross_kv)
     }
 
     /// Run `tokens` through the decoder after the cached ones; returns the final hidden
@@ -275,7 +509,7 @@ impl Model {
         let n = tokens.len();
         let dev = self.embed.device();
         let ids = Tensor::new(tokens, dev)?;
-        let x = self.embed.index_select(&ids, 0)?;
+        let x = self.embed.index_select(&ids, 0)?.to_dtype(DType::F32)?;
         let x = (x + self.dec_pos.narrow(0, st.pos, n)?)?.unsqueeze(0)?;
         let mask = if n > 1 {
             let pos0 = st.pos;
@@ -292,8 +526,8 @@ impl Model {
         let mut x = x;
         for (i, b) in self.dec_blocks.iter().enumerate() {
             let h = b.attn_ln.forward(&x)?;
-            let k_new = b.attn.heads(&b.attn.k.forward(&h)?)?;
-            let v_new = b.attn.heads(&b.attn.v.forward(&h)?)?;
+            let k_new = b.attn.heads(&lin(&b.attn.k, &h)?)?;
+            let v_new = b.attn.heads(&lin(&b.attn.v, &h)?)?;
             let (k, v) = match &st.self_kv[i] {
                 Some((k0, v0)) => (
                     Tensor::cat(&[k0, &k_new], 2)?,
@@ -317,7 +551,11 @@ impl Model {
     /// Logits (vocab) of hidden state `pos` of `hidden` (1, n, d).
     fn logits(&self, hidden: &Tensor, pos: usize) -> candle_core::Result<Vec<f32>> {
         let h = hidden.narrow(1, pos, 1)?.squeeze(0)?; // (1, d)
-        h.matmul(&self.embed_t)?.squeeze(0)?.to_vec1::<f32>()
+        h.to_dtype(self.embed_t.dtype())?
+            .matmul(&self.embed_t)?
+            .squeeze(0)?
+            .to_dtype(DType::F32)?
+            .to_vec1::<f32>()
     }
 }
 
@@ -348,6 +586,9 @@ pub struct CandleWhisper {
     trim: bool,
     /// zero audio after the speech in a trimmed window, seconds
     pad_s: f32,
+    /// the encoder on ONNX Runtime, when chosen ([`CandleWhisper::with_onnx_encoder`])
+    #[cfg(feature = "onnx")]
+    onnx: Option<crate::onnx_encoder::OnnxEncoder>,
 }
 
 impl CandleWhisper {
@@ -362,6 +603,40 @@ impl CandleWhisper {
         self
     }
 
+    /// Move the encoder to ONNX Runtime (see [`CandleWhisper::load_onnx`]).
+    #[cfg(feature = "onnx")]
+    fn attach_onnx(mut self, onnxruntime_lib: &Path, threads: usize) -> Result<Self> {
+        let graph = self
+            .model
+            .encoder_onnx(self.cfg.num_mel_bins, self.cfg.encoder_attention_heads)
+            .map_err(ce)?;
+        self.model.drop_encoder();
+        self.onnx = Some(crate::onnx_encoder::OnnxEncoder::new(
+            &graph,
+            self.cfg.d_model,
+            self.cfg.decoder_layers,
+            self.cfg.decoder_attention_heads,
+            onnxruntime_lib,
+            threads,
+        )?);
+        drop(graph);
+        self.name = "candle-whisper-base+onnx".into();
+        Ok(self)
+    }
+
+    /// The encoder and the decoder's cross-attention keys and values: on ONNX Runtime
+    /// when chosen, else on candle.
+    fn encode(&self, mel: &Tensor) -> Result<Vec<(Tensor, Tensor)>> {
+        #[cfg(feature = "onnx")]
+        if let Some(o) = &self.onnx {
+            let t = mel.dim(2).map_err(ce)? / 2;
+            let pos = self.model.enc_pos.narrow(0, 0, t).map_err(ce)?;
+            return Ok(o.encode(mel, &pos)?.1);
+        }
+        let audio = self.model.encode(mel).map_err(ce)?;
+        self.model.cross_kv(&audio).map_err(ce)
+    }
+
     /// Load the converted model from `dir` (`model.safetensors`, `config.json`,
     /// `tokenizer.json`, `mel_filters.safetensors`, as [`crate::import`] writes them).
     pub fn load(dir: &Path) -> Result<Self> {
@@ -371,6 +646,29 @@ impl CandleWhisper {
     /// [`CandleWhisper::load`] with a dialect adapter's LoRA deltas merged into the
     /// weights (`W += alpha/rank · B·A` on each target) before the model is built.
     pub fn load_with_lora(dir: &Path, lora: Option<&crate::lora::LoraAdapter>) -> Result<Self> {
+        Self::load_inner(dir, lora, false)
+    }
+
+    /// The `onnx` engine: the encoder (and the decoder's cross-attention keys and
+    /// values) on ONNX Runtime, loaded from `onnxruntime_lib`, on `threads` CPU threads;
+    /// the decoder on candle with f16 projections (see [`Model::load`]). The graph is
+    /// built in memory from the same weights, LoRA deltas included. Named
+    /// `candle-whisper-base+onnx`.
+    #[cfg(feature = "onnx")]
+    pub fn load_onnx(
+        dir: &Path,
+        lora: Option<&crate::lora::LoraAdapter>,
+        onnxruntime_lib: &Path,
+        threads: usize,
+    ) -> Result<Self> {
+        Self::load_inner(dir, lora, true)?.attach_onnx(onnxruntime_lib, threads)
+    }
+
+    fn load_inner(
+        dir: &Path,
+        lora: Option<&crate::lora::LoraAdapter>,
+        half_decoder: bool,
+    ) -> Result<Self> {
         let need = |f: &str| {
             let p = dir.join(f);
             if p.is_file() {
@@ -403,7 +701,10 @@ impl CandleWhisper {
                 VarBuilder::from_tensors(tensors, DType::F32, &dev)
             }
         };
-        let model = Model::load(&cfg, vb).map_err(|e| load_err(e.to_string()))?;
+        let model = Model::load(&cfg, vb, half_decoder).map_err(|e| load_err(e.to_string()))?;
+        let model = model
+            .with_logits_table()
+            .map_err(|e| load_err(e.to_string()))?;
         let tokenizer = Tokenizer::from_file(&tok_path)
             .map_err(|e| load_err(format!("tokenizer.json: {e}")))?;
         let id = |t: &str| {
@@ -459,6 +760,8 @@ impl CandleWhisper {
             suppress,
             trim,
             pad_s: ENCODER_PAD_S,
+            #[cfg(feature = "onnx")]
+            onnx: None,
         })
     }
 
@@ -577,7 +880,7 @@ impl CandleWhisper {
     #[allow(clippy::too_many_arguments)]
     fn attempt(
         &self,
-        audio: &Tensor,
+        cross_kv: &[(Tensor, Tensor)],
         prefix: &[u32],
         sot_index: usize,
         temperature: f32,
@@ -586,7 +889,11 @@ impl CandleWhisper {
         rng: &mut u64,
         cancel: &AtomicBool,
     ) -> Result<Transcript> {
-        let mut st = self.model.new_state(audio).map_err(ce)?;
+        let mut st = DecoderState {
+            cross_kv: cross_kv.to_vec(),
+            self_kv: vec![None; self.model.dec_blocks.len()],
+            pos: 0,
+        };
         let hidden = self.model.decode_step(prefix, &mut st).map_err(ce)?;
         let sot_logits = self.model.logits(&hidden, sot_index).map_err(ce)?;
         let no_speech_prob = softmax_at(&sot_logits, self.specials.no_speech as usize);
@@ -710,7 +1017,7 @@ impl AsrModel for CandleWhisper {
         }
         let frames = self.frames_for(samples.len());
         let mel = self.log_mel(samples, frames)?;
-        let audio = self.model.encode(&mel).map_err(ce)?;
+        let cross_kv = self.encode(&mel)?;
         check_cancel(cancel)?;
         let (prefix, sot_index) = self.prefix(opts)?;
         let budget = token_budget(secs, opts.max_tokens_per_second);
@@ -734,7 +1041,7 @@ impl AsrModel for CandleWhisper {
         let mut best: Option<Transcript> = None;
         for &t in &temps {
             let r = self.attempt(
-                &audio, &prefix, sot_index, t, budget, &bias, &mut rng, cancel,
+                &cross_kv, &prefix, sot_index, t, budget, &bias, &mut rng, cancel,
             )?;
             let silent = r.no_speech_prob > opts.no_speech_threshold
                 && (r.avg_logprob < opts.logprob_threshold || r.text.is_empty());
@@ -1042,11 +1349,11 @@ pub(crate) mod tests {
             ref_out.push(next);
             toks.push(next);
         }
-        let audio = m.model.encode(&mine).unwrap();
+        let cross_kv = m.encode(&mine).unwrap();
         let mut rng = 1;
         let t = m
             .attempt(
-                &audio,
+                &cross_kv,
                 &prefix,
                 sot_index,
                 0.0,
@@ -1115,5 +1422,68 @@ pub(crate) mod tests {
                 );
             }
         }
+    }
+
+    /// The `onnx` engine is the same network as candle's: on every fixture the
+    /// cross-attention keys and values its encoder hands the decoder match candle's
+    /// f32 ones to rounding (its decoder's projections are f16, so up to 1%), and the
+    /// greedy transcripts are the same text.
+    #[cfg(feature = "onnx")]
+    #[test]
+    fn onnx_encoder_matches_the_candle_encoder() {
+        let lib = crate::xiaoan_home()
+            .join("lib")
+            .join("libonnxruntime.so.1.32.0");
+        let (Some(m), Some(dir)) = (model(), model_dir()) else {
+            println!("SKIP: onnx_encoder_matches_the_candle_encoder: models not installed (run make setup)");
+            return;
+        };
+        if !lib.is_file() {
+            println!("SKIP: onnx_encoder_matches_the_candle_encoder: no ONNX Runtime at {} (run make setup)", lib.display());
+            return;
+        }
+        let o = CandleWhisper::load_onnx(&dir, None, &lib, 2).expect("ONNX Runtime encoder");
+        assert_eq!(o.name(), "candle-whisper-base+onnx");
+        let opts = DecodeOptions {
+            temperatures: vec![0.0],
+            ..DecodeOptions::default()
+        };
+        let mut same_text = 0;
+        let fx = fixtures();
+        for (file, _, _, samples) in &fx {
+            let mel = m.log_mel(samples, m.frames_for(samples.len())).unwrap();
+            // what the decoder sees of the audio: every layer's cross-attention K and V
+            let a = m.encode(&mel).unwrap();
+            let b = o.encode(&mel).unwrap();
+            assert_eq!(a.len(), b.len(), "{file}");
+            let (mut diff, mut scale) = (0f32, 0f32);
+            for ((ka, va), (kb, vb)) in a.iter().zip(&b) {
+                for (x, y) in [(ka, kb), (va, vb)] {
+                    assert_eq!(x.dims(), y.dims(), "{file}");
+                    let max = |t: Tensor| {
+                        t.abs()
+                            .unwrap()
+                            .max_all()
+                            .unwrap()
+                            .to_scalar::<f32>()
+                            .unwrap()
+                    };
+                    scale = scale.max(max(x.clone()));
+                    diff = diff.max(max((x - y).unwrap()));
+                }
+            }
+            println!("{file}: max |candle - onnx| {diff:.2e} (max |x| {scale:.1})");
+            assert!(diff <= 1e-2 * scale.max(1.0), "{file}: {diff} vs {scale}");
+            let ta = m.decode(samples, &opts).unwrap();
+            let tb = o.decode(samples, &opts).unwrap();
+            println!("{file}: candle \"{}\" onnx \"{}\"", ta.text, tb.text);
+            same_text += usize::from(ta.text == tb.text);
+        }
+        // float rounding may flip a near-tie in one greedy step on a hard clip
+        assert!(
+            same_text + 1 >= fx.len(),
+            "{same_text} of {} the same",
+            fx.len()
+        );
     }
 }

@@ -35,6 +35,10 @@ mod candle_whisper;
 pub mod decoding;
 mod error;
 pub mod import;
+#[cfg(feature = "onnx")]
+mod onnx_encoder;
+#[cfg(feature = "onnx")]
+mod onnx_graph;
 mod stream;
 mod tts;
 #[cfg(feature = "whisper")]

@@ -75,11 +75,16 @@ fn home_linked_to(installed: &Path, dir: &Path) -> PathBuf {
         let e = e.unwrap();
         std::os::unix::fs::symlink(e.path(), to.join(e.file_name())).unwrap();
     }
+    // the ONNX Runtime library (the onnx engine's encoder)
+    let lib = installed.join("lib");
+    if lib.is_dir() {
+        std::os::unix::fs::symlink(&lib, dir.join("lib")).unwrap();
+    }
     dir.to_path_buf()
 }
 
 #[test]
-fn lora_adapters_reach_both_engines_zero_changes_nothing_strong_changes_the_text() {
+fn lora_adapters_reach_every_engine_zero_changes_nothing_strong_changes_the_text() {
     let Some(installed) = installed_home() else {
         println!("SKIP: lora: models not installed (run make setup)");
         return;
@@ -88,7 +93,8 @@ fn lora_adapters_reach_both_engines_zero_changes_nothing_strong_changes_the_text
     let tmp = tempfile::tempdir().unwrap();
     let home = home_linked_to(&installed, &tmp.path().join("home"));
 
-    for engine in ["candle", "whisper"] {
+    // onnx: its encoder graph is built from the merged weights
+    for engine in ["candle", "whisper", "onnx"] {
         let base_s = settings_in(&home, &format!("[asr]\nengine = \"{engine}\"\n"));
         let base = Recognizer::load(&base_s).expect("base recogniser loads");
         let audio = xiaoan_agent::pipeline::load_audio(&base_s, &clip).unwrap();

@@ -76,6 +76,9 @@ fn compiled_engines() -> Vec<String> {
     if cfg!(feature = "whisper") {
         v.push("whisper".to_string());
     }
+    if cfg!(feature = "onnx") {
+        v.push("onnx".to_string());
+    }
     v
 }
 
