@@ -4,8 +4,9 @@
 //!   [`decode`](AsrModel::decode) is a full pass over ≤ 30 s of 16 kHz audio with the
 //!   [`DecodeOptions`] safeguards (no-speech detection, loop cut-off, token budget,
 //!   temperature fallback, contextual biasing) and returns a Simplified-Chinese
-//!   [`Transcript`]. Engines: `CandleWhisper` (feature `candle`, the default) and the
-//!   always-compiled [`ScriptedAsr`] for tests.
+//!   [`Transcript`]. Engines: `CandleWhisper` (feature `candle`; with feature `onnx`,
+//!   `CandleWhisper::load_onnx` runs its encoder on ONNX Runtime), `WhisperCpp`
+//!   (feature `whisper`) and the always-compiled [`ScriptedAsr`] for tests.
 //! * [`AsrStream`] — per-utterance streaming state; [`LocalAgreementStream`] turns any
 //!   `AsrModel` into a streaming recogniser whose partials only grow.
 //! * [`TtsEngine`] — [`EspeakTts`] (the `espeak-ng` program, run as a process) and
