@@ -651,7 +651,8 @@ impl CandleWhisper {
 
     /// The `onnx` engine: the encoder (and the decoder's cross-attention keys and
     /// values) on ONNX Runtime, loaded from `onnxruntime_lib`, on `threads` CPU threads;
-    /// the decoder on candle with f16 projections (see [`Model::load`]). The graph is
+    /// the decoder on candle with f16 projections (half the bytes per generated token,
+    /// which bound its speed here). The graph is
     /// built in memory from the same weights, LoRA deltas included. Named
     /// `candle-whisper-base+onnx`.
     #[cfg(feature = "onnx")]
