@@ -1487,4 +1487,60 @@ pub(crate) mod tests {
             fx.len()
         );
     }
+
+    /// Odd audio through the `onnx` engine: one sample, a click and a burst of noise
+    /// give empty transcripts; a window filling Whisper's 30 s decodes (the graph and
+    /// the decoder agree on 1500 positions); longer audio is a clear error.
+    #[cfg(feature = "onnx")]
+    #[test]
+    fn onnx_engine_takes_odd_audio() {
+        let lib = crate::xiaoan_home()
+            .join("lib")
+            .join("libonnxruntime.so.1.32.0");
+        let Some(dir) = model_dir() else {
+            println!("SKIP: onnx_engine_takes_odd_audio: models not installed (run make setup)");
+            return;
+        };
+        if !lib.is_file() {
+            println!("SKIP: onnx_engine_takes_odd_audio: no ONNX Runtime (run make setup)");
+            return;
+        }
+        let o = CandleWhisper::load_onnx(&dir, None, &lib, 2).expect("onnx engine");
+        let opts = DecodeOptions::default();
+        let mut rng = 7u64;
+        let mut noise = |n: usize, a: f32| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    a * ((rng % 2001) as f32 / 1000.0 - 1.0)
+                })
+                .collect()
+        };
+        let mut click = vec![0.0f32; 800];
+        click[400] = 0.9;
+        for (what, audio) in [
+            ("one sample", vec![0.1f32]),
+            ("a click", click),
+            ("0.05 s of noise", noise(800, 0.05)),
+        ] {
+            let t = o
+                .decode(&audio, &opts)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(t.text.is_empty(), "{what}: heard \"{}\"", t.text);
+        }
+        // 29.9 s decodes through the full 1500-position window (a short token budget:
+        // the window, not the text, is under test)
+        let few = DecodeOptions {
+            max_tokens_per_second: 0.1,
+            ..DecodeOptions::default()
+        };
+        let t = o.decode(&noise(29 * 16_000 + 14_400, 0.01), &few);
+        assert!(t.is_ok(), "29.9 s: {:?}", t.err());
+        let e = o
+            .decode(&noise(31 * 16_000, 0.01), &opts)
+            .expect_err("31 s is more than one window");
+        assert!(e.to_string().contains("30 s"), "{e}");
+    }
 }
