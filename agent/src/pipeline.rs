@@ -68,7 +68,7 @@ pub struct StreamOutcome {
 }
 
 impl Recognizer {
-    /// Load the engine named in the config (`candle` or `whisper`) and the adapters.
+    /// Load the engine named in the config (`onnx`, `whisper` or `candle`) and the adapters.
     pub fn load(settings: &Settings) -> Result<Recognizer> {
         Self::load_engine(settings, &settings.config.asr.engine)
     }
