@@ -116,7 +116,55 @@ fn lin(l: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
     if wd == x.dtype() {
         return l.forward(x);
     }
+    // a few rows of activations (a generated token, the prompt): the f16 kernel
+    #[cfg(feature = "onnx")]
+    if let Some(y) = gemv_f16(l.weight(), x)? {
+        return match l.bias() {
+            Some(b) => y.broadcast_add(&b.to_dtype(DType::F32)?),
+            None => Ok(y),
+        };
+    }
     l.forward(&x.to_dtype(wd)?)?.to_dtype(x.dtype())
+}
+
+/// `x · wᵀ` for an f16 weight `w` (out, in) and a few f32 rows `x` (…, in) (one
+/// generated token, or the prompt), by the f16 matrix–vector kernel
+/// ([`crate::gemv`]); `None` when the operands are not of that form (the caller falls
+/// back to candle's product).
+#[cfg(feature = "onnx")]
+fn gemv_f16(w: &Tensor, x: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    let Ok((rows, k)) = w.dims2() else {
+        return Ok(None);
+    };
+    let n = x.elem_count();
+    if w.dtype() != DType::F16
+        || x.dtype() != DType::F32
+        || k == 0
+        || n % k != 0
+        || n / k > crate::gemv::MAX_ROWS
+    {
+        return Ok(None);
+    }
+    let xv = x.flatten_all()?.to_vec1::<f32>()?;
+    let y = {
+        let (storage, layout) = w.storage_and_layout();
+        let candle_core::Storage::Cpu(candle_core::CpuStorage::F16(data)) = &*storage else {
+            return Ok(None);
+        };
+        if !layout.is_contiguous() {
+            return Ok(None);
+        }
+        let start = layout.start_offset();
+        let Some(m) = data.get(start..start + rows * k) else {
+            return Ok(None);
+        };
+        crate::gemv::gemv_f16(m, &xv, k)
+    };
+    let mut dims = x.dims().to_vec();
+    if let Some(last) = dims.last_mut() {
+        *last = rows;
+    }
+    Tensor::from_vec(y, dims, x.device()).map(Some)
 }
 
 struct Block {
@@ -258,9 +306,12 @@ impl Model {
         })
     }
 
-    /// The (d, vocab) table of the output projection, made from the token embeddings.
+    /// The (d, vocab) table of the output projection, made from the token embeddings
+    /// (f32 ones: f16 embeddings are read directly by the matrix–vector kernel).
     fn with_logits_table(mut self) -> candle_core::Result<Self> {
-        self.embed_t = self.embed.t()?.contiguous()?;
+        if !(cfg!(feature = "onnx") && self.embed.dtype() == DType::F16) {
+            self.embed_t = self.embed.t()?.contiguous()?;
+        }
         Ok(self)
     }
 
@@ -551,6 +602,11 @@ impl Model {
     /// Logits (vocab) of hidden state `pos` of `hidden` (1, n, d).
     fn logits(&self, hidden: &Tensor, pos: usize) -> candle_core::Result<Vec<f32>> {
         let h = hidden.narrow(1, pos, 1)?.squeeze(0)?; // (1, d)
+                                                       // f16 embeddings: one pass over them with the matrix–vector kernel (no table)
+        #[cfg(feature = "onnx")]
+        if let Some(y) = gemv_f16(&self.embed, &h)? {
+            return y.flatten_all()?.to_vec1::<f32>();
+        }
         h.to_dtype(self.embed_t.dtype())?
             .matmul(&self.embed_t)?
             .squeeze(0)?

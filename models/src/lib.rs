@@ -35,6 +35,8 @@ mod asr;
 mod candle_whisper;
 pub mod decoding;
 mod error;
+#[cfg(feature = "onnx")]
+mod gemv;
 pub mod import;
 #[cfg(feature = "onnx")]
 mod onnx_encoder;
