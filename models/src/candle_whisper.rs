@@ -140,7 +140,7 @@ fn gemv_f16(w: &Tensor, x: &Tensor) -> candle_core::Result<Option<Tensor>> {
     if w.dtype() != DType::F16
         || x.dtype() != DType::F32
         || k == 0
-        || n % k != 0
+        || !n.is_multiple_of(k)
         || n / k > crate::gemv::MAX_ROWS
     {
         return Ok(None);
