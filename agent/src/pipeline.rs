@@ -332,6 +332,12 @@ fn load_onnx(
         });
     }
     let dir = xiaoan_models::whisper_dir(&settings.home);
+    if !dir.join("model.safetensors").is_file() {
+        return Err(Error::NotInstalled {
+            what: "the Whisper model (candle, ONNX Runtime encoder)".into(),
+            path: dir.display().to_string(),
+        });
+    }
     Ok(xiaoan_models::CandleWhisper::load_onnx(
         &dir,
         lora,
@@ -397,12 +403,6 @@ pub fn load_model(settings: &Settings, engine: &str) -> Result<Arc<dyn AsrModel>
         "onnx" => {
             #[cfg(feature = "onnx")]
             {
-                if !dir.join("model.safetensors").is_file() {
-                    return Err(Error::NotInstalled {
-                        what: "the Whisper model (candle, ONNX Runtime encoder)".into(),
-                        path: dir.display().to_string(),
-                    });
-                }
                 Ok(Arc::new(candle_margin(
                     load_onnx(settings, None)?,
                     settings,

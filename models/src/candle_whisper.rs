@@ -109,8 +109,9 @@ impl Attention {
 }
 
 /// A projection `x·Wᵀ + b`. The weights may be half precision (the decoder of the
-/// `onnx` engine, see [`Model::load`]): the input is then rounded to f16 for the
-/// product and the result returned as f32, as whisper.cpp does with its f16 weights.
+/// `onnx` engine, see [`Model::load`]): a few rows of activations then go through the
+/// f16 matrix–vector kernel (f32 accumulation); more rows are rounded to f16 for
+/// candle's product. The result is f32 either way.
 fn lin(l: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
     let wd = l.weight().dtype();
     if wd == x.dtype() {
@@ -227,7 +228,9 @@ struct Model {
     enc_blocks: Vec<Block>,
     enc_ln: LayerNorm,
     embed: Tensor,
-    embed_t: Tensor,
+    /// the (d, vocab) output table for f32 embeddings (f16 ones are read directly by
+    /// the matrix–vector kernel)
+    embed_t: Option<Tensor>,
     dec_pos: Tensor,
     dec_blocks: Vec<Block>,
     dec_ln: LayerNorm,
@@ -287,9 +290,6 @@ impl Model {
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         let embed = dec.get((cfg.vocab_size, d), "embed_tokens.weight")?;
-        // the transposed copy for the logits is made by `with_logits_table` once the
-        // weight file is unmapped, so the two never count together in peak memory
-        let embed_t = Tensor::zeros((d, 1), DType::F32, embed.device())?;
         Ok(Self {
             conv1,
             conv2,
@@ -297,7 +297,9 @@ impl Model {
             enc_blocks,
             enc_ln: ln(d, enc.pp("layer_norm"))?,
             embed,
-            embed_t,
+            // made by `with_logits_table` once the weight file is unmapped, so the two
+            // never count together in peak memory
+            embed_t: None,
             dec_pos: dec
                 .get((cfg.max_target_positions, d), "embed_positions.weight")?
                 .to_dtype(DType::F32)?,
@@ -306,11 +308,11 @@ impl Model {
         })
     }
 
-    /// The (d, vocab) table of the output projection, made from the token embeddings
-    /// (f32 ones: f16 embeddings are read directly by the matrix–vector kernel).
+    /// The (d, vocab) table of the output projection, made from f32 token embeddings
+    /// (f16 ones are read directly by the matrix–vector kernel).
     fn with_logits_table(mut self) -> candle_core::Result<Self> {
         if !(cfg!(feature = "onnx") && self.embed.dtype() == DType::F16) {
-            self.embed_t = self.embed.t()?.contiguous()?;
+            self.embed_t = Some(self.embed.t()?.contiguous()?);
         }
         Ok(self)
     }
@@ -340,8 +342,8 @@ impl Model {
 
     /// The encoder as an ONNX graph with these weights (any LoRA deltas already merged):
     /// inputs `mel` (1, n_mels, frames) and `pos` (frames/2, d), the positional rows
-    /// for this window; outputs `features` (frames/2, d) and, for decoder layer `i`,
-    /// `cross_k{i}` and `cross_v{i}` (h, frames/2, d/h). The same network as
+    /// for this window; outputs, for decoder layer `i`, `cross_k{i}` and `cross_v{i}`
+    /// (h, frames/2, d/h). The same network as
     /// [`Model::encode`] and [`Model::cross_kv`], written for ONNX Runtime's CPU
     /// kernels: each projection is one `Gemm` on the (time, d) matrix (batch 1), and
     /// the attention scale 1/√(d/h) is folded into the query projection.
@@ -516,11 +518,10 @@ impl Model {
             Dim::Named("t"),
             Dim::Fixed(dh as i64),
         ];
-        let feature_dims = [Dim::Named("t"), Dim::Fixed(d as i64)];
-        let mut outputs: Vec<(&str, &[Dim])> = vec![("features", &feature_dims)];
-        for n in &kv_names {
-            outputs.push((n.as_str(), &kv_dims));
-        }
+        let outputs: Vec<(&str, &[Dim])> = kv_names
+            .iter()
+            .map(|n| (n.as_str(), &kv_dims[..]))
+            .collect();
         Ok(g.model(
             "whisper-encoder",
             &[
@@ -601,17 +602,21 @@ impl Model {
 
     /// Logits (vocab) of hidden state `pos` of `hidden` (1, n, d).
     fn logits(&self, hidden: &Tensor, pos: usize) -> candle_core::Result<Vec<f32>> {
-        let h = hidden.narrow(1, pos, 1)?.squeeze(0)?; // (1, d)
-                                                       // f16 embeddings: one pass over them with the matrix–vector kernel (no table)
-        #[cfg(feature = "onnx")]
-        if let Some(y) = gemv_f16(&self.embed, &h)? {
-            return y.flatten_all()?.to_vec1::<f32>();
+        // (1, d)
+        let h = hidden.narrow(1, pos, 1)?.squeeze(0)?;
+        match &self.embed_t {
+            Some(table) => h.matmul(table)?.squeeze(0)?.to_vec1::<f32>(),
+            // f16 embeddings: one pass over them with the matrix–vector kernel
+            #[cfg(feature = "onnx")]
+            None => match gemv_f16(&self.embed, &h)? {
+                Some(y) => y.flatten_all()?.to_vec1::<f32>(),
+                None => Err(candle_core::Error::Msg(
+                    "f16 embeddings the matrix–vector kernel cannot read".into(),
+                )),
+            },
+            #[cfg(not(feature = "onnx"))]
+            None => Err(candle_core::Error::Msg("no output table".into())),
         }
-        h.to_dtype(self.embed_t.dtype())?
-            .matmul(&self.embed_t)?
-            .squeeze(0)?
-            .to_dtype(DType::F32)?
-            .to_vec1::<f32>()
     }
 }
 
@@ -642,7 +647,7 @@ pub struct CandleWhisper {
     trim: bool,
     /// zero audio after the speech in a trimmed window, seconds
     pad_s: f32,
-    /// the encoder on ONNX Runtime, when chosen ([`CandleWhisper::with_onnx_encoder`])
+    /// the encoder on ONNX Runtime, when chosen ([`CandleWhisper::load_onnx`])
     #[cfg(feature = "onnx")]
     onnx: Option<crate::onnx_encoder::OnnxEncoder>,
 }
@@ -675,7 +680,6 @@ impl CandleWhisper {
             onnxruntime_lib,
             threads,
         )?);
-        drop(graph);
         self.name = "candle-whisper-base+onnx".into();
         Ok(self)
     }
@@ -687,7 +691,7 @@ impl CandleWhisper {
         if let Some(o) = &self.onnx {
             let t = mel.dim(2).map_err(ce)? / 2;
             let pos = self.model.enc_pos.narrow(0, 0, t).map_err(ce)?;
-            return Ok(o.encode(mel, &pos)?.1);
+            return o.encode(mel, &pos);
         }
         let audio = self.model.encode(mel).map_err(ce)?;
         self.model.cross_kv(&audio).map_err(ce)

@@ -70,15 +70,10 @@ impl OnnxEncoder {
         })
     }
 
-    /// mel (1, n_mels, frames) and the positional rows `pos` (frames/2, d) → the audio
-    /// features (1, frames/2, d) and, for each decoder layer, its cross-attention keys
-    /// and values split in heads (1, h, frames/2, d/h).
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn encode(
-        &self,
-        mel: &Tensor,
-        pos: &Tensor,
-    ) -> Result<(Tensor, Vec<(Tensor, Tensor)>)> {
+    /// mel (1, n_mels, frames) and the positional rows `pos` (frames/2, d) → for each
+    /// decoder layer, its cross-attention keys and values split in heads
+    /// (1, h, frames/2, d/h): all the decoder needs of the audio.
+    pub(crate) fn encode(&self, mel: &Tensor, pos: &Tensor) -> Result<Vec<(Tensor, Tensor)>> {
         let ce = |e: candle_core::Error| Error::Decode(e.to_string());
         let (b, n_mels, frames) = mel.dims3().map_err(ce)?;
         let (t, d) = pos.dims2().map_err(ce)?;
@@ -117,7 +112,6 @@ impl OnnxEncoder {
             dims.extend_from_slice(want);
             Tensor::from_slice(data, dims, &Device::Cpu).map_err(ce)
         };
-        let features = take("features", &[t, d])?;
         let dh = d / self.heads.max(1);
         let mut kv = Vec::with_capacity(self.layers);
         for i in 0..self.layers {
@@ -126,6 +120,6 @@ impl OnnxEncoder {
                 take(&format!("cross_v{i}"), &[self.heads, t, dh])?,
             ));
         }
-        Ok((features, kv))
+        Ok(kv)
     }
 }
