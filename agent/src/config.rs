@@ -109,6 +109,17 @@ pub struct AsrConfig {
     /// utterance). Unset: each engine's measured default (whisper.cpp 5 s, candle and
     /// onnx 4 s).
     pub encoder_margin_s: Option<f32>,
+    /// Hypotheses of the beam search at temperature 0 (1 = greedy; at most 8). The
+    /// candle and onnx engines decode the beams as one batch; whisper.cpp runs its own
+    /// beam search.
+    pub beam_size: usize,
+    /// Weight of the service-domain character language model fused into the candle and
+    /// onnx engines' decoding (0 = off). It is trained at load from the service guide
+    /// and the intent training lines.
+    pub lm_weight: f32,
+    /// Score per character written while the language model is fused (offsets its
+    /// preference for short transcripts).
+    pub lm_bonus: f32,
 }
 
 impl Default for AsrConfig {
@@ -127,6 +138,9 @@ impl Default for AsrConfig {
             // more accurate than one greedy pass (loops are cut either way)
             temperatures: vec![0.0],
             encoder_margin_s: None,
+            beam_size: 1,
+            lm_weight: 0.0,
+            lm_bonus: 0.5,
         }
     }
 }
@@ -388,6 +402,24 @@ impl Config {
             return Err(invalid(
                 "asr.temperatures",
                 "give one or more temperatures between 0 and 1".into(),
+            ));
+        }
+        if !(1..=8).contains(&self.asr.beam_size) {
+            return Err(invalid(
+                "asr.beam_size",
+                format!("{} is outside 1–8", self.asr.beam_size),
+            ));
+        }
+        if !(0.0..=5.0).contains(&self.asr.lm_weight) {
+            return Err(invalid(
+                "asr.lm_weight",
+                format!("{} is outside 0–5", self.asr.lm_weight),
+            ));
+        }
+        if !(-5.0..=5.0).contains(&self.asr.lm_bonus) {
+            return Err(invalid(
+                "asr.lm_bonus",
+                format!("{} is outside -5–5", self.asr.lm_bonus),
             ));
         }
         if let Some(m) = self.asr.encoder_margin_s {

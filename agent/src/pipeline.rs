@@ -85,7 +85,7 @@ impl Recognizer {
         let models = settings.home.join("models");
         Ok(Recognizer {
             model,
-            base: base_options(settings),
+            base: base_options(settings)?,
             stream_cfg: stream_config(settings),
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
@@ -100,7 +100,7 @@ impl Recognizer {
     pub fn with_model(model: Arc<dyn AsrModel>, settings: &Settings) -> Result<Recognizer> {
         Ok(Recognizer {
             model,
-            base: base_options(settings),
+            base: base_options(settings)?,
             stream_cfg: stream_config(settings),
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
@@ -248,11 +248,48 @@ fn stream_config(settings: &Settings) -> StreamConfig {
 }
 
 /// Decoding options from the config, before a dialect adapter is applied.
-fn base_options(settings: &Settings) -> DecodeOptions {
-    DecodeOptions {
-        temperatures: settings.config.asr.temperatures.clone(),
+fn base_options(settings: &Settings) -> Result<DecodeOptions> {
+    let asr = &settings.config.asr;
+    let lm = if asr.lm_weight > 0.0 {
+        Some(Arc::new(domain_lm(settings)?))
+    } else {
+        None
+    };
+    Ok(DecodeOptions {
+        temperatures: asr.temperatures.clone(),
+        beam_size: asr.beam_size,
+        lm,
+        lm_weight: asr.lm_weight,
+        lm_bonus: asr.lm_bonus,
         ..DecodeOptions::default()
+    })
+}
+
+/// The service-domain character language model: trained on what residents say and
+/// what the centre offers, all of it the project's own text: the intent training lines
+/// (every dialect's written forms) and the service guide in use (titles, the names
+/// residents use, summaries, materials, steps).
+pub fn domain_lm(settings: &Settings) -> Result<xiaoan_models::charlm::CharLm> {
+    let guide = crate::app::load_guide(settings)?;
+    let mut lines: Vec<String> = xiaoan_intents::train::examples()
+        .iter()
+        .map(|e| e.text.clone())
+        .collect();
+    for it in &guide.items {
+        lines.push(it.title.clone());
+        lines.extend(it.aliases.iter().cloned());
+        lines.extend(it.dialect_aliases.iter().cloned());
+        lines.extend(it.materials.iter().cloned());
+        lines.extend(it.steps.iter().cloned());
+        for s in [&it.summary, &it.eligibility] {
+            lines.extend(
+                s.split(['。', '；', '！', '？'])
+                    .filter(|x| !x.trim().is_empty())
+                    .map(str::to_string),
+            );
+        }
     }
+    Ok(xiaoan_models::charlm::CharLm::train(&lines))
 }
 
 fn ms(d: Duration) -> f64 {

@@ -33,6 +33,19 @@ pub struct DecodeOptions {
     pub no_speech_threshold: f32,
     /// Token budget per second of audio (at least 8, at most 224 tokens). Default 10.
     pub max_tokens_per_second: f32,
+    /// Hypotheses kept by the beam search at temperature 0 (1: greedy). The candle and
+    /// onnx engines decode every beam in one batch (the decoder's products are
+    /// memory-bound, so a few beams cost about what one does). Default 1.
+    pub beam_size: usize,
+    /// A character language model of the service domain, fused into the decoder's
+    /// choices (shallow fusion: `log p(token | audio) + lm_weight · log p_lm(chars)`,
+    /// candle and onnx engines). Default none.
+    pub lm: Option<std::sync::Arc<crate::charlm::CharLm>>,
+    /// Weight of the language model's log-probability. Default 0.3.
+    pub lm_weight: f32,
+    /// Score added per character written while the language model is fused (it
+    /// offsets the model's preference for short outputs). Default 0.5.
+    pub lm_bonus: f32,
 }
 
 impl Default for DecodeOptions {
@@ -47,6 +60,10 @@ impl Default for DecodeOptions {
             logprob_threshold: -1.0,
             no_speech_threshold: 0.6,
             max_tokens_per_second: 10.0,
+            beam_size: 1,
+            lm: None,
+            lm_weight: 0.3,
+            lm_bonus: 0.5,
         }
     }
 }

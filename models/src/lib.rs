@@ -33,6 +33,7 @@
 mod asr;
 #[cfg(feature = "candle")]
 mod candle_whisper;
+pub mod charlm;
 pub mod decoding;
 mod error;
 #[cfg(feature = "onnx")]

@@ -512,7 +512,15 @@ impl WhisperCpp {
         cancel: &AtomicBool,
     ) -> Result<Attempt> {
         check_cancel(cancel)?;
-        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        let strategy = if t <= 0.0 && opts.beam_size > 1 {
+            SamplingStrategy::BeamSearch {
+                beam_size: opts.beam_size.min(8) as c_int,
+                patience: -1.0,
+            }
+        } else {
+            SamplingStrategy::Greedy { best_of: 1 }
+        };
+        let mut params = FullParams::new(strategy);
         params.set_n_threads(threads_now(self.threads) as c_int);
         params.set_language(Some(opts.language.as_str()));
         params.set_translate(false);
