@@ -64,6 +64,9 @@ impl StoryRunner for Runner<'_> {
         let result = (|| -> crate::Result<StoryOutcome> {
             let mut agent = crate::app::build_agent(self.settings, &dir.join("story.db"))?;
             agent.today = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
+            // the store's clock agrees with the fixed today (a booking for "tomorrow"
+            // must not be in the real clock's past)
+            agent.appointments.now = agent.today.and_then(|d| d.and_hms_opt(8, 0, 0));
             let mut session = agent.new_session();
             if let Some(d) = &story.dialect {
                 if d != "cmn" {

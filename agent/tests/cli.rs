@@ -395,7 +395,8 @@ fn staff_api_shows_alerts_masked_needs_the_token_and_records_status_changes() {
 fn appointments_are_moved_and_cancelled_by_voice_in_a_later_session() {
     let d = tempfile::tempdir().unwrap();
     let run = |lines: &[&str]| chat_jsonl(d.path(), lines);
-    let booked = run(&["帮我约个明天上午十点办社保卡"]);
+    // a named weekday, not "tomorrow": tomorrow may be a day the centre is closed
+    let booked = run(&["帮我约个下周三上午十点办社保卡"]);
     let number = booked[0]["receipt"].as_str().expect("booked").to_string();
     // another day, another session: the resident reads the number out in groups
     let spoken: String = number
@@ -408,7 +409,7 @@ fn appointments_are_moved_and_cancelled_by_voice_in_a_later_session() {
         })
         .collect();
     let grouped = format!("{}，{}，{}", &spoken[..12], &spoken[12..24], &spoken[24..]);
-    let moved = run(&["我想改一下预约", &grouped, "后天下午三点"]);
+    let moved = run(&["我想改一下预约", &grouped, "下周四下午三点"]);
     assert!(
         moved[0]["reply"].as_str().unwrap().contains("预约号"),
         "{:?}",

@@ -988,6 +988,41 @@ impl CandleWhisper {
         Some(raw.trim_start_matches('Ġ').to_string())
     }
 
+    /// Run the prompt and start-of-transcript tokens: the decoder state after them,
+    /// the `<|nospeech|>` probability, and the logits of the first text token.
+    fn start(
+        &self,
+        cross_kv: &[(Tensor, Tensor)],
+        prefix: &[u32],
+        sot_index: usize,
+    ) -> Result<(DecoderState, f32, Vec<f32>)> {
+        let mut st = DecoderState {
+            cross_kv: cross_kv.to_vec(),
+            self_kv: vec![None; self.model.dec_blocks.len()],
+            pos: 0,
+        };
+        let hidden = self.model.decode_step(prefix, &mut st).map_err(ce)?;
+        let sot_logits = self.model.logits(&hidden, sot_index).map_err(ce)?;
+        let no_speech_prob = softmax_at(&sot_logits, self.specials.no_speech as usize);
+        let logits = self.model.logits(&hidden, prefix.len() - 1).map_err(ce)?;
+        Ok((st, no_speech_prob, logits))
+    }
+
+    /// Rule out the tokens never written (and, for the first text token, the ones that
+    /// may not begin a transcript).
+    fn suppress_in(&self, logits: &mut [f32], first: bool) {
+        let begin: &[u32] = if first {
+            &self.cfg.begin_suppress_tokens
+        } else {
+            &[]
+        };
+        for &t in self.suppress.iter().chain(begin) {
+            if let Some(l) = logits.get_mut(t as usize) {
+                *l = f32::NEG_INFINITY;
+            }
+        }
+    }
+
     /// One decoding attempt at temperature 0 by beam search (`opts.beam_size`
     /// hypotheses, decoded as one batch), with the language model of `opts` fused into
     /// every choice when there is one. As openai/whisper's beam search: each hypothesis
@@ -1007,15 +1042,8 @@ impl CandleWhisper {
         cancel: &AtomicBool,
     ) -> Result<Transcript> {
         let beam = opts.beam_size.clamp(1, MAX_BEAM);
-        let mut st = DecoderState {
-            cross_kv: cross_kv.to_vec(),
-            self_kv: vec![None; self.model.dec_blocks.len()],
-            pos: 0,
-        };
-        let hidden = self.model.decode_step(prefix, &mut st).map_err(ce)?;
-        let sot_logits = self.model.logits(&hidden, sot_index).map_err(ce)?;
-        let no_speech_prob = softmax_at(&sot_logits, self.specials.no_speech as usize);
-        let mut rows = vec![self.model.logits(&hidden, prefix.len() - 1).map_err(ce)?];
+        let (mut st, no_speech_prob, first) = self.start(cross_kv, prefix, sot_index)?;
+        let mut rows = vec![first];
         let mut live = vec![Hyp::new()];
         let mut finished: Vec<(Hyp, StopReason)> = Vec::new();
         let max_pos = self.cfg.max_target_positions;
@@ -1025,18 +1053,7 @@ impl CandleWhisper {
             let mut cands: Vec<(usize, u32, f32, f32)> = Vec::new();
             let mut children: Vec<Option<Hyp>> = Vec::new();
             for (i, (h, logits)) in live.iter().zip(rows.iter_mut()).enumerate() {
-                for &t in &self.suppress {
-                    if let Some(l) = logits.get_mut(t as usize) {
-                        *l = f32::NEG_INFINITY;
-                    }
-                }
-                if h.tokens.is_empty() {
-                    for &t in &self.cfg.begin_suppress_tokens {
-                        if let Some(l) = logits.get_mut(t as usize) {
-                            *l = f32::NEG_INFINITY;
-                        }
-                    }
-                }
+                self.suppress_in(logits, h.tokens.is_empty());
                 bias.apply(&h.tokens, logits);
                 let m = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
                 let lz = m + logits.iter().map(|x| (x - m).exp()).sum::<f32>().ln();
@@ -1150,33 +1167,14 @@ impl CandleWhisper {
         rng: &mut u64,
         cancel: &AtomicBool,
     ) -> Result<Transcript> {
-        let mut st = DecoderState {
-            cross_kv: cross_kv.to_vec(),
-            self_kv: vec![None; self.model.dec_blocks.len()],
-            pos: 0,
-        };
-        let hidden = self.model.decode_step(prefix, &mut st).map_err(ce)?;
-        let sot_logits = self.model.logits(&hidden, sot_index).map_err(ce)?;
-        let no_speech_prob = softmax_at(&sot_logits, self.specials.no_speech as usize);
-        let mut logits = self.model.logits(&hidden, prefix.len() - 1).map_err(ce)?;
+        let (mut st, no_speech_prob, mut logits) = self.start(cross_kv, prefix, sot_index)?;
         let mut tokens: Vec<u32> = Vec::new();
         let mut keys: Vec<Option<String>> = Vec::new();
         let mut sum_logprob = 0f32;
         let stop;
         let max_pos = self.cfg.max_target_positions;
         loop {
-            for &t in &self.suppress {
-                if let Some(l) = logits.get_mut(t as usize) {
-                    *l = f32::NEG_INFINITY;
-                }
-            }
-            if tokens.is_empty() {
-                for &t in &self.cfg.begin_suppress_tokens {
-                    if let Some(l) = logits.get_mut(t as usize) {
-                        *l = f32::NEG_INFINITY;
-                    }
-                }
-            }
+            self.suppress_in(&mut logits, tokens.is_empty());
             bias.apply(&tokens, &mut logits);
             let next = if temperature <= 0.0 {
                 argmax(&logits)

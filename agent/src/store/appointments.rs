@@ -37,6 +37,10 @@ pub struct AppointmentConfig {
     pub slots: Vec<SlotSpec>,
     /// How many days ahead residents may book.
     pub horizon_days: u32,
+    /// A fixed "now" for reproducible stories and tests (the dialogue's fixed today has
+    /// to agree with it); `None` = the local clock.
+    #[serde(skip)]
+    pub now: Option<NaiveDateTime>,
 }
 
 impl Default for AppointmentConfig {
@@ -54,6 +58,7 @@ impl Default for AppointmentConfig {
         AppointmentConfig {
             slots: vec![spec("09:00", "11:30"), spec("14:00", "17:00")],
             horizon_days: 14,
+            now: None,
         }
     }
 }
@@ -283,7 +288,7 @@ impl Store {
         start: NaiveDateTime,
         except: Option<&str>,
     ) -> Result<Option<Refusal>> {
-        let now = local_now();
+        let now = cfg.now.unwrap_or_else(local_now);
         let alternatives = |s: &Store| s.free_slots(cfg, service, start.max(now), 3);
         let horizon = now + Duration::days(i64::from(cfg.horizon_days.max(1)));
         if start <= now || start > horizon {

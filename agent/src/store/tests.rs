@@ -403,6 +403,7 @@ fn every_day(capacity: u32) -> AppointmentConfig {
             capacity,
         }],
         horizon_days: 14,
+        now: None,
     }
 }
 
@@ -566,6 +567,7 @@ fn the_default_appointment_config_is_weekdays_only() {
             ..cfg.slots[0].clone()
         }],
         horizon_days: 14,
+        now: None,
     };
     assert!(bad.check().is_err());
 }
