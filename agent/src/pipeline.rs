@@ -269,7 +269,7 @@ fn base_options(settings: &Settings) -> Result<DecodeOptions> {
 /// what the centre offers, all of it the project's own text: the intent training lines
 /// (every dialect's written forms) and the service guide in use (titles, the names
 /// residents use, summaries, materials, steps).
-pub fn domain_lm(settings: &Settings) -> Result<xiaoan_models::charlm::CharLm> {
+fn domain_lm(settings: &Settings) -> Result<xiaoan_models::charlm::CharLm> {
     let guide = crate::app::load_guide(settings)?;
     let mut lines: Vec<String> = xiaoan_intents::train::examples()
         .iter()
