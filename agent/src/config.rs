@@ -120,6 +120,9 @@ pub struct AsrConfig {
     /// Score per character written while the language model is fused (offsets its
     /// preference for short transcripts).
     pub lm_bonus: f32,
+    /// Above this probability of Whisper's no-speech token (with a poor log-probability)
+    /// an utterance counts as silence and gives no text.
+    pub no_speech_threshold: f32,
 }
 
 impl Default for AsrConfig {
@@ -141,6 +144,7 @@ impl Default for AsrConfig {
             beam_size: 1,
             lm_weight: 0.0,
             lm_bonus: 0.5,
+            no_speech_threshold: 0.6,
         }
     }
 }
@@ -420,6 +424,12 @@ impl Config {
             return Err(invalid(
                 "asr.lm_bonus",
                 format!("{} is outside -5–5", self.asr.lm_bonus),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.asr.no_speech_threshold) {
+            return Err(invalid(
+                "asr.no_speech_threshold",
+                format!("{} is outside 0–1", self.asr.no_speech_threshold),
             ));
         }
         if let Some(m) = self.asr.encoder_margin_s {

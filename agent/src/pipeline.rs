@@ -261,6 +261,7 @@ fn base_options(settings: &Settings) -> Result<DecodeOptions> {
         lm,
         lm_weight: asr.lm_weight,
         lm_bonus: asr.lm_bonus,
+        no_speech_threshold: asr.no_speech_threshold,
         ..DecodeOptions::default()
     })
 }

@@ -687,8 +687,9 @@ pub struct CandleWhisper {
     dft: Tensor,
     /// tokens never sampled
     suppress: Vec<u32>,
-    /// the UTF-8 bytes each token writes (byte-level BPE), for the language model
-    token_bytes: Vec<Vec<u8>>,
+    /// the UTF-8 bytes each token writes (byte-level BPE), built on first use by the
+    /// language model
+    token_bytes: std::sync::OnceLock<Vec<Vec<u8>>>,
     /// whether to trim the encoder window to the audio (true) or pad to 30 s
     trim: bool,
     /// zero audio after the speech in a trimmed window, seconds
@@ -856,7 +857,6 @@ impl CandleWhisper {
         suppress.sort_unstable();
         suppress.dedup();
         let trim = true;
-        let token_bytes = token_bytes(&tokenizer, cfg.vocab_size);
         Ok(Self {
             name: "candle-whisper-base".into(),
             model,
@@ -866,7 +866,7 @@ impl CandleWhisper {
             filters,
             dft,
             suppress,
-            token_bytes,
+            token_bytes: std::sync::OnceLock::new(),
             trim,
             pad_s: ENCODER_PAD_S,
             #[cfg(feature = "onnx")]
@@ -970,6 +970,14 @@ impl CandleWhisper {
         Ok((p, sot_index))
     }
 
+    /// The UTF-8 bytes token `id` writes (empty for special tokens).
+    fn token_bytes(&self, id: u32) -> &[u8] {
+        self.token_bytes
+            .get_or_init(|| token_bytes(&self.tokenizer, self.cfg.vocab_size))
+            .get(id as usize)
+            .map_or(&[], |b| b.as_slice())
+    }
+
     fn token_key(&self, id: u32) -> Option<String> {
         let text = self.tokenizer.decode(&[id], false).unwrap_or_default();
         let is_punct = !text.contains('\u{fffd}')
@@ -1046,9 +1054,9 @@ impl CandleWhisper {
         let max_pos = self.cfg.max_target_positions;
         let eot = self.specials.eot;
         loop {
-            // (parent, log-probability, fused score)
-            let mut cands: Vec<(usize, f32, f32)> = Vec::new();
-            let mut children: Vec<Option<Hyp>> = Vec::new();
+            // (parent, fused score) and (hypothesis, ended on end-of-text)
+            let mut cands: Vec<(usize, f32)> = Vec::new();
+            let mut children: Vec<(Hyp, bool)> = Vec::new();
             for (i, (h, logits)) in live.iter().zip(rows.iter_mut()).enumerate() {
                 self.suppress_in(logits, h.tokens.is_empty());
                 bias.apply(&h.tokens, logits);
@@ -1056,46 +1064,37 @@ impl CandleWhisper {
                 let lz = m + logits.iter().map(|x| (x - m).exp()).sum::<f32>().ln();
                 for (t, l) in top_k(logits, beam + 1) {
                     let lp = l - lz;
+                    let mut c = h.clone();
                     if t == eot {
-                        cands.push((
-                            i,
-                            lp,
-                            h.score(opts) + lp + opts.lm_weight * lm_end(opts, &h.history),
-                        ));
-                        children.push(None);
+                        c.end(lp, opts);
                     } else {
-                        let mut c = h.clone();
-                        c.push(
-                            t,
-                            self.token_key(t),
-                            &self.token_bytes[t as usize],
-                            lp,
-                            opts,
-                        );
-                        cands.push((i, lp, c.score(opts)));
-                        children.push(Some(c));
+                        let bytes: &[u8] = match opts.lm {
+                            Some(_) => self.token_bytes(t),
+                            None => &[],
+                        };
+                        c.push(t, self.token_key(t), bytes, lp, opts);
                     }
+                    cands.push((i, c.score(opts)));
+                    children.push((c, t == eot));
                 }
             }
             let mut order: Vec<usize> = (0..cands.len()).collect();
-            order.sort_by(|a, b| cands[*b].2.total_cmp(&cands[*a].2));
+            order.sort_by(|a, b| cands[*b].1.total_cmp(&cands[*a].1));
+            let mut children: Vec<Option<(Hyp, bool)>> = children.into_iter().map(Some).collect();
             let mut next: Vec<Hyp> = Vec::new();
             let mut parents: Vec<u32> = Vec::new();
             for j in order {
-                let (parent, lp, _) = cands[j];
-                match children[j].take() {
-                    None => {
+                let parent = cands[j].0;
+                let Some((mut c, ended)) = children[j].take() else {
+                    continue;
+                };
+                match ended {
+                    true => {
                         if finished.len() < beam {
-                            let mut h = live[parent].clone();
-                            h.acoustic += lp;
-                            h.lm += lm_end(opts, &h.history);
-                            if !h.pending.is_empty() {
-                                h.lm += BROKEN_CHAR_LP;
-                            }
-                            finished.push((h, StopReason::Eot));
+                            finished.push((c, StopReason::Eot));
                         }
                     }
-                    Some(mut c) => {
+                    false => {
                         if next.len() == beam {
                             continue;
                         }
@@ -1243,7 +1242,9 @@ fn token_bytes(tok: &Tokenizer, vocab: usize) -> Vec<Vec<u8>> {
 
 /// Language-model score of a broken character (bytes that never became one): twice as
 /// unlikely as an unseen character.
-const BROKEN_CHAR_LP: f32 = -2.0 * 8.987; // 2 · ln(BASE_VOCAB = 8000)
+fn broken_char_lp() -> f32 {
+    -2.0 * crate::charlm::BASE_VOCAB.ln()
+}
 
 /// One hypothesis of the beam search.
 #[derive(Clone, Debug)]
@@ -1283,6 +1284,20 @@ impl Hyp {
         }
     }
 
+    /// End the hypothesis on end-of-text (log-probability `lp`): the language model scores
+    /// the sentence end, and bytes still waiting for their character count as broken.
+    fn end(&mut self, lp: f32, opts: &DecodeOptions) {
+        self.acoustic += lp;
+        let Some(lm) = &opts.lm else {
+            return;
+        };
+        self.lm += lm.end_logprob(&self.history);
+        if !self.pending.is_empty() {
+            self.pending.clear();
+            self.lm += broken_char_lp();
+        }
+    }
+
     /// Append `token` (its bytes `bytes`, log-probability `lp`), scoring the characters
     /// it completes with the language model.
     fn push(
@@ -1310,7 +1325,7 @@ impl Hyp {
             // not the start of any character: drop it, and score it as a very unlikely
             // character (the decoder would print U+FFFD)
             self.pending.clear();
-            self.lm += BROKEN_CHAR_LP;
+            self.lm += broken_char_lp();
         }
         let (l, n) = lm.extend(&mut self.history, &text);
         self.lm += l;
@@ -1333,10 +1348,6 @@ fn top_k(v: &[f32], k: usize) -> Vec<(u32, f32)> {
 }
 
 /// The language model's log-probability that the sentence ends after `history`.
-fn lm_end(opts: &DecodeOptions, history: &[char]) -> f32 {
-    opts.lm.as_ref().map_or(0.0, |lm| lm.end_logprob(history))
-}
-
 fn argmax(v: &[f32]) -> u32 {
     let mut best = 0;
     for (i, x) in v.iter().enumerate() {

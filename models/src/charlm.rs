@@ -50,12 +50,12 @@ pub struct CharLm {
 }
 
 /// Whether a character carries words (scored) rather than layout (punctuation, spaces).
-pub fn is_scored(c: char) -> bool {
+fn is_scored(c: char) -> bool {
     c.is_alphanumeric()
 }
 
 /// The Simplified form of one character (itself when it has none).
-pub fn simplify(c: char) -> char {
+fn simplify(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_lowercase();
     }
@@ -143,6 +143,7 @@ impl CharLm {
     }
 
     /// Sentences it was trained on.
+    #[cfg(test)]
     pub fn lines(&self) -> usize {
         self.lines
     }
@@ -206,6 +207,7 @@ impl CharLm {
     }
 
     /// Mean per-character log-probability of a whole sentence (end included).
+    #[cfg(test)]
     pub fn sentence_logprob(&self, text: &str) -> f32 {
         let mut h = Self::start();
         let (lp, n) = self.extend(&mut h, text);
