@@ -90,7 +90,9 @@ impl Pipeline for EvalPipeline<'_> {
             id: item.id.clone(),
             ..Prediction::default()
         };
-        let text = match (audio_path, &item.text) {
+        // what was heard (scored against the reference) and what understanding reads
+        // (with a second opinion on doubted words)
+        let (text, read) = match (audio_path, &item.text) {
             (Some(path), _) => {
                 let Some(rec) = self.recognizer else {
                     return Prediction::failed(&item.id, "audio item but no recogniser is loaded");
@@ -100,25 +102,33 @@ impl Pipeline for EvalPipeline<'_> {
                     Err(e) => return Prediction::failed(&item.id, e.to_string()),
                 };
                 let dialect = chosen.clone().unwrap_or_else(|| "cmn".into());
-                match rec.stream(&audio, &dialect, opts.realtime, &mut |_| {}) {
+                // the live loop's judgement: weak words get a second decode
+                let ctx = Context {
+                    dialect: chosen.clone(),
+                    ..Context::default()
+                };
+                let doubts = |t: &str| {
+                    crate::route::doubts(&self.understander.understand(t, &ctx), self.retriever)
+                };
+                match rec.stream_judged(&audio, &dialect, opts.realtime, &mut |_| {}, &doubts) {
                     Ok(out) => {
                         p.audio_s = Some(round3(out.audio_s));
                         p.first_partial_ms = out.first_partial_ms;
                         p.final_ms = out.final_ms;
                         p.elapsed_ms = Some(out.elapsed_ms);
-                        out.text
+                        (out.text, out.read_text)
                     }
                     Err(e) => return Prediction::failed(&item.id, e.to_string()),
                 }
             }
-            (None, Some(t)) => t.clone(),
+            (None, Some(t)) => (t.clone(), t.clone()),
             (None, None) => return Prediction::failed(&item.id, "item has neither audio nor text"),
         };
         let ctx = Context {
             dialect: chosen.clone(),
             ..Context::default()
         };
-        let u = self.understander.understand(&text, &ctx);
+        let u = self.understander.understand(&read, &ctx);
         p.transcript = Some(text);
         p.dialect = Some(chosen.unwrap_or_else(|| u.dialect.code.to_string()));
         p.intent = Some(u.intent.intent.as_str().to_string());

@@ -123,6 +123,35 @@ pub struct AsrConfig {
     /// Above this probability of Whisper's no-speech token (with a poor log-probability)
     /// an utterance counts as silence and gives no text.
     pub no_speech_threshold: f32,
+    /// `[asr.second_opinion]`: a second, slower decode of an utterance whose words the
+    /// understanding doubts.
+    pub second_opinion: SecondOpinionConfig,
+}
+
+/// `[asr.second_opinion]`: when the understanding cannot make sense of what was heard
+/// (the reading is weak; nothing is being asked for), the utterance is decoded again by
+/// beam search with the service-domain language model, and both hypotheses are read
+/// together. Clear utterances cost nothing extra.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecondOpinionConfig {
+    /// Ask for a second opinion at all.
+    pub enabled: bool,
+    /// Hypotheses of the second decode's beam search (1–8).
+    pub beam_size: usize,
+    /// Weight of the domain language model in the second decode (0 = none; candle and
+    /// onnx engines).
+    pub lm_weight: f32,
+}
+
+impl Default for SecondOpinionConfig {
+    fn default() -> Self {
+        SecondOpinionConfig {
+            enabled: true,
+            beam_size: 5,
+            lm_weight: 0.3,
+        }
+    }
 }
 
 impl Default for AsrConfig {
@@ -145,6 +174,7 @@ impl Default for AsrConfig {
             lm_weight: 0.0,
             lm_bonus: 0.5,
             no_speech_threshold: 0.6,
+            second_opinion: SecondOpinionConfig::default(),
         }
     }
 }
@@ -424,6 +454,19 @@ impl Config {
             return Err(invalid(
                 "asr.lm_bonus",
                 format!("{} is outside -5–5", self.asr.lm_bonus),
+            ));
+        }
+        let second = &self.asr.second_opinion;
+        if !(1..=8).contains(&second.beam_size) {
+            return Err(invalid(
+                "asr.second_opinion.beam_size",
+                format!("{} is outside 1–8", second.beam_size),
+            ));
+        }
+        if !(0.0..=5.0).contains(&second.lm_weight) {
+            return Err(invalid(
+                "asr.second_opinion.lm_weight",
+                format!("{} is outside 0–5", second.lm_weight),
             ));
         }
         if !(0.0..=1.0).contains(&self.asr.no_speech_threshold) {

@@ -70,8 +70,14 @@ pub fn run(s: &Settings) -> Result<()> {
             match heard {
                 Heard::Started => {}
                 Heard::Partial(p) => eprint!("\r… {p}"),
-                Heard::Final { text, .. } => {
+                Heard::Final { mut text, .. } => {
                     eprintln!();
+                    if agent.doubts(&session, &text) {
+                        // weak words: the utterance decoded again, both read together
+                        if let Some(other) = hearing.second_opinion()? {
+                            text = crate::route::join_hypotheses(&text, &other);
+                        }
+                    }
                     if text.trim().is_empty() {
                         continue;
                     }

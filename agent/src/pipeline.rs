@@ -24,6 +24,9 @@ pub struct Recognizer {
     pub model: Arc<dyn AsrModel>,
     /// Decoding options before a dialect adapter is applied.
     pub base: DecodeOptions,
+    /// Options of the second opinion on doubted words (beam search with the domain
+    /// language model), before a dialect adapter; `None` when off.
+    pub second: Option<DecodeOptions>,
     /// Streaming (local agreement) settings.
     pub stream_cfg: StreamConfig,
     /// VAD backend name.
@@ -65,6 +68,11 @@ pub struct StreamOutcome {
     pub audio_s: f64,
     /// Total processing wall time.
     pub elapsed_ms: f64,
+    /// What the second decodes of doubted utterances heard, in order.
+    pub second_opinions: Vec<String>,
+    /// The text understanding reads: the final transcript, with each doubted
+    /// utterance's second opinion joined to it ([`crate::route::join_hypotheses`]).
+    pub read_text: String,
 }
 
 impl Recognizer {
@@ -83,9 +91,11 @@ impl Recognizer {
             dialect_models.insert(code, m);
         }
         let models = settings.home.join("models");
+        let (base, second) = decode_options(settings)?;
         Ok(Recognizer {
             model,
-            base: base_options(settings)?,
+            base,
+            second,
             stream_cfg: stream_config(settings),
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
@@ -98,9 +108,11 @@ impl Recognizer {
 
     /// A recogniser over any model (tests, scripted runs).
     pub fn with_model(model: Arc<dyn AsrModel>, settings: &Settings) -> Result<Recognizer> {
+        let (base, second) = decode_options(settings)?;
         Ok(Recognizer {
             model,
-            base: base_options(settings)?,
+            base,
+            second,
             stream_cfg: stream_config(settings),
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
@@ -114,6 +126,13 @@ impl Recognizer {
     /// Decoding options with the dialect's adapter applied.
     pub fn options_for(&self, dialect: &str) -> DecodeOptions {
         self.adapters.decode_options(dialect, &self.base)
+    }
+
+    /// The second opinion's decoding options with the dialect's adapter applied (`None`
+    /// when second opinions are off).
+    pub fn second_options_for(&self, dialect: &str) -> Option<DecodeOptions> {
+        let second = self.second.as_ref()?;
+        Some(self.adapters.decode_options(dialect, second))
     }
 
     /// A new end-pointer with the configured VAD.
@@ -174,6 +193,23 @@ impl Recognizer {
         realtime: bool,
         on_partial: &mut dyn FnMut(&Partial),
     ) -> Result<StreamOutcome> {
+        self.stream_judged(audio, dialect, realtime, on_partial, &|_| false)
+    }
+
+    /// [`stream`](Self::stream), asking for a second opinion on every utterance whose
+    /// final text `doubts` (the understanding's judgement, [`crate::route::doubts`]):
+    /// understanding then reads both hypotheses joined
+    /// ([`StreamOutcome::read_text`]), as in the live loop.
+    pub fn stream_judged(
+        &self,
+        audio: &AudioBuf,
+        dialect: &str,
+        realtime: bool,
+        on_partial: &mut dyn FnMut(&Partial),
+        doubts: &dyn Fn(&str) -> bool,
+    ) -> Result<StreamOutcome> {
+        let mut second_opinions = Vec::new();
+        let mut read = Vec::new();
         let sr = audio.sample_rate as f64;
         let chunk = ((FEED_CHUNK_S * sr) as usize).max(1);
         let mut hearing = Hearing::with_background(self, realtime)?;
@@ -218,8 +254,18 @@ impl Recognizer {
                         partials.push(part);
                     }
                     Heard::Final { text, .. } => {
+                        let mut both = text.clone();
+                        if doubts(&text) {
+                            if let Some(other) = hearing.second_opinion()? {
+                                both = crate::route::join_hypotheses(&text, &other);
+                                second_opinions.push(other);
+                            }
+                        }
                         if !text.trim().is_empty() {
                             utterances.push(text);
+                        }
+                        if !both.trim().is_empty() {
+                            read.push(both);
                         }
                     }
                 }
@@ -234,6 +280,8 @@ impl Recognizer {
             final_ms,
             audio_s,
             elapsed_ms: ms(start.elapsed()),
+            second_opinions,
+            read_text: read.join("，"),
         })
     }
 }
@@ -247,23 +295,34 @@ fn stream_config(settings: &Settings) -> StreamConfig {
     }
 }
 
-/// Decoding options from the config, before a dialect adapter is applied.
-fn base_options(settings: &Settings) -> Result<DecodeOptions> {
+/// Decoding options from the config, before a dialect adapter is applied: the ones
+/// every utterance is decoded with, and those of the second opinion (when enabled).
+fn decode_options(settings: &Settings) -> Result<(DecodeOptions, Option<DecodeOptions>)> {
     let asr = &settings.config.asr;
-    let lm = if asr.lm_weight > 0.0 {
+    let second = &asr.second_opinion;
+    // one model serves both decodes
+    let lm = if asr.lm_weight > 0.0 || (second.enabled && second.lm_weight > 0.0) {
         Some(Arc::new(domain_lm(settings)?))
     } else {
         None
     };
-    Ok(DecodeOptions {
+    let base = DecodeOptions {
         temperatures: asr.temperatures.clone(),
         beam_size: asr.beam_size,
-        lm,
+        lm: lm.clone().filter(|_| asr.lm_weight > 0.0),
         lm_weight: asr.lm_weight,
         lm_bonus: asr.lm_bonus,
         no_speech_threshold: asr.no_speech_threshold,
         ..DecodeOptions::default()
-    })
+    };
+    let second = second.enabled.then(|| DecodeOptions {
+        temperatures: vec![0.0],
+        beam_size: second.beam_size,
+        lm: lm.filter(|_| second.lm_weight > 0.0),
+        lm_weight: second.lm_weight,
+        ..base.clone()
+    });
+    Ok((base, second))
 }
 
 /// The service-domain character language model: trained on what residents say and
@@ -516,6 +575,9 @@ pub struct Hearing<'a> {
     rec: &'a Recognizer,
     ep: Endpointer,
     stream: Option<Box<dyn AsrStream>>,
+    /// the stream of the utterance that ended last (and its dialect), kept for a
+    /// second opinion
+    last: Option<(Box<dyn AsrStream>, String)>,
     /// decode partials on a worker thread (see [`Recognizer::new_stream`])
     background: bool,
     /// audio of the current utterance not yet fed (silence after the early final)
@@ -539,6 +601,7 @@ impl<'a> Hearing<'a> {
             rec,
             ep: rec.endpointer()?,
             stream: None,
+            last: None,
             background,
             held: Vec::new(),
             quiet: 0,
@@ -555,6 +618,7 @@ impl<'a> Hearing<'a> {
     pub fn reset(&mut self) {
         self.ep.reset();
         self.stream = None;
+        self.last = None;
         self.held.clear();
         self.quiet = 0;
         self.early = false;
@@ -577,6 +641,23 @@ impl<'a> Hearing<'a> {
         self.handle(events, silent, dialect)
     }
 
+    /// A second opinion on the utterance that ended last: decoded again, whole, with
+    /// the recogniser's second-opinion options (see [`crate::route::doubts`] for when
+    /// to ask). `None` when second opinions are off, no utterance has ended, or the
+    /// second decode heard nothing.
+    pub fn second_opinion(&mut self) -> Result<Option<String>> {
+        let Some((st, dialect)) = self.last.as_mut() else {
+            return Ok(None);
+        };
+        let Some(opts) = self.rec.second_options_for(dialect) else {
+            return Ok(None);
+        };
+        Ok(st
+            .second_opinion(&opts)?
+            .map(|t| t.text)
+            .filter(|t| !t.trim().is_empty()))
+    }
+
     /// Whether the end-pointer's last frame was below its speech threshold.
     fn silent_now(&self) -> bool {
         self.ep.last_probability() < self.ep.threshold()
@@ -595,6 +676,7 @@ impl<'a> Hearing<'a> {
             match ev {
                 EndpointEvent::Start { .. } => {
                     self.stream = Some(self.rec.new_stream(dialect, self.background));
+                    self.last = None;
                     self.held.clear();
                     self.quiet = 0;
                     self.early = false;
@@ -648,6 +730,7 @@ impl<'a> Hearing<'a> {
                             early: decode_started < called,
                             at_s,
                         });
+                        self.last = Some((st, dialect.to_string()));
                     }
                     self.held.clear();
                     self.quiet = 0;

@@ -157,11 +157,18 @@ impl Understander {
         }
         ranked.truncate(3);
         // Nothing left to go on (fillers only, or the recogniser heard nothing): the
-        // model's answer is only its prior, so it is never a confident one.
+        // model's answer would be only its prior (a bare "yes"), so the reading is
+        // "nothing to act on", never confident; the priors stay as the candidates.
         if !n.text.chars().any(char::is_alphanumeric) {
             for r in &mut ranked {
                 r.1 = r.1.min(UNSURE_BELOW / 2.0);
             }
+            return IntentResult {
+                intent: Intent::OutOfScope,
+                confidence: 0.0,
+                unsure: true,
+                candidates: ranked,
+            };
         }
         let (top, conf) = ranked[0];
         let second = ranked.get(1).map(|x| x.1).unwrap_or(0.0);
@@ -407,6 +414,8 @@ mod tests {
             let r = u.understand(t, &Context::default());
             assert!(r.intent.unsure, "{t:?}");
             assert!(r.intent.confidence < UNSURE_BELOW, "{t:?}");
+            // not read as a bare "yes" (the classifier's prior on nothing)
+            assert_eq!(r.intent.intent, Intent::OutOfScope, "{t:?}");
         }
     }
 

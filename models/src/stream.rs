@@ -39,6 +39,13 @@ pub trait AsrStream: Send {
     fn final_timing(&self) -> Option<(Instant, Duration)> {
         None
     }
+    /// Decode the utterance [`finish`](AsrStream::finish) ended once more, whole, with
+    /// other options (a second opinion, e.g. beam search with the domain language
+    /// model, on words the understanding doubts). `None` when the stream has no audio
+    /// or cannot decode again.
+    fn second_opinion(&mut self, _opts: &DecodeOptions) -> Result<Option<Transcript>> {
+        Ok(None)
+    }
     /// Forget the utterance and start afresh.
     fn reset(&mut self);
 }
@@ -416,6 +423,19 @@ impl AsrStream for LocalAgreementStream {
         Ok(t)
     }
 
+    fn second_opinion(&mut self, opts: &DecodeOptions) -> Result<Option<Transcript>> {
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        // the worker's partial, if any, is stale once the utterance is final
+        self.cancel_job()?;
+        let mut t = self.model.decode(&self.buf, opts)?;
+        if !self.done.is_empty() {
+            t.text = format!("{}{}", self.done, t.text);
+        }
+        Ok(Some(t))
+    }
+
     fn reset(&mut self) {
         if let Some(job) = self.job.take() {
             // the worker notices within a decoder step and its result is dropped
@@ -479,6 +499,35 @@ mod tests {
         assert!(sentence.starts_with(last.as_str()));
         // 5 s at 3 characters a second covers all 14 characters.
         assert_eq!(s.finish().unwrap().text, sentence);
+    }
+
+    #[test]
+    fn a_second_opinion_decodes_the_whole_utterance_once_more() {
+        let sentence = "我想办理社保卡需要带什么材料";
+        let asr = Arc::new(ScriptedAsr::growing(sentence, 3.0));
+        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), sync_cfg());
+        assert!(s
+            .second_opinion(&DecodeOptions::default())
+            .unwrap()
+            .is_none());
+        feed(&mut s, 5.0);
+        s.finish().unwrap();
+        let before = asr.calls();
+        let beam = DecodeOptions {
+            beam_size: 5,
+            ..DecodeOptions::default()
+        };
+        let t = s
+            .second_opinion(&beam)
+            .unwrap()
+            .expect("the utterance is still there");
+        assert_eq!(t.text, sentence);
+        assert_eq!(asr.calls(), before + 1);
+        s.reset();
+        assert!(
+            s.second_opinion(&beam).unwrap().is_none(),
+            "nothing after a reset"
+        );
     }
 
     #[test]

@@ -82,3 +82,50 @@ fn stream_and_compare(realtime: bool) {
     // (on a clip this short, local agreement may commit nothing before the end: the first
     // partial's latency is measured in the ASR benchmark)
 }
+
+/// Words the understanding doubts are decoded again (beam search with the domain
+/// language model) and read together with what was heard first; words it does not doubt
+/// cost no second decode.
+#[test]
+fn a_doubted_utterance_gets_a_second_opinion() {
+    let Some(home) = installed_home() else {
+        println!("SKIP: second opinion: models not installed (run make setup)");
+        return;
+    };
+    let s = settings_in(&home, "");
+    let rec = Recognizer::load(&s).expect("recogniser loads");
+    assert!(
+        rec.second_options_for("cmn")
+            .is_some_and(|o| o.beam_size > 1 && o.lm.is_some()),
+        "second opinions are on by default, by beam search with the language model"
+    );
+    let clip = repo().join("tests/fixtures/cmn-youdaika.wav");
+    let audio = xiaoan_agent::pipeline::load_audio(&s, &clip).unwrap();
+    let plain = rec
+        .stream_judged(&audio, "cmn", false, &mut |_| {}, &|_| false)
+        .unwrap();
+    assert!(plain.second_opinions.is_empty());
+    assert_eq!(plain.read_text, plain.text);
+    let judged = std::cell::RefCell::new(Vec::new());
+    let doubted = rec
+        .stream_judged(&audio, "cmn", false, &mut |_| {}, &|t| {
+            judged.borrow_mut().push(t.to_string());
+            true
+        })
+        .unwrap();
+    assert_eq!(
+        judged.into_inner(),
+        vec![plain.text.clone()],
+        "the final text is judged once"
+    );
+    assert_eq!(doubted.second_opinions.len(), 1);
+    assert_eq!(
+        doubted.text, plain.text,
+        "the transcript is what was heard first"
+    );
+    assert_eq!(
+        doubted.read_text,
+        xiaoan_agent::route::join_hypotheses(&plain.text, &doubted.second_opinions[0]),
+        "understanding reads both hypotheses"
+    );
+}

@@ -225,9 +225,14 @@ pub fn demo(s: &Settings, out: &Path) -> Result<ExitCode> {
                     .dialect
                     .clone()
                     .unwrap_or_else(|| turn.dialect.to_string());
-                let heard = rec.transcribe(&audio, &dialect)?;
-                println!("居民 ({c}, {:.1}s): {heard}", audio.duration_s());
-                heard
+                // as the live loop hears it: weak words are decoded a second time
+                let doubts = |t: &str| agent.doubts(&session, t);
+                let out = rec.stream_judged(&audio, &dialect, false, &mut |_| {}, &doubts)?;
+                println!("居民 ({c}, {:.1}s): {}", audio.duration_s(), out.text);
+                for other in &out.second_opinions {
+                    println!("        [doubted; decoded again: {other}]");
+                }
+                out.read_text
             }
             Input::Typed(t) => {
                 println!("居民 (keypad): {t}");

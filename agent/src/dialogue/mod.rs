@@ -204,6 +204,21 @@ impl Agent {
         }
     }
 
+    /// Would these words, heard in this session now, be worth a second decode of the
+    /// audio ([`crate::route::doubts`])? Only while nothing in particular is awaited: a
+    /// slot value or a yes/no is judged against the question asked.
+    pub fn doubts(&self, s: &Session, text: &str) -> bool {
+        let ctx = Context {
+            awaiting: s.flow.awaiting(&self.forms, &self.mediation),
+            dialect: s.dialect.clone(),
+        };
+        if ctx.awaiting != Awaiting::Nothing || s.flow.is_collecting() {
+            return false;
+        }
+        let u = self.understander.understand_on(text, &ctx, self.today());
+        crate::route::doubts(&u, self.retriever.as_ref())
+    }
+
     fn adopt_dialect(&self, s: &mut Session, u: &Understanding) {
         // the first utterance that carries dialect markers picks the session's dialect,
         // unless the resident or the kiosk chose one
