@@ -151,26 +151,32 @@ fn field_values(a: &Agent, form_id: &str, values: &BTreeMap<String, String>) -> 
         .collect()
 }
 
+/// A filing that did not reach the store (the reason was logged, masked): nothing was
+/// filed, and the resident is told so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotFiled;
+
 /// File a declaration in one transaction. Returns the receipt number.
 pub fn file_declaration(
     a: &Agent,
     s: &Session,
     form_id: &str,
     values: &BTreeMap<String, String>,
-) -> Result<String, ()> {
-    let form = a.forms.get(form_id).ok_or(())?;
+) -> Result<String, NotFiled> {
+    let form = a.forms.get(form_id).ok_or(NotFiled)?;
     let answers: Vec<(String, String)> = values
         .iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let filing = NewFiling::from_form(form, &answers, &s.id, a.today());
-    let store = a.store.lock().map_err(|_| ())?;
+    let store = a.store.lock().map_err(|_| NotFiled)?;
     store
         .file_declaration(&filing)
         .map(|r| r.number)
         .map_err(|e| {
             log_failure("declaration filing", &e);
+            NotFiled
         })
 }
 
@@ -222,12 +228,12 @@ pub fn mediation_case(
     kind_id: &str,
     values: &BTreeMap<String, String>,
     slot: Option<MediatorOffer>,
-) -> Result<String, ()> {
+) -> Result<String, NotFiled> {
     let kind = a
         .mediation
         .kind(kind_id)
         .or_else(|| a.mediation.kind("other"))
-        .ok_or(())?;
+        .ok_or(NotFiled)?;
     let get = |k: &str| values.get(k).cloned().unwrap_or_default();
     let c = NewCase {
         dispute_kind: kind.id.clone(),
@@ -244,9 +250,10 @@ pub fn mediation_case(
         slot,
         session_id: s.id.clone(),
     };
-    let store = a.store.lock().map_err(|_| ())?;
+    let store = a.store.lock().map_err(|_| NotFiled)?;
     store.open_case(&c).map(|r| r.number).map_err(|e| {
         log_failure("mediation case", &e);
+        NotFiled
     })
 }
 

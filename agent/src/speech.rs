@@ -114,7 +114,7 @@ impl Speech {
         let mut n = 0;
         self.render(reply, voice, earcons, &mut |mut a| {
             let gap = (GAP_S * a.sample_rate as f64) as usize;
-            a.samples.extend(std::iter::repeat(0.0).take(gap));
+            a.samples.extend(std::iter::repeat_n(0.0, gap));
             n += 1;
             play(a);
         })?;

@@ -443,7 +443,7 @@ fn encode(x: &[f32], t: GgmlType) -> std::result::Result<Vec<u8>, String> {
 /// ggml's reference Q8_0 quantisation (`quantize_row_q8_0_ref`): per block of 32, an f16
 /// scale `d = max|x| / 127` and 32 `i8` values `round(x / d)`.
 pub fn quantize_q8_0(x: &[f32]) -> std::result::Result<Vec<u8>, String> {
-    if x.len() % QK != 0 {
+    if !x.len().is_multiple_of(QK) {
         return Err(format!("{} values are not a multiple of {QK}", x.len()));
     }
     let mut out = Vec::with_capacity(x.len() / QK * 34);
@@ -463,7 +463,7 @@ pub fn quantize_q8_0(x: &[f32]) -> std::result::Result<Vec<u8>, String> {
 /// scale `d = max / -16` (max = the value of largest magnitude), the fifth bits in a `u32`,
 /// then 16 bytes of low nibbles (value j in the low nibble, value j+16 in the high one).
 pub fn quantize_q5_0(x: &[f32]) -> std::result::Result<Vec<u8>, String> {
-    if x.len() % QK != 0 {
+    if !x.len().is_multiple_of(QK) {
         return Err(format!("{} values are not a multiple of {QK}", x.len()));
     }
     let mut out = Vec::with_capacity(x.len() / QK * 22);

@@ -447,6 +447,10 @@ fn read_dims(m: &Ct2Model, path: &Path) -> Result<Dims> {
     Ok(d)
 }
 
+/// Copies rows `start..start + n` (all rows when `n` is `None`) of a source variable
+/// into an output tensor under a new name.
+type Take<'a> = dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>) + 'a;
+
 /// Map the CTranslate2 variables to Hugging Face names, splitting fused blocks.
 fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTensor>> {
     let d = dims.d_model;
@@ -480,10 +484,7 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
                 data: rows(var, start, n),
             });
         };
-    let ln = |take: &mut dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>),
-              src: &str,
-              dst: &str,
-              out: &mut Vec<OutTensor>| {
+    let ln = |take: &mut Take<'_>, src: &str, dst: &str, out: &mut Vec<OutTensor>| {
         take(
             &format!("{src}/gamma"),
             format!("{dst}.weight"),
@@ -493,10 +494,7 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
         );
         take(&format!("{src}/beta"), format!("{dst}.bias"), 0, None, out);
     };
-    let lin = |take: &mut dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>),
-               src: &str,
-               dst: &str,
-               out: &mut Vec<OutTensor>| {
+    let lin = |take: &mut Take<'_>, src: &str, dst: &str, out: &mut Vec<OutTensor>| {
         take(
             &format!("{src}/weight"),
             format!("{dst}.weight"),
@@ -507,30 +505,27 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
         take(&format!("{src}/bias"), format!("{dst}.bias"), 0, None, out);
     };
     // Q, K, V from a fused block whose rows are q|k|v (`base` = 0) or k|v (q absent).
-    let split = |take: &mut dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>),
-                 src: &str,
-                 dst: &str,
-                 names: &[&str],
-                 out: &mut Vec<OutTensor>| {
-        for (i, proj) in names.iter().enumerate() {
-            take(
-                &format!("{src}/weight"),
-                format!("{dst}.{proj}.weight"),
-                i * d,
-                Some(d),
-                out,
-            );
-            if *proj != "k_proj" {
+    let split =
+        |take: &mut Take<'_>, src: &str, dst: &str, names: &[&str], out: &mut Vec<OutTensor>| {
+            for (i, proj) in names.iter().enumerate() {
                 take(
-                    &format!("{src}/bias"),
-                    format!("{dst}.{proj}.bias"),
+                    &format!("{src}/weight"),
+                    format!("{dst}.{proj}.weight"),
                     i * d,
                     Some(d),
                     out,
                 );
+                if *proj != "k_proj" {
+                    take(
+                        &format!("{src}/bias"),
+                        format!("{dst}.{proj}.bias"),
+                        i * d,
+                        Some(d),
+                        out,
+                    );
+                }
             }
-        }
-    };
+        };
 
     take(
         "encoder/conv1/weight",
@@ -568,45 +563,37 @@ fn convert_tensors(m: &Ct2Model, dims: &Dims, path: &Path) -> Result<Vec<OutTens
         &mut out,
     );
     // The blocks every encoder and decoder layer has: self-attention, then feed-forward.
-    let self_attention =
-        |take: &mut dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>),
-         s: &str,
-         t: &str,
-         out: &mut Vec<OutTensor>| {
-            split(
-                take,
-                &format!("{s}/self_attention/linear_0"),
-                &format!("{t}.self_attn"),
-                &["q_proj", "k_proj", "v_proj"],
-                out,
-            );
-            lin(
-                take,
-                &format!("{s}/self_attention/linear_1"),
-                &format!("{t}.self_attn.out_proj"),
-                out,
-            );
-            ln(
-                take,
-                &format!("{s}/self_attention/layer_norm"),
-                &format!("{t}.self_attn_layer_norm"),
-                out,
-            );
-        };
-    let feed_forward =
-        |take: &mut dyn FnMut(&str, String, usize, Option<usize>, &mut Vec<OutTensor>),
-         s: &str,
-         t: &str,
-         out: &mut Vec<OutTensor>| {
-            lin(take, &format!("{s}/ffn/linear_0"), &format!("{t}.fc1"), out);
-            lin(take, &format!("{s}/ffn/linear_1"), &format!("{t}.fc2"), out);
-            ln(
-                take,
-                &format!("{s}/ffn/layer_norm"),
-                &format!("{t}.final_layer_norm"),
-                out,
-            );
-        };
+    let self_attention = |take: &mut Take<'_>, s: &str, t: &str, out: &mut Vec<OutTensor>| {
+        split(
+            take,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{t}.self_attn"),
+            &["q_proj", "k_proj", "v_proj"],
+            out,
+        );
+        lin(
+            take,
+            &format!("{s}/self_attention/linear_1"),
+            &format!("{t}.self_attn.out_proj"),
+            out,
+        );
+        ln(
+            take,
+            &format!("{s}/self_attention/layer_norm"),
+            &format!("{t}.self_attn_layer_norm"),
+            out,
+        );
+    };
+    let feed_forward = |take: &mut Take<'_>, s: &str, t: &str, out: &mut Vec<OutTensor>| {
+        lin(take, &format!("{s}/ffn/linear_0"), &format!("{t}.fc1"), out);
+        lin(take, &format!("{s}/ffn/linear_1"), &format!("{t}.fc2"), out);
+        ln(
+            take,
+            &format!("{s}/ffn/layer_norm"),
+            &format!("{t}.final_layer_norm"),
+            out,
+        );
+    };
     for i in 0..dims.enc_layers {
         let s = format!("encoder/layer_{i}");
         let t = format!("model.encoder.layers.{i}");

@@ -480,7 +480,7 @@ pub(crate) fn write_safetensors(
         offset += n;
     }
     let mut h = serde_json::Value::Object(header).to_string().into_bytes();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut buf = Vec::with_capacity(8 + h.len() + offset);

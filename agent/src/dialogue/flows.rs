@@ -518,10 +518,10 @@ fn intent_phrase(i: Intent) -> &'static str {
 
 /// Answer from the guide: the spoken summary, then an offer of details.
 pub fn answer_question(a: &Agent, s: &mut Session, u: &Understanding) -> Reply {
-    let hits = match a.retriever.search(&u.normalized.text, 3) {
-        Ok(h) => h,
-        Err(_) => Vec::new(),
-    };
+    let hits = a
+        .retriever
+        .search(&u.normalized.text, 3)
+        .unwrap_or_default();
     match xiaoan_kb::decide(&hits) {
         Decision::Answer(hit) => answer_item(a, s, &hit.id),
         Decision::Clarify {
@@ -1398,7 +1398,7 @@ fn open_case(
             r.flow = "mediation".into();
             r
         }
-        Err(()) => {
+        Err(records::NotFiled) => {
             s.flow = Flow::Idle;
             let _ = records::draft(a, s, MEDIATION, values, "store_error");
             Reply::say("登记的时候出了问题。您说的内容已经留给工作人员，我请他们来帮您。")

@@ -46,6 +46,9 @@ const SPEECH_FLOOR_DB: f64 = 35.0;
 /// Silence fed after the speech at most; no end-point by then counts as a failure.
 const MAX_TAIL_S: f64 = 5.0;
 
+/// A stage's label and how to read it from a sample.
+type Stage = (&'static str, fn(&Sample) -> f64);
+
 /// One measured reply.
 struct Sample {
     clip: String,
@@ -93,21 +96,36 @@ fn speech_end(audio: &AudioBuf) -> usize {
     }
 }
 
+/// What every measured clip runs through: the live loop's parts.
+#[derive(Clone, Copy)]
+struct Rig<'a> {
+    rec: &'a Recognizer,
+    agent: &'a Agent,
+    speech: &'a Speech,
+    s: &'a Settings,
+}
+
 /// Run one clip through the live loop; `None` when no end-point came.
 fn measure_clip(
-    rec: &Recognizer,
-    agent: &Agent,
-    speech: &Speech,
+    rig: Rig,
     session: &mut xiaoan_agent::dialogue::Session,
-    s: &Settings,
     path: &Path,
     dialect: &str,
     cold: bool,
 ) -> Result<Option<Sample>> {
+    let Rig {
+        rec,
+        agent,
+        speech,
+        s,
+    } = rig;
     let audio = xiaoan_agent::pipeline::load_audio(s, path)?;
     let end = speech_end(&audio);
     let mut feed = audio.samples[..end].to_vec();
-    feed.extend(std::iter::repeat(0.0).take((MAX_TAIL_S * SAMPLE_RATE as f64) as usize));
+    feed.extend(std::iter::repeat_n(
+        0.0,
+        (MAX_TAIL_S * SAMPLE_RATE as f64) as usize,
+    ));
     let speech_s = end as f64 / SAMPLE_RATE as f64;
     let dialect = session
         .dialect
@@ -225,8 +243,19 @@ fn pass(
                 agent.handle(&mut session, &t);
             }
             DemoInput::Clip { path, dialect } => {
-                match measure_clip(rec, &agent, speech, &mut session, s, &path, &dialect, cold)
-                    .with_context(|| format!("measuring {}", path.display()))?
+                match measure_clip(
+                    Rig {
+                        rec,
+                        agent: &agent,
+                        speech,
+                        s,
+                    },
+                    &mut session,
+                    &path,
+                    &dialect,
+                    cold,
+                )
+                .with_context(|| format!("measuring {}", path.display()))?
                 {
                     Some(x) => samples.push(x),
                     None => missed.push(path.display().to_string()),
@@ -325,7 +354,7 @@ pub fn run(s: &Settings) -> Result<ExitCode> {
         println!("  NO END-POINT within {MAX_TAIL_S} s of silence: {m}");
     }
     println!("\n  stage (cold cache, {} replies)", cold.len());
-    let stages: [(&str, fn(&Sample) -> f64); 5] = [
+    let stages: [Stage; 5] = [
         ("wait for the final decode", |x| x.wait_ms),
         ("ASR final decode", |x| x.final_ms),
         ("rest of the hang-over", |x| x.hangover_ms),
