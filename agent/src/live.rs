@@ -70,14 +70,10 @@ pub fn run(s: &Settings) -> Result<()> {
             match heard {
                 Heard::Started => {}
                 Heard::Partial(p) => eprint!("\r… {p}"),
-                Heard::Final { mut text, .. } => {
+                Heard::Final { text, .. } => {
                     eprintln!();
-                    if agent.doubts(&session, &text) {
-                        // weak words: the utterance decoded again, both read together
-                        if let Some(other) = hearing.second_opinion()? {
-                            text = crate::route::join_hypotheses(&text, &other);
-                        }
-                    }
+                    // weak words: the utterance decoded again, both read together
+                    let (text, _) = hearing.reading(&text, agent.doubts(&session, &text))?;
                     if text.trim().is_empty() {
                         continue;
                     }

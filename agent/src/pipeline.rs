@@ -254,13 +254,8 @@ impl Recognizer {
                         partials.push(part);
                     }
                     Heard::Final { text, .. } => {
-                        let mut both = text.clone();
-                        if doubts(&text) {
-                            if let Some(other) = hearing.second_opinion()? {
-                                both = crate::route::join_hypotheses(&text, &other);
-                                second_opinions.push(other);
-                            }
-                        }
+                        let (both, other) = hearing.reading(&text, doubts(&text))?;
+                        second_opinions.extend(other);
                         if !text.trim().is_empty() {
                             utterances.push(text);
                         }
@@ -641,11 +636,23 @@ impl<'a> Hearing<'a> {
         self.handle(events, silent, dialect)
     }
 
+    /// What understanding reads for `heard`, the final text of the utterance that
+    /// ended last: `heard` itself, or, when it is `doubted` ([`crate::route::doubts`]),
+    /// `heard` joined with a second opinion on the utterance
+    /// ([`crate::route::join_hypotheses`]), which is returned too.
+    pub fn reading(&mut self, heard: &str, doubted: bool) -> Result<(String, Option<String>)> {
+        if doubted {
+            if let Some(other) = self.second_opinion()? {
+                return Ok((crate::route::join_hypotheses(heard, &other), Some(other)));
+            }
+        }
+        Ok((heard.to_string(), None))
+    }
+
     /// A second opinion on the utterance that ended last: decoded again, whole, with
-    /// the recogniser's second-opinion options (see [`crate::route::doubts`] for when
-    /// to ask). `None` when second opinions are off, no utterance has ended, or the
-    /// second decode heard nothing.
-    pub fn second_opinion(&mut self) -> Result<Option<String>> {
+    /// the recogniser's second-opinion options. `None` when second opinions are off,
+    /// no utterance has ended, or the second decode heard nothing.
+    fn second_opinion(&mut self) -> Result<Option<String>> {
         let Some((st, dialect)) = self.last.as_mut() else {
             return Ok(None);
         };

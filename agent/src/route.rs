@@ -160,15 +160,13 @@ pub fn read(u: &Understanding, retriever: &dyn Retriever) -> xiaoan_kb::Result<R
 /// first finds more of what was meant. Never for an emergency reading (it is acted on, or
 /// asked about, at once), and only when nothing in particular is awaited (a slot value or
 /// a yes/no is judged against what was asked; the caller knows, see
-/// [`crate::dialogue::Dialogue::doubts`]).
+/// [`crate::dialogue::Agent::doubts`]).
 pub fn doubts(u: &Understanding, retriever: &dyn Retriever) -> bool {
     if u.intent.intent == Intent::Emergency {
         return false;
     }
-    match read(u, retriever) {
-        Ok(r) => r.intent != Intent::Emergency && r.confidence < SECOND_OPINION_BELOW,
-        Err(_) => false,
-    }
+    // a reading never turns into an emergency: only its confidence matters here
+    read(u, retriever).is_ok_and(|r| r.confidence < SECOND_OPINION_BELOW)
 }
 
 /// Two hypotheses of one utterance as one text to understand: the first as heard, then

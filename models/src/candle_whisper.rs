@@ -1056,7 +1056,7 @@ impl CandleWhisper {
         loop {
             // (parent, fused score) and (hypothesis, ended on end-of-text)
             let mut cands: Vec<(usize, f32)> = Vec::new();
-            let mut children: Vec<(Hyp, bool)> = Vec::new();
+            let mut children: Vec<Option<(Hyp, bool)>> = Vec::new();
             for (i, (h, logits)) in live.iter().zip(rows.iter_mut()).enumerate() {
                 self.suppress_in(logits, h.tokens.is_empty());
                 bias.apply(&h.tokens, logits);
@@ -1075,12 +1075,11 @@ impl CandleWhisper {
                         c.push(t, self.token_key(t), bytes, lp, opts);
                     }
                     cands.push((i, c.score(opts)));
-                    children.push((c, t == eot));
+                    children.push(Some((c, t == eot)));
                 }
             }
             let mut order: Vec<usize> = (0..cands.len()).collect();
             order.sort_by(|a, b| cands[*b].1.total_cmp(&cands[*a].1));
-            let mut children: Vec<Option<(Hyp, bool)>> = children.into_iter().map(Some).collect();
             let mut next: Vec<Hyp> = Vec::new();
             let mut parents: Vec<u32> = Vec::new();
             for j in order {
@@ -1088,29 +1087,23 @@ impl CandleWhisper {
                 let Some((mut c, ended)) = children[j].take() else {
                     continue;
                 };
-                match ended {
-                    true => {
-                        if finished.len() < beam {
-                            finished.push((c, StopReason::Eot));
-                        }
+                if ended {
+                    if finished.len() < beam {
+                        finished.push((c, StopReason::Eot));
                     }
-                    false => {
-                        if next.len() == beam {
-                            continue;
+                } else if next.len() < beam {
+                    if let Some(cut) = find_loop(&c.keys) {
+                        c.tokens.truncate(cut);
+                        if finished.len() < beam {
+                            finished.push((c, StopReason::Repetition));
                         }
-                        if let Some(cut) = find_loop(&c.keys) {
-                            c.tokens.truncate(cut);
-                            if finished.len() < beam {
-                                finished.push((c, StopReason::Repetition));
-                            }
-                        } else if c.tokens.len() >= budget || st.pos + 1 >= max_pos {
-                            if finished.len() < beam {
-                                finished.push((c, StopReason::TokenBudget));
-                            }
-                        } else {
-                            next.push(c);
-                            parents.push(parent as u32);
+                    } else if c.tokens.len() >= budget || st.pos + 1 >= max_pos {
+                        if finished.len() < beam {
+                            finished.push((c, StopReason::TokenBudget));
                         }
+                    } else {
+                        next.push(c);
+                        parents.push(parent as u32);
                     }
                 }
             }
@@ -1347,7 +1340,6 @@ fn top_k(v: &[f32], k: usize) -> Vec<(u32, f32)> {
     best
 }
 
-/// The language model's log-probability that the sentence ends after `history`.
 fn argmax(v: &[f32]) -> u32 {
     let mut best = 0;
     for (i, x) in v.iter().enumerate() {

@@ -178,14 +178,9 @@ fn measure_clip(
             }
             // as the live loop does: doubted words are decoded once more
             let t0 = Instant::now();
-            let mut second_ms = None;
-            let mut text = text;
-            if agent.doubts(session, &text) {
-                if let Some(other) = hearing.second_opinion()? {
-                    text = xiaoan_agent::route::join_hypotheses(&text, &other);
-                }
-                second_ms = Some(ms(t0.elapsed()));
-            }
+            let doubted = agent.doubts(session, &text);
+            let (text, _) = hearing.reading(&text, doubted)?;
+            let second_ms = doubted.then(|| ms(t0.elapsed()));
             let t0 = Instant::now();
             let turn = agent.handle(session, &text);
             let dialogue_ms = ms(t0.elapsed());
