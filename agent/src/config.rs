@@ -95,6 +95,11 @@ pub struct AsrConfig {
     pub engine: String,
     /// Seconds of new audio between two re-decodes while the resident speaks.
     pub step_s: f32,
+    /// Decode each step as the continuation of the words already committed (read in
+    /// one pass; only the rest is generated): fewer decoder steps per re-decode and per
+    /// final. Greedy decoding on the onnx and candle engines; others ignore it. Off by
+    /// default: on garbled speech early mistakes steer the rest (README).
+    pub continue_committed: bool,
     /// CPU threads for the recogniser.
     pub threads: usize,
     /// A folder of dialect adapters (`<code>/adapter.toml`); unset = the built-in ones.
@@ -163,6 +168,7 @@ impl Default for AsrConfig {
                 "whisper".into()
             },
             step_s: 0.5,
+            continue_committed: false,
             threads: 2,
             adapters_dir: None,
             ggml_type: "f16".into(),

@@ -286,6 +286,7 @@ fn stream_config(settings: &Settings) -> StreamConfig {
     StreamConfig {
         step_s: settings.config.asr.step_s,
         max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
+        continue_committed: settings.config.asr.continue_committed,
         ..StreamConfig::default()
     }
 }

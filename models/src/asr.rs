@@ -46,6 +46,12 @@ pub struct DecodeOptions {
     /// Score added per character written while the language model is fused (it
     /// offsets the model's preference for short outputs). Default 0.5.
     pub lm_bonus: f32,
+    /// Text the transcript is known to begin with (a stream's committed words): the
+    /// decoder reads its tokens as already written, in one pass, and generates only
+    /// what follows. The greedy decoder of the candle and onnx engines honours it; the
+    /// beam search and whisper.cpp ignore it (the stream keeps committed text either
+    /// way). Default none.
+    pub continue_from: Option<String>,
 }
 
 impl Default for DecodeOptions {
@@ -64,6 +70,7 @@ impl Default for DecodeOptions {
             lm: None,
             lm_weight: 0.3,
             lm_bonus: 0.5,
+            continue_from: None,
         }
     }
 }
@@ -198,11 +205,12 @@ enum Script {
 /// plumbing. Always compiled.
 pub struct ScriptedAsr {
     script: Script,
-    calls: Mutex<usize>,
     /// How long each decode takes (it checks for cancellation every millisecond).
     delay: Duration,
     /// Decodes given up on request.
     cancelled: Mutex<usize>,
+    /// The `continue_from` of every decode, in order (one entry per call).
+    continued: Mutex<Vec<Option<String>>>,
 }
 
 impl ScriptedAsr {
@@ -210,9 +218,9 @@ impl ScriptedAsr {
     pub fn sequence<S: Into<String>>(texts: impl IntoIterator<Item = S>) -> Self {
         Self {
             script: Script::Sequence(texts.into_iter().map(Into::into).collect()),
-            calls: Mutex::new(0),
             delay: Duration::ZERO,
             cancelled: Mutex::new(0),
+            continued: Mutex::new(Vec::new()),
         }
     }
 
@@ -229,9 +237,9 @@ impl ScriptedAsr {
                 text: text.chars().collect(),
                 chars_per_second,
             },
-            calls: Mutex::new(0),
             delay: Duration::ZERO,
             cancelled: Mutex::new(0),
+            continued: Mutex::new(Vec::new()),
         }
     }
 
@@ -246,9 +254,14 @@ impl ScriptedAsr {
         self.cancelled.lock().map(|c| *c).unwrap_or(0)
     }
 
+    /// The known beginning (`DecodeOptions::continue_from`) each decode was given.
+    pub fn continued_from(&self) -> Vec<Option<String>> {
+        self.continued.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
     /// How many times `decode` ran.
     pub fn calls(&self) -> usize {
-        self.calls.lock().map(|c| *c).unwrap_or(0)
+        self.continued.lock().map(|c| c.len()).unwrap_or(0)
     }
 }
 
@@ -260,17 +273,17 @@ impl AsrModel for ScriptedAsr {
     fn decode_cancellable(
         &self,
         samples: &[f32],
-        _opts: &DecodeOptions,
+        opts: &DecodeOptions,
         cancel: &AtomicBool,
     ) -> Result<Transcript> {
         check_samples(samples)?;
         let n = {
             let mut c = self
-                .calls
+                .continued
                 .lock()
                 .map_err(|_| Error::Decode("scripted engine poisoned".into()))?;
-            *c += 1;
-            *c - 1
+            c.push(opts.continue_from.clone());
+            c.len() - 1
         };
         let t0 = Instant::now();
         while t0.elapsed() < self.delay {

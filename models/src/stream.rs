@@ -63,6 +63,12 @@ pub struct StreamConfig {
     /// waits for one and the end-point can cancel one that is still running. Default true;
     /// decoding a file as fast as possible turns it off so that every step is decoded.
     pub background: bool,
+    /// Decode each step as the continuation of the committed words (the engine reads
+    /// them in one pass and generates only the rest; see
+    /// [`DecodeOptions::continue_from`]). Fewer decoder steps when much is committed,
+    /// but on garbled speech early committed mistakes steer the rest (held-out espeak-ng
+    /// Mandarin: CER 0.717 → 0.755), so the default is false.
+    pub continue_committed: bool,
 }
 
 impl Default for StreamConfig {
@@ -71,6 +77,7 @@ impl Default for StreamConfig {
             step_s: 0.5,
             max_utterance_s: 28.0,
             background: true,
+            continue_committed: false,
         }
     }
 }
@@ -184,10 +191,19 @@ impl LocalAgreementStream {
         s
     }
 
+    /// The options of one step's decode: the committed words as its known beginning.
+    fn step_opts(&self) -> DecodeOptions {
+        let mut o = self.opts.clone();
+        if self.cfg.continue_committed && !self.committed.is_empty() {
+            o.continue_from = Some(self.committed.iter().collect());
+        }
+        o
+    }
+
     /// Decode the current window on this thread and update the agreement.
     fn redecode(&mut self) -> Result<()> {
         let started = Instant::now();
-        let t = self.model.decode(&self.buf, &self.opts)?;
+        let t = self.model.decode(&self.buf, &self.step_opts())?;
         self.apply(t, self.buf.len(), started, started.elapsed());
         Ok(())
     }
@@ -195,7 +211,7 @@ impl LocalAgreementStream {
     /// Start decoding the current window on a worker thread.
     fn start_job(&mut self) {
         let cancel = Arc::new(AtomicBool::new(false));
-        let (model, opts, audio) = (self.model.clone(), self.opts.clone(), self.buf.clone());
+        let (model, opts, audio) = (self.model.clone(), self.step_opts(), self.buf.clone());
         let flag = cancel.clone();
         let handle = std::thread::spawn(move || {
             let r = model.decode_cancellable(&audio, &opts, &flag);
@@ -523,6 +539,11 @@ mod tests {
             .expect("the utterance is still there");
         assert_eq!(t.text, sentence);
         assert_eq!(asr.calls(), before + 1);
+        assert_eq!(
+            asr.continued_from().last(),
+            Some(&None),
+            "an independent decode: not told what the first one committed"
+        );
         s.reset();
         assert!(
             s.second_opinion(&beam).unwrap().is_none(),
@@ -625,12 +646,52 @@ mod tests {
         );
     }
 
+    /// Once words are committed, each decode is asked to continue them (and only then);
+    /// switched off, no decode is.
+    #[test]
+    fn decodes_continue_the_committed_words() {
+        let asr = Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 2.0));
+        let cfg = StreamConfig {
+            continue_committed: true,
+            ..sync_cfg()
+        };
+        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), cfg);
+        feed(&mut s, 3.0);
+        let text = s.finish().unwrap().text;
+        assert_eq!(text, "甲乙丙丁戊己");
+        let asked = asr.continued_from();
+        assert_eq!(
+            asked.first(),
+            Some(&None),
+            "nothing committed before the first"
+        );
+        let given: Vec<&String> = asked.iter().flatten().collect();
+        assert!(given.len() >= 3, "{asked:?}");
+        for g in &given {
+            assert!(text.starts_with(g.as_str()), "{g} is committed text");
+        }
+        assert!(
+            given.windows(2).all(|w| w[1].starts_with(w[0].as_str())),
+            "{given:?}"
+        );
+        let asr = Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 2.0));
+        let cfg = StreamConfig {
+            continue_committed: false,
+            ..sync_cfg()
+        };
+        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), cfg);
+        feed(&mut s, 3.0);
+        assert_eq!(s.finish().unwrap().text, "甲乙丙丁戊己");
+        assert!(asr.continued_from().iter().all(Option::is_none));
+    }
+
     #[test]
     fn over_long_utterance_continues_in_a_new_window() {
         let cfg = StreamConfig {
             step_s: 0.5,
             max_utterance_s: 2.0,
             background: false,
+            continue_committed: true,
         };
         let mut s = LocalAgreementStream::new(
             Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 1.0)),
