@@ -184,6 +184,25 @@ fn chat_jsonl(home: &Path, lines: &[&str]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `chat --jsonl` reports the reading the agent acted on (a weak guess decided by the
+/// guide is a guide question), and the classifier's own reading beside it.
+#[test]
+fn chat_jsonl_reports_the_reading_acted_on() {
+    let d = tempfile::tempdir().unwrap();
+    let lines = chat_jsonl(d.path(), &["门禁刷怖慨了", "社保卡怎么办"]);
+    assert_eq!(lines.len(), 2);
+    let guess = &lines[0];
+    assert_eq!(guess["intent"], "service.query", "{guess}");
+    assert_eq!(guess["guessed_from_guide"], true, "{guess}");
+    assert_ne!(guess["classifier"]["intent"], "service.query", "{guess}");
+    assert_eq!(guess["classifier"]["unsure"], true, "{guess}");
+    assert_eq!(guess["flow"], "clarify", "asked before answering: {guess}");
+    let clear = &lines[1];
+    assert_eq!(clear["intent"], "service.query", "{clear}");
+    assert_eq!(clear["guessed_from_guide"], false, "{clear}");
+    assert_eq!(clear["classifier"]["intent"], "service.query", "{clear}");
+}
+
 #[test]
 fn chat_jsonl_files_a_feedback_and_records_mask_personal_data_for_staff() {
     let d = tempfile::tempdir().unwrap();

@@ -46,9 +46,17 @@ pub use error::{Error, Result};
 pub use lexicon::{lexicon, lexicon_tsv};
 pub use model::Model;
 pub use normalize::{normalize, normalize_with_dialect, to_pinyin, Normalized};
+
 pub use understand::{
     bench, Awaiting, BenchReport, Context, IntentResult, Understander, Understanding,
 };
+
+/// Whether the words name an emergency (摔倒, 救命, 着火, … or how a recogniser garbles
+/// them by sound), as opposed to the classifier only guessing one: the dialogue acts on
+/// the first at once and asks before raising an alarm on a weak guess.
+pub fn names_emergency(n: &Normalized) -> bool {
+    rules::emergency(&n.text, &n.pinyin)
+}
 
 /// The seven dialect codes of `spec/dialects.tsv`; `cmn` (Mandarin) first.
 pub const DIALECTS: [&str; 7] = ["cmn", "wuu-sh", "wuu-sz", "yue", "nan", "cmn-sc", "hak"];

@@ -212,6 +212,66 @@ fn a_guessed_emergency_on_garbled_words_is_asked_once_not_raised_unasked() {
     let (_d, a, mut s) = setup();
     let r = say(&a, &mut s, "快来人啊，老人不行了");
     assert_eq!(r.flow, "emergency", "{r:?}");
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "我爸心脏不舒服快不行了");
+    assert_eq!(r.flow, "emergency", "{r:?}");
+}
+
+/// The demo's case: the answer to the emergency question is garbled too (i子闪晕 reads
+/// as a weak "emergency" guess). Noise must not raise the alarm, and a resident who
+/// may be in trouble must not be left alone either: asked again in plainer words, then
+/// staff are asked to come and look (a hand-over ticket, not an emergency event).
+#[test]
+fn an_unclear_answer_to_the_emergency_question_is_asked_again_then_staff_come_to_look() {
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "九座窗面");
+    assert!(r.text.contains("急事"), "asks: {r:?}");
+    let r = say(&a, &mut s, "i子闪晕");
+    assert_ne!(r.flow, "emergency", "no alarm on a garbled answer: {r:?}");
+    assert!(r.receipt.is_none(), "{r:?}");
+    assert!(
+        r.text.contains("要就说“是”"),
+        "asked again, plainly: {}",
+        r.text
+    );
+    let r = say(&a, &mut s, "三二的河水");
+    assert_eq!(r.flow, "handoff", "{r:?}");
+    let ticket = r.receipt.clone().expect("a ticket for staff");
+    assert!(r.text.contains("过来看看您"), "{}", r.text);
+    let store = a.store.lock().unwrap();
+    let d = store.show(&ticket, true).unwrap().expect("ticket stored");
+    assert!(
+        d.record.to_string().contains("九座窗面"),
+        "staff see what was heard"
+    );
+    drop(store);
+    // a yes after the second question still calls help at once
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "九座窗面");
+    say(&a, &mut s, "i子闪晕");
+    let r = say(&a, &mut s, "是");
+    assert_eq!(r.flow, "emergency", "{r:?}");
+    // no answer at all: staff come to look rather than the session quietly ending
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "九座窗面");
+    let mut last = a.on_silence(&mut s);
+    for _ in 0..3 {
+        if last.end_session {
+            break;
+        }
+        last = a.on_silence(&mut s);
+    }
+    assert!(last.end_session, "{last:?}");
+    assert_eq!(last.flow, "handoff", "{last:?}");
+    assert!(
+        last.receipt.is_some() && last.text.contains("过来看看您"),
+        "{last:?}"
+    );
+    // a clear request instead of an answer drops the question and is served
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "九座窗面");
+    let r = say(&a, &mut s, "社保卡丢了怎么补办");
+    assert_eq!(r.flow, "service", "{r:?}");
 }
 
 #[test]
@@ -347,6 +407,60 @@ fn unclear_words_get_one_clarifying_question_not_a_form() {
     let r = say(&a, &mut s, "那个");
     assert_ne!(r.flow, "declaration", "{r:?}");
     assert!(r.receipt.is_none());
+}
+
+/// "您是想A，还是想B？" answered "对" names neither: the resident is asked which, not
+/// taken to mean the first; "不是" means neither; "后面那个" picks the second.
+#[test]
+fn a_yes_to_an_either_or_question_is_not_taken_as_the_first_choice() {
+    // what Whisper base heard for the demo's address clip
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "三 二 的河水");
+    assert!(
+        r.text.contains("还是想"),
+        "an either/or question: {}",
+        r.text
+    );
+    let r = say(&a, &mut s, "对");
+    assert!(r.text.contains("还是想"), "asked which: {r:?}");
+    assert!(
+        r.receipt.is_none() && r.flow == "clarify",
+        "nothing started: {r:?}"
+    );
+    let r = say(&a, &mut s, "对");
+    assert!(r.text.contains("换个说法"), "no third time round: {r:?}");
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "三 二 的河水");
+    let r = say(&a, &mut s, "不是");
+    assert!(r.text.contains("再说一遍") && r.flow == "idle", "{r:?}");
+    let (_d, a, mut s) = setup();
+    let first = say(&a, &mut s, "三 二 的河水");
+    let r = say(&a, &mut s, "后面那个");
+    assert_ne!(r.flow, "clarify", "a pick is acted on: {first:?} -> {r:?}");
+}
+
+/// An ID or phone number keyed in while nothing asks for one (the demo, after its
+/// declaration was misheard): the resident is told what it looks like and what to say
+/// first, the number is not read back, and nothing is started or filed.
+#[test]
+fn a_number_keyed_in_with_nothing_asking_for_it_is_explained_not_guessed_at() {
+    let (_d, a, mut s) = setup();
+    let r = say(&a, &mut s, "320503198506123049");
+    assert!(
+        r.text.contains("身份证号") && r.text.contains("要办什么事"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("3205"), "not read back: {}", r.text);
+    assert!(r.receipt.is_none() && r.flow == "idle", "{r:?}");
+    let r = say(&a, &mut s, "138 1234 5678");
+    assert!(r.text.contains("手机号"), "{}", r.text);
+    // inside a form the same digits are the answer
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    say(&a, &mut s, "我叫王小明");
+    let r = say(&a, &mut s, "320503198506123049");
+    assert!(!r.text.contains("这像是"), "{}", r.text);
 }
 
 #[test]

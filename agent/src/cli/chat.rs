@@ -54,14 +54,29 @@ pub fn chat(s: &Settings, jsonl: bool, dialect: Option<String>) -> Result<ExitCo
         }
         let t = agent.handle(&mut session, text);
         if jsonl {
+            // the reading acted on (as `xiaoan eval` scores it: a weak guess decided by
+            // the guide reads as the guide question), beside the classifier's own
+            let u = &t.understanding;
+            let round = |x: f32| (f64::from(x) * 1000.0).round() / 1000.0;
+            let (intent, confidence, guessed) =
+                match xiaoan_agent::route::read(u, agent.retriever.as_ref()) {
+                    Ok(r) => (r.intent, r.confidence, r.guessed),
+                    Err(_) => (u.intent.intent, u.intent.confidence, false),
+                };
             writeln!(
                 out,
                 "{}",
                 json!({
                     "user": text,
                     "dialect": session.dialect_code(),
-                    "intent": t.understanding.intent.intent.as_str(),
-                    "confidence": (t.understanding.intent.confidence * 1000.0).round() / 1000.0,
+                    "intent": intent.as_str(),
+                    "confidence": round(confidence),
+                    "guessed_from_guide": guessed,
+                    "classifier": {
+                        "intent": u.intent.intent.as_str(),
+                        "confidence": round(u.intent.confidence),
+                        "unsure": u.intent.unsure,
+                    },
                     "reply": t.reply.text,
                     "flow": t.reply.flow,
                     "awaiting": t.reply.awaiting,
@@ -90,7 +105,9 @@ pub fn chat(s: &Settings, jsonl: bool, dialect: Option<String>) -> Result<ExitCo
 /// What a demo turn feeds in: a bundled clip (heard by the recogniser), or digits
 /// typed on the kiosk's keypad (ID and phone numbers, as residents may prefer).
 enum Input {
-    Clip(&'static str),
+    /// The clip's file and what is said in it (`scripts/make-demo.sh` renders it), shown
+    /// beside what the recogniser heard; the agent only ever gets what was heard.
+    Clip(&'static str, &'static str),
     Typed(&'static str),
 }
 
@@ -101,9 +118,14 @@ struct DemoTurn {
     note: &'static str,
 }
 
-const fn clip(c: &'static str, dialect: &'static str, note: &'static str) -> DemoTurn {
+const fn clip(
+    c: &'static str,
+    said: &'static str,
+    dialect: &'static str,
+    note: &'static str,
+) -> DemoTurn {
     DemoTurn {
-        input: Input::Clip(c),
+        input: Input::Clip(c, said),
         dialect,
         note,
     }
@@ -111,25 +133,28 @@ const fn clip(c: &'static str, dialect: &'static str, note: &'static str) -> Dem
 
 /// The demo script. The clips are rendered by `scripts/make-demo.sh` (espeak-ng).
 const DEMO: &[DemoTurn] = &[
-    clip("01-hello.wav", "cmn", "greeting"),
+    clip("01-hello.wav", "你好小安", "cmn", "greeting"),
     clip(
         "02-senior-card.wav",
+        "老年人优待卡怎么办",
         "cmn",
         "a question answered from the guide",
     ),
-    clip("03-repeat.wav", "cmn", "repeat"),
-    clip("04-slower.wav", "cmn", "slower"),
+    clip("03-repeat.wav", "再说一遍", "cmn", "repeat"),
+    clip("04-slower.wav", "说慢一点", "cmn", "slower"),
     clip(
         "05-yue-senior-card.wav",
+        "我想問下長者卡點樣辦",
         "yue",
         "the same question in Cantonese",
     ),
     clip(
         "06-certificate.wav",
+        "我要开一个居住证明",
         "cmn",
         "a declaration (告知承诺制), by voice",
     ),
-    clip("07-name.wav", "cmn", ""),
+    clip("07-name.wav", "我叫王小明", "cmn", ""),
     DemoTurn {
         input: Input::Typed("320503198506123049"),
         dialect: "cmn",
@@ -140,12 +165,17 @@ const DEMO: &[DemoTurn] = &[
         dialect: "cmn",
         note: "phone typed on the keypad",
     },
-    clip("08-kind.wav", "cmn", ""),
-    clip("09-purpose.wav", "cmn", ""),
-    clip("10-address.wav", "cmn", ""),
-    clip("11-yes.wav", "cmn", "read-back confirmed"),
-    clip("12-agree.wav", "cmn", "commitment agreed: filed"),
-    clip("13-dispute.wav", "cmn", "a dispute routed to mediation"),
+    clip("08-kind.wav", "居住证明", "cmn", ""),
+    clip("09-purpose.wav", "孩子上学用", "cmn", ""),
+    clip("10-address.wav", "三号楼五零二室", "cmn", ""),
+    clip("11-yes.wav", "对的", "cmn", "read-back confirmed"),
+    clip("12-agree.wav", "同意", "cmn", "commitment agreed: filed"),
+    clip(
+        "13-dispute.wav",
+        "楼上天天半夜吵，想找人调解",
+        "cmn",
+        "a dispute routed to mediation",
+    ),
 ];
 
 /// One input of the demo conversation (for `bench dialogue`).
@@ -166,7 +196,7 @@ pub fn demo_script() -> Vec<DemoInput> {
     let dir = demo_dir();
     DEMO.iter()
         .map(|t| match t.input {
-            Input::Clip(c) => DemoInput::Clip {
+            Input::Clip(c, _) => DemoInput::Clip {
                 path: dir.join(c),
                 dialect: t.dialect.to_string(),
             },
@@ -219,7 +249,7 @@ pub fn demo(s: &Settings, out: &Path) -> Result<ExitCode> {
             println!("── {}", turn.note);
         }
         let heard = match turn.input {
-            Input::Clip(c) => {
+            Input::Clip(c, said) => {
                 let audio = xiaoan_agent::pipeline::load_audio(s, &clips.join(c))?;
                 let dialect = session
                     .dialect
@@ -228,7 +258,8 @@ pub fn demo(s: &Settings, out: &Path) -> Result<ExitCode> {
                 // as the live loop hears it: weak words are decoded a second time
                 let doubts = |t: &str| agent.doubts(&session, t);
                 let out = rec.stream_judged(&audio, &dialect, false, &mut |_| {}, &doubts)?;
-                println!("居民 ({c}, {:.1}s): {}", audio.duration_s(), out.text);
+                println!("居民 ({c}, {:.1}s) 说: {said}", audio.duration_s());
+                println!("        小安听到: {}", out.text);
                 for other in &out.second_opinions {
                     println!("        [doubted; decoded again: {other}]");
                 }
@@ -271,4 +302,31 @@ pub fn listen(_s: &Settings) -> Result<ExitCode> {
     anyhow::bail!(
         "this build has no microphone support: rebuild with `cargo build --release --features mic`"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the demo prints as said is what `scripts/make-demo.sh` renders into each
+    /// clip, so the printed "said / heard" pair shows the recogniser's real errors.
+    #[test]
+    fn the_demo_shows_what_each_clip_really_says() {
+        let script = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-demo.sh"),
+        )
+        .expect("make-demo.sh");
+        let mut clips = 0;
+        for t in DEMO {
+            if let Input::Clip(c, said) = t.input {
+                clips += 1;
+                let line = script
+                    .lines()
+                    .find(|l| l.starts_with("render ") && l.contains(c))
+                    .unwrap_or_else(|| panic!("{c} is not rendered by make-demo.sh"));
+                assert!(line.ends_with(&format!("\"{said}\"")), "{c}: {line}");
+            }
+        }
+        assert_eq!(clips, 13);
+    }
 }

@@ -75,6 +75,8 @@ pub enum Flow {
         second: Intent,
         /// The words that were unclear, to act on once the resident picks.
         text: String,
+        /// Asked a second time already (a bare "对" does not pick one).
+        again: bool,
     },
     /// Which declaration? Waiting for a form to be named.
     PickForm,
@@ -99,6 +101,8 @@ pub enum Flow {
     ConfirmEmergency {
         /// What was said, for the alert if the resident says yes.
         said: String,
+        /// The question has been asked again once (the first answer was not clear).
+        again: bool,
     },
     /// Moving or cancelling a booked appointment.
     ChangeAppointment {
@@ -227,7 +231,8 @@ impl Flow {
         match self {
             Flow::Idle => None,
             Flow::Details { .. } => Some("要继续听吗？".into()),
-            Flow::ConfirmEmergency { .. } => Some(CONFIRM_EMERGENCY.into()),
+            Flow::ConfirmEmergency { again: false, .. } => Some(CONFIRM_EMERGENCY.into()),
+            Flow::ConfirmEmergency { again: true, .. } => Some(CONFIRM_EMERGENCY_AGAIN.into()),
             Flow::ConfirmItem { .. } => Some("您刚才是问这个吗？".into()),
             Flow::ClarifyItem { .. } | Flow::ClarifyIntent { .. } => {
                 Some("您刚才想问哪一个？".into())
@@ -290,6 +295,7 @@ impl Flow {
 
 const MEDIATION: &str = "mediation";
 const CONFIRM_EMERGENCY: &str = "您是遇到急事了吗？要我马上叫工作人员吗？";
+const CONFIRM_EMERGENCY_AGAIN: &str = "我没听清。要马上叫人来帮您吗？要就说“是”，不要就说“不是”。";
 const ASK_APPT_NUMBER: &str = "请说一下预约号，一个数字一个数字说就行。";
 /// Pseudo-field of the mediation triage: "is anyone in danger?" (yes/no).
 const DANGER: &str = "_danger";
@@ -398,8 +404,56 @@ pub fn emergency(a: &Agent, s: &mut Session, u: &Understanding) -> Reply {
 pub fn confirm_emergency(s: &mut Session, u: &Understanding) -> Reply {
     s.flow = Flow::ConfirmEmergency {
         said: u.normalized.original.clone(),
+        again: false,
     };
     Reply::say(CONFIRM_EMERGENCY)
+}
+
+/// The answer to the emergency question. Yes (or a strong reading of emergency) calls
+/// help; no ends it; a clear other request drops the question (`None`: handled as
+/// usual). An answer that is not clear is asked about once more in plainer words, and
+/// if the second is not clear either, staff are asked to come and see the resident (a
+/// hand-over ticket, not an alarm): a person checks, and noise never raises the alarm.
+fn emergency_answer(
+    a: &Agent,
+    s: &mut Session,
+    said: String,
+    again: bool,
+    u: &Understanding,
+) -> Option<Reply> {
+    let i = &u.intent;
+    if i.intent == Intent::ConfirmYes || super::strong_emergency_guess(u) {
+        return Some(emergency_said(
+            a,
+            s,
+            &format!("{said}（确认：{}）", u.normalized.original),
+        ));
+    }
+    if i.intent == Intent::ConfirmNo {
+        s.flow = Flow::Idle;
+        return Some(Reply::say("好的，没事就好。您想办什么事？"));
+    }
+    // the line under which a reading counts as weak (as for a second opinion)
+    let clear = !i.unsure && i.confidence >= crate::route::SECOND_OPINION_BELOW;
+    if clear && i.intent != Intent::Emergency {
+        s.flow = Flow::Idle;
+        return None;
+    }
+    if !again {
+        s.flow = Flow::ConfirmEmergency { said, again: true };
+        return Some(Reply::say(CONFIRM_EMERGENCY_AGAIN));
+    }
+    Some(check_on_resident(
+        a,
+        s,
+        "我还是没听清楚。我请工作人员过来看看您，请您在这里稍等。",
+    ))
+}
+
+/// No clear answer to the emergency question (twice unclear, or silence): a hand-over
+/// ticket asking staff to come over, and the resident is told to stay where they are.
+pub(crate) fn check_on_resident(a: &Agent, s: &mut Session, text: &str) -> Reply {
+    ticket_for_staff(a, s, |_| text.to_string())
 }
 
 fn emergency_said(a: &Agent, s: &mut Session, said: &str) -> Reply {
@@ -417,17 +471,22 @@ fn emergency_said(a: &Agent, s: &mut Session, said: &str) -> Reply {
 
 /// Hand over to staff: a ticket with the conversation so far, and where to wait.
 pub fn handoff(a: &Agent, s: &mut Session) -> Reply {
-    let _ = save_draft(a, s, "handoff");
-    s.flow = Flow::Idle;
-    let ticket = records::handoff(a, s);
-    let mut r = Reply::say(match &ticket {
+    ticket_for_staff(a, s, |ticket| match ticket {
         Some(no) => format!(
             "好的，我请工作人员来帮您。请到一楼的无障碍服务专窗稍等，有座位。您的号是{}。",
             digits_for_ear(no, 4)
         ),
         None => "好的，我请工作人员来帮您。请到一楼的无障碍服务专窗稍等，有座位。".to_string(),
     })
-    .with_earcon(Earcon::Done);
+}
+
+/// A hand-over ticket (the conversation so far, any half-filled form kept as a draft)
+/// and the reply `say` words for it.
+fn ticket_for_staff(a: &Agent, s: &mut Session, say: impl FnOnce(Option<&str>) -> String) -> Reply {
+    let _ = save_draft(a, s, "handoff");
+    s.flow = Flow::Idle;
+    let ticket = records::handoff(a, s);
+    let mut r = Reply::say(say(ticket.as_deref())).with_earcon(Earcon::Done);
     r.flow = "handoff".into();
     r.receipt = ticket;
     r
@@ -483,12 +542,57 @@ pub fn clarify_intent(s: &mut Session, u: &Understanding) -> Reply {
         first,
         second,
         text: u.normalized.original.clone(),
+        again: false,
     };
     Reply::say(format!(
         "我没太听明白。您是想{}，还是想{}？",
         intent_phrase(first),
         intent_phrase(second)
     ))
+}
+
+/// The words are only an ID or phone number (keyed in on the kiosk, or said) while no
+/// form asks for one: a reply that says what it looks like (never reading it back: it
+/// is personal data) and what to say first.
+pub fn number_without_a_question(u: &Understanding) -> Option<Reply> {
+    let digits: String = u
+        .normalized
+        .text
+        .chars()
+        .filter(|c| !c.is_whitespace() && !"-，,。.".contains(*c))
+        .collect();
+    let only = |kind: EntityKind| {
+        u.entities
+            .iter()
+            .any(|e| e.kind == kind && e.value.eq_ignore_ascii_case(&digits))
+    };
+    let what = if only(EntityKind::IdNumber) {
+        "身份证号"
+    } else if only(EntityKind::Phone) {
+        "手机号"
+    } else {
+        return None;
+    };
+    Some(Reply::say(format!(
+        "这像是{what}。请先告诉我要办什么事，比如“开居住证明”，到要填的时候我再请您输入。"
+    )))
+}
+
+/// "前面那个" / "第一个" → 0, "后面那个" / "第二个" → 1.
+fn ordinal_pick(text: &str) -> Option<usize> {
+    if ["前面", "第一", "头一个", "前一个"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        Some(0)
+    } else if ["后面", "第二", "后一个", "后头"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        Some(1)
+    } else {
+        None
+    }
 }
 
 fn intent_phrase(i: Intent) -> &'static str {
@@ -501,7 +605,7 @@ fn intent_phrase(i: Intent) -> &'static str {
         Intent::HandoffHuman => "找工作人员",
         Intent::Emergency => "叫人帮忙",
         Intent::FeedbackComplaint => "反映问题",
-        Intent::DialectSwitch => "换一种话说",
+        Intent::DialectSwitch => "换成家乡话说",
         Intent::NavRepeat => "让我再说一遍",
         Intent::NavSlower => "让我说慢点",
         Intent::NavFaster => "让我说快点",
@@ -645,13 +749,36 @@ pub fn continue_flow(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Re
             first,
             second,
             text,
+            again,
         } => {
             s.flow = Flow::Idle;
             let chosen = match intent {
-                Intent::ConfirmYes => Some(first),
-                Intent::ConfirmNo => Some(second),
+                Intent::ConfirmYes if again => {
+                    return Some(Reply::say(
+                        "我还是没弄明白。您可以换个说法再说一遍，或者说“找工作人员”。",
+                    ))
+                }
+                // "对" to "A, or B?" says neither which: ask which, naming both again
+                Intent::ConfirmYes => {
+                    let r = Reply::say(format!(
+                        "您是想{}，还是想{}？说前面一个或者后面一个都行。",
+                        intent_phrase(first),
+                        intent_phrase(second)
+                    ));
+                    s.flow = Flow::ClarifyIntent {
+                        first,
+                        second,
+                        text,
+                        again: true,
+                    };
+                    return Some(r);
+                }
+                // "不是": neither
+                Intent::ConfirmNo => {
+                    return Some(Reply::say("好的，是我没听明白。请您再说一遍，想办什么事？"))
+                }
                 i if i == first || i == second => Some(i),
-                _ => None,
+                _ => ordinal_pick(&u.normalized.text).map(|k| if k == 0 { first } else { second }),
             };
             chosen.map(|i| {
                 // act on the original words with the intent the resident picked
@@ -690,22 +817,7 @@ pub fn continue_flow(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Re
             _ => None,
         },
         Flow::Appointment { service } => Some(appointment_turn(a, s, &service, u)),
-        Flow::ConfirmEmergency { said } => match intent {
-            Intent::ConfirmYes => Some(emergency_said(
-                a,
-                s,
-                &format!("{said}（确认：{}）", u.normalized.original),
-            )),
-            Intent::ConfirmNo => {
-                s.flow = Flow::Idle;
-                Some(Reply::say("好的，没事就好。您想办什么事？"))
-            }
-            // something else: the question is dropped and the words are handled as usual
-            _ => {
-                s.flow = Flow::Idle;
-                None
-            }
-        },
+        Flow::ConfirmEmergency { said, again } => emergency_answer(a, s, said, again, u),
         Flow::ChangeAppointment { action, booked } => {
             Some(change_appointment_turn(a, s, action, booked, u))
         }
