@@ -62,8 +62,15 @@ pub struct StreamOutcome {
     pub partials: Vec<Partial>,
     /// Wall time from the start of streaming to the first partial.
     pub first_partial_ms: Option<f64>,
-    /// Wall time from the end of the audio to the final transcript.
+    /// Wall time from the end of the audio to the final transcript (the predictions
+    /// format's `final_ms`). A clip's trailing padding counts as audio here.
     pub final_ms: Option<f64>,
+    /// Wall time from the end of the speech (where the sound stops, before any trailing
+    /// padding: [`AudioBuf::speech_end`]) to the moment the final transcript's decode
+    /// finished: how long a resident who stopped talking waits for the recogniser. The
+    /// live loop still waits for its end-point (the hang-over) before acting on it;
+    /// `xiaoan bench dialogue` times that too.
+    pub after_speech_ms: Option<f64>,
     /// Input duration.
     pub audio_s: f64,
     /// Total processing wall time.
@@ -219,6 +226,9 @@ impl Recognizer {
         let start = Instant::now();
         let audio_s = audio.duration_s();
         let mut fed = 0usize;
+        let speech_end = audio.speech_end();
+        let mut speech_end_at: Option<Instant> = None;
+        let mut final_ready_at: Option<Instant> = None;
         let mut audio_end_at: Option<Instant> = None;
         while fed < audio.samples.len() {
             if realtime {
@@ -232,6 +242,15 @@ impl Recognizer {
             let end = (fed + chunk).min(audio.samples.len());
             let mut heard = hearing.push(&audio.samples[fed..end], dialect)?;
             fed = end;
+            if fed >= speech_end && speech_end_at.is_none() {
+                // the last speech sample has reached the recogniser: in real time at
+                // the moment it was spoken, else when it was fed
+                speech_end_at = Some(if realtime {
+                    start + Duration::from_secs_f64(speech_end as f64 / sr)
+                } else {
+                    Instant::now()
+                });
+            }
             if fed == audio.samples.len() {
                 audio_end_at = Some(if realtime {
                     (start + Duration::from_secs_f64(audio_s)).max(Instant::now())
@@ -253,7 +272,14 @@ impl Recognizer {
                         on_partial(&part);
                         partials.push(part);
                     }
-                    Heard::Final { text, .. } => {
+                    Heard::Final {
+                        text,
+                        decode_started,
+                        decode_ms,
+                        ..
+                    } => {
+                        final_ready_at =
+                            Some(decode_started + Duration::from_secs_f64(decode_ms / 1000.0));
                         let (both, other) = hearing.reading(&text, doubts(&text))?;
                         second_opinions.extend(other);
                         if !text.trim().is_empty() {
@@ -267,12 +293,17 @@ impl Recognizer {
             }
         }
         let final_ms = audio_end_at.map(|a| ms(Instant::now().saturating_duration_since(a)));
+        let after_speech_ms = match (speech_end_at, final_ready_at) {
+            (Some(spoken), Some(ready)) => Some(ms(ready.saturating_duration_since(spoken))),
+            _ => None,
+        };
         Ok(StreamOutcome {
             text: utterances.join("，"),
             utterances,
             partials,
             first_partial_ms,
             final_ms,
+            after_speech_ms,
             audio_s,
             elapsed_ms: ms(start.elapsed()),
             second_opinions,

@@ -46,7 +46,7 @@ mod silero;
 mod vad;
 mod wav;
 
-pub use buf::{AudioBuf, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SAMPLE_RATE};
+pub use buf::{AudioBuf, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SAMPLE_RATE, SPEECH_FLOOR_DB};
 pub use decode::{load, load_bytes, DecodeOptions};
 pub use earcon::{earcon, Earcon};
 pub use endpoint::{

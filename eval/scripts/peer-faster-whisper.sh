@@ -109,14 +109,14 @@ print(f"machine: {next(iter(rows.values()))['machine'] if rows else '?'}; peer: 
 print("RTF p50 = median over clips of processing time / audio length (model loading excluded);")
 print("CER = the project's (Traditional->Simplified, punctuation and spaces removed), all clips and per dialect.")
 print()
-hdr = f"| {'system':<14} | RTF p50 | final p50 ms | CER all | CER cmn | CER yue | speed vs fw-fast | CER vs fw-careful (cmn) |"
+hdr = f"| {'system':<14} | RTF p50 | speech end → final p50 ms | CER all | CER cmn | CER yue | speed vs fw-fast | CER vs fw-careful (cmn) |"
 print(hdr)
 print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
 for name, r in rows.items():
     speed = (fast["rtf"] / r["rtf"]) if fast and r["rtf"] else None
     ratio = (r["cmn"] / careful["cmn"]) if careful and careful["cmn"] and r["cmn"] is not None else None
     fin = "-" if r["final"] is None else f"{r['final']:.0f}"
-    print(f"| {name:<14} | {f(r['rtf']):>7} | {fin:>12} | {f(r['cer']):>7} | {f(r['cmn']):>7} | {f(r['yue']):>7} | "
+    print(f"| {name:<14} | {f(r['rtf']):>7} | {fin:>25} | {f(r['cer']):>7} | {f(r['cmn']):>7} | {f(r['yue']):>7} | "
           f"{('-' if speed is None else f'{speed:.2f}x faster'):>16} | {('-' if ratio is None else f'{ratio:.2f}'):>23} |")
 print()
 print("Goal (issue #3): speed vs fw-fast >= 2.00x faster AND CER vs fw-careful < 1.00, in one of our rows.")

@@ -61,6 +61,15 @@ fn stream_and_compare(realtime: bool) {
         );
     }
     if realtime {
+        // The final is timed from where the speech stops, not from the end of the clip's
+        // padding (about 0.39 s here): in real time the final decode cannot start before
+        // the end-pointer has heard silence, so it cannot be ready within 100 ms of the
+        // speech's end (timed from the file's end, this clip read 2–16 ms).
+        let after = out.after_speech_ms.expect("the final is timed");
+        assert!(
+            after >= xiaoan_agent::pipeline::EARLY_FINAL_MS as f64 / 2.0,
+            "final {after:.0} ms after the end of speech: timed from the padding's end?"
+        );
         // In real time the decodes fall at other audio lengths than offline, and Whisper
         // base's guesses on this clip move with the length of the window; words lost on
         // the way would show as a shorter transcript.

@@ -237,7 +237,7 @@ fn bench_asr(
         if let Some(x) = out.first_partial_ms {
             first.push(x);
         }
-        if let Some(x) = out.final_ms {
+        if let Some(x) = out.after_speech_ms {
             fin.push(x);
         }
         if let Some(r) = &item.transcript {
@@ -245,10 +245,11 @@ fn bench_asr(
         }
         if std::env::var_os("XIAOAN_BENCH_VERBOSE").is_some() {
             eprintln!(
-                "  {label} {}: {:.0} ms [{text}] streamed [{}] final {:?} ms",
+                "  {label} {}: {:.0} ms [{text}] streamed [{}] final {:?} ms after speech, {:?} ms after the clip",
                 item.id,
                 dt * 1000.0,
                 out.text,
+                out.after_speech_ms,
                 out.final_ms
             );
         }
@@ -258,7 +259,7 @@ fn bench_asr(
     let first = sorted(first);
     let fin = sorted(fin);
     println!(
-        "bench asr  engine={label:<13} clips={n} audio={audio_total:.1}s  RTF p50 {:.3} p95 {:.3}  first-partial p50 {:.0} ms p95 {:.0} ms  final p50 {:.0} ms p95 {:.0} ms  peak RSS {:.0} MB  {}  [{}; {}]",
+        "bench asr  engine={label:<13} clips={n} audio={audio_total:.1}s  RTF p50 {:.3} p95 {:.3}  first-partial p50 {:.0} ms p95 {:.0} ms  end of speech → final p50 {:.0} ms p95 {:.0} ms  peak RSS {:.0} MB  {}  [{}; {}]",
         pct(&rtf, 50.0),
         pct(&rtf, 95.0),
         pct(&first, 50.0),

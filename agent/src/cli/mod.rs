@@ -201,9 +201,12 @@ fn transcribe(
             let out = rec.stream(&audio, &dialect, !fast, &mut print)?;
             if !json {
                 println!(
-                    "[{:>6.2}s] ✔ {}   (final {} ms after the end of audio)",
+                    "[{:>6.2}s] ✔ {}   (final {} ms after the end of speech, {} ms after the end of the file)",
                     out.audio_s,
                     out.text,
+                    out.after_speech_ms
+                        .map(|x| format!("{x:.0}"))
+                        .unwrap_or_else(|| "-".into()),
                     out.final_ms
                         .map(|x| format!("{x:.0}"))
                         .unwrap_or_else(|| "-".into())

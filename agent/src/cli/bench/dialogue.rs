@@ -5,7 +5,7 @@
 //!   session, the keypad entries typed in between, so every reply is the one the demo
 //!   gives (and is built from what the recogniser heard, right or wrong).
 //! * **End of speech** is where the clip's speech ends: the last 10 ms frame within
-//!   [`SPEECH_FLOOR_DB`] of the clip's loudest frame. The clip is cut there and followed
+//!   [`xiaoan_audio::SPEECH_FLOOR_DB`] of the clip's loudest frame. The clip is cut there and followed
 //!   by digital silence, so all the silence the end-pointer waits for is waited for
 //!   here; the clip's own trailing padding never hides the hang-over.
 //! * **Real time**: a capture thread releases the audio in [`FRAME_MS`] frames at the
@@ -34,15 +34,13 @@ use xiaoan_agent::config::Settings;
 use xiaoan_agent::dialogue::Agent;
 use xiaoan_agent::pipeline::{Heard, Hearing, Recognizer, EARLY_FINAL_MS};
 use xiaoan_agent::speech::{voice_for, Speech};
-use xiaoan_audio::{AudioBuf, SAMPLE_RATE};
+use xiaoan_audio::SAMPLE_RATE;
 
 use super::{pct, sorted};
 use crate::cli::chat::{demo_script, DemoInput};
 
 /// Capture frame, ms (a typical capture callback).
 const FRAME_MS: u64 = 20;
-/// A frame this far below the clip's loudest frame (RMS) is no longer speech.
-const SPEECH_FLOOR_DB: f64 = 35.0;
 /// Silence fed after the speech at most; no end-point by then counts as a failure.
 const MAX_TAIL_S: f64 = 5.0;
 
@@ -80,22 +78,6 @@ impl Sample {
     }
 }
 
-/// Where speech ends in a 16 kHz clip, in samples.
-fn speech_end(audio: &AudioBuf) -> usize {
-    let n = (SAMPLE_RATE / 100) as usize;
-    let rms: Vec<f64> = audio
-        .samples
-        .chunks(n)
-        .map(|f| (f.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / f.len() as f64).sqrt())
-        .collect();
-    let peak = rms.iter().cloned().fold(0.0, f64::max);
-    let floor = (peak * 10f64.powf(-SPEECH_FLOOR_DB / 20.0)).max(1e-4);
-    match rms.iter().rposition(|r| *r >= floor) {
-        Some(i) => ((i + 1) * n).min(audio.samples.len()),
-        None => 0,
-    }
-}
-
 /// What every measured clip runs through: the live loop's parts.
 #[derive(Clone, Copy)]
 struct Rig<'a> {
@@ -120,7 +102,7 @@ fn measure_clip(
         s,
     } = rig;
     let audio = xiaoan_agent::pipeline::load_audio(s, path)?;
-    let end = speech_end(&audio);
+    let end = audio.speech_end();
     let mut feed = audio.samples[..end].to_vec();
     feed.extend(std::iter::repeat_n(
         0.0,
