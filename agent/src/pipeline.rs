@@ -240,17 +240,17 @@ impl Recognizer {
                 }
             }
             let end = (fed + chunk).min(audio.samples.len());
-            let mut heard = hearing.push(&audio.samples[fed..end], dialect)?;
-            fed = end;
-            if fed >= speech_end && speech_end_at.is_none() {
-                // the last speech sample has reached the recogniser: in real time at
-                // the moment it was spoken, else when it was fed
+            if end >= speech_end && speech_end_at.is_none() {
+                // the last speech sample reaches the recogniser: in real time at the
+                // moment it was spoken, else as it is fed (before any decode it starts)
                 speech_end_at = Some(if realtime {
                     start + Duration::from_secs_f64(speech_end as f64 / sr)
                 } else {
                     Instant::now()
                 });
             }
+            let mut heard = hearing.push(&audio.samples[fed..end], dialect)?;
+            fed = end;
             if fed == audio.samples.len() {
                 audio_end_at = Some(if realtime {
                     (start + Duration::from_secs_f64(audio_s)).max(Instant::now())

@@ -46,7 +46,6 @@ pub use error::{Error, Result};
 pub use lexicon::{lexicon, lexicon_tsv};
 pub use model::Model;
 pub use normalize::{normalize, normalize_with_dialect, to_pinyin, Normalized};
-
 pub use understand::{
     bench, Awaiting, BenchReport, Context, IntentResult, Understander, Understanding,
 };

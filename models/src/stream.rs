@@ -650,16 +650,19 @@ mod tests {
     /// switched off, no decode is.
     #[test]
     fn decodes_continue_the_committed_words() {
-        let asr = Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 2.0));
-        let cfg = StreamConfig {
-            continue_committed: true,
-            ..sync_cfg()
+        // the final text, and the known beginning each decode was given
+        let run = |continue_committed: bool| {
+            let asr = Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 2.0));
+            let cfg = StreamConfig {
+                continue_committed,
+                ..sync_cfg()
+            };
+            let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), cfg);
+            feed(&mut s, 3.0);
+            (s.finish().unwrap().text, asr.continued_from())
         };
-        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), cfg);
-        feed(&mut s, 3.0);
-        let text = s.finish().unwrap().text;
+        let (text, asked) = run(true);
         assert_eq!(text, "甲乙丙丁戊己");
-        let asked = asr.continued_from();
         assert_eq!(
             asked.first(),
             Some(&None),
@@ -674,15 +677,9 @@ mod tests {
             given.windows(2).all(|w| w[1].starts_with(w[0].as_str())),
             "{given:?}"
         );
-        let asr = Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 2.0));
-        let cfg = StreamConfig {
-            continue_committed: false,
-            ..sync_cfg()
-        };
-        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), cfg);
-        feed(&mut s, 3.0);
-        assert_eq!(s.finish().unwrap().text, "甲乙丙丁戊己");
-        assert!(asr.continued_from().iter().all(Option::is_none));
+        let (text, asked) = run(false);
+        assert_eq!(text, "甲乙丙丁戊己");
+        assert!(asked.iter().all(Option::is_none));
     }
 
     #[test]
