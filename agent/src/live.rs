@@ -25,7 +25,7 @@ pub fn run(s: &Settings) -> Result<()> {
     let mut mic = Microphone::open_default()?;
     let mut speaker = Speaker::open_default()?;
     let rec = Recognizer::load(s)?;
-    let speech = Speech::from_config(&s.config.tts.engine)?;
+    let speech = Speech::from_settings(s)?;
     let agent = build_agent(s, &s.store_path)?;
     let mut session = agent.new_session();
     let mut hearing = Hearing::new(&rec)?;

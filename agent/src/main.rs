@@ -69,6 +69,24 @@ pub enum Command {
         #[command(subcommand)]
         action: AdaptersCmd,
     },
+    /// Speak a text with a session's voice (to a WAV file with --out, else the speaker).
+    Say {
+        /// The text.
+        text: String,
+        /// Dialect of the voice (cmn, yue, hak, ...; see spec/dialects.tsv).
+        #[arg(long, default_value = "cmn")]
+        dialect: String,
+        /// Speaking rate in words per minute (150 is the voice's own pace; default: the
+        /// profile's).
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Pitch 0–99, 50 the voice's own (default: the config's).
+        #[arg(long)]
+        pitch: Option<u8>,
+        /// Write the speech to this WAV file instead of playing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Text conversation in the terminal.
     Chat {
         /// Read one utterance per line from stdin, write one JSON object per turn.
@@ -108,7 +126,8 @@ pub enum Command {
 /// `xiaoan models ...`
 #[derive(Subcommand, Debug)]
 pub enum ModelsCmd {
-    /// Convert the fetched CTranslate2 Whisper model (and write the whisper.cpp file).
+    /// Convert the fetched packages: Whisper (safetensors and whisper.cpp files) and the
+    /// neural voice (its TFLite graphs and reading dictionary).
     Import {
         /// Convert again even if the output is up to date.
         #[arg(long)]
@@ -195,6 +214,12 @@ pub enum BenchCmd {
     Kb,
     /// End of speech to first reply audio, over the bundled clips.
     Dialogue,
+    /// Speech synthesis: real-time factor, first audio of a sentence, memory.
+    Tts {
+        /// How many times each sentence is spoken.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 /// `xiaoan records ...`

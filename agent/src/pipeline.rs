@@ -109,7 +109,7 @@ impl Recognizer {
             adapters,
             dialect_models,
             silero: Some(models.join("silero-vad").join("silero_vad.onnx")),
-            ort_lib: Some(settings.home.join("lib").join("libonnxruntime.so.1.32.0")),
+            ort_lib: Some(xiaoan_models::ort_lib(&settings.home)),
         })
     }
 
@@ -448,7 +448,7 @@ fn load_onnx(
     settings: &Settings,
     lora: Option<&xiaoan_models::lora::LoraAdapter>,
 ) -> Result<xiaoan_models::CandleWhisper> {
-    let lib = settings.home.join("lib").join("libonnxruntime.so.1.32.0");
+    let lib = xiaoan_models::ort_lib(&settings.home);
     if !lib.is_file() {
         return Err(Error::NotInstalled {
             what: "the ONNX Runtime library (asr.engine = \"onnx\")".into(),

@@ -33,13 +33,33 @@ impl Speech {
         }
     }
 
-    /// The engine named in the config: `espeak` (the espeak-ng program) or `silent`.
-    pub fn from_config(engine: &str) -> Result<Speech> {
+    /// The voices the settings name (`tts.engine`): see [`Speech::for_engine`].
+    pub fn from_settings(s: &Settings) -> Result<Speech> {
+        Self::for_engine(&s.config.tts.engine, &s.home, s.config.asr.threads)
+    }
+
+    /// The voices of engine `engine` with the models under `home`: `neural` (the neural
+    /// Mandarin voice, on `threads` threads), `espeak` or `silent`. With `neural` and
+    /// `espeak`, Cantonese is espeak-ng `yue` when espeak-ng is installed, and every
+    /// other dialect is spoken in Mandarin ([`xiaoan_models::VoiceSet`]).
+    pub fn for_engine(engine: &str, home: &std::path::Path, threads: usize) -> Result<Speech> {
+        use xiaoan_models::{EspeakTts, SilentTts, VoiceSet};
+        let cantonese = || {
+            EspeakTts::new()
+                .ok()
+                .map(|e| Box::new(e) as Box<dyn TtsEngine>)
+        };
         let tts: Box<dyn TtsEngine> = match engine {
-            "silent" => Box::new(xiaoan_models::SilentTts),
-            _ => Box::new(xiaoan_models::EspeakTts::new()?),
+            "silent" => Box::new(SilentTts),
+            "espeak" => Box::new(VoiceSet::new(Box::new(EspeakTts::new()?), cantonese())),
+            _ => Box::new(VoiceSet::new(neural_voice(home, threads)?, cantonese())),
         };
         Ok(Speech::new(tts))
+    }
+
+    /// The engine's name, for logs and reports.
+    pub fn engine_name(&self) -> &str {
+        self.tts.name()
     }
 
     /// Forget every cached sentence (benchmarks measure replies with a cold cache).
@@ -52,7 +72,7 @@ impl Speech {
     /// Synthesize one sentence (cached when short).
     pub fn sentence(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
         let key = (
-            voice.espeak_voice.clone(),
+            voice.name.clone(),
             voice.rate_wpm,
             voice.pitch,
             text.to_string(),
@@ -138,6 +158,21 @@ impl Speech {
     }
 }
 
+#[cfg(feature = "onnx")]
+fn neural_voice(home: &std::path::Path, threads: usize) -> Result<Box<dyn TtsEngine>> {
+    let v = xiaoan_models::NeuralTts::load(
+        &xiaoan_models::voice_dir(home),
+        &xiaoan_models::ort_lib(home),
+        threads,
+    )?;
+    Ok(Box::new(v))
+}
+
+#[cfg(not(feature = "onnx"))]
+fn neural_voice(_home: &std::path::Path, _threads: usize) -> Result<Box<dyn TtsEngine>> {
+    Err(xiaoan_models::Error::Disabled("onnx").into())
+}
+
 /// An earcon alone (listening cue and the like).
 pub fn cue(e: Earcon) -> AudioBuf {
     earcon(e, xiaoan_audio::SAMPLE_RATE)
@@ -182,7 +217,7 @@ pub fn voice_for(s: &Settings, session: &Session) -> Voice {
         .map(|a| a.tts_voice(session.dialect_code()))
         .unwrap_or_else(|| xiaoan_models::voice_for_dialect(session.dialect_code()).to_string());
     Voice {
-        espeak_voice: v,
+        name: v,
         rate_wpm: session.rate_wpm,
         pitch: s.config.tts.pitch,
         volume: session.volume,

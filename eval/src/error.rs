@@ -48,6 +48,9 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The voice rendering a synthetic set failed.
+    #[error("synthetic voice: {0}")]
+    Voice(String),
     /// The `espeak-ng` program is missing or failed.
     #[error("espeak-ng: {0}")]
     Espeak(String),

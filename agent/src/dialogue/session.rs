@@ -55,6 +55,9 @@ pub struct Session {
     pub ended: bool,
     /// The appointment booked in this session, so "改一下时间" needs no number.
     pub last_appointment: Option<String>,
+    /// The resident has been told that replies come in Mandarin (their dialect has no
+    /// verified voice).
+    pub told_mandarin_voice: bool,
 }
 
 /// Slowest and fastest speaking rates residents can reach (words per minute).
@@ -91,6 +94,7 @@ impl Session {
             more_time: false,
             ended: false,
             last_appointment: None,
+            told_mandarin_voice: false,
         }
     }
 

@@ -262,7 +262,7 @@ fn loadavg() -> String {
 /// `xiaoan bench dialogue`.
 pub fn run(s: &Settings) -> Result<ExitCode> {
     let rec = Recognizer::load(s)?;
-    let speech = Speech::from_config(&s.config.tts.engine)?;
+    let speech = Speech::from_settings(s)?;
     let dir = std::env::temp_dir().join(format!("xiaoan-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let db = dir.join("bench.db");

@@ -1,5 +1,6 @@
-//! Speech synthesis: [`TtsEngine`], the espeak-ng program ([`EspeakTts`]) and a
-//! silent stand-in ([`SilentTts`]).
+//! Speech synthesis: [`TtsEngine`]; the neural Mandarin voice ([`NeuralTts`], feature
+//! `onnx`), the espeak-ng program ([`EspeakTts`]) and a silent stand-in ([`SilentTts`]);
+//! [`VoiceSet`] speaks each dialect with the voice that is verified intelligible for it.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -8,11 +9,16 @@ use xiaoan_audio::AudioBuf;
 
 use crate::error::{Error, Result};
 
+pub mod frontend;
+pub mod neural;
+
 /// How a reply is spoken.
 #[derive(Clone, Debug)]
 pub struct Voice {
-    /// espeak-ng voice name (see [`voice_for_dialect`]).
-    pub espeak_voice: String,
+    /// The voice asked for: an adapter's `tts_voice`, i.e. an espeak-ng voice name
+    /// (`cmn-latn-pinyin` is Mandarin, `yue` Cantonese, `hak` Hakka; see
+    /// [`voice_for_dialect`]). [`VoiceSet`] decides which synthesiser speaks it.
+    pub name: String,
     /// Speaking rate in words per minute (espeak `-s`). Default 150.
     pub rate_wpm: u32,
     /// Pitch, 0–99 (espeak `-p`). Default 50.
@@ -24,7 +30,7 @@ pub struct Voice {
 impl Default for Voice {
     fn default() -> Self {
         Self {
-            espeak_voice: MANDARIN_VOICE.into(),
+            name: MANDARIN_VOICE.into(),
             rate_wpm: 150,
             pitch: 50,
             volume: 1.0,
@@ -151,7 +157,7 @@ impl TtsEngine for EspeakTts {
     fn synthesize(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
         let amp = (voice.volume.clamp(0.0, 2.0) * 100.0).round() as u32;
         let mut child = Command::new(&self.program)
-            .args(["-v", &voice.espeak_voice])
+            .args(["-v", &voice.name])
             .args(["-s", &voice.rate_wpm.clamp(80, 450).to_string()])
             .args(["-p", &voice.pitch.min(99).to_string()])
             .args(["-a", &amp.to_string()])
@@ -174,11 +180,84 @@ impl TtsEngine for EspeakTts {
             let msg = String::from_utf8_lossy(&out.stderr);
             return Err(Error::Tts(format!(
                 "espeak-ng failed for voice {:?}: {}",
-                voice.espeak_voice,
+                voice.name,
                 msg.lines().next().unwrap_or("no message")
             )));
         }
         parse_wav_pcm16(&out.stdout)
+    }
+}
+
+/// Which synthesiser speaks a requested voice, and whether that is a stand-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spoken {
+    /// The Mandarin voice (neural when loaded, else espeak-ng `cmn-latn-pinyin`).
+    Mandarin,
+    /// espeak-ng `yue`, with digits it reads wrongly rewritten (see [`cantonese_text`]).
+    Cantonese,
+    /// A dialect without a verified voice, spoken in Mandarin instead: espeak-ng `hak`
+    /// says the English words "Chinese letter" for every Han character, so it is never
+    /// used. The dialogue tells the resident once.
+    MandarinInstead,
+}
+
+/// How [`VoiceSet`] speaks the voice `name` (an adapter's `tts_voice`).
+pub fn spoken_as(name: &str) -> Spoken {
+    match name {
+        "yue" => Spoken::Cantonese,
+        MANDARIN_VOICE => Spoken::Mandarin,
+        _ => Spoken::MandarinInstead,
+    }
+}
+
+/// Text for espeak-ng `yue`: it reads 幺 (the Mandarin way of saying 1 in numbers) as
+/// "mo1", so every 1 of an ID, phone or receipt number would come out wrong; in
+/// Cantonese the digit is 一 (jat1).
+pub fn cantonese_text(text: &str) -> String {
+    text.replace('幺', "一")
+}
+
+/// The voices of a device: the Mandarin voice (the neural one by default) for Mandarin,
+/// the Wu, Min and Sichuanese codes and every dialect without a verified voice, and
+/// espeak-ng `yue` for Cantonese. See [`spoken_as`].
+pub struct VoiceSet {
+    mandarin: Box<dyn TtsEngine>,
+    cantonese: Option<Box<dyn TtsEngine>>,
+    name: String,
+}
+
+impl VoiceSet {
+    /// Mandarin from `mandarin`; Cantonese from `cantonese` (espeak-ng), or Mandarin
+    /// when it is absent.
+    pub fn new(mandarin: Box<dyn TtsEngine>, cantonese: Option<Box<dyn TtsEngine>>) -> Self {
+        let name = match &cantonese {
+            Some(c) => format!("{} + {} (yue)", mandarin.name(), c.name()),
+            None => mandarin.name().to_string(),
+        };
+        Self {
+            mandarin,
+            cantonese,
+            name,
+        }
+    }
+}
+
+impl TtsEngine for VoiceSet {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn synthesize(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
+        match (spoken_as(&voice.name), &self.cantonese) {
+            (Spoken::Cantonese, Some(yue)) => yue.synthesize(&cantonese_text(text), voice),
+            _ => {
+                let v = Voice {
+                    name: MANDARIN_VOICE.into(),
+                    ..voice.clone()
+                };
+                self.mandarin.synthesize(text, &v)
+            }
+        }
     }
 }
 
@@ -219,6 +298,60 @@ mod tests {
     }
 
     #[test]
+    fn voices_without_a_verified_voice_speak_mandarin() {
+        assert_eq!(spoken_as("cmn-latn-pinyin"), Spoken::Mandarin);
+        assert_eq!(spoken_as("yue"), Spoken::Cantonese);
+        assert_eq!(spoken_as("hak"), Spoken::MandarinInstead);
+        assert_eq!(spoken_as("nonsense"), Spoken::MandarinInstead);
+        assert_eq!(cantonese_text("回执号幺三幺"), "回执号一三一");
+    }
+
+    /// An engine that records the voice and text it was asked for.
+    struct Echo(&'static str, std::sync::Mutex<Vec<(String, String)>>);
+    impl TtsEngine for Echo {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn synthesize(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
+            if let Ok(mut l) = self.1.lock() {
+                l.push((voice.name.clone(), text.to_string()));
+            }
+            SilentTts.synthesize(text, voice)
+        }
+    }
+
+    #[test]
+    fn the_voice_set_routes_cantonese_to_its_voice_and_hakka_to_mandarin() {
+        let cmn = std::sync::Arc::new(Echo("m", Default::default()));
+        let yue = std::sync::Arc::new(Echo("y", Default::default()));
+        struct Shared(std::sync::Arc<Echo>);
+        impl TtsEngine for Shared {
+            fn name(&self) -> &str {
+                self.0.name()
+            }
+            fn synthesize(&self, t: &str, v: &Voice) -> Result<AudioBuf> {
+                self.0.synthesize(t, v)
+            }
+        }
+        let set = VoiceSet::new(
+            Box::new(Shared(cmn.clone())),
+            Some(Box::new(Shared(yue.clone()))),
+        );
+        let v = |n: &str| Voice {
+            name: n.into(),
+            ..Voice::default()
+        };
+        set.synthesize("回执号幺二", &v("yue")).unwrap();
+        set.synthesize("您好", &v("hak")).unwrap();
+        set.synthesize("您好", &v("cmn-latn-pinyin")).unwrap();
+        let y = yue.1.lock().unwrap().clone();
+        let m = cmn.1.lock().unwrap().clone();
+        assert_eq!(y, vec![("yue".to_string(), "回执号一二".to_string())]);
+        assert_eq!(m.len(), 2, "Hakka and Mandarin both in Mandarin: {m:?}");
+        assert!(m.iter().all(|(n, _)| n == MANDARIN_VOICE));
+    }
+
+    #[test]
     fn silent_tts_length_follows_text_and_rate() {
         let v = Voice::default();
         let short = SilentTts.synthesize("好", &v).unwrap();
@@ -244,7 +377,7 @@ mod tests {
         };
         for voice in ["cmn-latn-pinyin", "yue"] {
             let v = Voice {
-                espeak_voice: voice.into(),
+                name: voice.into(),
                 ..Voice::default()
             };
             let a = tts.synthesize("你好，我想办理社保卡", &v).unwrap();

@@ -1,20 +1,25 @@
-//! A synthetic test set: the project's own test utterances rendered with `espeak-ng` at
-//! several speaking rates, with white or babble-like noise added at several
-//! signal-to-noise ratios.
+//! A synthetic test set: the project's own test utterances rendered by a [`SynthVoice`]
+//! at several speaking rates and pitches, in several rooms ([`Condition`]: clean,
+//! reverberant, white or babble-like noise at a given signal-to-noise ratio, and the
+//! 8 kHz telephone band).
 //!
-//! It measures robustness and regressions, **not real dialect accuracy**: espeak-ng's
-//! voices are far from real speakers. Everything it writes says so — every item id starts
-//! with `synth-`, every manifest line carries `"synthetic": true` and a `note`, and a
-//! `README.txt` sits beside the manifest. [`crate::summarize`] labels reports of such a
-//! manifest synthetic.
+//! It measures robustness and regressions, **not real dialect accuracy**: a synthetic
+//! voice is not a resident. Everything it writes says so — every item id starts with
+//! `synth-`, every manifest line carries `"synthetic": true` and a `note` naming the
+//! voice, and a `README.txt` sits beside the manifest. [`crate::summarize`] labels
+//! reports of such a manifest synthetic.
 //!
-//! Voices: Mandarin `cmn-latn-pinyin`, Cantonese `yue`, Hakka `hak`; the other dialects
-//! have no espeak-ng voice and are rendered with the Mandarin voice (the note says so).
-//! espeak-ng runs as a separate program (it is GPL; it is not linked).
+//! The evaluator stays independent of the agent: the voice is passed in. [`EspeakVoice`]
+//! is the espeak-ng program (Mandarin `cmn-latn-pinyin`, Cantonese `yue`, Hakka `hak`;
+//! the other dialects have no voice and are rendered in Mandarin, and the note says so),
+//! run as a separate program (it is GPL; it is not linked). `xiaoan eval synth` passes
+//! the project's neural Mandarin voice by default.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+mod rooms;
 
 use crate::codes;
 use crate::error::{Error, Result};
@@ -35,26 +40,113 @@ pub struct SynthUtterance {
     pub service_id: Option<String>,
 }
 
+/// The room a rendering is heard in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Condition {
+    /// As the voice made it.
+    Clean,
+    /// White or babble noise (alternating per variant) at this SNR in dB, measured
+    /// against the active speech power.
+    Noise(f32),
+    /// A reverberant hall: the clip convolved with a synthetic room response
+    /// ([`REVERB_RT60_S`]), direct sound kept.
+    Reverb,
+    /// A telephone line: band-limited to 300–3400 Hz, resampled to 8 kHz, μ-law
+    /// companded, written at 8 kHz.
+    Phone,
+}
+
+impl Condition {
+    /// The tag in item ids (`clean`, `white10`, `babble15`, `reverb`, `phone`).
+    fn tag(self, babble: bool) -> String {
+        match self {
+            Condition::Clean => "clean".into(),
+            Condition::Noise(db) => {
+                let kind = if babble { "babble" } else { "white" };
+                format!("{kind}{}", db.round() as i32)
+            }
+            Condition::Reverb => "reverb".into(),
+            Condition::Phone => "phone".into(),
+        }
+    }
+}
+
 /// How to render.
 #[derive(Clone, Debug)]
 pub struct SynthOptions {
-    /// Speaking rates in words per minute (espeak-ng `-s`).
+    /// Speaking rates in words per minute (150 is a voice's normal pace).
     pub rates_wpm: Vec<u32>,
-    /// Signal-to-noise ratios in dB; `None` = clean.
-    pub snrs_db: Vec<Option<f32>>,
-    /// Seed of the noise (same seed, same files).
+    /// Pitches, 0–99 with 50 normal; each rendering takes the next one in turn, so the
+    /// set varies in pitch without multiplying its size.
+    pub pitches: Vec<u8>,
+    /// The rooms every rendering is written in.
+    pub conditions: Vec<Condition>,
+    /// Seed of the noise and rooms (same seed, same files).
     pub seed: u64,
 }
 
 impl Default for SynthOptions {
-    /// Two rates (130 and 175 wpm, espeak-ng's default being 175), clean plus 20 dB and
-    /// 10 dB SNR, seed 7.
+    /// Two rates (130 and 175 wpm), three pitches, clean plus 20 dB and 10 dB SNR, seed 7.
     fn default() -> Self {
         SynthOptions {
             rates_wpm: vec![130, 175],
-            snrs_db: vec![None, Some(20.0), Some(10.0)],
+            pitches: vec![50, 42, 58],
+            conditions: vec![
+                Condition::Clean,
+                Condition::Noise(20.0),
+                Condition::Noise(10.0),
+            ],
             seed: 7,
         }
+    }
+}
+
+/// A synthetic voice for the set.
+pub trait SynthVoice {
+    /// `text` (in `dialect`'s written form) at `rate_wpm` and `pitch` (0–99, 50
+    /// normal): samples in [-1, 1] and their rate.
+    fn render(
+        &self,
+        text: &str,
+        dialect: &str,
+        rate_wpm: u32,
+        pitch: u8,
+    ) -> Result<(Vec<f32>, u32)>;
+    /// What speaks `dialect`, for the manifest's notes, and whether it is that
+    /// dialect's own voice (false: rendered in another language's voice).
+    fn describe(&self, dialect: &str) -> (String, bool);
+}
+
+/// The espeak-ng program as a [`SynthVoice`].
+pub struct EspeakVoice {
+    tmp: PathBuf,
+}
+
+impl EspeakVoice {
+    /// A voice that writes its temporary WAV at `tmp`.
+    pub fn new(tmp: &Path) -> Self {
+        EspeakVoice {
+            tmp: tmp.to_path_buf(),
+        }
+    }
+}
+
+impl SynthVoice for EspeakVoice {
+    fn render(
+        &self,
+        text: &str,
+        dialect: &str,
+        rate_wpm: u32,
+        pitch: u8,
+    ) -> Result<(Vec<f32>, u32)> {
+        let r = espeak(text, voice_for(dialect).0, rate_wpm, pitch, &self.tmp);
+        let _ = std::fs::remove_file(&self.tmp);
+        r
+    }
+
+    fn describe(&self, dialect: &str) -> (String, bool) {
+        let (v, own) = voice_for(dialect);
+        (format!("espeak-ng voice {v}"), own)
     }
 }
 
@@ -218,9 +310,17 @@ fn hash_str(s: &str) -> u64 {
 }
 
 /// Renders `text` with espeak-ng; returns (samples in [-1, 1], sample rate).
-fn espeak(text: &str, voice: &str, rate: u32, tmp: &Path) -> Result<(Vec<f32>, u32)> {
+fn espeak(text: &str, voice: &str, rate: u32, pitch: u8, tmp: &Path) -> Result<(Vec<f32>, u32)> {
     let mut child = Command::new("espeak-ng")
-        .args(["-v", voice, "-s", &rate.to_string(), "-w"])
+        .args([
+            "-v",
+            voice,
+            "-s",
+            &rate.to_string(),
+            "-p",
+            &pitch.min(99).to_string(),
+            "-w",
+        ])
         .arg(tmp)
         .arg("--stdin")
         .stdin(Stdio::piped())
@@ -337,134 +437,201 @@ fn make_noise(kind: Noise, len: usize, others: &[&[f32]], rng: &mut Rng) -> Vec<
     n
 }
 
-/// Renders `utts` into `out` (`wav/` and `manifest.jsonl`) and returns the manifest path.
+/// Renders `utts` with `voice` into `out` (`wav/` and `manifest.jsonl`) and returns the
+/// manifest path.
 ///
-/// Each utterance is rendered at every rate, and each rendering is written clean or with
-/// noise at every SNR of `opts.snrs_db` (SNR measured against the active speech power).
-/// The noise kind (white or babble) alternates deterministically per variant; the id
-/// says which (`synth-cmn-01-r175-babble10`). Same inputs and seed, same files.
-pub fn render(out: &Path, utts: &[SynthUtterance], opts: &SynthOptions) -> Result<PathBuf> {
-    if utts.is_empty() || opts.rates_wpm.is_empty() || opts.snrs_db.is_empty() {
-        return Err(Error::Options(
-            "synth needs at least one utterance, one rate and one SNR (None = clean)".into(),
-        ));
-    }
-    if let Some(r) = opts.rates_wpm.iter().find(|r| !(80..=450).contains(*r)) {
-        return Err(Error::Options(format!(
-            "speaking rate {r} wpm is outside espeak-ng's 80..450"
-        )));
-    }
-    for u in utts {
-        if !codes::is_dialect(&u.dialect) {
-            return Err(Error::UnknownDialect(u.dialect.clone()));
-        }
-    }
+/// Each utterance is rendered at every rate (with the next pitch of `opts.pitches` in
+/// turn), and each rendering is written in every room of `opts.conditions`. Noise
+/// alternates deterministically between white and babble per variant; the id says
+/// which (`synth-cmn-01-r175-babble10`, `synth-cmn-01-r130-reverb`). Same inputs and
+/// seed, same files.
+pub fn render(
+    out: &Path,
+    utts: &[SynthUtterance],
+    opts: &SynthOptions,
+    voice: &dyn SynthVoice,
+) -> Result<PathBuf> {
+    check_options(utts, opts)?;
     let wav_dir = out.join("wav");
     std::fs::create_dir_all(&wav_dir).map_err(|e| Error::io(&wav_dir, e))?;
-    let tmp = out.join(".espeak-tmp.wav");
     // Render every clean version first: babble is made from the other utterances.
-    let mut clean: Vec<(usize, u32, Vec<f32>, u32)> = Vec::new();
+    let mut clean: Vec<Clean> = Vec::new();
     for (ui, u) in utts.iter().enumerate() {
-        let (voice, _) = voice_for(&u.dialect);
-        for &rate in &opts.rates_wpm {
-            let (x, sr) = espeak(&u.text, voice, rate, &tmp)?;
-            clean.push((ui, rate, x, sr));
+        for (ri, &rate) in opts.rates_wpm.iter().enumerate() {
+            let pitch = opts.pitches[(ui + ri) % opts.pitches.len()];
+            let (x, sr) = voice.render(&u.text, &u.dialect, rate, pitch)?;
+            clean.push(Clean {
+                utt: ui,
+                rate,
+                pitch,
+                samples: x,
+                sample_rate: sr,
+            });
         }
     }
-    let _ = std::fs::remove_file(&tmp);
     let mut lines = Vec::new();
-    for (k, (ui, rate, x, sr)) in clean.iter().enumerate() {
-        let u = &utts[*ui];
+    for (k, c) in clean.iter().enumerate() {
+        let u = &utts[c.utt];
         let others: Vec<&[f32]> = clean
             .iter()
-            .filter(|(oi, _, _, osr)| oi != ui && osr == sr)
-            .map(|(_, _, y, _)| y.as_slice())
+            .filter(|o| o.utt != c.utt && o.sample_rate == c.sample_rate)
+            .map(|o| o.samples.as_slice())
             .collect();
-        for (si, snr) in opts.snrs_db.iter().enumerate() {
-            let (voice, own) = voice_for(&u.dialect);
-            let (audio, tag, noise_note) = match snr {
-                None => (x.clone(), "clean".to_string(), "clean".to_string()),
-                Some(db) => {
-                    let mut rng = Rng(opts.seed
-                        ^ hash_str(&u.id).rotate_left(17)
-                        ^ ((*rate as u64) << 32)
-                        ^ si as u64);
-                    let kind = if (k + si) % 2 == 1 && !others.is_empty() {
-                        Noise::Babble
-                    } else {
-                        Noise::White
-                    };
-                    let noise = make_noise(kind, x.len(), &others, &mut rng);
-                    let (ps, pn) = (
-                        active_power(x),
-                        noise.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>()
-                            / noise.len().max(1) as f64,
-                    );
-                    let gain = if pn > 0.0 {
-                        (ps / pn / 10f64.powf(f64::from(*db) / 10.0)).sqrt() as f32
-                    } else {
-                        0.0
-                    };
-                    let mut mix: Vec<f32> =
-                        x.iter().zip(&noise).map(|(s, n)| s + gain * n).collect();
-                    let peak = mix.iter().fold(0f32, |m, v| m.max(v.abs()));
-                    if peak > 0.99 {
-                        mix.iter_mut().for_each(|v| *v *= 0.99 / peak);
-                    }
-                    let name = if kind == Noise::White {
-                        "white"
-                    } else {
-                        "babble"
-                    };
-                    (
-                        mix,
-                        format!("{name}{}", db.round() as i32),
-                        format!("{name} noise at {db} dB SNR"),
-                    )
-                }
-            };
-            let id = format!("synth-{}-r{}-{}", u.id, rate, tag);
+        for (si, cond) in opts.conditions.iter().enumerate() {
+            let mut rng = Rng(opts.seed
+                ^ hash_str(&u.id).rotate_left(17)
+                ^ (u64::from(c.rate) << 32)
+                ^ si as u64);
+            let babble = (k + si) % 2 == 1 && !others.is_empty();
+            let (audio, rate, room_note) = in_room(c, *cond, babble, &others, &mut rng);
+            let id = format!("synth-{}-r{}-{}", u.id, c.rate, cond.tag(babble));
             let rel = format!("wav/{id}.wav");
-            write_wav(&out.join(&rel), &audio, *sr)?;
-            let item = ManifestItem {
-                id,
-                audio: Some(rel),
-                text: None,
-                dialect: Some(u.dialect.clone()),
-                transcript: Some(u.text.clone()),
-                intent: u.intent.clone(),
-                service_id: u.service_id.clone(),
-            };
-            // The contract's fields first (id leading), then the synthetic marks.
-            let json = serde_json::to_string(&item).map_err(|e| Error::Options(e.to_string()))?;
+            write_wav(&out.join(&rel), &audio, rate)?;
+            let (voice_note, own) = voice.describe(&u.dialect);
             let voice_note = if own {
-                format!("espeak-ng voice {voice}")
+                voice_note
             } else {
-                format!("espeak-ng voice {voice} (no {} voice)", u.dialect)
+                format!("{voice_note} (no {} voice)", u.dialect)
             };
-            let note = serde_json::Value::from(format!(
-                "synthetic: {voice_note}, {rate} wpm, {noise_note}"
-            ));
-            let body = json.strip_suffix('}').unwrap_or(&json);
-            lines.push(format!("{body},\"synthetic\":true,\"note\":{note}}}"));
+            let note = format!(
+                "synthetic: {voice_note}, {} wpm, pitch {}, {room_note}",
+                c.rate, c.pitch
+            );
+            lines.push(manifest_line(id, rel, u, &note)?);
         }
     }
     let manifest = out.join("manifest.jsonl");
     std::fs::write(&manifest, lines.join("\n") + "\n").map_err(|e| Error::io(&manifest, e))?;
     let readme = out.join("README.txt");
     let note = format!(
-        "SYNTHETIC test set made by `xiaoan eval synth`: {} utterances x {} rates x {} noise conditions = {} items.\n\
-         Rendered with espeak-ng (Mandarin cmn-latn-pinyin, Cantonese yue, Hakka hak; other dialects use the Mandarin voice),\n\
-         noise seed {}. It measures robustness and regressions, not real dialect accuracy.\n",
+        "SYNTHETIC test set made by `xiaoan eval synth`: {} utterances x {} rates x {} rooms = {} items.\n\
+         Voice: {} (the note of each item says which voice spoke it; dialects without a voice of their own are spoken in Mandarin).\n\
+         Rooms: {}. Seed {}. It measures robustness and regressions, not real dialect accuracy.\n",
         utts.len(),
         opts.rates_wpm.len(),
-        opts.snrs_db.len(),
+        opts.conditions.len(),
         lines.len(),
+        voice.describe("cmn").0,
+        opts.conditions
+            .iter()
+            .map(|c| c.tag(false).replace("white", "noise "))
+            .collect::<Vec<_>>()
+            .join(", "),
         opts.seed
     );
     std::fs::write(&readme, note).map_err(|e| Error::io(&readme, e))?;
     Ok(manifest)
 }
+
+/// One clean rendering.
+struct Clean {
+    utt: usize,
+    rate: u32,
+    pitch: u8,
+    samples: Vec<f32>,
+    sample_rate: u32,
+}
+
+fn check_options(utts: &[SynthUtterance], opts: &SynthOptions) -> Result<()> {
+    if utts.is_empty()
+        || opts.rates_wpm.is_empty()
+        || opts.conditions.is_empty()
+        || opts.pitches.is_empty()
+    {
+        return Err(Error::Options(
+            "synth needs at least one utterance, one rate, one pitch and one room".into(),
+        ));
+    }
+    if let Some(r) = opts.rates_wpm.iter().find(|r| !(80..=450).contains(*r)) {
+        return Err(Error::Options(format!(
+            "speaking rate {r} wpm is outside 80..450"
+        )));
+    }
+    if let Some(p) = opts.pitches.iter().find(|p| **p > 99) {
+        return Err(Error::Options(format!("pitch {p} is outside 0..99")));
+    }
+    for u in utts {
+        if !codes::is_dialect(&u.dialect) {
+            return Err(Error::UnknownDialect(u.dialect.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The contract's fields first (id leading), then the synthetic marks.
+fn manifest_line(id: String, rel: String, u: &SynthUtterance, note: &str) -> Result<String> {
+    let item = ManifestItem {
+        id,
+        audio: Some(rel),
+        text: None,
+        dialect: Some(u.dialect.clone()),
+        transcript: Some(u.text.clone()),
+        intent: u.intent.clone(),
+        service_id: u.service_id.clone(),
+    };
+    let json = serde_json::to_string(&item).map_err(|e| Error::Options(e.to_string()))?;
+    let note = serde_json::Value::from(note);
+    let body = json.strip_suffix('}').unwrap_or(&json);
+    Ok(format!("{body},\"synthetic\":true,\"note\":{note}}}"))
+}
+
+/// A clean rendering heard in `cond`: (samples, their rate, a note).
+fn in_room(
+    c: &Clean,
+    cond: Condition,
+    babble: bool,
+    others: &[&[f32]],
+    rng: &mut Rng,
+) -> (Vec<f32>, u32, String) {
+    let x = &c.samples;
+    match cond {
+        Condition::Clean => (x.clone(), c.sample_rate, "clean".into()),
+        Condition::Noise(db) => {
+            let kind = if babble { Noise::Babble } else { Noise::White };
+            let noise = make_noise(kind, x.len(), others, rng);
+            let name = if babble { "babble" } else { "white" };
+            (
+                add_at_snr(x, &noise, db),
+                c.sample_rate,
+                format!("{name} noise at {db} dB SNR"),
+            )
+        }
+        Condition::Reverb => (
+            normalise_peak(rooms::reverb(x, c.sample_rate, rng)),
+            c.sample_rate,
+            format!("reverberant room (RT60 {REVERB_RT60_S} s)"),
+        ),
+        Condition::Phone => (
+            rooms::telephone(x, c.sample_rate),
+            rooms::PHONE_RATE,
+            "telephone band (300-3400 Hz, 8 kHz, mu-law)".into(),
+        ),
+    }
+}
+
+/// `x` plus `noise` scaled to `db` SNR against the active speech power, kept under
+/// full scale.
+fn add_at_snr(x: &[f32], noise: &[f32], db: f32) -> Vec<f32> {
+    let ps = active_power(x);
+    let pn = noise.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / noise.len().max(1) as f64;
+    let gain = if pn > 0.0 {
+        (ps / pn / 10f64.powf(f64::from(db) / 10.0)).sqrt() as f32
+    } else {
+        0.0
+    };
+    normalise_peak(x.iter().zip(noise).map(|(s, n)| s + gain * n).collect())
+}
+
+fn normalise_peak(mut mix: Vec<f32>) -> Vec<f32> {
+    let peak = mix.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if peak > 0.99 {
+        mix.iter_mut().for_each(|v| *v *= 0.99 / peak);
+    }
+    mix
+}
+
+/// Reverberation time of the synthetic hall (a community centre's hard-walled room).
+pub const REVERB_RT60_S: f32 = 0.5;
 
 #[cfg(test)]
 mod tests {
@@ -498,11 +665,17 @@ mod tests {
             .collect();
         let opts = SynthOptions {
             rates_wpm: vec![175],
-            snrs_db: vec![None, Some(10.0), Some(5.0)],
+            pitches: vec![50],
+            conditions: vec![
+                Condition::Clean,
+                Condition::Noise(10.0),
+                Condition::Noise(5.0),
+            ],
             seed: 1,
         };
         let a = tempfile::tempdir().unwrap();
-        let manifest = render(a.path(), &utts, &opts).unwrap();
+        let voice = EspeakVoice::new(&a.path().join("tmp.wav"));
+        let manifest = render(a.path(), &utts, &opts, &voice).unwrap();
         let m = crate::read_manifest(&manifest).unwrap();
         assert_eq!(m.items.len(), 6);
         assert!(m.synthetic, "the manifest marks itself synthetic");
@@ -555,7 +728,7 @@ mod tests {
         }
         // Same seed, same bytes; another seed, other noise.
         let b = tempfile::tempdir().unwrap();
-        render(b.path(), &utts, &opts).unwrap();
+        render(b.path(), &utts, &opts, &voice).unwrap();
         let f = |d: &Path, id: &str| std::fs::read(d.join(format!("wav/{id}.wav"))).unwrap();
         assert_eq!(f(a.path(), &ids[1]), f(b.path(), &ids[1]));
         let c = tempfile::tempdir().unwrap();
@@ -566,6 +739,7 @@ mod tests {
                 seed: 2,
                 ..opts.clone()
             },
+            &voice,
         )
         .unwrap();
         assert_ne!(f(a.path(), &ids[1]), f(c.path(), &ids[1]));
@@ -575,6 +749,7 @@ mod tests {
     #[test]
     fn bad_options_are_refused() {
         let dir = tempfile::tempdir().unwrap();
+        let voice = EspeakVoice::new(&dir.path().join("tmp.wav"));
         let u = default_utterances();
         assert!(render(
             dir.path(),
@@ -582,7 +757,8 @@ mod tests {
             &SynthOptions {
                 rates_wpm: vec![],
                 ..Default::default()
-            }
+            },
+            &voice
         )
         .is_err());
         assert!(render(
@@ -591,7 +767,8 @@ mod tests {
             &SynthOptions {
                 rates_wpm: vec![5000],
                 ..Default::default()
-            }
+            },
+            &voice
         )
         .is_err());
         let bad = vec![SynthUtterance {
@@ -601,7 +778,7 @@ mod tests {
             intent: None,
             service_id: None,
         }];
-        assert!(render(dir.path(), &bad, &SynthOptions::default())
+        assert!(render(dir.path(), &bad, &SynthOptions::default(), &voice)
             .unwrap_err()
             .to_string()
             .contains("xx"));
