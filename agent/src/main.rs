@@ -219,6 +219,11 @@ pub enum BenchCmd {
         /// How many times each sentence is spoken.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Also measure intelligibility: speak every sentence of this JSON Lines file
+        /// (a "text" field per line, e.g. models/tests/data/tts/frontend.jsonl) and
+        /// report the recogniser's CER on it.
+        #[arg(long, value_name = "JSONL")]
+        heard: Option<PathBuf>,
     },
 }
 

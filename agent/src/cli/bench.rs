@@ -66,7 +66,7 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
             ),
         },
         BenchCmd::Dialogue => dialogue::run(s),
-        BenchCmd::Tts { runs } => tts::run(s, runs),
+        BenchCmd::Tts { runs, heard } => tts::run(s, runs, heard.as_deref()),
     }
 }
 

@@ -569,8 +569,8 @@ impl Agent {
 }
 
 /// Said once to a resident whose dialect has no verified voice (every dialect but
-/// Mandarin and Cantonese): they are understood, and answered in Mandarin.
-pub const MANDARIN_VOICE_NOTE: &str = "您说的我听得懂，我用普通话回答您。";
+/// Mandarin and Cantonese): replies come in Mandarin.
+pub const MANDARIN_VOICE_NOTE: &str = "我用普通话回答您。";
 
 /// Whether replies in `dialect` are spoken in that dialect's own voice: Mandarin and
 /// Cantonese (espeak-ng `yue`); see [`xiaoan_models::spoken_as`].

@@ -5,13 +5,16 @@
 //! piece of [`Speech::render`], cold cache), load time and the peak memory the voice
 //! adds. Medians and 95th percentiles over repeated runs; nothing asserts a time.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use xiaoan_agent::config::Settings;
 use xiaoan_agent::dialogue::Reply;
+use xiaoan_agent::pipeline::Recognizer;
 use xiaoan_agent::speech::Speech;
+use xiaoan_audio::AudioBuf;
 use xiaoan_models::Voice;
 
 use super::{pct, peak_rss_mb, sorted};
@@ -36,8 +39,9 @@ fn rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Run the benchmark `runs` times over [`SENTENCES`].
-pub fn run(s: &Settings, runs: usize) -> Result<ExitCode> {
+/// Run the benchmark `runs` times over [`SENTENCES`]; with `heard`, measure
+/// intelligibility on that file's sentences too.
+pub fn run(s: &Settings, runs: usize, heard: Option<&Path>) -> Result<ExitCode> {
     let runs = runs.clamp(1, 100);
     let before = rss_mb().unwrap_or(0.0);
     let t = Instant::now();
@@ -105,5 +109,54 @@ pub fn run(s: &Settings, runs: usize) -> Result<ExitCode> {
         added,
         crate::cli::eval::machine()
     );
+    if let Some(file) = heard {
+        intelligibility(s, &speech, &voice, file)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Speak every sentence of `file` and let the recogniser (the configured engine,
+/// greedy as in the live loop) write down what it hears: the character error rate.
+fn intelligibility(s: &Settings, speech: &Speech, voice: &Voice, file: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let rec = Recognizer::load(s)?;
+    let (mut errors, mut chars, mut n) = (0usize, 0usize, 0usize);
+    let mut worst: Vec<(f64, String, String)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => anyhow::bail!("{}:{}: not JSON: {e}", file.display(), i + 1),
+        };
+        let Some(sentence) = v.get("text").and_then(|t| t.as_str()) else {
+            continue;
+        };
+        let reference = xiaoan_eval::cer_normalize(sentence);
+        if reference.is_empty() {
+            continue;
+        }
+        let a = speech.render_all(&Reply::say(sentence), voice, false)?;
+        let a16 = AudioBuf::new(
+            xiaoan_audio::resample(&a.samples, a.sample_rate, 16_000)?,
+            16_000,
+        );
+        let got = xiaoan_eval::cer_normalize(&rec.transcribe(&a16, "cmn")?);
+        let r: Vec<char> = reference.chars().collect();
+        let h: Vec<char> = got.chars().collect();
+        let e = xiaoan_eval::edit_distance(&h, &r);
+        errors += e;
+        chars += r.len();
+        n += 1;
+        worst.push((e as f64 / r.len() as f64, sentence.to_string(), got));
+    }
+    worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (cer, said, got) in worst.iter().take(5) {
+        println!("  CER {cer:.2}  {said}  →  {got}");
+    }
+    println!(
+        "bench tts heard  sentences={n}  CER {:.3} (recogniser: {}, greedy; digits written as numerals count as errors)",
+        errors as f64 / chars.max(1) as f64,
+        s.config.asr.engine
+    );
+    Ok(())
 }

@@ -204,7 +204,21 @@ impl FastSpeech2 {
         f0_ratio: f32,
         energy_ratio: f32,
     ) -> Result<Mel> {
-        let ok = speed_ratio.is_finite() && speed_ratio > 0.0;
+        self.mel_pitched(ids, speed_ratio, f0_ratio, 0.0, energy_ratio)
+    }
+
+    /// [`mel`](Self::mel) with the voice's pitch moved: `f0_shift` is added to the
+    /// predicted f0, which the model keeps normalised per speaker (in standard
+    /// deviations of the speaker's f0: +1 raises the voice by about one deviation).
+    pub(crate) fn mel_pitched(
+        &self,
+        ids: &[i32],
+        speed_ratio: f32,
+        f0_ratio: f32,
+        f0_shift: f32,
+        energy_ratio: f32,
+    ) -> Result<Mel> {
+        let ok = speed_ratio.is_finite() && speed_ratio > 0.0 && f0_shift.is_finite();
         if !(ok && f0_ratio.is_finite() && energy_ratio.is_finite()) {
             return Err(Error::Tts(format!(
                 "bad FastSpeech2 ratios (speed {speed_ratio}, f0 {f0_ratio}, energy {energy_ratio})"
@@ -213,7 +227,7 @@ impl FastSpeech2 {
         if ids.is_empty() {
             return Ok(Mel::default());
         }
-        let enc = self.encode(ids, f0_ratio, energy_ratio)?;
+        let enc = self.encode(ids, f0_ratio, f0_shift, energy_ratio)?;
         let repeats: Vec<usize> = enc
             .duration
             .iter()
@@ -240,7 +254,13 @@ impl FastSpeech2 {
         Ok(Mel { frames, data })
     }
 
-    fn encode(&self, ids: &[i32], f0_ratio: f32, energy_ratio: f32) -> Result<Encoded> {
+    fn encode(
+        &self,
+        ids: &[i32],
+        f0_ratio: f32,
+        f0_shift: f32,
+        energy_ratio: f32,
+    ) -> Result<Encoded> {
         let (n, h) = (ids.len(), self.hidden);
         if n > self.max_len() {
             return Err(Error::Tts(format!(
@@ -269,6 +289,7 @@ impl FastSpeech2 {
             "x" => input(vec![n, h], x)?,
             "mask" => input(vec![n, 1], mask)?,
             "f0_ratio" => input(vec![1], vec![f0_ratio])?,
+            "f0_shift" => input(vec![1], vec![f0_shift])?,
             "energy_ratio" => input(vec![1], vec![energy_ratio])?,
         ];
         let mut session = self.encoder.lock().unwrap_or_else(|p| p.into_inner());

@@ -265,7 +265,8 @@ impl<'w> Builder<'w> {
 }
 
 /// The encoder graph. Inputs: `x` `[tokens, hidden]` (token + position embeddings),
-/// `mask` `[tokens, 1]` (1 for real tokens, 0 for padding id 0), `f0_ratio` and
+/// `mask` `[tokens, 1]` (1 for real tokens, 0 for padding id 0), `f0_ratio`,
+/// `f0_shift` (added to the normalised f0 after the ratio; 0 in the original) and
 /// `energy_ratio` `[1]`. Outputs: `hidden` `[tokens, hidden]` (with the f0 and energy
 /// embeddings added), `duration` `[tokens, 1]` (frames before the speed ratio and
 /// rounding), `f0` and `energy` `[tokens, 1]` (ratios applied).
@@ -291,7 +292,15 @@ pub(super) fn encoder(w: &Weights) -> Result<Vec<u8>> {
         let p = b.predictor(&hm, &format!("{v}_predictor"), hidden)?;
         let p = b.op("Mul", &[&p, "mask"], &[]);
         let ratio = format!("{v}_ratio");
-        let value = b.g.node("Mul", &[&p, &ratio], v, &[]);
+        let value = if v == "f0" {
+            // the predictor's f0 is normalised per speaker (z-score): the ratio scales
+            // the intonation around the speaker's mean, the shift moves the mean itself
+            let scaled = b.op("Mul", &[&p, &ratio], &[]);
+            let shifted = b.op("Add", &[&scaled, "f0_shift"], &[]);
+            b.g.node("Mul", &[&shifted, "mask"], v, &[])
+        } else {
+            b.g.node("Mul", &[&p, &ratio], v, &[])
+        };
         embedded.push(b.embed_value(&value, &format!("{v}_embedding"))?);
     }
     let both = b.op("Add", &[&embedded[0], &embedded[1]], &[]);
@@ -304,6 +313,7 @@ pub(super) fn encoder(w: &Weights) -> Result<Vec<u8>> {
             ("x", &[n(), Dim::Fixed(hidden as i64)]),
             ("mask", &[n(), Dim::Fixed(1)]),
             ("f0_ratio", &[Dim::Fixed(1)]),
+            ("f0_shift", &[Dim::Fixed(1)]),
             ("energy_ratio", &[Dim::Fixed(1)]),
         ],
         &[
