@@ -121,7 +121,10 @@ impl Pipeline for EvalPipeline<'_> {
                     Err(e) => return Prediction::failed(&item.id, e.to_string()),
                 }
             }
-            (None, Some(t)) => (t.clone(), t.clone()),
+            (None, Some(t)) => match crate::input::check_utterance(t) {
+                Ok(t) => (t.to_string(), t.to_string()),
+                Err(e) => return Prediction::failed(&item.id, e.to_string()),
+            },
             (None, None) => return Prediction::failed(&item.id, "item has neither audio nor text"),
         };
         let ctx = Context {

@@ -34,6 +34,14 @@ pub enum Error {
         /// Where it was looked for.
         path: String,
     },
+    /// A typed utterance is longer than [`crate::input::MAX_UTTERANCE_CHARS`].
+    #[error("the text is {chars} characters long; at most {max} are understood in one turn")]
+    TooLong {
+        /// Its length in characters.
+        chars: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A file system operation failed.
     #[error("{path}: {source}")]
     Io {

@@ -19,6 +19,7 @@ pub mod config;
 pub mod dialogue;
 pub mod error;
 pub mod forms;
+pub mod input;
 #[cfg(feature = "mic")]
 pub mod live;
 pub mod pipeline;

@@ -11,7 +11,7 @@
 //! | `GET /api/alerts` | open and acknowledged emergencies and hand-overs, newest first |
 //! | `GET /api/records?kind=&status=&limit=` | listing |
 //! | `GET /api/records/{number}` | one record with its evidence history |
-//! | `POST /api/records/{number}/status` | `{"status": "...", "note": "..."}` |
+//! | `POST /api/records/{number}/status` | `{"status": "...", "note": "..."}`; 409 for a move the record's status does not allow (a closed alert reopened); the same status again changes nothing |
 //! | `GET /api/follow-ups` | mediation cases whose 48-hour call is due |
 //! | `GET /api/queue` | queue status |
 //! | `GET /api/verify` | check the evidence chain |
@@ -68,6 +68,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(n) => ApiError(StatusCode::NOT_FOUND, format!("no record {n}")),
             e @ StoreError::BadStatus { .. } => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
+            e @ StoreError::Transition { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
             other => {
                 // the reason is the database's, without personal data
                 eprintln!("xiaoan serve: store error: {other}");

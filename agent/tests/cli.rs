@@ -93,6 +93,24 @@ fn bad_audio_files_get_a_clear_message_and_exit_code() {
             },
             "sample rate",
         ),
+        (
+            {
+                // symphonia panicked on this one (exit 101)
+                let mut v = wav_header(0, 1, 16, 3200);
+                v.extend(std::iter::repeat_n(0u8, 3200));
+                write(p, "rate0.wav", &v)
+            },
+            "sample rate 0 Hz",
+        ),
+        (
+            write(p, "channels0.wav", &wav_header(16000, 0, 16, 0)),
+            "0 channels",
+        ),
+        (
+            "/dev/zero".into(),
+            "is a character device, not a regular file",
+        ),
+        (".".into(), "is a directory, not a regular file"),
     ];
     for (file, reason) in &cases {
         let o = xiaoan(p, &["transcribe", file]);
@@ -382,6 +400,43 @@ fn staff_api_shows_alerts_masked_needs_the_token_and_records_status_changes() {
         );
         assert_eq!(code, 200, "{body}");
         assert!(body.contains("acknowledged"), "{body}");
+        // the same status again is a no-op; a closed emergency is not reopened (409)
+        assert_eq!(
+            http(
+                &addr,
+                "POST",
+                &path,
+                Some(token),
+                r#"{"status":"acknowledged"}"#
+            )
+            .0,
+            200
+        );
+        let (_, body) = http(&addr, "POST", &path, Some(token), r#"{"status":"closed"}"#);
+        assert!(body.contains("closed"), "{body}");
+        let (code, body) = http(&addr, "POST", &path, Some(token), r#"{"status":"open"}"#);
+        assert_eq!(code, 409, "{body}");
+        assert!(body.contains("from `closed` to `open`"), "{body}");
+        let (_, body) = http(
+            &addr,
+            "GET",
+            &format!("/api/records/{emergency}"),
+            Some(token),
+            "",
+        );
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let statuses: Vec<&str> = v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "status")
+            .map(|e| e["detail"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            statuses,
+            ["open -> acknowledged: on the way", "acknowledged -> closed"],
+            "{body}"
+        );
         assert_eq!(
             http(
                 &addr,
@@ -457,4 +512,124 @@ fn appointments_are_moved_and_cancelled_by_voice_in_a_later_session() {
         text.contains("moved"),
         "the move is in the evidence history: {text}"
     );
+}
+
+/// `records show --reveal` and `records list --reveal` leave a trace in the evidence
+/// chain, as the staff API's reveals do; masked views do not.
+#[test]
+fn cli_reveals_are_written_to_the_evidence_chain() {
+    let d = tempfile::tempdir().unwrap();
+    chat_jsonl(d.path(), &["我叫王小明，我要找工作人员"]);
+    let o = xiaoan(d.path(), &["records", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let number = rows[0]["number"].as_str().expect("a record").to_string();
+    let accesses = || {
+        let o = xiaoan(d.path(), &["records", "show", &number, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "access")
+            .map(|e| e["detail"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(accesses().is_empty(), "masked views are not reveals");
+    let o = xiaoan(d.path(), &["records", "show", &number, "--reveal"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("王小明"));
+    let o = xiaoan(d.path(), &["records", "list", "--reveal"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&number));
+    let seen = accesses();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0].starts_with("staff CLI reveal (records show)"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].starts_with("staff CLI reveal (records list)"),
+        "{seen:?}"
+    );
+    let o = xiaoan(d.path(), &["records", "verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+/// A manifest of text items for `xiaoan eval` (no recogniser needed).
+fn eval_manifest(dir: &Path, lines: &[String]) -> Output {
+    std::fs::write(dir.join("m.jsonl"), lines.join("\n")).unwrap();
+    xiaoan(dir, &["eval", "m.jsonl", "--predictions", "p.jsonl"])
+}
+
+#[test]
+fn eval_fails_when_most_items_fail_and_caps_text_length() {
+    let d = tempfile::tempdir().unwrap();
+    // every item fails: exit 1, said clearly, predictions still written
+    let broken = vec![
+        "{not json".to_string(),
+        r#"{"id": "x"}"#.to_string(),
+        format!(r#"{{"id": "long", "text": "{}"}}"#, "吵".repeat(5_000_000)),
+    ];
+    let started = std::time::Instant::now();
+    let o = eval_manifest(d.path(), &broken);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "a 5,000,000-character item is refused, not understood"
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("eval FAILED: 3 of 3 items failed (100%)"),
+        "{}",
+        stderr(&o)
+    );
+    let preds = std::fs::read_to_string(d.path().join("p.jsonl")).unwrap();
+    let long: serde_json::Value = preds
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|p| p["id"] == "long")
+        .unwrap();
+    assert_eq!(
+        long["error"],
+        "the text is 5000000 characters long; at most 500 are understood in one turn"
+    );
+    // one failure in three is within the allowed share
+    let mostly_fine = vec![
+        r#"{"id": "a", "text": "社保卡怎么办"}"#.to_string(),
+        r#"{"id": "b", "text": "敬老卡怎么办"}"#.to_string(),
+        "{not json".to_string(),
+    ];
+    let o = eval_manifest(d.path(), &mostly_fine);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn a_chat_line_past_the_cap_is_named_and_skipped() {
+    let d = tempfile::tempdir().unwrap();
+    let long = "楼上天天半夜吵".repeat(100);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
+        .args(["chat", "--jsonl"])
+        .env("XIAOAN_HOME", d.path())
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{long}").unwrap();
+        writeln!(stdin, "社保卡怎么办").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the text is 700 characters long; at most 500 are understood"),
+        "{}",
+        stderr(&out)
+    );
+    let turns: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(turns.len(), 1, "only the short line is a turn: {turns:?}");
+    assert_eq!(turns[0]["user"], "社保卡怎么办");
 }

@@ -2,9 +2,24 @@
 //!
 //! symphonia reads WAV (PCM 8/16/24/32-bit, float, extensible), FLAC, MP3 and
 //! OGG/Vorbis; hound is the fallback for WAV files symphonia refuses. Channels are
-//! averaged to mono, then [`crate::resample`] converts to [`SAMPLE_RATE`].
+//! averaged to mono, then [`crate::StreamResampler`] converts to [`SAMPLE_RATE`].
+//!
+//! Decoding streams: each packet is averaged to mono and resampled as it comes, so a
+//! file is never held at its own rate. Memory is the 16 kHz output (4 bytes a sample:
+//! 38.4 MB for the 10-minute limit; reserved up front when the header states the
+//! length, otherwise up to twice that while the buffer grows) plus one decoded packet
+//! (WAV: at most 1,152 frames; FLAC: at most 65,535) and one resampler chunk — a few
+//! MB at most — whatever the file's rate and channel count. Measured peak RSS of a
+//! whole process decoding 599 s of 8 × 384 kHz 16-bit WAV: 41.5 MB (919 MB when the
+//! file was decoded at its own rate first); see
+//! `large_multichannel_audio_decodes_in_bounded_memory`.
+//!
+//! Before the decoder sees a WAV file its header is checked here (channels, rate,
+//! block size, chunk sizes), and the decoder runs under `catch_unwind`: a decoder bug
+//! on one file is an [`Error::Corrupt`] for that file, not the end of the process.
 
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
@@ -16,10 +31,24 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::buf::{MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
+use crate::resample::StreamResampler;
 use crate::{AudioBuf, Error, Result, SAMPLE_RATE};
 
 /// How many undecodable packets in a row make a file "corrupt".
 const MAX_BAD_PACKETS: usize = 16;
+
+/// Most channels a WAV header may declare (7.1.4 rigs use 12; 32 leaves room for
+/// microphone arrays).
+pub const MAX_CHANNELS: u16 = 32;
+
+/// Most RIFF chunks read before the `data` chunk when checking a WAV header.
+const MAX_HEADER_CHUNKS: usize = 64;
+
+/// Longest `fmt ` chunk accepted (`WAVE_FORMAT_EXTENSIBLE` needs 40 bytes).
+const MAX_FMT_LEN: u32 = 1024;
+
+/// Frames handed to the resampler at once by the hound fallback.
+const HOUND_CHUNK_FRAMES: usize = 4096;
 
 /// Limits applied while decoding.
 #[derive(Clone, Debug)]
@@ -36,64 +65,78 @@ impl Default for DecodeOptions {
     }
 }
 
-/// Decode any supported file to 16 kHz mono, validated: the file exists and is not
-/// empty, the format is known, the rate is within 4–384 kHz, there is at least one
-/// sample, every sample is finite, and the length is within `opts.max_seconds`.
+/// What a path names when it is not a regular file, in words for a message.
+fn not_regular(ft: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_file() {
+        None
+    } else if ft.is_dir() {
+        Some("is a directory")
+    } else if ft.is_fifo() {
+        Some("is a pipe (FIFO)")
+    } else if ft.is_char_device() {
+        Some("is a character device")
+    } else if ft.is_block_device() {
+        Some("is a block device")
+    } else if ft.is_socket() {
+        Some("is a socket")
+    } else {
+        Some("is not a file")
+    }
+}
+
+/// Decode any supported file to 16 kHz mono, validated: the path is a regular file
+/// (not a directory, pipe or device) and not empty, the format is known, the header
+/// is sane (channels 1–[`MAX_CHANNELS`], rate within 4–384 kHz, chunk sizes within
+/// the file), there is at least one sample, every sample is finite, and the length
+/// is within `opts.max_seconds`.
 ///
 /// A damaged header is an error ([`Error::Corrupt`]); audio data that simply
 /// stops early (a recording cut off mid-write) is accepted as far as it goes.
 pub fn load(path: &Path, opts: &DecodeOptions) -> Result<AudioBuf> {
     let name = path.display().to_string();
+    let io = |e: std::io::Error| Error::Io {
+        file: name.clone(),
+        source: e,
+    };
+    // metadata follows symlinks and never opens the file: a FIFO cannot block here
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NotFound { file: name })
         }
-        Err(e) => {
-            return Err(Error::Io {
-                file: name,
-                source: e,
-            })
-        }
+        Err(e) => return Err(io(e)),
     };
-    if meta.is_dir() {
-        return Err(Error::Io {
-            file: name,
-            source: std::io::Error::other("is a directory, not a file"),
-        });
+    if let Some(what) = not_regular(&meta.file_type()) {
+        return Err(Error::NotRegular { file: name, what });
     }
     if meta.len() == 0 {
         return Err(Error::Empty { file: name });
     }
-    let mut file = std::fs::File::open(path).map_err(|e| Error::Io {
-        file: name.clone(),
-        source: e,
-    })?;
+    let mut file = std::fs::File::open(path).map_err(io)?;
     let mut head = [0u8; 12];
-    let n = read_up_to(&mut file, &mut head).map_err(|e| Error::Io {
-        file: name.clone(),
-        source: e,
-    })?;
+    let n = read_up_to(&mut file, &mut head).map_err(io)?;
     let riff = is_riff_wave(&head[..n]);
-    drop(file);
-    let file = std::fs::File::open(path).map_err(|e| Error::Io {
-        file: name.clone(),
-        source: e,
-    })?;
-    let ext = path.extension().and_then(|e| e.to_str());
-    let result = decode_source(Box::new(file), ext, &name, opts);
-    match result {
-        Err(e) if riff && wants_wav_fallback(&e) => {
-            match std::fs::File::open(path)
-                .ok()
-                .and_then(|f| hound::WavReader::new(std::io::BufReader::new(f)).ok())
-            {
-                Some(reader) => decode_hound(reader, &name, opts),
-                None => Err(e),
-            }
-        }
-        other => other,
+    if riff {
+        check_wav_header(&mut file, meta.len(), &name)?;
     }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let ext = path.extension().and_then(|e| e.to_str());
+    guarded(&name, || {
+        let result = decode_source(Box::new(file), ext, &name, opts);
+        match result {
+            Err(e) if riff && wants_wav_fallback(&e) => {
+                match std::fs::File::open(path)
+                    .ok()
+                    .and_then(|f| hound::WavReader::new(std::io::BufReader::new(f)).ok())
+                {
+                    Some(reader) => decode_hound(reader, &name, opts),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
+    })
 }
 
 /// Like [`load`] for bytes already in memory; `hint_ext` is a file extension
@@ -108,14 +151,36 @@ pub fn load_bytes(bytes: &[u8], hint_ext: Option<&str>, opts: &DecodeOptions) ->
         return Err(Error::Empty { file: name });
     }
     let riff = is_riff_wave(bytes);
-    let result = decode_source(Box::new(Cursor::new(bytes.to_vec())), hint_ext, &name, opts);
-    match result {
-        Err(e) if riff && wants_wav_fallback(&e) => match hound::WavReader::new(Cursor::new(bytes))
-        {
-            Ok(reader) => decode_hound(reader, &name, opts),
-            Err(_) => Err(e),
-        },
-        other => other,
+    if riff {
+        check_wav_header(&mut Cursor::new(bytes), bytes.len() as u64, &name)?;
+    }
+    guarded(&name, || {
+        let result = decode_source(Box::new(Cursor::new(bytes.to_vec())), hint_ext, &name, opts);
+        match result {
+            Err(e) if riff && wants_wav_fallback(&e) => {
+                match hound::WavReader::new(Cursor::new(bytes)) {
+                    Ok(reader) => decode_hound(reader, &name, opts),
+                    Err(_) => Err(e),
+                }
+            }
+            other => other,
+        }
+    })
+}
+
+/// Run a decoder on one input; a panic inside it becomes [`Error::Corrupt`] for that
+/// input, so the files after it are still read.
+fn guarded(name: &str, f: impl FnOnce() -> Result<AudioBuf>) -> Result<AudioBuf> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown reason".to_string());
+            Err(corrupt(name, format!("the decoder failed: {msg}")))
+        }
     }
 }
 
@@ -132,6 +197,114 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 fn is_riff_wave(head: &[u8]) -> bool {
     head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE"
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Check a RIFF/WAVE header before a decoder sees it: the `fmt ` chunk's channels,
+/// rate, block size and bits, and that no chunk before `data` claims more bytes than
+/// the file holds. A header too short to check is left to the decoder, which reports
+/// it as truncated.
+fn check_wav_header<R: Read + Seek>(r: &mut R, len: u64, name: &str) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io {
+        file: name.to_string(),
+        source: e,
+    };
+    let mut pos = 12u64;
+    for _ in 0..MAX_HEADER_CHUNKS {
+        r.seek(SeekFrom::Start(pos)).map_err(io)?;
+        let mut ch = [0u8; 8];
+        if read_up_to(r, &mut ch).map_err(io)? < 8 {
+            return Ok(());
+        }
+        let id = [ch[0], ch[1], ch[2], ch[3]];
+        let size = le32(&ch, 4);
+        let body = pos + 8;
+        if &id == b"data" {
+            return Ok(());
+        }
+        let left = len.saturating_sub(body);
+        if u64::from(size) > left {
+            return Err(corrupt(
+                name,
+                format!(
+                    "the '{}' chunk claims {size} bytes but only {left} follow",
+                    String::from_utf8_lossy(&id)
+                ),
+            ));
+        }
+        if &id == b"fmt " {
+            if !(16..=MAX_FMT_LEN).contains(&size) {
+                return Err(corrupt(
+                    name,
+                    format!("a format chunk of {size} bytes (expected 16 to {MAX_FMT_LEN})"),
+                ));
+            }
+            let mut f = [0u8; 16];
+            if read_up_to(r, &mut f).map_err(io)? < 16 {
+                return Ok(());
+            }
+            check_fmt(&f, name)?;
+        }
+        pos = body + u64::from(size) + u64::from(size & 1);
+    }
+    Err(corrupt(
+        name,
+        format!("no data chunk within the first {MAX_HEADER_CHUNKS} chunks"),
+    ))
+}
+
+/// The 16 common bytes of a `fmt ` chunk.
+fn check_fmt(f: &[u8; 16], name: &str) -> Result<()> {
+    let format = le16(f, 0);
+    let channels = le16(f, 2);
+    let rate = le32(f, 4);
+    let block_align = le16(f, 12);
+    let bits = le16(f, 14);
+    if channels == 0 {
+        return Err(corrupt(name, "the header says 0 channels"));
+    }
+    if channels > MAX_CHANNELS {
+        return Err(corrupt(
+            name,
+            format!("the header says {channels} channels (at most {MAX_CHANNELS})"),
+        ));
+    }
+    check_rate(u64::from(rate), name)?;
+    if block_align == 0 {
+        return Err(corrupt(name, "the header says 0 bytes per frame"));
+    }
+    const PCM: u16 = 0x0001;
+    const MS_ADPCM: u16 = 0x0002;
+    const FLOAT: u16 = 0x0003;
+    const IMA_ADPCM: u16 = 0x0011;
+    const EXTENSIBLE: u16 = 0xFFFE;
+    match format {
+        PCM | FLOAT | EXTENSIBLE if bits == 0 || bits > 64 => Err(corrupt(
+            name,
+            format!("the header says {bits} bits per sample"),
+        )),
+        MS_ADPCM | IMA_ADPCM => {
+            let overhead = if format == MS_ADPCM { 7 } else { 4 };
+            if bits == 0 || bits > 8 || u32::from(block_align) < overhead * u32::from(channels) {
+                Err(corrupt(
+                    name,
+                    format!(
+                        "an ADPCM header with {bits} bits, {channels} channels and {block_align}-byte blocks"
+                    ),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Errors after which a RIFF/WAVE file is worth a second try with hound.
@@ -191,26 +364,62 @@ fn is_eof(e: &SymError) -> bool {
     matches!(e, SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof)
 }
 
-/// Validate decoded mono samples and bring them to 16 kHz.
-fn finish(mono: Vec<f32>, rate: u32, name: &str) -> Result<AudioBuf> {
-    if mono.is_empty() {
-        return Err(Error::NoSamples {
-            file: name.to_string(),
-        });
+/// Mono samples on their way to 16 kHz: checked for NaN/∞ and resampled piece by
+/// piece.
+struct MonoSink {
+    rs: StreamResampler,
+    frames: u64,
+}
+
+impl MonoSink {
+    /// A sink for audio at `rate` Hz; `frames_hint` (the header's claim, if any)
+    /// reserves the output up front, at most `opts.max_seconds` of it.
+    fn new(rate: u32, frames_hint: Option<u64>, opts: &DecodeOptions) -> Result<Self> {
+        let mut rs = StreamResampler::new(rate, SAMPLE_RATE)?;
+        if let Some(n) = frames_hint {
+            let cap = (opts.max_seconds * SAMPLE_RATE as f64).ceil() as usize + 1;
+            rs.reserve_for(n, cap);
+        }
+        Ok(Self { rs, frames: 0 })
     }
-    if mono.iter().any(|s| !s.is_finite()) {
-        return Err(Error::NonFinite {
-            file: name.to_string(),
-        });
+
+    fn push(&mut self, mono: &[f32], name: &str) -> Result<()> {
+        if mono.iter().any(|s| !s.is_finite()) {
+            return Err(Error::NonFinite {
+                file: name.to_string(),
+            });
+        }
+        self.frames += mono.len() as u64;
+        self.rs.push(mono)
     }
-    let samples = crate::resample(&mono, rate, SAMPLE_RATE)?;
-    if samples.is_empty() {
-        // fewer samples than one 16 kHz step (e.g. a single sample at 44.1 kHz)
-        return Err(Error::NoSamples {
-            file: name.to_string(),
-        });
+
+    /// Validate and bring to 16 kHz.
+    fn finish(self, name: &str) -> Result<AudioBuf> {
+        if self.frames == 0 {
+            return Err(Error::NoSamples {
+                file: name.to_string(),
+            });
+        }
+        let samples = self.rs.finish()?;
+        if samples.is_empty() {
+            // fewer samples than one 16 kHz step (e.g. a single sample at 44.1 kHz)
+            return Err(Error::NoSamples {
+                file: name.to_string(),
+            });
+        }
+        Ok(AudioBuf::new(samples, SAMPLE_RATE))
     }
-    Ok(AudioBuf::new(samples, SAMPLE_RATE))
+}
+
+/// Average interleaved frames of `channels` into `mono` (cleared first).
+fn downmix(inter: &[f32], channels: usize, mono: &mut Vec<f32>) {
+    let scale = 1.0 / channels as f32;
+    mono.clear();
+    mono.extend(
+        inter
+            .chunks_exact(channels)
+            .map(|f| f.iter().sum::<f32>() * scale),
+    );
 }
 
 fn decode_source(
@@ -283,19 +492,20 @@ fn decode_source(
             Err(e) => return Err(corrupt(name, e)),
         };
 
-    let mut mono: Vec<f32> = Vec::new();
+    let mut sink: Option<MonoSink> = None;
     let mut rate: Option<u32> = params.sample_rate;
     let mut frames_total: u64 = 0;
     let mut over_limit = false;
     let mut bad_in_row = 0usize;
     let mut sample_buf: Option<SampleBuffer<f32>> = None;
+    let mut mono: Vec<f32> = Vec::new();
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
             Err(e) if is_eof(&e) => break,
             Err(SymError::ResetRequired) => break,
             Err(e) => {
-                if mono.is_empty() {
+                if frames_total == 0 {
                     return Err(corrupt(name, e));
                 }
                 // damaged tail: keep what was decoded
@@ -345,17 +555,17 @@ fn decode_source(
             _ => sample_buf.insert(SampleBuffer::<f32>::new(need, spec)),
         };
         sb.copy_interleaved_ref(decoded);
-        let inter = sb.samples();
-        let scale = 1.0 / channels as f32;
-        mono.extend(
-            inter
-                .chunks_exact(channels)
-                .map(|f| f.iter().sum::<f32>() * scale),
-        );
+        downmix(sb.samples(), channels, &mut mono);
+        let s = match &mut sink {
+            Some(s) => s,
+            None => sink.insert(MonoSink::new(r, params.n_frames, opts)?),
+        };
+        s.push(&mono, name)?;
         frames_total += frames as u64;
         if frames_total > max_frames(r, opts) {
             over_limit = true;
-            mono = Vec::new();
+            // free the output at once: the rest is only measured
+            sink = None;
         }
     }
     let Some(rate) = rate else {
@@ -366,7 +576,12 @@ fn decode_source(
     if over_limit {
         return Err(too_long(name, frames_total, rate, opts));
     }
-    finish(mono, rate, name)
+    match sink {
+        Some(s) => s.finish(name),
+        None => Err(Error::NoSamples {
+            file: name.to_string(),
+        }),
+    }
 }
 
 fn decode_hound<R: Read>(
@@ -382,15 +597,24 @@ fn decode_hound<R: Read>(
     if frames > max_frames(rate, opts) {
         return Err(too_long(name, frames, rate, opts));
     }
-    // the header's claim is only a hint: cap the up-front allocation
-    let hint = (frames as usize).saturating_mul(channels).min(1 << 24);
-    let mut inter: Vec<f32> = Vec::with_capacity(hint);
+    let mut sink = MonoSink::new(rate, Some(frames), opts)?;
+    let mut inter: Vec<f32> = Vec::with_capacity(HOUND_CHUNK_FRAMES * channels);
+    let mut mono: Vec<f32> = Vec::with_capacity(HOUND_CHUNK_FRAMES);
+    let chunk = HOUND_CHUNK_FRAMES * channels;
+    let mut flush = |inter: &mut Vec<f32>, sink: &mut MonoSink| -> Result<()> {
+        downmix(inter, channels, &mut mono);
+        inter.clear();
+        sink.push(&mono, name)
+    };
     match spec.sample_format {
         hound::SampleFormat::Float => {
             for s in reader.samples::<f32>() {
                 match s {
                     Ok(v) => inter.push(v),
                     Err(_) => break,
+                }
+                if inter.len() == chunk {
+                    flush(&mut inter, &mut sink)?;
                 }
             }
         }
@@ -402,15 +626,16 @@ fn decode_hound<R: Read>(
                     Ok(v) => inter.push(v as f32 * scale),
                     Err(_) => break,
                 }
+                if inter.len() == chunk {
+                    flush(&mut inter, &mut sink)?;
+                }
             }
         }
     }
-    let scale = 1.0 / channels as f32;
-    let mono: Vec<f32> = inter
-        .chunks_exact(channels)
-        .map(|f| f.iter().sum::<f32>() * scale)
-        .collect();
-    finish(mono, rate, name)
+    // a partial last frame (a file cut mid-frame) is dropped, as before
+    inter.truncate(inter.len() / channels * channels);
+    flush(&mut inter, &mut sink)?;
+    sink.finish(name)
 }
 
 #[cfg(test)]
@@ -813,7 +1038,231 @@ pub(crate) mod tests {
     fn directory_is_not_a_file() {
         let d = tempfile::tempdir().unwrap();
         let e = err_text(load(d.path(), &DecodeOptions::default()));
-        assert!(e.contains("is a directory"), "{e}");
+        assert!(e.contains("is a directory, not a regular file"), "{e}");
+    }
+
+    /// A canonical 44-byte WAV header (PCM, or IEEE float for 32 bits).
+    pub(crate) fn wav_header(rate: u32, channels: u16, bits: u16, data_len: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(b"RIFF");
+        v.extend_from_slice(&(36u32.wrapping_add(data_len)).to_le_bytes());
+        v.extend_from_slice(b"WAVEfmt ");
+        v.extend_from_slice(&16u32.to_le_bytes());
+        v.extend_from_slice(&(if bits == 32 { 3u16 } else { 1u16 }).to_le_bytes());
+        v.extend_from_slice(&channels.to_le_bytes());
+        v.extend_from_slice(&rate.to_le_bytes());
+        let block = u32::from(channels) * u32::from(bits) / 8;
+        v.extend_from_slice(&(rate.wrapping_mul(block)).to_le_bytes());
+        v.extend_from_slice(&(block as u16).to_le_bytes());
+        v.extend_from_slice(&bits.to_le_bytes());
+        v.extend_from_slice(b"data");
+        v.extend_from_slice(&data_len.to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn a_zero_sample_rate_is_refused_and_the_next_file_still_loads() {
+        // symphonia panics on rate 0 ("TimeBase cannot have 0 ..."): the header is
+        // checked first, and the files after it are read
+        let d = tempfile::tempdir().unwrap();
+        let mut bad = wav_header(0, 1, 16, 3200);
+        bad.extend(std::iter::repeat_n(0u8, 3200));
+        let p = tmp(&d, "rate0.wav", &bad);
+        let good = tmp(&d, "good.wav", &valid_wav());
+        let e = err_text(load(&p, &DecodeOptions::default()));
+        assert!(
+            e.ends_with("rate0.wav\": sample rate 0 Hz is outside 4000–384000 Hz"),
+            "{e}"
+        );
+        let e = err_text(load_bytes(&bad, Some("wav"), &DecodeOptions::default()));
+        assert!(e.contains("sample rate 0 Hz"), "{e}");
+        assert!(load(&good, &DecodeOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn absurd_headers_are_refused_before_decoding() {
+        let d = tempfile::tempdir().unwrap();
+        let pcm = |rate, ch, bits| {
+            let mut v = wav_header(rate, ch, bits, 3200);
+            v.extend(std::iter::repeat_n(0u8, 3200));
+            v
+        };
+        let mut zero_block = pcm(16_000, 1, 16);
+        zero_block[32..34].copy_from_slice(&[0, 0]);
+        let mut bits0 = pcm(16_000, 1, 0);
+        bits0[32..34].copy_from_slice(&2u16.to_le_bytes());
+        let mut huge_fmt = pcm(16_000, 1, 16);
+        huge_fmt[16..20].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        // a LIST chunk claiming 4 GB in front of the data
+        let mut huge_list = valid_wav()[..36].to_vec();
+        huge_list.extend_from_slice(b"LIST");
+        huge_list.extend_from_slice(&0xFFFF_0000u32.to_le_bytes());
+        huge_list.extend_from_slice(b"INFO");
+        let mut ms_adpcm = pcm(16_000, 2, 4);
+        ms_adpcm[20..22].copy_from_slice(&2u16.to_le_bytes());
+        ms_adpcm[32..34].copy_from_slice(&8u16.to_le_bytes());
+        let cases: [(&str, Vec<u8>, &str); 6] = [
+            ("ch0.wav", pcm(16_000, 0, 16), "0 channels"),
+            ("ch999.wav", pcm(16_000, 999, 16), "999 channels"),
+            ("bits0.wav", bits0, "0 bits"),
+            ("block0.wav", zero_block, "0 bytes per frame"),
+            ("fmt4g.wav", huge_fmt, "claims 4294967280 bytes"),
+            ("list4g.wav", huge_list, "'LIST' chunk claims"),
+        ];
+        for (file, bytes, why) in cases {
+            let p = tmp(&d, file, &bytes);
+            let e = err_text(load(&p, &DecodeOptions::default()));
+            assert!(
+                e.contains(file) && e.contains("corrupt") && e.contains(why),
+                "{e}"
+            );
+            let e = err_text(load_bytes(&bytes, Some("wav"), &DecodeOptions::default()));
+            assert!(e.contains(why), "{e}");
+        }
+        let e = err_text(load_bytes(
+            &ms_adpcm,
+            Some("wav"),
+            &DecodeOptions::default(),
+        ));
+        assert!(e.contains("ADPCM"), "{e}");
+    }
+
+    #[test]
+    fn devices_and_pipes_say_what_they_are_and_never_block() {
+        let e = err_text(load(Path::new("/dev/zero"), &DecodeOptions::default()));
+        assert_eq!(
+            e,
+            "cannot read \"/dev/zero\": is a character device, not a regular file"
+        );
+        let d = tempfile::tempdir().unwrap();
+        let e = err_text(load(d.path(), &DecodeOptions::default()));
+        assert!(e.ends_with("is a directory, not a regular file"), "{e}");
+        let fifo = d.path().join("pipe.wav");
+        let made = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !made {
+            println!("SKIP: the FIFO case: mkfifo is not available");
+            return;
+        }
+        // opening a FIFO with no writer blocks: run it on a thread with a deadline
+        let (tx, rx) = std::sync::mpsc::channel();
+        let f = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(load(&f, &DecodeOptions::default()).map(|b| b.samples.len()));
+        });
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading a FIFO must not block");
+        let e = r.expect_err("a FIFO is not audio").to_string();
+        assert!(
+            e.ends_with("pipe.wav\": is a pipe (FIFO), not a regular file"),
+            "{e}"
+        );
+    }
+
+    /// Environment variable naming the file the RSS child decodes.
+    const RSS_CHILD_ENV: &str = "XIAOAN_RSS_CHILD";
+
+    /// Peak resident memory of this process in MB (Linux `VmHWM`).
+    fn peak_rss_mb() -> Option<f64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    }
+
+    /// Not a test on its own: the child process of
+    /// `large_multichannel_audio_decodes_in_bounded_memory` (run with `--ignored`).
+    #[test]
+    #[ignore = "child process of large_multichannel_audio_decodes_in_bounded_memory"]
+    fn rss_child() {
+        let Ok(file) = std::env::var(RSS_CHILD_ENV) else {
+            return;
+        };
+        let before = peak_rss_mb().unwrap_or(0.0);
+        let b = load(Path::new(&file), &DecodeOptions::default()).unwrap();
+        println!(
+            "RSS_BEFORE_MB {before:.1} RSS_PEAK_MB {:.1} SAMPLES {}",
+            peak_rss_mb().unwrap_or(0.0),
+            b.samples.len()
+        );
+    }
+
+    /// An 8-channel 384 kHz float WAV (the issue's probe file, shortened to 60 s by
+    /// default) decodes in memory bounded by its 16 kHz output plus small buffers, not
+    /// by its size at 384 kHz. The file is sparse (zeros), so it costs no disk.
+    /// `XIAOAN_RSS_SECONDS` and `XIAOAN_RSS_BITS` (16 or 32) change it: a WAV holds at
+    /// most 4 GB of data, so 599 s at 8 × 384 kHz needs 16-bit samples (3.7 GB), and
+    /// 349 s is the longest such float file.
+    #[test]
+    fn large_multichannel_audio_decodes_in_bounded_memory() {
+        if peak_rss_mb().is_none() {
+            println!(
+                "SKIP: large_multichannel_audio_decodes_in_bounded_memory: no /proc/self/status"
+            );
+            return;
+        }
+        let env = |k: &str, default: u64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(default)
+        };
+        let seconds = env("XIAOAN_RSS_SECONDS", 60);
+        let bits = if env("XIAOAN_RSS_BITS", 32) == 16 {
+            16u16
+        } else {
+            32
+        };
+        let (rate, channels) = (384_000u32, 8u16);
+        let data_len = seconds * u64::from(rate) * u64::from(channels) * u64::from(bits / 8);
+        let Ok(len32) = u32::try_from(data_len) else {
+            panic!("{data_len} bytes of audio do not fit in a WAV file: fewer seconds or 16 bits");
+        };
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("big.wav");
+        {
+            let mut f = std::fs::File::create(&p).unwrap();
+            std::io::Write::write_all(&mut f, &wav_header(rate, channels, bits, len32)).unwrap();
+            f.set_len(44 + data_len).unwrap();
+        }
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "decode::tests::rss_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(RSS_CHILD_ENV, &p)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.find("RSS_BEFORE_MB").map(|at| &l[at..]))
+            .unwrap_or_else(|| {
+                panic!(
+                    "child said: {text} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let before: f64 = f[1].parse().unwrap();
+        let peak: f64 = f[3].parse().unwrap();
+        let samples: usize = f[5].parse().unwrap();
+        assert_eq!(samples as u64, seconds * 16_000);
+        // the 16 kHz output (4 bytes a sample) plus 16 MB for buffers and the allocator
+        let output_mb = (seconds * 16_000 * 4) as f64 / 1e6 / 1.048_576;
+        let bound = before + output_mb + 16.0;
+        println!(
+            "{seconds} s of 8 x 384 kHz {bits}-bit ({:.0} MB): peak RSS {peak:.1} MB (at start {before:.1} MB, bound {bound:.1} MB)",
+            data_len as f64 / 1e6
+        );
+        assert!(peak <= bound, "peak RSS {peak:.1} MB > {bound:.1} MB");
     }
 
     #[test]

@@ -12,6 +12,16 @@ pub enum Error {
         /// The path as given.
         file: String,
     },
+    /// The path names something that is not a regular file (a directory, a pipe, a
+    /// device such as `/dev/zero`): it is refused without being opened, so a pipe
+    /// cannot make the reader wait forever.
+    #[error("cannot read \"{file}\": {what}, not a regular file")]
+    NotRegular {
+        /// The path as given.
+        file: String,
+        /// What it is instead (`is a directory`, `is a pipe (FIFO)`, …).
+        what: &'static str,
+    },
     /// The file (or byte buffer) has zero bytes.
     #[error("cannot read \"{file}\": file is empty")]
     Empty {

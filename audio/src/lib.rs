@@ -6,9 +6,13 @@
 //! * Reading: [`load`] / [`load_bytes`] decode WAV (8/16/24/32-bit PCM, 32-bit
 //!   float), FLAC, MP3 and OGG/Vorbis at any rate and channel count, average to
 //!   mono and resample to 16 kHz, refusing bad input with a one-line [`Error`]
-//!   that names the file (missing, empty, not audio, corrupt, no samples, NaN,
-//!   absurd rate, longer than [`DecodeOptions::max_seconds`]).
-//! * [`resample`] (rubato, time-aligned) and [`write_wav`] / [`wav_bytes`] (16-bit PCM).
+//!   that names the file (missing, not a regular file, empty, not audio, corrupt, no
+//!   samples, NaN, absurd rate or channels, longer than [`DecodeOptions::max_seconds`]).
+//!   Decoding streams (packet → mono → 16 kHz), so memory is the 16 kHz output plus
+//!   a few MB, whatever the file's rate and channels; WAV headers are checked before
+//!   the decoder runs, and a decoder panic is an error for that file only.
+//! * [`resample`] (rubato, time-aligned), [`StreamResampler`] (the same, fed piece by
+//!   piece) and [`write_wav`] / [`wav_bytes`] (16-bit PCM).
 //! * [`Vad`] — one frame in, a speech probability out. Backends: [`EarshotVad`]
 //!   (default, pure Rust), [`EnergyVad`] (plain, adaptive noise floor) and
 //!   `SileroVad` (feature `onnx`, ONNX Runtime loaded at run time); pick one by
@@ -47,14 +51,14 @@ mod vad;
 mod wav;
 
 pub use buf::{AudioBuf, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SAMPLE_RATE, SPEECH_FLOOR_DB};
-pub use decode::{load, load_bytes, DecodeOptions};
+pub use decode::{load, load_bytes, DecodeOptions, MAX_CHANNELS};
 pub use earcon::{earcon, Earcon};
 pub use endpoint::{
     split_utterances, EndReason, EndpointConfig, EndpointEvent, Endpointer, Utterance,
     CANDIDATE_GAP_MS,
 };
 pub use error::{Error, Result};
-pub use resample::resample;
+pub use resample::{resample, StreamResampler};
 pub use vad::{vad_by_name, EarshotVad, EnergyVad, Vad};
 pub use wav::{wav_bytes, write_wav};
 

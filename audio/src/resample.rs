@@ -18,58 +18,163 @@ const SUB_CHUNKS: usize = 2;
 /// Returns exactly `round(samples.len() * to_hz / from_hz)` samples, time-aligned
 /// with the input. Equal rates return a copy.
 pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>> {
-    if from_hz == 0 || to_hz == 0 {
-        return Err(Error::Resample(format!(
-            "sample rates must be above 0 Hz (got {from_hz} → {to_hz})"
-        )));
-    }
-    if from_hz == to_hz {
-        return Ok(samples.to_vec());
-    }
-    if samples.is_empty() {
-        return Ok(Vec::new());
-    }
-    let expected = (samples.len() as f64 * to_hz as f64 / from_hz as f64).round() as usize;
-    let mut rs = FftFixedIn::<f32>::new(from_hz as usize, to_hz as usize, CHUNK_IN, SUB_CHUNKS, 1)
-        .map_err(|e| Error::Resample(e.to_string()))?;
-    let delay = rs.output_delay();
-    let mut out: Vec<f32> = Vec::with_capacity(expected + delay + rs.output_frames_max());
-    let mut buf_out = rs.output_buffer_allocate(true);
-    let mut pos = 0usize;
-    let err = |e: rubato::ResampleError| Error::Resample(e.to_string());
-    loop {
-        let need = rs.input_frames_next();
-        if pos + need > samples.len() {
-            break;
+    let mut rs = StreamResampler::new(from_hz, to_hz)?;
+    rs.push(samples)?;
+    rs.finish()
+}
+
+/// A resampler fed piece by piece, for audio too large to hold at its own rate.
+///
+/// [`push`](Self::push) any number of slices, then [`finish`](Self::finish): the
+/// output is the same as [`resample`] of all the pieces joined (exactly
+/// `round(total * to_hz / from_hz)` samples, time-aligned), while memory holds only
+/// the output so far plus less than one resampler chunk of input.
+pub struct StreamResampler {
+    from_hz: u32,
+    to_hz: u32,
+    /// `None` when the rates are equal (samples are copied through).
+    fft: Option<Fft>,
+    /// Input samples pushed so far.
+    n_in: u64,
+    /// The output so far, the resampler's delay already removed.
+    out: Vec<f32>,
+}
+
+/// The FFT resampler and its buffers.
+struct Fft {
+    rs: FftFixedIn<f32>,
+    /// Input not yet handed to the resampler (less than one chunk).
+    pending: Vec<f32>,
+    buf_out: Vec<Vec<f32>>,
+    /// Output samples still to drop: the resampler's delay.
+    skip: usize,
+}
+
+fn resample_err(e: rubato::ResampleError) -> Error {
+    Error::Resample(e.to_string())
+}
+
+impl StreamResampler {
+    /// A resampler from `from_hz` to `to_hz` (both above 0).
+    pub fn new(from_hz: u32, to_hz: u32) -> Result<Self> {
+        if from_hz == 0 || to_hz == 0 {
+            return Err(Error::Resample(format!(
+                "sample rates must be above 0 Hz (got {from_hz} → {to_hz})"
+            )));
         }
-        let (_, n) = rs
-            .process_into_buffer(&[&samples[pos..pos + need]], &mut buf_out, None)
-            .map_err(err)?;
-        out.extend_from_slice(&buf_out[0][..n]);
-        pos += need;
+        let fft = if from_hz == to_hz {
+            None
+        } else {
+            let rs =
+                FftFixedIn::<f32>::new(from_hz as usize, to_hz as usize, CHUNK_IN, SUB_CHUNKS, 1)
+                    .map_err(|e| Error::Resample(e.to_string()))?;
+            Some(Fft {
+                skip: rs.output_delay(),
+                buf_out: rs.output_buffer_allocate(true),
+                pending: Vec::with_capacity(rs.input_frames_max()),
+                rs,
+            })
+        };
+        Ok(Self {
+            from_hz,
+            to_hz,
+            fft,
+            n_in: 0,
+            out: Vec::new(),
+        })
     }
-    if pos < samples.len() {
-        let (_, n) = rs
-            .process_partial_into_buffer(Some(&[&samples[pos..]]), &mut buf_out, None)
-            .map_err(err)?;
-        out.extend_from_slice(&buf_out[0][..n]);
+
+    /// How many output samples `n_in` input samples make.
+    fn expected(&self, n_in: u64) -> usize {
+        (n_in as f64 * self.to_hz as f64 / self.from_hz as f64).round() as usize
     }
-    // Push the delayed tail out with silence.
-    let mut guard = 0;
-    while out.len() < expected + delay && guard < 64 {
-        let (_, n) = rs
-            .process_partial_into_buffer(None::<&[&[f32]]>, &mut buf_out, None)
-            .map_err(err)?;
-        if n == 0 {
-            break;
+
+    /// Reserve room for the output of `n_in` more input samples, at most `cap` output
+    /// samples in all (the header's length is only a claim).
+    pub fn reserve_for(&mut self, n_in: u64, cap: usize) {
+        let want = self.expected(self.n_in.saturating_add(n_in)).min(cap);
+        self.out.reserve(want.saturating_sub(self.out.len()));
+    }
+
+    /// Output samples so far.
+    pub fn output_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Feed the next input samples.
+    pub fn push(&mut self, samples: &[f32]) -> Result<()> {
+        self.n_in += samples.len() as u64;
+        let Some(f) = &mut self.fft else {
+            self.out.extend_from_slice(samples);
+            return Ok(());
+        };
+        let mut rest = samples;
+        // complete the chunk left over from the last push
+        if !f.pending.is_empty() {
+            let need = f.rs.input_frames_next();
+            let take = need.saturating_sub(f.pending.len()).min(rest.len());
+            f.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if f.pending.len() < need {
+                return Ok(());
+            }
+            let (_, n) =
+                f.rs.process_into_buffer(&[&f.pending[..]], &mut f.buf_out, None)
+                    .map_err(resample_err)?;
+            emit(&mut self.out, &mut f.skip, &f.buf_out[0][..n]);
+            f.pending.clear();
         }
-        out.extend_from_slice(&buf_out[0][..n]);
-        guard += 1;
+        // whole chunks straight from the input, without copying it
+        loop {
+            let need = f.rs.input_frames_next();
+            if need > rest.len() {
+                break;
+            }
+            let (_, n) =
+                f.rs.process_into_buffer(&[&rest[..need]], &mut f.buf_out, None)
+                    .map_err(resample_err)?;
+            emit(&mut self.out, &mut f.skip, &f.buf_out[0][..n]);
+            rest = &rest[need..];
+        }
+        f.pending.extend_from_slice(rest);
+        Ok(())
     }
-    let start = delay.min(out.len());
-    out.drain(..start);
-    out.resize(expected, 0.0);
-    Ok(out)
+
+    /// Flush the resampler and return exactly `round(total_in * to_hz / from_hz)`
+    /// samples.
+    pub fn finish(mut self) -> Result<Vec<f32>> {
+        let expected = self.expected(self.n_in);
+        if let Some(f) = &mut self.fft {
+            if !f.pending.is_empty() {
+                let (_, n) =
+                    f.rs.process_partial_into_buffer(Some(&[&f.pending[..]]), &mut f.buf_out, None)
+                        .map_err(resample_err)?;
+                emit(&mut self.out, &mut f.skip, &f.buf_out[0][..n]);
+                f.pending.clear();
+            }
+            // Push the delayed tail out with silence.
+            let mut guard = 0;
+            while self.out.len() < expected && self.n_in > 0 && guard < 64 {
+                let (_, n) =
+                    f.rs.process_partial_into_buffer(None::<&[&[f32]]>, &mut f.buf_out, None)
+                        .map_err(resample_err)?;
+                if n == 0 {
+                    break;
+                }
+                emit(&mut self.out, &mut f.skip, &f.buf_out[0][..n]);
+                guard += 1;
+            }
+        }
+        self.out.resize(expected, 0.0);
+        Ok(self.out)
+    }
+}
+
+/// Append resampler output, first dropping what is left of its delay.
+fn emit(out: &mut Vec<f32>, skip: &mut usize, chunk: &[f32]) {
+    let drop = (*skip).min(chunk.len());
+    *skip -= drop;
+    out.extend_from_slice(&chunk[drop..]);
 }
 
 #[cfg(test)]
@@ -148,6 +253,17 @@ pub(crate) mod tests {
             (peak as i64 - 8_000).abs() <= 3,
             "click moved to sample {peak}"
         );
+    }
+
+    #[test]
+    fn streaming_in_pieces_matches_whole() {
+        let x = sine(440.0, 44_100, 50_000, 0.5);
+        let whole = resample(&x, 44_100, 16_000).unwrap();
+        let mut rs = StreamResampler::new(44_100, 16_000).unwrap();
+        for piece in x.chunks(777) {
+            rs.push(piece).unwrap();
+        }
+        assert_eq!(rs.finish().unwrap(), whole);
     }
 
     proptest! {

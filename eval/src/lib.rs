@@ -48,4 +48,4 @@ pub use metrics::{
 };
 pub use predictions::{read_predictions, write_predictions, Prediction, PREDICTION_KEYS};
 pub use report::{compare, headline_markdown, read_summary, write_report};
-pub use run::{run, Pipeline, RunOptions};
+pub use run::{run, Failures, Pipeline, RunOptions, MAX_FAILED_SHARE};

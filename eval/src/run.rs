@@ -39,7 +39,7 @@ impl Default for RunOptions {
 /// retrieval). Implemented in `xiaoan-agent`.
 ///
 /// One call per manifest item, possibly from several threads at once (hence `Sync`).
-/// The runner has already checked that `audio_path` exists; anything that still goes
+/// The runner has already checked that `audio_path` is a regular file; anything that still goes
 /// wrong (unreadable audio, a model error) belongs in [`Prediction::error`]. The
 /// returned prediction's `id` is overwritten with the item's id.
 pub trait Pipeline: Sync {
@@ -89,6 +89,81 @@ pub fn run(manifest: &Manifest, pipeline: &dyn Pipeline, opts: &RunOptions) -> V
     preds
 }
 
+/// Why an item's audio path cannot be read as a file, if it cannot: missing, or not a
+/// regular file (a directory, a pipe, a device such as `/dev/zero`). Checked without
+/// opening the path, so a pipe cannot make the run wait forever.
+fn audio_problem(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let shown = path.display();
+    let ft = match std::fs::metadata(path) {
+        Ok(m) => m.file_type(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(format!("audio file not found: {shown}"))
+        }
+        Err(e) => return Some(format!("cannot read audio file {shown}: {e}")),
+    };
+    let what = if ft.is_file() {
+        return None;
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a pipe (FIFO)"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Some(format!("audio path is {what}, not a regular file: {shown}"))
+}
+
+/// Share of a run's items that may fail (manifest errors, unreadable audio, pipeline
+/// errors) before the run as a whole counts as failed: past it, `xiaoan eval` still
+/// writes its predictions and report but exits non-zero, so a script cannot mistake a
+/// run where most items never ran for a measurement.
+pub const MAX_FAILED_SHARE: f64 = 0.5;
+
+/// How many items of a run failed, and whether that is too many.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failures {
+    /// Items whose prediction carries an error.
+    pub failed: usize,
+    /// Items in the run.
+    pub total: usize,
+}
+
+impl Failures {
+    /// Count the failed predictions of a run.
+    pub fn of(preds: &[Prediction]) -> Failures {
+        Failures {
+            failed: preds.iter().filter(|p| p.error.is_some()).count(),
+            total: preds.len(),
+        }
+    }
+
+    /// True when the run has no items, or more than [`MAX_FAILED_SHARE`] of them failed.
+    pub fn too_many(&self) -> bool {
+        self.total == 0 || self.failed as f64 > MAX_FAILED_SHARE * self.total as f64
+    }
+
+    /// One line for the terminal when [`Failures::too_many`] holds.
+    pub fn message(&self) -> String {
+        if self.total == 0 {
+            return "the manifest has no items: nothing was evaluated".to_string();
+        }
+        format!(
+            "{} of {} items failed ({:.0}%), more than the {:.0}% a run may lose: see the predictions' errors",
+            self.failed,
+            self.total,
+            100.0 * self.failed as f64 / self.total as f64,
+            100.0 * MAX_FAILED_SHARE
+        )
+    }
+}
+
 fn run_one(
     manifest: &Manifest,
     entry: &Result<ManifestItem, crate::ItemError>,
@@ -101,11 +176,8 @@ fn run_one(
     };
     let audio = manifest.audio_path(item);
     if let Some(path) = &audio {
-        if !path.is_file() {
-            return Prediction::failed(
-                &item.id,
-                format!("audio file not found: {}", path.display()),
-            );
+        if let Some(problem) = audio_problem(path) {
+            return Prediction::failed(&item.id, problem);
         }
     }
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -170,6 +242,64 @@ mod tests {
                 ..Default::default()
             }
         }
+    }
+
+    #[test]
+    fn audio_paths_that_are_not_files_say_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            audio_problem(Path::new("/dev/zero")).unwrap(),
+            "audio path is a character device, not a regular file: /dev/zero"
+        );
+        let e = audio_problem(dir.path()).unwrap();
+        assert!(
+            e.starts_with("audio path is a directory, not a regular file"),
+            "{e}"
+        );
+        let e = audio_problem(&dir.path().join("nope.wav")).unwrap();
+        assert!(e.starts_with("audio file not found: "), "{e}");
+        let fifo = dir.path().join("pipe.wav");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if made {
+            // never opened, so this returns at once although no one writes to it
+            let e = audio_problem(&fifo).unwrap();
+            assert!(
+                e.starts_with("audio path is a pipe (FIFO), not a regular file"),
+                "{e}"
+            );
+        } else {
+            println!("SKIP: the FIFO case: mkfifo is not available");
+        }
+        std::fs::write(dir.path().join("ok.wav"), b"x").unwrap();
+        assert_eq!(audio_problem(&dir.path().join("ok.wav")), None);
+    }
+
+    #[test]
+    fn a_run_fails_past_half_its_items_failing() {
+        let p = |err: bool| Prediction {
+            error: err.then(|| "boom".to_string()),
+            ..Default::default()
+        };
+        let all_failed = Failures::of(&[p(true), p(true), p(true)]);
+        assert!(all_failed.too_many());
+        assert_eq!(
+            all_failed.message(),
+            "3 of 3 items failed (100%), more than the 50% a run may lose: see the predictions' errors"
+        );
+        assert!(
+            !Failures::of(&[p(true), p(false)]).too_many(),
+            "half is allowed"
+        );
+        assert!(Failures::of(&[p(true), p(true), p(false)]).too_many());
+        assert!(!Failures::of(&[p(false)]).too_many());
+        assert!(
+            Failures::of(&[]).too_many(),
+            "an empty run measured nothing"
+        );
     }
 
     #[test]

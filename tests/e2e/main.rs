@@ -3,6 +3,7 @@
 mod bargein;
 mod dialogue;
 mod evaluation;
+mod fuzz;
 mod lora;
 mod speech;
 mod stories;

@@ -44,7 +44,11 @@ pub fn chat(s: &Settings, jsonl: bool, dialect: Option<String>) -> Result<ExitCo
                 return Ok(ExitCode::FAILURE);
             }
         };
-        let text = line.trim();
+        // a line past the length cap is named on stderr and skipped like an empty one
+        let text = xiaoan_agent::input::check_utterance(line.trim()).unwrap_or_else(|e| {
+            eprintln!("xiaoan: {e}; the line was skipped");
+            ""
+        });
         if text.is_empty() {
             if !jsonl {
                 write!(out, "您: ")?;

@@ -283,6 +283,11 @@ fn run(
         xiaoan_eval::write_report(dir, &summary)?;
         eprintln!("report: {}/report.html", dir.display());
     }
+    let failures = xiaoan_eval::Failures::of(&preds);
+    if failures.too_many() {
+        eprintln!("xiaoan: eval FAILED: {}", failures.message());
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

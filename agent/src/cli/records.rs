@@ -1,11 +1,12 @@
 //! `xiaoan records list|show|verify`: staff views of the records. Personal data is
-//! masked unless `--reveal` is given.
+//! masked unless `--reveal` is given, and every reveal is written to the evidence chain
+//! (as the staff API does) before anything is shown.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use xiaoan_agent::config::Settings;
-use xiaoan_agent::store::{RecordKind, Store};
+use xiaoan_agent::store::{RecordKind, Store, VerifyReport};
 
 use crate::RecordsCmd;
 
@@ -30,6 +31,11 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
                 })?),
             };
             let rows = store.list(kind, limit, reveal)?;
+            if reveal {
+                for r in &rows {
+                    store.note_access(&r.number, &reveal_detail("records list"))?;
+                }
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {
@@ -51,6 +57,9 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
         }
         RecordsCmd::Show { id, json, reveal } => match store.show(&id, reveal)? {
             Some(d) => {
+                if reveal {
+                    store.note_access(&d.summary.number, &reveal_detail("records show"))?;
+                }
                 if json {
                     println!("{}", serde_json::to_string_pretty(&d)?);
                 } else {
@@ -73,24 +82,120 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
         },
         RecordsCmd::Verify => {
             let r = store.verify()?;
-            if r.ok {
-                println!(
-                    "evidence chain intact: {} entries, {} records checked",
-                    r.entries, r.records
-                );
-                return Ok(ExitCode::SUCCESS);
+            for line in verify_lines(&r) {
+                println!("{line}");
             }
-            if let Some(p) = &r.first_problem {
-                match p.seq {
-                    Some(seq) => println!("first altered entry: #{seq}: {}", p.message),
-                    None => println!("first problem: {}", p.message),
-                }
-            }
-            for p in r.problems.iter().skip(1) {
-                println!("  also: {}", p.message);
-            }
-            println!("evidence chain BROKEN: {} problem(s)", r.problems.len());
-            Ok(ExitCode::FAILURE)
+            Ok(if r.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
+    }
+}
+
+/// The evidence-chain note for a reveal from the terminal: how, and the account that
+/// ran it (never what was seen).
+fn reveal_detail(how: &str) -> String {
+    match std::env::var("USER") {
+        Ok(u) if !u.trim().is_empty() => format!("staff CLI reveal ({how}) by {}", u.trim()),
+        _ => format!("staff CLI reveal ({how})"),
+    }
+}
+
+/// What `records verify` prints: the first problem (by entry number), then every other
+/// problem once, then the verdict.
+fn verify_lines(r: &VerifyReport) -> Vec<String> {
+    if r.ok {
+        return vec![format!(
+            "evidence chain intact: {} entries, {} records checked",
+            r.entries, r.records
+        )];
+    }
+    let mut lines = Vec::new();
+    let first_at = r
+        .first_problem
+        .as_ref()
+        .and_then(|f| r.problems.iter().position(|p| p == f));
+    if let Some(p) = &r.first_problem {
+        match p.seq {
+            Some(seq) => lines.push(format!("first problem, at entry #{seq}: {}", p.message)),
+            None => lines.push(format!("first problem: {}", p.message)),
+        }
+    }
+    for (i, p) in r.problems.iter().enumerate() {
+        if Some(i) != first_at {
+            lines.push(format!("  also: {}", p.message));
+        }
+    }
+    lines.push(format!(
+        "evidence chain BROKEN: {} problem(s)",
+        r.problems.len()
+    ));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xiaoan_agent::store::{EventKind, NewEvent};
+
+    fn event(store: &Store) -> String {
+        store
+            .record_event(&NewEvent {
+                kind: EventKind::Handoff,
+                summary: "要找工作人员".into(),
+                transcript: Vec::new(),
+                wait_at: None,
+                needs: None,
+                session_id: "s".into(),
+            })
+            .unwrap()
+            .number
+    }
+
+    /// The misreport: after the newest entry (a status change) is deleted, the
+    /// record it changed is named once and the missing entry is not hidden.
+    #[test]
+    fn deleting_the_last_entry_names_each_problem_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.db");
+        let store = Store::open(&path).unwrap();
+        let a = event(&store);
+        let _b = event(&store);
+        store.set_status(&a, "acknowledged", "").unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("DELETE FROM evidence WHERE seq = 3", [])
+            .unwrap();
+        let r = store.verify().unwrap();
+        let lines = verify_lines(&r);
+        let text = lines.join("\n");
+        assert!(!r.ok, "{text}");
+        assert_eq!(r.problems.len(), 2, "{text}");
+        // every problem is printed exactly once
+        for p in &r.problems {
+            assert_eq!(
+                lines.iter().filter(|l| l.contains(&p.message)).count(),
+                1,
+                "{text}"
+            );
+        }
+        assert!(text.contains("entries after 2 are missing"), "{text}");
+        assert!(
+            lines[0].starts_with("first problem, at entry #1: "),
+            "{text}"
+        );
+        assert_eq!(lines.last().unwrap(), "evidence chain BROKEN: 2 problem(s)");
+    }
+
+    #[test]
+    fn an_intact_chain_is_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("records.db")).unwrap();
+        event(&store);
+        assert_eq!(
+            verify_lines(&store.verify().unwrap()),
+            ["evidence chain intact: 1 entries, 1 records checked"]
+        );
     }
 }

@@ -28,7 +28,7 @@ pub struct EvidenceEntry {
     pub seq: i64,
     /// When it was written (RFC 3339, UTC).
     pub at: String,
-    /// `created`, `status` or `moved`.
+    /// `created`, `status`, `moved`, `access` (staff saw personal data) or `note`.
     pub action: String,
     /// The kind of record it is about.
     pub record_kind: String,

@@ -49,6 +49,23 @@ pub enum StoreError {
         /// The allowed statuses.
         allowed: String,
     },
+    /// The status change is not an allowed move from the record's current status
+    /// ([`super::RecordKind::next_statuses`]).
+    #[error(
+        "cannot change {kind} {number} from `{from}` to `{to}` (allowed from `{from}`: {allowed})"
+    )]
+    Transition {
+        /// Record kind.
+        kind: &'static str,
+        /// The record's number.
+        number: String,
+        /// Its current status.
+        from: String,
+        /// The status asked for.
+        to: String,
+        /// Where it may go instead, or that it is final.
+        allowed: String,
+    },
     /// The input to a store call is inconsistent (empty form id, bad slot config…).
     #[error("invalid record input: {0}")]
     Invalid(String),

@@ -142,6 +142,34 @@ impl RecordKind {
             RecordKind::Draft => &["open", "resumed", "closed"],
         }
     }
+
+    /// The statuses a record of this kind may move to from `from` (staff actions).
+    /// Final statuses lead nowhere: a closed emergency is not reopened (a new alert is a
+    /// new record), a withdrawn or completed filing stays so, a cancelled appointment is
+    /// booked again as a new one. Setting the status a record already has is a no-op,
+    /// not a transition.
+    pub fn next_statuses(self, from: &str) -> &'static [&'static str] {
+        match (self, from) {
+            (RecordKind::Filing, "filed") => &["materials_owed", "complete", "withdrawn"],
+            (RecordKind::Filing, "materials_owed") => &["filed", "complete", "withdrawn"],
+            (RecordKind::Case, "open") => &["scheduled", "escalated", "followed_up", "closed"],
+            (RecordKind::Case, "scheduled") => &["open", "escalated", "followed_up", "closed"],
+            (RecordKind::Case, "escalated") => &["scheduled", "followed_up", "closed"],
+            (RecordKind::Case, "followed_up") => &["scheduled", "escalated", "closed"],
+            (RecordKind::Event, "open") => &["acknowledged", "closed"],
+            (RecordKind::Event, "acknowledged") => &["closed"],
+            (RecordKind::Appointment, "booked") => &["cancelled", "done", "no_show"],
+            (RecordKind::Queue, "waiting") => &["serving", "done", "skipped"],
+            (RecordKind::Queue, "serving") => &["done", "skipped"],
+            // a ticket skipped while its holder was away can be called again
+            (RecordKind::Queue, "skipped") => &["waiting"],
+            (RecordKind::Feedback, "open") => &["answered", "closed"],
+            (RecordKind::Feedback, "answered") => &["closed"],
+            (RecordKind::Draft, "open") => &["resumed", "closed"],
+            (RecordKind::Draft, "resumed") => &["closed"],
+            _ => &[],
+        }
+    }
 }
 
 /// One answered form field, as filed.
@@ -846,6 +874,11 @@ impl Store {
 
     /// Change a record's status (staff actions, follow-up done, materials received…),
     /// appending an evidence entry. `note` is kept in the entry.
+    ///
+    /// Only the moves of [`RecordKind::next_statuses`] are allowed; any other is
+    /// [`StoreError::Transition`] and changes nothing. Setting the status the record
+    /// already has is a no-op: nothing is written, the note included (to add a note
+    /// without a status change, use [`Store::add_note`]).
     pub fn set_status(&self, number: &str, status: &str, note: &str) -> Result<()> {
         let number = normalise_number(number);
         let tx = self.write_tx()?;
@@ -864,6 +897,23 @@ impl Store {
             params![number],
             |r| r.get(0),
         )?;
+        if old == status {
+            return Ok(());
+        }
+        let next = kind.next_statuses(&old);
+        if !next.contains(&status) {
+            return Err(StoreError::Transition {
+                kind: kind.as_str(),
+                number,
+                from: old,
+                to: status.to_string(),
+                allowed: if next.is_empty() {
+                    "none: it is final".to_string()
+                } else {
+                    next.join(", ")
+                },
+            });
+        }
         tx.execute(
             &format!(
                 "UPDATE {} SET status = ?1, updated_at = ?2 WHERE number = ?3",
@@ -877,6 +927,19 @@ impl Store {
             format!("{old} -> {status}: {note}")
         };
         chain::append(&tx, "status", kind, &number, &detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Add a note to a record's evidence history without changing its status (where a
+    /// resident waits, told after the alert was raised…): an entry with action `note`.
+    pub fn add_note(&self, number: &str, note: &str) -> Result<()> {
+        let number = normalise_number(number);
+        let tx = self.write_tx()?;
+        let kind = self
+            .kind_of(&number)?
+            .ok_or_else(|| StoreError::NotFound(number.clone()))?;
+        chain::append(&tx, "note", kind, &number, note)?;
         tx.commit()?;
         Ok(())
     }

@@ -337,6 +337,98 @@ fn status_changes_are_chained_and_checked() {
     assert!(store.verify().unwrap().ok);
 }
 
+fn emergency(store: &Store) -> String {
+    store
+        .record_event(&NewEvent {
+            kind: EventKind::Emergency,
+            summary: "老人摔倒".into(),
+            transcript: Vec::new(),
+            wait_at: None,
+            needs: None,
+            session_id: "s".into(),
+        })
+        .unwrap()
+        .number
+}
+
+fn entries(store: &Store) -> i64 {
+    count(store, "SELECT COUNT(*) FROM evidence")
+}
+
+#[test]
+fn status_changes_follow_the_allowed_transitions() {
+    let (_d, store) = temp_store();
+    // a closed emergency cannot be silently reopened (nor acknowledged again)
+    let e = emergency(&store);
+    store.set_status(&e, "acknowledged", "on the way").unwrap();
+    store.set_status(&e, "closed", "").unwrap();
+    let before = entries(&store);
+    for to in ["open", "acknowledged"] {
+        match store.set_status(&e, to, "") {
+            Err(StoreError::Transition { from, to: t, .. }) => {
+                assert_eq!((from.as_str(), t.as_str()), ("closed", to));
+            }
+            other => panic!("closed -> {to}: {other:?}"),
+        }
+    }
+    let msg = store.set_status(&e, "open", "").unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!("cannot change event {e} from `closed` to `open` (allowed from `closed`: none: it is final)")
+    );
+    assert_eq!(
+        store.show(&e, false).unwrap().unwrap().summary.status,
+        "closed"
+    );
+
+    // a withdrawn filing cannot become complete
+    let n = five_filings(&store);
+    store
+        .set_status(&n[0], "withdrawn", "resident withdrew")
+        .unwrap();
+    assert!(matches!(
+        store.set_status(&n[0], "complete", ""),
+        Err(StoreError::Transition { .. })
+    ));
+    assert_eq!(
+        store.show(&n[0], false).unwrap().unwrap().summary.status,
+        "withdrawn"
+    );
+    assert_eq!(entries(&store), before + 5 + 1, "refusals write no entry");
+
+    // a same-status post is a no-op, not a new entry; a note has its own call
+    let before = entries(&store);
+    store.set_status(&n[0], "withdrawn", "again").unwrap();
+    store.set_status(&e, "closed", "").unwrap();
+    assert_eq!(entries(&store), before);
+    store.add_note(&e, "位置：3号楼").unwrap();
+    let d = store.show(&e, false).unwrap().unwrap();
+    let last = d.history.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.detail.as_str()),
+        ("note", "位置：3号楼")
+    );
+    assert_eq!(d.summary.status, "closed");
+    assert!(store.verify().unwrap().ok);
+}
+
+#[test]
+fn every_status_leads_only_to_statuses_of_its_kind() {
+    for kind in RecordKind::ALL {
+        for from in kind.statuses() {
+            for to in kind.next_statuses(from) {
+                assert!(kind.statuses().contains(to), "{kind:?}: {from} -> {to}");
+                assert_ne!(from, to, "{kind:?}: a move to itself");
+            }
+        }
+        // the status new records start in can go somewhere
+        assert!(
+            !kind.next_statuses(kind.statuses()[0]).is_empty(),
+            "{kind:?}"
+        );
+    }
+}
+
 #[test]
 fn staff_views_mask_personal_data_unless_revealed() {
     let (_d, store) = temp_store();
