@@ -21,7 +21,8 @@ const GAP_S: f64 = 0.15;
 /// A TTS engine with a sentence cache.
 pub struct Speech {
     tts: Box<dyn TtsEngine>,
-    cache: Mutex<HashMap<(String, u32, u8, String), AudioBuf>>,
+    /// (voice, rate, pitch, sentence) → its pieces at volume 1
+    cache: Mutex<HashMap<(String, u32, u8, String), Vec<AudioBuf>>>,
 }
 
 impl Speech {
@@ -69,8 +70,14 @@ impl Speech {
         }
     }
 
-    /// Synthesize one sentence (cached when short).
-    pub fn sentence(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
+    /// Synthesize one sentence (cached when short): `emit` receives its pieces (the
+    /// phrases between its pauses) as soon as each is made.
+    pub fn sentence_each(
+        &self,
+        text: &str,
+        voice: &Voice,
+        emit: &mut dyn FnMut(AudioBuf),
+    ) -> Result<()> {
         let key = (
             voice.name.clone(),
             voice.rate_wpm,
@@ -80,27 +87,44 @@ impl Speech {
         let cacheable = text.chars().count() <= CACHE_MAX_CHARS;
         if cacheable {
             if let Ok(c) = self.cache.lock() {
-                if let Some(a) = c.get(&key) {
-                    return Ok(scale(a.clone(), voice.volume));
+                if let Some(pieces) = c.get(&key) {
+                    for a in pieces {
+                        emit(scale(a.clone(), voice.volume));
+                    }
+                    return Ok(());
                 }
             }
         }
         let mut plain = voice.clone();
         plain.volume = 1.0;
-        let audio = self.tts.synthesize(text, &plain)?;
+        let mut made = Vec::new();
+        self.tts.synthesize_each(text, &plain, &mut |a| {
+            if cacheable {
+                made.push(a.clone());
+            }
+            emit(scale(a, voice.volume));
+        })?;
         if cacheable {
             if let Ok(mut c) = self.cache.lock() {
                 if c.len() >= CACHE_LIMIT {
                     c.clear();
                 }
-                c.insert(key, audio.clone());
+                c.insert(key, made);
             }
         }
-        Ok(scale(audio, voice.volume))
+        Ok(())
+    }
+
+    /// One sentence as one buffer (its pieces joined with the short gap).
+    pub fn sentence(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
+        let mut parts = Vec::new();
+        self.sentence_each(text, voice, &mut |a| parts.push(a))?;
+        Ok(concat(parts))
     }
 
     /// Render a reply sentence by sentence; `sink` receives each piece as soon as it is
-    /// ready (earcon first), so playback can start before the rest is synthesised.
+    /// ready (earcon first, then each phrase of each sentence), so playback can start
+    /// before the rest is synthesised.
     pub fn render(
         &self,
         reply: &Reply,
@@ -114,8 +138,7 @@ impl Speech {
             }
         }
         for s in sentences(&reply.text) {
-            let a = self.sentence(&xiaoan_kb::speakable(&s), voice)?;
-            sink(a);
+            self.sentence_each(&xiaoan_kb::speakable(&s), voice, sink)?;
         }
         Ok(())
     }

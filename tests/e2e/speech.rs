@@ -160,10 +160,16 @@ fn session_controls_work_with_the_neural_voice() {
     let b = sp.render_all(&Reply::say("好的。"), &v, false).unwrap();
     let rms = |x: &[f32]| (x.iter().map(|s| s * s).sum::<f32>() / x.len() as f32).sqrt();
     assert!(rms(&b.samples) > rms(&a.samples) * 1.3);
+    // phrase by phrase: 您好。| 敬老卡可以在一楼三号窗口办理，| 要带身份证。
     let mut pieces = Vec::new();
     sp.render(&r, &voice(150), false, &mut |a| pieces.push(a.duration_s()))
         .unwrap();
-    assert_eq!(pieces.len(), 2, "the first sentence is ready on its own");
+    assert_eq!(
+        pieces.len(),
+        3,
+        "each phrase is ready on its own: {pieces:?}"
+    );
+    assert!(pieces[0] < pieces[1], "{pieces:?}");
 }
 
 /// Mean fundamental frequency of the voiced frames, by autocorrelation (75–400 Hz).

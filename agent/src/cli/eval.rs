@@ -36,7 +36,7 @@ pub struct EvalArgs {
     /// not inflated by contention).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Mark the report as synthetic (espeak-ng audio).
+    /// Mark the report as synthetic (rendered speech, not residents).
     #[arg(long)]
     pub synthetic: bool,
 }
@@ -62,7 +62,7 @@ pub enum EvalCmd {
         #[arg(default_value = "tests/stories")]
         dir: PathBuf,
     },
-    /// Render the project's own test utterances with espeak-ng (SYNTHETIC) plus noise.
+    /// Render the project's own test utterances (SYNTHETIC: the neural Mandarin voice by default) in several rooms.
     Synth {
         /// Output folder (wav/ and manifest.jsonl).
         out: PathBuf,

@@ -32,6 +32,9 @@ pub(super) fn reverb(x: &[f32], rate: u32, rng: &mut Rng) -> Vec<f32> {
     let mut pos = start as f64;
     while (pos as usize) < len {
         let at = pos as usize + (rng.unit() * spacing * 0.9) as usize;
+        if at >= len {
+            break;
+        }
         let sign = if rng.next_u64() & 1 == 0 { 1.0 } else { -1.0 };
         taps.push((at, sign * (-decay * at as f64).exp()));
         pos += spacing;
@@ -156,6 +159,18 @@ mod tests {
             rms(&hum),
             rms(&hiss)
         );
+    }
+
+    #[test]
+    fn reverberation_fits_any_rate_and_length() {
+        for rate in [8_000, 16_000, 22_050, 24_000, 44_100] {
+            for seed in 0..20 {
+                let x = vec![0.1f32; 3 + seed as usize * 7];
+                let y = reverb(&x, rate, &mut Rng(seed));
+                let tail = (f64::from(REVERB_RT60_S) * f64::from(rate)) as usize;
+                assert_eq!(y.len(), x.len() + tail);
+            }
+        }
     }
 
     #[test]

@@ -58,6 +58,20 @@ pub trait TtsEngine: Send + Sync {
     fn name(&self) -> &str;
     /// Speak `text` with `voice`; the audio comes at the engine's own rate.
     fn synthesize(&self, text: &str, voice: &Voice) -> Result<AudioBuf>;
+
+    /// Speak `text` piece by piece: `emit` receives each piece (a phrase between
+    /// pauses) as soon as it is made, so playback can start before the rest exists.
+    /// Pieces carry no silence between them; the caller adds the pause. Engines that
+    /// make a sentence at once emit it whole (the default).
+    fn synthesize_each(
+        &self,
+        text: &str,
+        voice: &Voice,
+        emit: &mut dyn FnMut(AudioBuf),
+    ) -> Result<()> {
+        emit(self.synthesize(text, voice)?);
+        Ok(())
+    }
 }
 
 /// Runs the `espeak-ng` program as a separate process (it is GPL: never linked) with
@@ -248,14 +262,32 @@ impl TtsEngine for VoiceSet {
     }
 
     fn synthesize(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
+        let (engine, text, voice) = self.route(text, voice);
+        engine.synthesize(&text, &voice)
+    }
+
+    fn synthesize_each(
+        &self,
+        text: &str,
+        voice: &Voice,
+        emit: &mut dyn FnMut(AudioBuf),
+    ) -> Result<()> {
+        let (engine, text, voice) = self.route(text, voice);
+        engine.synthesize_each(&text, &voice, emit)
+    }
+}
+
+impl VoiceSet {
+    /// The engine, text and voice that speak `text` in `voice` (see [`spoken_as`]).
+    fn route(&self, text: &str, voice: &Voice) -> (&dyn TtsEngine, String, Voice) {
         match (spoken_as(&voice.name), &self.cantonese) {
-            (Spoken::Cantonese, Some(yue)) => yue.synthesize(&cantonese_text(text), voice),
+            (Spoken::Cantonese, Some(yue)) => (yue.as_ref(), cantonese_text(text), voice.clone()),
             _ => {
                 let v = Voice {
                     name: MANDARIN_VOICE.into(),
                     ..voice.clone()
                 };
-                self.mandarin.synthesize(text, &v)
+                (self.mandarin.as_ref(), text.to_string(), v)
             }
         }
     }

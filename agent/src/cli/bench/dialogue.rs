@@ -168,10 +168,14 @@ fn measure_clip(
             let dialogue_ms = ms(t0.elapsed());
             let t1 = Instant::now();
             let voice = voice_for(s, session);
+            // until the first piece is ready to play (the rest is made while it plays)
+            let mut first_ms = None;
             if let Some(first) = Speech::first_sentence(&turn.reply) {
-                speech.sentence(&first, &voice)?;
+                speech.sentence_each(&first, &voice, &mut |_| {
+                    first_ms.get_or_insert_with(|| ms(t1.elapsed()));
+                })?;
             }
-            let tts_ms = ms(t1.elapsed());
+            let tts_ms = first_ms.unwrap_or_else(|| ms(t1.elapsed()));
             result = Some(Sample {
                 clip: path
                     .file_name()

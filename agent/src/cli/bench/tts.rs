@@ -171,7 +171,11 @@ fn intelligibility(s: &Settings, speech: &Speech, voice: &Voice, file: &Path) ->
 fn joined_sentences(text: &str, file: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let v: serde_json::Value = serde_json::from_str(line)
             .with_context(|| format!("{}:{}: not JSON", file.display(), i + 1))?;
         let Some(piece) = v.get("text").and_then(|t| t.as_str()) else {

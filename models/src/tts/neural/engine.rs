@@ -127,30 +127,43 @@ impl TtsEngine for NeuralTts {
     fn synthesize(&self, text: &str, voice: &Voice) -> Result<AudioBuf> {
         let gap = (PIECE_GAP_S * SAMPLE_RATE as f32) as usize;
         let mut samples: Vec<f32> = Vec::new();
-        for p in pieces(text) {
-            let a = self.piece(&p, voice)?;
-            if a.is_empty() {
-                continue;
-            }
+        self.synthesize_each(text, voice, &mut |a| {
             if !samples.is_empty() {
                 samples.extend(std::iter::repeat_n(0.0, gap));
             }
-            samples.extend(a);
-        }
+            samples.extend(a.samples);
+        })?;
         if samples.is_empty() {
             // nothing speakable (punctuation, emoji): a moment of silence, not an error
             samples = vec![0.0; gap];
-        }
-        let g = voice.volume.clamp(0.0, 2.0);
-        if (g - 1.0).abs() > f32::EPSILON {
-            samples
-                .iter_mut()
-                .for_each(|s| *s = (*s * g).clamp(-1.0, 1.0));
         }
         Ok(AudioBuf {
             samples,
             sample_rate: SAMPLE_RATE,
         })
+    }
+
+    fn synthesize_each(
+        &self,
+        text: &str,
+        voice: &Voice,
+        emit: &mut dyn FnMut(AudioBuf),
+    ) -> Result<()> {
+        let g = voice.volume.clamp(0.0, 2.0);
+        for p in pieces(text) {
+            let mut a = self.piece(&p, voice)?;
+            if a.is_empty() {
+                continue;
+            }
+            if (g - 1.0).abs() > f32::EPSILON {
+                a.iter_mut().for_each(|s| *s = (*s * g).clamp(-1.0, 1.0));
+            }
+            emit(AudioBuf {
+                samples: a,
+                sample_rate: SAMPLE_RATE,
+            });
+        }
+        Ok(())
     }
 }
 

@@ -203,6 +203,7 @@ impl FastSpeech2 {
     /// The post-net mel (`frames × N_MELS`) for symbol ids `ids`. `speed_ratio`
     /// multiplies the predicted durations (> 1 is slower), `f0_ratio` and
     /// `energy_ratio` the predicted pitch and energy, as the original model's inputs do.
+    #[cfg(test)]
     pub(crate) fn mel(
         &self,
         ids: &[i32],

@@ -13,6 +13,7 @@
 mod graph;
 mod import;
 mod net;
+#[cfg(test)]
 mod pqmf;
 
 use std::path::Path;
