@@ -1,5 +1,6 @@
 //! A small evaluation run in `make test`: figures are checked against floors measured on
-//! this project, so a regression fails CI. The audio items are SYNTHETIC (espeak-ng).
+//! this project, so a regression fails CI. The audio items are SYNTHETIC (the neural
+//! Mandarin voice, and espeak-ng's as the hard case).
 
 use std::io::Write;
 
@@ -85,6 +86,34 @@ fn text_items_meet_their_floors_and_the_report_is_written() {
     assert!(html.contains("<svg"));
 }
 
+/// The neural Mandarin voice as a synthetic-set voice (the binary's `eval synth` has its
+/// own; the evaluator knows no agent).
+struct Neural(xiaoan_agent::speech::Speech);
+
+impl xiaoan_eval::synth::SynthVoice for Neural {
+    fn render(
+        &self,
+        text: &str,
+        _dialect: &str,
+        rate_wpm: u32,
+        pitch: u8,
+    ) -> xiaoan_eval::Result<(Vec<f32>, u32)> {
+        let v = xiaoan_models::Voice {
+            rate_wpm,
+            pitch,
+            ..xiaoan_models::Voice::default()
+        };
+        let a = self
+            .0
+            .render_all(&xiaoan_agent::dialogue::Reply::say(text), &v, false)
+            .map_err(|e| xiaoan_eval::Error::Voice(e.to_string()))?;
+        Ok((a.samples, a.sample_rate))
+    }
+    fn describe(&self, _dialect: &str) -> (String, bool) {
+        ("the neural Mandarin voice".into(), true)
+    }
+}
+
 #[test]
 fn synthetic_audio_items_run_end_to_end_and_meet_their_floors() {
     let Some(home) = installed_home() else {
@@ -92,7 +121,28 @@ fn synthetic_audio_items_run_end_to_end_and_meet_their_floors() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let s = settings_in(&home, "");
+    let voice = xiaoan_eval::synth::EspeakVoice::new(&dir.path().join("tmp.wav"));
+    // espeak-ng's Mandarin: the hard case
+    audio_floors(&home, &voice, AUDIO_CER_CEILING, AUDIO_RECALL3_FLOOR);
+    let neural = match xiaoan_agent::speech::Speech::for_engine("neural", &home, 2) {
+        Ok(s) => Neural(s),
+        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+            println!("SKIP: evaluation audio in the neural voice: {e}");
+            return;
+        }
+        Err(e) => panic!("the neural voice must load under CI: {e}"),
+    };
+    audio_floors(&home, &neural, NEURAL_CER_CEILING, NEURAL_RECALL3_FLOOR);
+}
+
+fn audio_floors(
+    home: &std::path::Path,
+    voice: &dyn xiaoan_eval::synth::SynthVoice,
+    cer_ceiling: f64,
+    recall3_floor: f64,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings_in(home, "");
     let utts: Vec<_> = lines()
         .into_iter()
         .filter(|(_, d, i, _)| d == "cmn" && i == "service.query")
@@ -114,8 +164,7 @@ fn synthetic_audio_items_run_end_to_end_and_meet_their_floors() {
         conditions: vec![xiaoan_eval::synth::Condition::Clean],
         seed: 7,
     };
-    let voice = xiaoan_eval::synth::EspeakVoice::new(&dir.path().join("tmp.wav"));
-    let manifest = match xiaoan_eval::synth::render(dir.path(), &utts, &opts, &voice) {
+    let manifest = match xiaoan_eval::synth::render(dir.path(), &utts, &opts, voice) {
         Ok(m) => m,
         Err(e) => {
             println!("SKIP: evaluation audio: cannot render with espeak-ng: {e}");
@@ -152,15 +201,20 @@ fn synthetic_audio_items_run_end_to_end_and_meet_their_floors() {
         },
     );
     let o = &sum.overall;
+    let name = voice.describe("cmn").0;
     println!(
-        "SYNTHETIC audio: CER {:?}, intent accuracy {:?}, recall@3 {:?}",
+        "SYNTHETIC audio ({name}): CER {:?}, intent accuracy {:?}, recall@3 {:?}",
         o.cer, o.intent_acc, o.recall_at_3
     );
     assert!(sum.synthetic, "labelled synthetic");
-    assert!(o.cer.unwrap_or(1.0) <= AUDIO_CER_CEILING, "CER {:?}", o.cer);
     assert!(
-        o.recall_at_3.unwrap_or(0.0) >= AUDIO_RECALL3_FLOOR,
-        "recall@3 {:?}",
+        o.cer.unwrap_or(1.0) <= cer_ceiling,
+        "{name}: CER {:?}",
+        o.cer
+    );
+    assert!(
+        o.recall_at_3.unwrap_or(0.0) >= recall3_floor,
+        "{name}: recall@3 {:?}",
         o.recall_at_3
     );
 }
@@ -169,6 +223,10 @@ fn synthetic_audio_items_run_end_to_end_and_meet_their_floors() {
 /// espeak-ng audio is poor, these catch regressions, not targets.
 const AUDIO_CER_CEILING: f64 = 0.95;
 const AUDIO_RECALL3_FLOOR: f64 = 0.3;
+/// The same six questions in the neural voice: measured CER 0.22, intent accuracy
+/// 1.0, recall@3 1.0 (espeak-ng: 0.80, 0.83, 0.67).
+const NEURAL_CER_CEILING: f64 = 0.4;
+const NEURAL_RECALL3_FLOOR: f64 = 0.8;
 
 #[test]
 fn misheard_service_questions_get_service_ids_and_off_topic_ones_none() {
