@@ -8,10 +8,39 @@ use std::collections::BTreeMap;
 use xiaoan_eval::stories::{ObservedRecord, Story, StoryOutcome, StoryRunner, TurnObservation};
 
 use crate::config::Settings;
-use crate::dialogue::DialectSource;
+use crate::dialogue::{Agent, DialectSource};
 
 /// The user line that stands for silence until the time-out.
 pub const SILENCE: &str = "<silence>";
+/// The user line after which every write to the records store fails (a full disk, a
+/// broken file), until [`STORE_RECOVERS`].
+pub const STORE_FAILS: &str = "<store-fails>";
+/// The user line after which the records store works again.
+pub const STORE_RECOVERS: &str = "<store-recovers>";
+
+/// Make every write to the agent's records store fail (`true`) or work again (`false`),
+/// as a broken disk would: a trigger on the evidence chain, which every write appends
+/// to, aborts the write's transaction. For tests and stories only.
+pub fn fail_store_writes(agent: &Agent, fail: bool) -> crate::Result<()> {
+    let path = agent
+        .store
+        .lock()
+        .map_err(|_| crate::Error::Config {
+            file: "store".into(),
+            reason: "lock poisoned".into(),
+        })?
+        .path()
+        .to_path_buf();
+    let conn = rusqlite::Connection::open(&path).map_err(crate::store::Error::from)?;
+    let sql = if fail {
+        "CREATE TRIGGER IF NOT EXISTS xiaoan_test_fail BEFORE INSERT ON evidence \
+         BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END;"
+    } else {
+        "DROP TRIGGER IF EXISTS xiaoan_test_fail;"
+    };
+    conn.execute_batch(sql).map_err(crate::store::Error::from)?;
+    Ok(())
+}
 
 /// Runs stories against the real dialogue manager.
 pub struct Runner<'a> {
@@ -78,7 +107,17 @@ impl StoryRunner for Runner<'_> {
             let mut turns = Vec::new();
             let mut last_receipt = None;
             for t in &story.turns {
-                let (reply, intent) = if t.user.trim() == SILENCE {
+                let directive = t.user.trim();
+                if directive == STORE_FAILS || directive == STORE_RECOVERS {
+                    fail_store_writes(&agent, directive == STORE_FAILS)?;
+                    turns.push(TurnObservation {
+                        user: t.user.clone(),
+                        intent: None,
+                        reply: String::new(),
+                    });
+                    continue;
+                }
+                let (reply, intent) = if directive == SILENCE {
                     (agent.on_silence(&mut session), None)
                 } else {
                     let o = agent.handle(&mut session, &t.user);
@@ -102,9 +141,16 @@ impl StoryRunner for Runner<'_> {
                         file: "store".into(),
                         reason: "lock poisoned".into(),
                     })?;
-                    store.show(no, true)?.map(|d| ObservedRecord {
-                        kind: d.summary.kind.as_str().to_string(),
-                        fields: flatten(&d.record),
+                    store.show(no, true)?.map(|d| {
+                        let mut fields = flatten(&d.record);
+                        // staff notes on the record (an emergency's place) under `history`
+                        let notes: Vec<&str> =
+                            d.history.iter().map(|h| h.detail.as_str()).collect();
+                        fields.insert("history".into(), notes.join("；"));
+                        ObservedRecord {
+                            kind: d.summary.kind.as_str().to_string(),
+                            fields,
+                        }
                     })
                 }
                 None => None,

@@ -277,6 +277,10 @@ pub struct StoriesReport {
     pub per_flow: Vec<SuccessStat>,
     /// Per dialect, in `dialects.tsv` order.
     pub per_dialect: Vec<SuccessStat>,
+    /// Per flow within each dialect (Mandarin and every dialect a story has): the group
+    /// is `flow/dialect`, flows sorted, dialects in `dialects.tsv` order.
+    #[serde(default)]
+    pub per_flow_dialect: Vec<SuccessStat>,
     /// Failed stories: (name, reasons).
     pub failures: Vec<(String, Vec<String>)>,
 }
@@ -297,7 +301,16 @@ pub fn report(outcomes: &[StoryOutcome]) -> StoriesReport {
     let all: Vec<&StoryOutcome> = outcomes.iter().collect();
     let mut flows: BTreeMap<&str, Vec<&StoryOutcome>> = BTreeMap::new();
     let mut dialects: BTreeMap<(usize, &str), Vec<&StoryOutcome>> = BTreeMap::new();
+    let mut cells: BTreeMap<(&str, usize, &str), Vec<&StoryOutcome>> = BTreeMap::new();
     for o in outcomes {
+        cells
+            .entry((
+                o.flow.as_str(),
+                codes::dialect_rank(&o.dialect),
+                o.dialect.as_str(),
+            ))
+            .or_default()
+            .push(o);
         flows.entry(o.flow.as_str()).or_default().push(o);
         dialects
             .entry((codes::dialect_rank(&o.dialect), o.dialect.as_str()))
@@ -308,6 +321,10 @@ pub fn report(outcomes: &[StoryOutcome]) -> StoriesReport {
         overall: stat("overall", &all),
         per_flow: flows.iter().map(|(f, v)| stat(f, v)).collect(),
         per_dialect: dialects.iter().map(|((_, d), v)| stat(d, v)).collect(),
+        per_flow_dialect: cells
+            .iter()
+            .map(|((f, _, d), v)| stat(&format!("{f}/{d}"), v))
+            .collect(),
         failures: outcomes
             .iter()
             .filter(|o| !o.passed)
@@ -344,6 +361,39 @@ impl StoriesReport {
         section("overall", std::slice::from_ref(&self.overall));
         section("flow", &self.per_flow);
         section("dialect", &self.per_dialect);
+        // flow × dialect: passed/n in each cell, "-" where no story covers it
+        let dialects: Vec<&str> = self.per_dialect.iter().map(|d| d.group.as_str()).collect();
+        let flows: Vec<&str> = self.per_flow.iter().map(|f| f.group.as_str()).collect();
+        if !dialects.is_empty() && !flows.is_empty() {
+            let w = flows
+                .iter()
+                .map(|f| f.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max("flow \\ dialect".len());
+            let cw = dialects.iter().map(|d| d.len()).max().unwrap_or(0).max(5);
+            let mut head = format!("{:<w$}", "flow \\ dialect");
+            for d in &dialects {
+                let _ = write!(head, "  {d:>cw$}");
+            }
+            let _ = writeln!(out, "{head}");
+            for f in &flows {
+                let pad = w - f.chars().count();
+                let mut row = format!("{f}{}", " ".repeat(pad));
+                for d in &dialects {
+                    let key = format!("{f}/{d}");
+                    let cell = self
+                        .per_flow_dialect
+                        .iter()
+                        .find(|c| c.group == key)
+                        .map(|c| format!("{}/{}", c.passed, c.n))
+                        .unwrap_or_else(|| "-".into());
+                    let _ = write!(row, "  {cell:>cw$}");
+                }
+                let _ = writeln!(out, "{row}");
+            }
+            out.push('\n');
+        }
         for (name, reasons) in &self.failures {
             let _ = writeln!(out, "FAILED {name}");
             for r in reasons {
@@ -446,7 +496,21 @@ fields = { form = "birth-registration" }
         );
         assert_eq!(r.per_flow.len(), 1);
         assert_eq!(r.per_flow[0].success, 0.5);
+        assert_eq!(
+            r.per_flow_dialect
+                .iter()
+                .map(|s| (s.group.as_str(), s.passed, s.n))
+                .collect::<Vec<_>>(),
+            [
+                ("declaration.birth-registration/wuu-sh", 1, 1),
+                ("declaration.birth-registration/yue", 0, 1)
+            ]
+        );
         let table = r.table();
+        assert!(
+            table.contains("flow \\ dialect") && table.contains("1/1") && table.contains("0/1"),
+            "{table}"
+        );
         assert!(
             table.contains("declaration.birth-registration")
                 && table.contains("1/2")

@@ -114,12 +114,22 @@ fn a_declaration_is_collected_read_back_confirmed_and_filed_with_a_receipt() {
     }
     assert!(r.text.contains("我念一遍"), "{}", r.text);
     assert!(r.text.contains("王小明"));
+    // read back in parts a listener can take in, each confirmed
+    assert!(r.text.chars().count() < 90, "a short part: {}", r.text);
+    let r = say(&a, &mut s, "对的");
     assert!(
         r.text.contains("幺三八"),
         "phone read digit by digit: {}",
         r.text
     );
-    let c = say(&a, &mut s, "对的");
+    let mut c = say(&a, &mut s, "对的");
+    for _ in 0..3 {
+        if c.text.contains("承诺") {
+            break;
+        }
+        assert!(c.receipt.is_none(), "nothing filed before the explicit yes");
+        c = say(&a, &mut s, "对的");
+    }
     assert!(c.text.contains("承诺"), "reads the commitment: {}", c.text);
     assert!(c.receipt.is_none(), "nothing filed before the explicit yes");
     let f = say(&a, &mut s, "同意");
@@ -166,12 +176,12 @@ fn cancel_at_any_step_files_nothing() {
     let (_d, a, mut s) = setup();
     say(&a, &mut s, "我要办居住登记");
     say(&a, &mut s, "我叫王小明");
+    // cancelling is asked about first: nothing is lost on a misheard word
     let r = say(&a, &mut s, "取消");
-    assert!(
-        r.text.contains("取消") && r.text.contains("没有提交"),
-        "{}",
-        r.text
-    );
+    assert!(r.text.contains("确定不办了吗"), "{}", r.text);
+    assert_eq!(r.flow, "declaration");
+    let r = say(&a, &mut s, "对");
+    assert!(r.text.contains("没有提交"), "{}", r.text);
     assert_eq!(r.flow, "idle");
     let store = a.store.lock().unwrap();
     let filings = store
@@ -351,6 +361,8 @@ fn a_noise_dispute_becomes_a_mediation_case_with_a_number() {
         "13812345678",
         "没有",
         "对的",
+        "对的",
+        "对的",
         "可以",
     ] {
         if last.receipt.is_some() {
@@ -525,4 +537,193 @@ fn every_reply_is_spoken_text() {
         let r = say(&a, &mut s, t);
         assert!(!r.text.trim().is_empty(), "\"{t}\" gets a spoken reply");
     }
+}
+
+#[test]
+fn an_alert_the_store_refused_is_not_claimed_and_is_retried_until_it_is_recorded() {
+    let (_d, a, mut s) = setup();
+    xiaoan_agent::stories::fail_store_writes(&a, true).unwrap();
+    let r = say(&a, &mut s, "救命，我摔倒了");
+    assert!(!r.text.contains("已经通知"), "never claims it: {}", r.text);
+    assert!(
+        r.text.contains("还没收到通知") && r.text.contains("120") && r.text.contains("窗口"),
+        "the truth and what to do now: {}",
+        r.text
+    );
+    assert!(r.earcon.is_some(), "a chime for staff nearby");
+    assert_eq!(r.receipt, None);
+    assert_eq!(s.pending_alerts.len(), 1, "kept for retrying");
+    // still failing on the next turn: kept, and the resident is not told otherwise
+    let r = say(&a, &mut s, "在大厅");
+    assert!(
+        r.text.contains("大厅") && r.text.contains("还没收到通知"),
+        "{}",
+        r.text
+    );
+    assert_eq!(s.pending_alerts.len(), 1);
+    // the store works again: the next turn gets the event through, with the place
+    xiaoan_agent::stories::fail_store_writes(&a, false).unwrap();
+    let r = say(&a, &mut s, "再见");
+    assert!(r.text.contains("已经送到工作人员"), "{}", r.text);
+    assert!(s.pending_alerts.is_empty());
+    let no = r.receipt.expect("the event's number");
+    let shown = a.store.lock().unwrap().show(&no, true).unwrap().unwrap();
+    assert_eq!(shown.record["wait_at"], "大厅", "{:?}", shown.record);
+}
+
+#[test]
+fn a_hand_over_the_store_refused_is_retried_at_the_end_of_the_session() {
+    let (_d, a, mut s) = setup();
+    xiaoan_agent::stories::fail_store_writes(&a, true).unwrap();
+    let r = say(&a, &mut s, "我要找工作人员");
+    assert!(
+        !r.text.contains("我请工作人员来帮您") && r.text.contains("窗口"),
+        "{}",
+        r.text
+    );
+    assert_eq!(s.pending_alerts.len(), 1);
+    xiaoan_agent::stories::fail_store_writes(&a, false).unwrap();
+    // the session ends on a time-out: one last try before it goes
+    a.on_silence(&mut s);
+    a.on_silence(&mut s);
+    assert!(s.ended);
+    assert!(s.pending_alerts.is_empty(), "recorded at the end");
+    let handoffs = a
+        .store
+        .lock()
+        .unwrap()
+        .list(None, 10, false)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind.as_str() == "event")
+        .count();
+    assert_eq!(handoffs, 1);
+}
+
+#[test]
+fn stop_is_not_cancel_and_goodbye_mid_form_asks_to_keep_it() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    say(&a, &mut s, "我叫王小明");
+    for hush in ["别说了", "停"] {
+        let r = say(&a, &mut s, hush);
+        assert_eq!(
+            r.flow, "declaration",
+            "\"{hush}\" keeps the form: {}",
+            r.text
+        );
+        assert!(!r.text.contains("没有提交"), "{}", r.text);
+    }
+    let r = say(&a, &mut s, "继续");
+    assert!(
+        r.text.contains("身份证号"),
+        "back to the question: {}",
+        r.text
+    );
+    // 取消 asks first; 不 goes on with the form where it was
+    let r = say(&a, &mut s, "取消");
+    assert!(r.text.contains("确定不办了吗"), "{}", r.text);
+    let r = say(&a, &mut s, "不");
+    assert!(r.text.contains("身份证号"), "{}", r.text);
+    // 再见 is never a value: it asks whether to keep what was filled
+    let r = say(&a, &mut s, "再见");
+    assert!(r.text.contains("要帮您留"), "{}", r.text);
+    let r = say(&a, &mut s, "要");
+    assert!(r.end_session && r.text.contains("留着"), "{}", r.text);
+    let drafts = a
+        .store
+        .lock()
+        .unwrap()
+        .list(xiaoan_agent::store::RecordKind::parse("draft"), 10, true)
+        .unwrap();
+    assert_eq!(drafts.len(), 1, "the draft is kept for staff");
+}
+
+#[test]
+fn repeated_slower_says_one_short_acknowledgement_and_the_slowest_once() {
+    let (_d, a, mut s) = setup();
+    let answer = say(&a, &mut s, "低保怎么申请").text;
+    let mut heard = Vec::new();
+    for _ in 0..7 {
+        heard.push(say(&a, &mut s, "说慢一点").text);
+    }
+    for h in &heard {
+        assert!(h.ends_with(&answer), "the answer again: {h}");
+        let prefix = &h[..h.len() - answer.len()];
+        assert!(
+            prefix.chars().count() <= 9,
+            "one short acknowledgement: {h}"
+        );
+    }
+    let slowest = heard.iter().filter(|h| h.contains("已经是最慢了")).count();
+    assert_eq!(slowest, 1, "{heard:#?}");
+}
+
+#[test]
+fn after_a_control_inside_a_form_the_pending_question_is_asked_again() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    say(&a, &mut s, "我叫王小明");
+    for c in ["大声一点", "小声一点", "我能说什么"] {
+        let r = say(&a, &mut s, c);
+        assert!(r.text.contains("身份证号"), "\"{c}\": {}", r.text);
+    }
+}
+
+#[test]
+fn control_characters_never_change_settings() {
+    let (_d, a, mut s) = setup();
+    say(&a, &mut s, "我要办居住登记");
+    say(&a, &mut s, "我叫王小明");
+    let (rate, volume, dialect) = (s.rate_wpm, s.volume, s.dialect.clone());
+    for junk in [
+        "\u{1b}[A\u{1b}[B",
+        "\u{7}\u{8}\u{1b}[2~",
+        "\u{202e}\u{200b}\u{feff}",
+        "\t\r",
+    ] {
+        let r = say(&a, &mut s, junk);
+        assert!(r.text.contains("没听清"), "{junk:?}: {}", r.text);
+        assert_eq!(r.flow, "declaration", "the form goes on");
+    }
+    assert_eq!(
+        (s.rate_wpm, s.volume, s.dialect.clone()),
+        (rate, volume, dialect)
+    );
+    let r = say(&a, &mut s, "320503198506123049");
+    assert!(r.text.contains("手机号"), "{}", r.text);
+}
+
+#[test]
+fn chat_skips_a_line_of_invalid_utf8_and_the_form_goes_on() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(xiaoan_tests::xiaoan_bin())
+        .args(["chat", "--jsonl"])
+        .env("XIAOAN_HOME", home.path())
+        .current_dir(home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all("我要办居住登记\n我叫王小明\n".as_bytes())
+            .unwrap();
+        stdin.write_all(b"\xff\xfe\x80 broken\n").unwrap();
+        stdin.write_all("320503198506123049\n".as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "chat exits cleanly");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not UTF-8"), "the skip is named: {err}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[2]["awaiting"], "slot:phone", "{}", lines[2]);
 }

@@ -19,12 +19,16 @@ use xiaoan_intents::{Awaiting, Context, Intent, Understander, Understanding};
 use xiaoan_kb::{Guide, Retriever};
 
 pub use flows::Flow;
-pub use reply::{control, digits_for_ear, sentences, Control, Reply};
+pub use reply::{control, digits_for_ear, number_for_ear, sentences, Control, Reply};
 pub use session::{DialectSource, Session, Turn};
 
 use crate::config::DialogueSettings;
 use crate::forms::{Forms, Mediation};
+use crate::records;
 use crate::store::{AppointmentConfig, Store};
+
+/// Said on the turn after an alert that had failed finally reached the store.
+const ALERT_THROUGH: &str = "刚才的求助现在已经送到工作人员那里了。";
 
 /// Confidence a command needs to interrupt a form that is waiting for an answer.
 pub const INTERRUPT_CONFIDENCE: f32 = 0.85;
@@ -171,6 +175,20 @@ impl Agent {
     /// The resident said nothing for a while.
     pub fn on_silence(&self, s: &mut Session) -> Reply {
         s.silence_prompts += 1;
+        let through = records::retry_alerts(self, s);
+        let told = match through.first() {
+            Some(no) => {
+                self.emergency_recorded(s, no);
+                ALERT_THROUGH
+            }
+            None => "",
+        };
+        // after an emergency the session stays open: the key instruction again
+        if let Some(text) = flows::emergency_still_here(s) {
+            let mut r = Reply::say(format!("{told}{text}")).with_earcon(Earcon::Listening);
+            r.receipt = through.first().cloned();
+            return self.finish_keep_silence(s, r);
+        }
         let limit = if s.more_time { 3 } else { 2 };
         if s.silence_prompts >= limit {
             let mut r = if matches!(s.flow, Flow::ConfirmEmergency { .. }) {
@@ -185,27 +203,33 @@ impl Agent {
                 Reply::say(match flows::save_draft_on_timeout(self, s) {
                     Some(no) => format!(
                         "您好像走开了，这次先到这里。刚才填的内容已经帮您保存，编号{}，工作人员可以接着帮您办。",
-                        digits_for_ear(&no, 4)
+                        reply::number_for_ear(&no)
                     ),
                     None => "您好像走开了，这次先到这里。需要时再叫我。".to_string(),
                 })
             };
+            r.text = format!("{told}{}", r.text);
             r.end_session = true;
             s.ended = true;
             s.flow = Flow::Idle;
+            records::flush_alerts(self, s);
             return self.finish(s, r);
         }
         let text = match s.flow.prompt() {
             Some(p) => format!("我还在。{p}"),
             None => "我还在听。您想办什么事？".to_string(),
         };
-        let r = Reply::say(text).with_earcon(Earcon::Listening);
+        let r = Reply::say(format!("{told}{text}")).with_earcon(Earcon::Listening);
         self.finish_keep_silence(s, r)
     }
 
     /// One turn: the resident's words (a final transcript or typed text) in, a reply out.
     pub fn handle(&self, s: &mut Session, text: &str) -> TurnOutcome {
         s.silence_prompts = 0;
+        // control and invisible formatting characters (escape sequences, bidi marks) are
+        // not words: they never reach understanding, so they never change a setting
+        let cleaned = without_control_chars(text);
+        let text = cleaned.as_str();
         s.transcript.push(Turn {
             who: "resident",
             text: text.to_string(),
@@ -216,7 +240,16 @@ impl Agent {
         };
         let u = self.understander.understand_on(text, &ctx, self.today());
         self.adopt_dialect(s, &u);
-        let reply = self.respond(s, &u);
+        let through = records::retry_alerts(self, s);
+        let mut reply = self.respond(s, &u);
+        if let Some(no) = through.first() {
+            reply.text = format!("{ALERT_THROUGH}{}", reply.text);
+            reply.receipt.get_or_insert_with(|| no.clone());
+            self.emergency_recorded(s, no);
+        }
+        if reply.end_session {
+            records::flush_alerts(self, s);
+        }
         let reply = self.finish(s, reply);
         TurnOutcome {
             reply,
@@ -237,6 +270,17 @@ impl Agent {
         }
         let u = self.understander.understand_on(text, &ctx, self.today());
         crate::route::doubts(&u, self.retriever.as_ref())
+    }
+
+    /// An emergency that had failed is now recorded as `no`: the open emergency flow
+    /// carries its number (a place said later goes to it).
+    fn emergency_recorded(&self, s: &mut Session, no: &str) {
+        if let Flow::Emergency { ticket, .. } = &mut s.flow {
+            if ticket.is_none() {
+                *ticket = Some(no.to_string());
+            }
+        }
+        s.last_number = Some((no.to_string(), "求助".into()));
     }
 
     fn adopt_dialect(&self, s: &mut Session, u: &Understanding) {
@@ -274,6 +318,32 @@ impl Agent {
             }
         }
         let cmd = Command::from(u.intent.intent);
+        // "回执号是多少": the number given earlier in the session, again (a form in
+        // progress goes on after it)
+        if cmd != Command::Emergency {
+            if let Some(mut r) = flows::number_asked(s, text) {
+                if s.flow.is_collecting() {
+                    r.text = format!(
+                        "{}{}",
+                        r.text.trim_end_matches("还要办别的吗？"),
+                        flows::pending_question(self, s).unwrap_or_default()
+                    );
+                }
+                return r;
+            }
+        }
+        // inside a form: 还有几个问题, 上一步, 跳过, 手机号再念一遍
+        if cmd != Command::Emergency {
+            if let Some(r) = flows::form_command_turn(self, s, u) {
+                return r;
+            }
+        }
+        // "再见" in the middle of a form: keep what was filled? (never a field's value)
+        if flows::says_goodbye(text) || (cmd == Command::Bye && !u.intent.unsure && !has_value) {
+            if let Some(r) = flows::confirm_leave(s) {
+                return r;
+            }
+        }
         // moving or cancelling a booked appointment ("预约改到后天", "取消预约"): not a
         // stop, and not inside a form, where "取消" ends the form
         if !matches!(cmd, Command::Emergency) && !matches!(s.flow, Flow::Form(_) | Flow::PickForm) {
@@ -302,6 +372,13 @@ impl Agent {
         }
         // 2. interrupts that win over any flow, at any step
         let asking_emergency = matches!(s.flow, Flow::ConfirmEmergency { .. });
+        // after an emergency: where the resident is, and more about it, go to the same
+        // event (a second alarm is not raised for the same call)
+        if matches!(s.flow, Flow::Emergency { .. }) {
+            if let Some(r) = flows::continue_flow(self, s, u) {
+                return r;
+            }
+        }
         if cmd == Command::Emergency {
             // words that name an emergency (摔倒, 救命, …) win at once, anywhere
             if xiaoan_intents::names_emergency(&u.normalized) {
@@ -329,6 +406,19 @@ impl Agent {
                 return r;
             }
         }
+        // a mediator slot offered: the answer goes to the case (never lost to a guess)
+        if matches!(s.flow, Flow::MediatorOffer { .. }) {
+            if let Some(r) = flows::continue_flow(self, s, u) {
+                return r;
+            }
+        }
+        // a dispute in words the classifier does not know well (房东唔肯退押金，點算)
+        if open
+            && !matches!(cmd, Command::Mediate | Command::Emergency)
+            && flows::sounds_like_dispute(self, u)
+        {
+            return flows::start_mediation(self, s, u);
+        }
         // a number keyed in (or said) with nothing asking for it: say what it is taken
         // for and what to do first, rather than guess at an intent from digits
         if open {
@@ -344,7 +434,16 @@ impl Agent {
             }
         }
         match cmd {
-            Command::Stop if may_interrupt => return self.stop(s),
+            // "取消" ends a form only after "确定不办了吗"; "别说了" only stops the speech
+            Command::Stop if may_interrupt => {
+                if flows::says_cancel(text) {
+                    if let Some(r) = flows::confirm_cancel(s) {
+                        return r;
+                    }
+                    return self.stop(s);
+                }
+                return self.hush(s);
+            }
             Command::Handoff if may_interrupt && !u.intent.unsure => {
                 return flows::handoff(self, s)
             }
@@ -414,6 +513,7 @@ impl Agent {
     }
 
     fn on_control(&self, s: &mut Session, c: Control) -> Option<Reply> {
+        // after louder, quieter or help, the question the resident was answering again
         Some(match c {
             Control::Louder => {
                 s.volume = (s.volume + session::VOLUME_STEP).min(session::VOLUME_MAX);
@@ -427,11 +527,19 @@ impl Agent {
                 r.text = self.append_pending(s, r.text);
                 r
             }
-            Control::Help => self.keep_flow(s, &self.help_text(s)),
+            Control::Help => {
+                let mut r = self.keep_flow(s, &self.help_text(s));
+                r.text = self.append_pending(s, r.text);
+                r
+            }
             Control::MoreTime => {
                 s.more_time = true;
                 self.keep_flow(s, "好的，不着急，您想好了再说。")
             }
+            Control::Resume => match flows::pending_question(self, s) {
+                Some(q) => self.keep_flow(s, &format!("好的。{q}")),
+                None => return None,
+            },
         })
     }
 
@@ -443,7 +551,7 @@ impl Agent {
     }
 
     fn append_pending(&self, s: &Session, text: String) -> String {
-        match s.flow.prompt() {
+        match flows::pending_question(self, s) {
             Some(p) => format!("{text}{p}"),
             None => text,
         }
@@ -469,32 +577,63 @@ impl Agent {
     }
 
     fn rate(&self, s: &mut Session, faster: bool) -> Reply {
-        let text = if faster {
-            if s.rate_wpm >= session::RATE_MAX {
-                "已经是最快了。"
+        let at_limit = if faster {
+            s.rate_wpm >= session::RATE_MAX
+        } else {
+            s.rate_wpm <= session::RATE_MIN
+        };
+        let limit_note = if faster { RATE_FASTEST } else { RATE_SLOWEST };
+        // the answer itself, without what earlier rate requests put in front of it
+        let answer = s
+            .last_reply
+            .as_ref()
+            .map(|l| strip_rate_notes(&l.text).to_string())
+            .unwrap_or_default();
+        // told already in this session (and the rate has stayed at the limit since)
+        let said_limit = s
+            .transcript
+            .iter()
+            .rev()
+            .filter(|t| t.who == "xiaoan")
+            .take_while(|t| !t.text.starts_with(RATE_SLOWER) && !t.text.starts_with(RATE_FASTER))
+            .any(|t| t.text.starts_with(limit_note));
+        let text = if at_limit {
+            // "已经是最慢了" once; asked again, only the answer at that rate
+            if said_limit {
+                ""
             } else {
-                s.rate_wpm = (s.rate_wpm + session::RATE_STEP).min(session::RATE_MAX);
-                "好的，我说快一点。"
+                limit_note
             }
-        } else if s.rate_wpm <= session::RATE_MIN {
-            "已经是最慢了。"
+        } else if faster {
+            s.rate_wpm = (s.rate_wpm + session::RATE_STEP).min(session::RATE_MAX);
+            RATE_FASTER
         } else {
             s.rate_wpm = s
                 .rate_wpm
                 .saturating_sub(session::RATE_STEP)
                 .max(session::RATE_MIN);
-            "好的，我说慢一点。"
+            RATE_SLOWER
         };
         // say the last answer again at the new rate, so the resident hears the difference
         match &s.last_reply {
-            Some(last) if !last.text.is_empty() => {
+            Some(last) if !answer.is_empty() => {
                 let mut r = last.clone();
-                r.text = format!("{text}{}", last.text);
+                r.text = format!("{text}{answer}");
                 r.receipt = None;
                 r.earcon = None;
                 r
             }
-            _ => self.keep_flow(s, text),
+            _ => self.keep_flow(s, if text.is_empty() { limit_note } else { text }),
+        }
+    }
+
+    /// "别说了", "停": the speech stops (the device cuts playback on barge-in); nothing
+    /// is dropped, and "继续" picks up where it was.
+    fn hush(&self, s: &mut Session) -> Reply {
+        if s.flow.is_collecting() || s.flow.prompt().is_some() {
+            self.keep_flow(s, "好的，我先不说了。要接着办，就说“继续”。")
+        } else {
+            Reply::say("好的。")
         }
     }
 
@@ -546,11 +685,6 @@ impl Agent {
     }
 
     fn finish_keep_silence_inner(&self, s: &mut Session, r: &mut Reply) {
-        if !s.told_mandarin_voice && !r.text.is_empty() && !has_own_voice(s.dialect_code()) {
-            // once: the resident is understood in their dialect but answered in Mandarin
-            s.told_mandarin_voice = true;
-            r.text = format!("{MANDARIN_VOICE_NOTE}{}", r.text);
-        }
         if r.flow == "idle" {
             r.flow = s.flow.name().to_string();
         }
@@ -560,11 +694,69 @@ impl Agent {
         if !self.settings.earcons {
             r.earcon = None;
         }
+        // a repeat says exactly the same again; the one-off note waits for new words
+        let repeated = s.last_reply.as_ref().is_some_and(|l| l.text == r.text);
+        // kept for "再说一遍" without the one-off note below
+        s.last_reply = Some(r.clone());
+        if !s.told_mandarin_voice
+            && !repeated
+            && !r.text.is_empty()
+            && !has_own_voice(s.dialect_code())
+        {
+            // once: the resident is understood in their dialect but answered in Mandarin
+            s.told_mandarin_voice = true;
+            r.text = format!("{MANDARIN_VOICE_NOTE}{}", r.text);
+        }
         s.transcript.push(Turn {
             who: "xiaoan",
             text: r.text.clone(),
         });
-        s.last_reply = Some(r.clone());
+    }
+}
+
+/// `text` without control characters and invisible format characters.
+fn without_control_chars(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // an escape sequence ("\x1b[A") goes whole
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for n in chars.by_ref() {
+                    if n.is_ascii_alphabetic() || n == '~' {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        let invisible = matches!(
+            c,
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+        );
+        if !c.is_control() && !invisible {
+            out.push(c);
+        }
+    }
+    out
+}
+
+const RATE_SLOWER: &str = "好的，我说慢一点。";
+const RATE_FASTER: &str = "好的，我说快一点。";
+const RATE_SLOWEST: &str = "已经是最慢了。";
+const RATE_FASTEST: &str = "已经是最快了。";
+
+/// A reply without the acknowledgements of rate requests in front of it.
+fn strip_rate_notes(mut text: &str) -> &str {
+    loop {
+        let before = text;
+        for note in [RATE_SLOWER, RATE_FASTER, RATE_SLOWEST, RATE_FASTEST] {
+            text = text.strip_prefix(note).unwrap_or(text);
+        }
+        if text == before {
+            return text;
+        }
     }
 }
 

@@ -55,6 +55,8 @@ pub enum Control {
     Help,
     /// 等一下 / 让我想想
     MoreTime,
+    /// 继续 / 接着说: after "别说了", back to the question pending
+    Resume,
 }
 
 const LOUDER: &[&str] = &[
@@ -92,6 +94,16 @@ const MORE_TIME: &[&str] = &[
     "等一歇",
 ];
 
+const RESUME: &[&str] = &[
+    "继续",
+    "接着说",
+    "接着来",
+    "往下说",
+    "接着问",
+    "继续吧",
+    "接落去",
+];
+
 /// Longest utterance taken as a control phrase: a control is said on its own
 /// ("大声一点", "我能说什么"); "希望他们晚上小声点" is an answer, not a control.
 const CONTROL_MAX_CHARS: usize = 6;
@@ -110,6 +122,8 @@ pub fn control(text: &str) -> Option<Control> {
         Some(Control::Help)
     } else if has(MORE_TIME) {
         Some(Control::MoreTime)
+    } else if has(RESUME) {
+        Some(Control::Resume)
     } else {
         None
     }
@@ -141,6 +155,31 @@ pub fn digits_for_ear(number: &str, group: usize) -> String {
         .map(|g| g.concat())
         .collect::<Vec<_>>()
         .join("，")
+}
+
+/// Read a record number (receipt, case, ticket, appointment) the way people write one
+/// down: digit by digit in groups of three, three and four for the ten-digit numbers
+/// ("2612050001" → "二六幺，二零五，零零零幺"), groups of four otherwise.
+pub fn number_for_ear(number: &str) -> String {
+    let digits: String = number
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    if digits.len() != 10 {
+        return digits_for_ear(&digits, 4);
+    }
+    [&digits[..3], &digits[3..6], &digits[6..]]
+        .iter()
+        .map(|g| digits_for_ear(g, 4))
+        .collect::<Vec<_>>()
+        .join("，")
+}
+
+/// A number said twice, with what it is for: "居住登记的回执号是二六幺，二零五，
+/// 零零零幺。我再念一遍：二六幺，二零五，零零零幺。"
+pub fn number_twice(what: &str, number: &str) -> String {
+    let n = number_for_ear(number);
+    format!("{what}是{n}。我再念一遍：{n}。")
 }
 
 /// Split a reply into short sentences, so the first is spoken while the rest are being
@@ -190,6 +229,17 @@ mod tests {
         assert_eq!(control("等一下"), Some(Control::MoreTime));
         assert_eq!(control("楼上邻居半夜太吵了我想找人调解"), None);
         assert_eq!(control("社保卡怎么办"), None);
+    }
+
+    #[test]
+    fn record_numbers_are_grouped_the_way_people_write_them_down() {
+        assert_eq!(number_for_ear("2612050001"), "二六幺，二零五，零零零幺");
+        let twice = number_twice("回执号", "2612050001");
+        assert_eq!(
+            twice.matches("二六幺，二零五，零零零幺").count(),
+            2,
+            "{twice}"
+        );
     }
 
     #[test]

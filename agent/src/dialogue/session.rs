@@ -58,6 +58,15 @@ pub struct Session {
     /// The resident has been told that replies come in Mandarin (their dialect has no
     /// verified voice).
     pub told_mandarin_voice: bool,
+    /// Staff alerts (emergencies, hand-overs) whose store write failed: retried on every
+    /// later turn and at the session's end, never dropped without an error in the log.
+    pub pending_alerts: Vec<crate::records::PendingAlert>,
+    /// The last number the resident was given (receipt, case, ticket) and what it is
+    /// for, so "回执号是多少" can read it again.
+    pub last_number: Option<(String, String)>,
+    /// The question asked last and how many times in a row it has been asked (a
+    /// resident is never asked the same thing more than three times running).
+    pub asked: Option<(String, u32)>,
 }
 
 /// Slowest and fastest speaking rates residents can reach (words per minute).
@@ -95,6 +104,9 @@ impl Session {
             ended: false,
             last_appointment: None,
             told_mandarin_voice: false,
+            pending_alerts: Vec::new(),
+            last_number: None,
+            asked: None,
         }
     }
 
