@@ -269,6 +269,8 @@ pub struct StoreConfig {
 /// Conversation settings after the profile has been applied.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DialogueSettings {
+    /// Where this terminal stands (what a hand-over tells the resident to do).
+    pub profile: Profile,
     /// Seconds of silence before a gentle re-prompt.
     pub reprompt_after_s: f32,
     /// Seconds of silence before the session ends (draft kept for staff).
@@ -294,6 +296,7 @@ impl DialogueSettings {
     pub fn for_profile(p: Profile) -> Self {
         match p {
             Profile::Robot => DialogueSettings {
+                profile: p,
                 reprompt_after_s: 8.0,
                 end_after_s: 20.0,
                 earcons: true,
@@ -305,6 +308,7 @@ impl DialogueSettings {
                 volume: 1.5,
             },
             Profile::Window => DialogueSettings {
+                profile: p,
                 reprompt_after_s: 15.0,
                 end_after_s: 60.0,
                 earcons: true,
@@ -316,6 +320,7 @@ impl DialogueSettings {
                 volume: 1.0,
             },
             Profile::Kiosk => DialogueSettings {
+                profile: p,
                 reprompt_after_s: 10.0,
                 end_after_s: 30.0,
                 earcons: true,

@@ -727,3 +727,19 @@ fn chat_skips_a_line_of_invalid_utf8_and_the_form_goes_on() {
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(lines[2]["awaiting"], "slot:phone", "{}", lines[2]);
 }
+
+#[test]
+fn a_hand_over_says_what_happens_next_where_the_resident_is() {
+    for (profile, next) in [
+        ("robot", "请在原地等，工作人员过来找您"),
+        ("window", "您就在窗口这儿稍等"),
+        ("kiosk", "请到网格站的服务台"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let a = agent_in(dir.path(), &format!("profile = \"{profile}\"\n"));
+        let mut s = a.new_session();
+        let r = say(&a, &mut s, "我要找工作人员");
+        assert!(r.text.contains(next), "{profile}: {}", r.text);
+        assert!(r.text.contains("您的号是"), "{profile}: {}", r.text);
+    }
+}

@@ -898,13 +898,26 @@ pub(crate) fn emergency_still_here(s: &Session) -> Option<String> {
 
 /// Hand over to staff: a ticket with the conversation so far, and where to wait.
 pub fn handoff(a: &Agent, s: &mut Session) -> Reply {
+    let next = what_happens_next(a.settings.profile);
     ticket_for_staff(a, s, |ticket| match ticket {
         Some(no) => format!(
-            "好的，我请工作人员来帮您。请到一楼的无障碍服务专窗稍等，有座位。您的号是{}。",
+            "好的，我请工作人员来帮您。{next}您的号是{}。",
             number_for_ear(no)
         ),
-        None => "好的，我请工作人员来帮您。请到一楼的无障碍服务专窗稍等，有座位。".to_string(),
+        None => format!("好的，我请工作人员来帮您。{next}"),
     })
+}
+
+/// What a resident does after a hand-over, where this terminal stands: the robot's
+/// resident is found where they are, the window's is already at the desk, a kiosk's
+/// goes to the grid station's desk.
+pub fn what_happens_next(profile: crate::config::Profile) -> &'static str {
+    use crate::config::Profile;
+    match profile {
+        Profile::Robot => "请在原地等，工作人员过来找您。",
+        Profile::Window => "您就在窗口这儿稍等，工作人员马上来。",
+        Profile::Kiosk => "请到网格站的服务台，把号告诉工作人员。",
+    }
 }
 
 /// A hand-over ticket (the conversation so far, any half-filled form kept as a draft)
