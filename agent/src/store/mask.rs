@@ -214,8 +214,14 @@ fn json_with(v: &mut Value, known: &[String]) {
                 }
                 return;
             }
+            // An owed material `{name, due}`: the name of a paper, not of a person.
+            if map.contains_key("due") && !map.contains_key("phone") {
+                return;
+            }
             for (k, child) in map.iter_mut() {
                 match (k.as_str(), child) {
+                    // dates and times (a slot, a follow-up) are no one's phone number
+                    (_, Value::String(s)) if is_timestamp(s) => {}
                     ("name" | "resident_name" | "contact_name", Value::String(s)) => *s = name(s),
                     ("phone" | "contact_phone", Value::String(s)) => *s = phone(s),
                     ("id_number", Value::String(s)) => *s = id_number(s),
@@ -234,6 +240,14 @@ fn json_with(v: &mut Value, known: &[String]) {
         Value::String(s) => *s = text_with_names(s, known),
         _ => {}
     }
+}
+
+/// An ISO date or date-time as records store them (`2026-12-08`, `2026-12-08T14:00:00`).
+fn is_timestamp(s: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+        || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").is_ok()
+        || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").is_ok()
+        || chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
 
 #[cfg(test)]
@@ -322,5 +336,21 @@ mod tests {
         );
         // field machine names are not names of people
         assert!(s.contains("mother_name"), "{s}");
+    }
+
+    #[test]
+    fn staff_views_mask_personal_fields_only_not_papers_or_times() {
+        let mut v = serde_json::json!({
+            "materials_owed": [{"name": "相关原件核验", "due": "2026-12-10"}],
+            "slot_start": "2026-12-08T14:00:00",
+            "follow_up_due": "2026-12-08",
+            "contact": {"name": "王小明", "phone": "13912345678"}
+        });
+        json(&mut v);
+        let s = v.to_string();
+        assert!(s.contains("相关原件核验") && s.contains("2026-12-10"), "{s}");
+        assert!(s.contains("2026-12-08T14:00:00"), "{s}");
+        assert!(s.contains("\"follow_up_due\":\"2026-12-08\""), "{s}");
+        assert!(s.contains("王*明") && s.contains("139****5678"), "{s}");
     }
 }
