@@ -480,7 +480,7 @@ fn handoff_gives_a_ticket_and_where_to_wait() {
     let (_d, a, mut s) = setup();
     say(&a, &mut s, "社保卡怎么办");
     let r = say(&a, &mut s, "我要找工作人员");
-    assert!(r.text.contains("无障碍服务专窗"), "{}", r.text);
+    assert!(r.text.contains("窗口这儿稍等"), "{}", r.text);
     let ticket = r.receipt.expect("ticket");
     let store = a.store.lock().unwrap();
     let d = store.show(&ticket, true).unwrap().expect("ticket stored");
@@ -742,4 +742,37 @@ fn a_hand_over_says_what_happens_next_where_the_resident_is() {
         assert!(r.text.contains(next), "{profile}: {}", r.text);
         assert!(r.text.contains("您的号是"), "{profile}: {}", r.text);
     }
+}
+
+#[test]
+fn after_three_failed_tries_at_a_number_a_kiosk_offers_its_keypad_and_takes_the_typed_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent_in(dir.path(), "profile = \"kiosk\"\n");
+    let mut s = a.new_session();
+    say(&a, &mut s, "我要开一个居住证明");
+    say(&a, &mut s, "我叫王小明");
+    let mut last = String::new();
+    for _ in 0..3 {
+        last = say(&a, &mut s, "一二三").text;
+    }
+    assert!(last.contains("键盘"), "the keypad is offered: {last}");
+    let r = say(&a, &mut s, "320503198506123049");
+    assert!(
+        r.text.contains("手机号"),
+        "the typed ID is taken, next field: {}",
+        r.text
+    );
+    // the robot has no keypad: a person is offered instead
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent_in(dir.path(), "profile = \"robot\"\n");
+    let mut s = a.new_session();
+    say(&a, &mut s, "我要开一个居住证明");
+    say(&a, &mut s, "我叫王小明");
+    for _ in 0..3 {
+        last = say(&a, &mut s, "一二三").text;
+    }
+    assert!(
+        !last.contains("键盘") && last.contains("工作人员"),
+        "{last}"
+    );
 }

@@ -908,6 +908,16 @@ pub fn handoff(a: &Agent, s: &mut Session) -> Reply {
     })
 }
 
+/// Where staff find a resident who asked for a person (written on the ticket).
+fn wait_at(profile: crate::config::Profile) -> &'static str {
+    use crate::config::Profile;
+    match profile {
+        Profile::Robot => "大厅，小安机器人旁",
+        Profile::Window => "无障碍服务专窗",
+        Profile::Kiosk => "网格站服务台",
+    }
+}
+
 /// What a resident does after a hand-over, where this terminal stands: the robot's
 /// resident is found where they are, the window's is already at the desk, a kiosk's
 /// goes to the grid station's desk.
@@ -926,7 +936,7 @@ pub fn what_happens_next(profile: crate::config::Profile) -> &'static str {
 fn ticket_for_staff(a: &Agent, s: &mut Session, say: impl FnOnce(Option<&str>) -> String) -> Reply {
     let _ = save_draft(a, s, "handoff");
     s.flow = Flow::Idle;
-    match records::handoff(a, s, "无障碍服务专窗") {
+    match records::handoff(a, s, wait_at(a.settings.profile)) {
         Ok(no) => {
             let mut r = Reply::say(say(Some(&no))).with_earcon(Earcon::Done);
             r.flow = "handoff".into();
@@ -2238,12 +2248,13 @@ fn spell_out(name: &str) -> String {
 
 /// A failed try at the current field: the reason, and after the third, help instead of
 /// the same question a fourth time (a person, with the draft; or the rest first).
-fn failed_try(s: &mut Session, mut st: FormState, cur: String, why: String) -> Reply {
+fn failed_try(s: &mut Session, mut st: FormState, cur: String, why: String, keypad: bool) -> Reply {
     st.tries += 1;
     st.stage = FormStage::Collect { current: Some(cur) };
     if st.tries >= 3 {
         s.flow = Flow::OfferHelp(Box::new(st));
-        let mut r = Reply::say(format!("{why}{OFFER_HELP}")).with_earcon(Earcon::Error);
+        let offer = if keypad { OFFER_KEYPAD } else { OFFER_HELP };
+        let mut r = Reply::say(format!("{why}{offer}")).with_earcon(Earcon::Error);
         r.flow = s.flow.name().to_string();
         return r;
     }
@@ -2252,9 +2263,32 @@ fn failed_try(s: &mut Session, mut st: FormState, cur: String, why: String) -> R
 }
 
 const OFFER_HELP: &str = "这一项试了三次还是不行。要我请工作人员来帮您吗？填好的内容会交给他们。不用的话，我们先填别的。";
+/// The same where the terminal has a keypad and the field is a number.
+const OFFER_KEYPAD: &str = "这一项试了三次还是不行。您可以在键盘上按号码，按完按确认；也可以让我请工作人员来帮您，填好的内容会交给他们。";
+
+/// Whether a resident stuck on a field of `kind` can type it: a number, at a terminal
+/// with a keypad (the kiosk and the accessible window; the robot has none).
+fn keypad_for(a: &Agent, kind: FieldKind) -> bool {
+    use crate::config::Profile;
+    matches!(
+        kind,
+        FieldKind::IdNumber | FieldKind::Phone | FieldKind::Count
+    ) && matches!(a.settings.profile, Profile::Kiosk | Profile::Window)
+}
 
 /// The answer to the offer of help after three failed tries.
 fn offer_help_answer(a: &Agent, s: &mut Session, mut st: FormState, u: &Understanding) -> Reply {
+    // the number typed on the keypad (or said once more): an answer to the field
+    let digits = u
+        .normalized
+        .text
+        .chars()
+        .filter(char::is_ascii_digit)
+        .count();
+    if digits >= 6 {
+        st.tries = 0;
+        return form_turn(a, s, st, u);
+    }
     if u.intent.intent == Intent::ConfirmYes || u.intent.intent == Intent::HandoffHuman {
         s.flow = Flow::Form(st);
         return handoff(a, s);
@@ -2505,7 +2539,7 @@ fn form_turn(a: &Agent, s: &mut Session, st: FormState, u: &Understanding) -> Re
             }
             if !filled.contains(&cur) {
                 if let Some(e) = errors.into_iter().next() {
-                    return failed_try(s, st, cur, e);
+                    return failed_try(s, st, cur, e, keypad_for(a, def.kind));
                 }
                 // free text, choices, or a value the entity extractor did not catch
                 let raw = if entity_kind_of(def.kind).is_some() && def.kind != FieldKind::PersonName
@@ -2518,7 +2552,7 @@ fn form_turn(a: &Agent, s: &mut Session, st: FormState, u: &Understanding) -> Re
                     Ok(v) => {
                         st.values.insert(cur.clone(), v);
                     }
-                    Err(e) => return failed_try(s, st, cur, e),
+                    Err(e) => return failed_try(s, st, cur, e, keypad_for(a, def.kind)),
                 }
             }
             let prefix = if a.settings.confirm_each_step {
