@@ -776,3 +776,52 @@ fn after_three_failed_tries_at_a_number_a_kiosk_offers_its_keypad_and_takes_the_
         "{last}"
     );
 }
+
+#[test]
+fn numbers_are_read_back_whole_only_at_the_window() {
+    let id = "320503198506123049";
+    for (profile, whole) in [("window", true), ("robot", false), ("kiosk", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let a = agent_in(
+            dir.path(),
+            &format!("profile = \"{profile}\"\n[dialogue]\nconfirm_each_step = true\n"),
+        );
+        let mut s = a.new_session();
+        say(&a, &mut s, "我要开一个居住证明");
+        say(&a, &mut s, "我叫王小明");
+        let r = say(&a, &mut s, id);
+        let spoken_whole = r.text.contains("三二零五零三");
+        assert_eq!(spoken_whole, whole, "{profile}: {}", r.text);
+        if !whole {
+            assert!(r.text.contains("尾号三零四九"), "{profile}: {}", r.text);
+        }
+    }
+}
+
+#[test]
+fn chat_jsonl_masks_the_numbers_a_resident_typed() {
+    let bin = xiaoan_tests::xiaoan_bin();
+    if !bin.is_file() {
+        println!("SKIP: chat_jsonl_masks: the xiaoan binary is not built (run make setup)");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(bin)
+        .args(["chat", "--jsonl"])
+        .env("XIAOAN_HOME", d.path())
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "我的电话是13912345678").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let turn: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(turn["user"], "我的电话是139****5678", "{text}");
+}

@@ -86,7 +86,8 @@ pub fn chat(s: &Settings, jsonl: bool, dialect: Option<String>) -> Result<ExitCo
                 out,
                 "{}",
                 json!({
-                    "user": text,
+                    // what was typed, masked like logs (ID and phone numbers, names)
+                    "user": xiaoan_agent::store::mask::text(text),
                     "dialect": session.dialect_code(),
                     "intent": intent.as_str(),
                     "confidence": round(confidence),

@@ -1685,7 +1685,7 @@ fn read_parts(a: &Agent, st: &FormState) -> Vec<Vec<(String, String)>> {
         }
         weight += w;
         if let Some(p) = parts.last_mut() {
-            p.push((f.name.clone(), f.read_back(&spoken_value(f.kind, v))));
+            p.push((f.name.clone(), f.read_back(&spoken_value(a, f.kind, v))));
         }
     }
     parts
@@ -1731,13 +1731,25 @@ fn read_back(a: &Agent, s: &mut Session, mut st: FormState, prefix: String) -> R
     r
 }
 
-fn spoken_value(kind: FieldKind, v: &str) -> String {
+/// A field's value as it is read back aloud. ID and phone numbers are read whole only
+/// at the accessible window (a headset); in the hall and at kiosks, where others hear,
+/// only their last four digits.
+fn spoken_value(a: &Agent, kind: FieldKind, v: &str) -> String {
+    let public = !matches!(a.settings.profile, crate::config::Profile::Window);
     match kind {
+        FieldKind::IdNumber | FieldKind::Phone if public => last_four(v),
         FieldKind::IdNumber => digits_for_ear(v, 6),
         FieldKind::Phone => digits_for_ear(v, 4),
         FieldKind::Date => spoken_date(v),
         _ => v.to_string(),
     }
+}
+
+/// "尾号" and the last four characters of a number, digit by digit.
+fn last_four(v: &str) -> String {
+    let chars: Vec<char> = v.chars().filter(|c| !c.is_whitespace()).collect();
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    format!("尾号{}", digits_for_ear(&tail, 4))
 }
 
 fn spoken_date(iso: &str) -> String {
@@ -2076,7 +2088,7 @@ fn form_command(
         if let Some(name) = corrected_field(a, &st.form_id, &u.normalized.text) {
             if let Some(def) = field_def(&a.forms, &a.mediation, &st.form_id, &name) {
                 let said = match st.values.get(&name).filter(|v| !v.is_empty()) {
-                    Some(v) => format!("{}。", def.read_back(&spoken_value(def.kind, v))),
+                    Some(v) => format!("{}。", def.read_back(&spoken_value(a, def.kind, v))),
                     None => format!("{}还没填。", def.label),
                 };
                 return Ok(resume_form(a, s, st, &said));
@@ -2557,7 +2569,7 @@ fn form_turn(a: &Agent, s: &mut Session, st: FormState, u: &Understanding) -> Re
             }
             let prefix = if a.settings.confirm_each_step {
                 let v = st.values.get(&cur).cloned().unwrap_or_default();
-                format!("好的，{}。", def.read_back(&spoken_value(def.kind, &v)))
+                format!("好的，{}。", def.read_back(&spoken_value(a, def.kind, &v)))
             } else {
                 "好的。".to_string()
             };
@@ -2600,7 +2612,7 @@ fn correct(a: &Agent, s: &mut Session, mut st: FormState, name: &str, u: &Unders
         Some(Ok(v)) => {
             st.values.insert(name.to_string(), v.clone());
             st.read_from = part_of(a, &st, name);
-            let said = def.read_back(&spoken_value(def.kind, &v));
+            let said = def.read_back(&spoken_value(a, def.kind, &v));
             ask_next(a, s, st, format!("改好了，{said}。"))
         }
         Some(Err(e)) => {
