@@ -120,6 +120,10 @@ pub enum Command {
         /// Address to listen on (port 0 picks a free port; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8750")]
         addr: std::net::SocketAddr,
+        /// Allow a non-loopback address although the API has no TLS yet (token and
+        /// personal data then cross the network unencrypted; a warning is printed).
+        #[arg(long)]
+        insecure_bind: bool,
     },
 }
 
@@ -244,6 +248,10 @@ pub enum RecordsCmd {
         /// Staff only: show names, ID and phone numbers in full.
         #[arg(long)]
         reveal: bool,
+        /// Only records whose personal fields hold this phone or ID number (found by its
+        /// keyed hash: the store keeps no number in clear).
+        #[arg(long, value_name = "PHONE_OR_ID")]
+        number: Option<String>,
     },
     /// Show one record by id, receipt or case number.
     Show {
@@ -256,8 +264,13 @@ pub enum RecordsCmd {
         #[arg(long)]
         reveal: bool,
     },
-    /// Check the evidence chain and name the first altered entry.
-    Verify,
+    /// Check the evidence chain against its signed anchor and name the first altered or
+    /// missing entry.
+    Verify {
+        /// Also check a receipt a resident holds: its number and the check code printed on it.
+        #[arg(long, num_args = 2, value_names = ["NUMBER", "CODE"])]
+        receipt: Option<Vec<String>>,
+    },
 }
 
 fn main() -> ExitCode {

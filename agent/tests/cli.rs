@@ -320,7 +320,7 @@ fn staff_api_shows_alerts_masked_needs_the_token_and_records_status_changes() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("XIAOAN_STAFF_TOKEN"), "{}", stderr(&o));
 
-    let token = "test-token-0123456789abcdef";
+    let token = "hV3k9Qz1Lr8Xw2Pn5Tb7Yc0Md4Fg6Js+";
     let mut server = Command::new(env!("CARGO_BIN_EXE_xiaoan"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .env("XIAOAN_HOME", d.path())
@@ -463,6 +463,35 @@ fn staff_api_shows_alerts_masked_needs_the_token_and_records_status_changes() {
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+}
+
+/// `xiaoan serve` refuses a weak token (16 identical characters were accepted) and a
+/// non-loopback address without `--insecure-bind`, saying what to do instead.
+#[test]
+fn serve_refuses_weak_tokens_and_exposed_addresses() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_xiaoan"))
+            .args(args)
+            .env("XIAOAN_HOME", d.path())
+            .env("XIAOAN_STAFF_TOKEN", token)
+            .current_dir(d.path())
+            .output()
+            .unwrap()
+    };
+    let o = run(&["serve", "--addr", "127.0.0.1:0"], "aaaaaaaaaaaaaaaa");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("too weak") && stderr(&o).contains("head -c 24 /dev/urandom | base64"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &["serve", "--addr", "0.0.0.0:0"],
+        "hV3k9Qz1Lr8Xw2Pn5Tb7Yc0Md4Fg6Js+",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--insecure-bind"), "{}", stderr(&o));
 }
 
 #[test]
@@ -632,4 +661,188 @@ fn a_chat_line_past_the_cap_is_named_and_skipped() {
         .collect();
     assert_eq!(turns.len(), 1, "only the short line is a turn: {turns:?}");
     assert_eq!(turns[0]["user"], "社保卡怎么办");
+}
+
+/// The issue's reproduction: one run against a read-only records file left read-only
+/// `-wal`/`-shm` files, and every later start failed ("schema migration 1 failed: attempt
+/// to write a readonly database") until someone deleted them. File modes bind only a
+/// non-root user, so as root the commands run as `nobody` (through `setpriv`).
+#[test]
+fn a_run_against_a_read_only_store_does_not_break_later_starts() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if root && Command::new("setpriv").arg("--version").output().is_err() {
+        println!("SKIP: running as root without setpriv to drop to another user");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let db = home.join("records").join("xiaoan.db");
+    {
+        use xiaoan_agent::store::{EventKind, NewEvent, Store};
+        let store = Store::open(&db).unwrap();
+        store
+            .record_event(&NewEvent {
+                kind: EventKind::Handoff,
+                summary: "要找工作人员".into(),
+                transcript: Vec::new(),
+                wait_at: None,
+                needs: None,
+                session_id: "s".into(),
+            })
+            .unwrap();
+    }
+    let run = |args: &[&str]| {
+        let mut c = if root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_xiaoan"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_xiaoan"))
+        };
+        c.args(args)
+            .env("XIAOAN_HOME", &home)
+            .env("HOME", &home)
+            .env_remove("RUST_BACKTRACE")
+            .current_dir(&home)
+            .output()
+            .unwrap()
+    };
+    if root {
+        for p in [d.path(), home.as_path(), db.parent().unwrap()] {
+            std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+        }
+        // the database, its device key and anchor
+        for f in std::fs::read_dir(db.parent().unwrap()).unwrap() {
+            std::os::unix::fs::chown(f.unwrap().path(), Some(65534), Some(65534)).unwrap();
+        }
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let o = run(&["records", "list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // a reveal writes its audit entry: the store must take writes again
+    let o = run(&["records", "list", "--reveal"]);
+    assert_eq!(o.status.code(), Some(0), "later start: {}", stderr(&o));
+    let o = run(&["records", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("intact"));
+}
+
+/// The issue's probe: cut the newest entries (and their records) and reset `chain_head`;
+/// before the anchor `records verify` said "intact". Now it names the deletion, and a
+/// receipt's check code is checked against the chain.
+#[test]
+fn records_verify_reports_deleted_entries_and_checks_receipt_codes() {
+    use xiaoan_agent::store::{EventKind, NewEvent, Store};
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("records").join("xiaoan.db");
+    let receipts: Vec<_> = {
+        let store = Store::open(&db).unwrap();
+        (0..5)
+            .map(|i| {
+                store
+                    .record_event(&NewEvent {
+                        kind: EventKind::Emergency,
+                        summary: "老人摔倒".into(),
+                        // the first caller left a phone number
+                        transcript: (i == 0)
+                            .then(|| xiaoan_agent::store::Turn {
+                                who: "resident".into(),
+                                text: "我电话13812345678".into(),
+                            })
+                            .into_iter()
+                            .collect(),
+                        wait_at: None,
+                        needs: None,
+                        session_id: "s".into(),
+                    })
+                    .unwrap()
+            })
+            .collect()
+    };
+    let out = |o: &Output| String::from_utf8_lossy(&o.stdout).to_string();
+    let first = &receipts[0];
+    let code = first.check_code.clone().unwrap();
+    let o = xiaoan(
+        d.path(),
+        &["records", "verify", "--receipt", &first.number, &code],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), stderr(&o));
+    assert!(out(&o).contains("matches"), "{}", out(&o));
+    assert!(
+        out(&o).contains("evidence chain intact: 5 entries"),
+        "{}",
+        out(&o)
+    );
+    // found by that number although the store keeps it only sealed and as a keyed hash
+    let o = xiaoan(d.path(), &["records", "list", "--number", "138 1234 5678"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        out(&o).contains(&first.number) && out(&o).lines().count() == 1,
+        "{}",
+        out(&o)
+    );
+    let o = xiaoan(
+        d.path(),
+        &["records", "verify", "--receipt", &first.number, "000000"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("does NOT match"), "{}", out(&o));
+
+    // delete the newest two entries and their records, and reset the head
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "DELETE FROM events WHERE number IN (SELECT record_number FROM evidence WHERE seq > 3);
+             DELETE FROM evidence WHERE seq > 3;
+             UPDATE chain_head SET seq = 3, hash = (SELECT hash FROM evidence WHERE seq = 3);",
+        )
+        .unwrap();
+    }
+    let o = xiaoan(d.path(), &["records", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("entries 4 to 5 were deleted") && out(&o).contains("BROKEN"),
+        "{}",
+        out(&o)
+    );
+    let last = &receipts[4];
+    let o = xiaoan(
+        d.path(),
+        &[
+            "records",
+            "verify",
+            "--receipt",
+            &last.number,
+            last.check_code.as_deref().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out(&o).contains("no such record in the evidence chain"),
+        "{}",
+        out(&o)
+    );
+
+    // wiping everything is no longer "intact: 0 entries"
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "DELETE FROM events; DELETE FROM evidence; UPDATE chain_head SET seq = 0, hash = '';",
+        )
+        .unwrap();
+    }
+    let o = xiaoan(d.path(), &["records", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("entries 1 to 5 were deleted"),
+        "{}",
+        out(&o)
+    );
 }

@@ -66,17 +66,27 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Bench { what } => bench::bench(&s, what),
         Command::Eval(args) => eval::eval(&s, args),
         Command::Records { action } => records::records(&s, action),
-        Command::Serve { addr } => serve(&s, addr),
+        Command::Serve {
+            addr,
+            insecure_bind,
+        } => serve(&s, addr, insecure_bind),
     }
 }
 
-fn serve(s: &Settings, addr: std::net::SocketAddr) -> Result<ExitCode> {
+fn serve(s: &Settings, addr: std::net::SocketAddr, insecure_bind: bool) -> Result<ExitCode> {
+    // refuse an exposed address before asking for the token
+    xiaoan_agent::staff::check_bind(addr, insecure_bind).map_err(|e| anyhow::anyhow!(e))?;
     let token = xiaoan_agent::staff::token_from_env().map_err(|e| anyhow::anyhow!(e))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(xiaoan_agent::staff::serve(addr, &s.store_path, token))?;
+    rt.block_on(xiaoan_agent::staff::serve(
+        addr,
+        &s.store_path,
+        token,
+        insecure_bind,
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

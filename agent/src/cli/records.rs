@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use xiaoan_agent::config::Settings;
-use xiaoan_agent::store::{RecordKind, Store, VerifyReport};
+use xiaoan_agent::store::{RecordKind, Store, StoreError, VerifyReport};
 
 use crate::RecordsCmd;
 
@@ -17,12 +17,16 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::open(&s.store_path)?;
+    if let Err(reason) = store.health() {
+        eprintln!("xiaoan: WARNING: the records store is not healthy: {reason}");
+    }
     match action {
         RecordsCmd::List {
             kind,
             limit,
             json,
             reveal,
+            number,
         } => {
             let kind = match kind.as_deref() {
                 None => None,
@@ -30,7 +34,15 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
                     anyhow::anyhow!("unknown record kind \"{k}\" (filing, case, event, appointment, feedback, draft, queue)")
                 })?),
             };
-            let rows = store.list(kind, limit, reveal)?;
+            let rows = match number.as_deref() {
+                Some(n) => {
+                    let mut rows = store.find_by_personal_number(n, reveal)?;
+                    rows.retain(|r| kind.is_none_or(|k| r.kind == k));
+                    rows.truncate(limit);
+                    rows
+                }
+                None => store.list(kind, limit, reveal)?,
+            };
             if reveal {
                 for r in &rows {
                     store.note_access(&r.number, &reveal_detail("records list"))?;
@@ -80,12 +92,20 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
-        RecordsCmd::Verify => {
+        RecordsCmd::Verify { receipt } => {
+            let receipt_ok = match receipt.as_deref() {
+                Some([number, code]) => {
+                    let (ok, line) = receipt_line(&store, number, code)?;
+                    println!("{line}");
+                    ok
+                }
+                _ => true,
+            };
             let r = store.verify()?;
             for line in verify_lines(&r) {
                 println!("{line}");
             }
-            Ok(if r.ok {
+            Ok(if r.ok && receipt_ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -101,6 +121,25 @@ fn reveal_detail(how: &str) -> String {
         Ok(u) if !u.trim().is_empty() => format!("staff CLI reveal ({how}) by {}", u.trim()),
         _ => format!("staff CLI reveal ({how})"),
     }
+}
+
+/// Check a receipt's code against the chain: (fits, the line to print).
+fn receipt_line(store: &Store, number: &str, code: &str) -> Result<(bool, String)> {
+    Ok(match store.check_receipt(number, code) {
+        Ok(true) => (
+            true,
+            format!("receipt {number}: check code {code} matches the evidence chain"),
+        ),
+        Ok(false) => (
+            false,
+            format!("receipt {number}: check code {code} does NOT match the evidence chain (the record was rewritten, or the code was misread)"),
+        ),
+        Err(StoreError::NotFound(_)) => (
+            false,
+            format!("receipt {number}: no such record in the evidence chain: it was deleted, or the number was misread"),
+        ),
+        Err(e) => return Err(e.into()),
+    })
 }
 
 /// What `records verify` prints: the first problem (by entry number), then every other

@@ -185,6 +185,8 @@ pub struct AppointmentReceipt {
     pub service_id: String,
     /// Slot start.
     pub start: NaiveDateTime,
+    /// Check code for the receipt ([`Store::check_receipt`]); None without a device key.
+    pub check_code: Option<String>,
 }
 
 /// Why a booking or move was refused.
@@ -335,17 +337,20 @@ impl Store {
         tx.execute(
             "INSERT INTO appointments (number, service_id, slot_start, contact, status, created_at, updated_at, session_id)
              VALUES (?1, ?2, ?3, ?4, 'booked', ?5, ?5, ?6)",
-            params![number, a.service_id, a.start.format(TS).to_string(), serde_json::to_string(&a.contact)?, now, a.session_id],
+            params![number, a.service_id, a.start.format(TS).to_string(), self.sealed(&tx, &number, serde_json::to_string(&a.contact)?)?, now, a.session_id],
         )?;
         chain::append(
             &tx,
+            self.sealer.as_ref(),
             "created",
             RecordKind::Appointment,
             &number,
             &a.service_id,
         )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(Booking::Booked(AppointmentReceipt {
+            check_code: self.check_code(&number).ok().flatten(),
             number,
             service_id: a.service_id.clone(),
             start: a.start,
@@ -384,13 +389,16 @@ impl Store {
         )?;
         chain::append(
             &tx,
+            self.sealer.as_ref(),
             "moved",
             RecordKind::Appointment,
             number,
             &format!("{old} -> {new}"),
         )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(Booking::Booked(AppointmentReceipt {
+            check_code: self.check_code(number).ok().flatten(),
             number: number.to_string(),
             service_id: service,
             start: new_start,
@@ -427,12 +435,14 @@ impl Store {
         }
         chain::append(
             &tx,
+            self.sealer.as_ref(),
             "status",
             RecordKind::Appointment,
             number,
             "booked -> cancelled",
         )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(true)
     }
 }

@@ -6,6 +6,12 @@
 //! JSON has keys sorted and no white space. `payload_sha256` is the SHA-256 of the canonical
 //! JSON snapshot of the record row right after the change, so altering a record row
 //! afterwards is noticed as well as altering or deleting log entries.
+//!
+//! Staff notes are not chained in clear: the entry's detail holds `note sha256:<hex>`
+//! (after the status move, if any: `open -> closed; note sha256:<hex>`) and the text sits in
+//! the `notes` table by entry number. Views show the note in place of its hash, masked
+//! unless revealed, with the chained text in `chained_detail`; verify checks each note
+//! against its hash.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +22,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::Result;
+use super::seal::{personal_columns, Sealer};
 use super::RecordKind;
 
 /// `prev_hash` of the first entry.
@@ -34,8 +41,13 @@ pub struct EvidenceEntry {
     pub record_kind: String,
     /// The record's number.
     pub record_number: String,
-    /// A short note (old → new status, form id…).
+    /// A short note (old → new status, form id…). In views, a staff note appears here in
+    /// place of its hash (masked unless revealed).
     pub detail: String,
+    /// The detail as chained, when the view shows something else (a note's hash): what
+    /// [`entry_hash`] covers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chained_detail: Option<String>,
     /// SHA-256 of the record's canonical snapshot after the change.
     pub payload_sha256: String,
     /// Hash of the previous entry ([`GENESIS`] for the first).
@@ -58,6 +70,13 @@ pub enum ProblemKind {
     RecordMissing,
     /// A record exists that no entry logs.
     RecordUnlogged,
+    /// A staff note no longer matches the hash its entry chained, or is gone.
+    NoteAltered,
+    /// The anchor outside the database is missing or not signed by the device key, so
+    /// deletions cannot be checked.
+    AnchorBroken,
+    /// Entries after the last signed anchor: written without the device key.
+    Unanchored,
 }
 
 /// One problem found by [`super::Store::verify`].
@@ -146,8 +165,13 @@ pub(crate) fn entry_hash(e: &EvidenceEntry) -> String {
 }
 
 /// The row of `kind` numbered `number` as a JSON object of its columns (raw text for JSON
-/// columns), or None.
-pub(crate) fn snapshot(conn: &Connection, kind: RecordKind, number: &str) -> Result<Option<Value>> {
+/// columns, personal columns opened with `sealer`), or None.
+pub(crate) fn snapshot(
+    conn: &Connection,
+    sealer: Option<&Sealer>,
+    kind: RecordKind,
+    number: &str,
+) -> Result<Option<Value>> {
     let sql = format!("SELECT * FROM {} WHERE number = ?1", kind.table());
     let mut stmt = conn.prepare_cached(&sql)?;
     let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
@@ -167,7 +191,21 @@ pub(crate) fn snapshot(conn: &Connection, kind: RecordKind, number: &str) -> Res
             Ok(Value::Object(map))
         })
         .optional()?;
-    Ok(row)
+    let Some(mut row) = row else {
+        return Ok(None);
+    };
+    // personal fields as the resident gave them: hashes and views see the plain content;
+    // a field that does not open stays as stored (verify then reports the record altered)
+    if let (Some(sealer), Value::Object(map)) = (sealer, &mut row) {
+        for col in personal_columns(kind) {
+            if let Some(Value::String(stored)) = map.get(*col) {
+                if let Ok(plain) = sealer.open(stored) {
+                    map.insert((*col).to_string(), Value::String(plain));
+                }
+            }
+        }
+    }
+    Ok(Some(row))
 }
 
 fn snapshot_hash(v: &Value) -> String {
@@ -178,12 +216,13 @@ fn snapshot_hash(v: &Value) -> String {
 /// changed the record.
 pub(crate) fn append(
     conn: &Connection,
+    sealer: Option<&Sealer>,
     action: &str,
     kind: RecordKind,
     number: &str,
     detail: &str,
 ) -> Result<EvidenceEntry> {
-    let snap = snapshot(conn, kind, number)?
+    let snap = snapshot(conn, sealer, kind, number)?
         .ok_or_else(|| super::StoreError::NotFound(number.to_string()))?;
     let (head_seq, head_hash): (i64, String) =
         conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
@@ -196,6 +235,7 @@ pub(crate) fn append(
         record_kind: kind.as_str().to_string(),
         record_number: number.to_string(),
         detail: detail.to_string(),
+        chained_detail: None,
         payload_sha256: snapshot_hash(&snap),
         prev_hash: if head_seq == 0 {
             GENESIS.to_string()
@@ -217,6 +257,62 @@ pub(crate) fn append(
     Ok(e)
 }
 
+/// What a noted entry chains in place of the note.
+const NOTE_MARK: &str = "note sha256:";
+
+/// Append an entry whose detail is `prefix` plus, when `note` is not empty, the note's
+/// SHA-256; the note text goes to the `notes` table under the entry's number.
+pub(crate) fn append_noted(
+    conn: &Connection,
+    sealer: Option<&Sealer>,
+    action: &str,
+    kind: RecordKind,
+    number: &str,
+    prefix: &str,
+    note: &str,
+) -> Result<EvidenceEntry> {
+    let note = note.trim();
+    if note.is_empty() {
+        return append(conn, sealer, action, kind, number, prefix);
+    }
+    let sep = if prefix.is_empty() { "" } else { "; " };
+    let detail = format!("{prefix}{sep}{NOTE_MARK}{}", sha256_hex(note.as_bytes()));
+    let e = append(conn, sealer, action, kind, number, &detail)?;
+    conn.execute(
+        "INSERT INTO notes (seq, record_number, note) VALUES (?1, ?2, ?3)",
+        params![e.seq, number, note],
+    )?;
+    Ok(e)
+}
+
+/// The note hash a chained detail carries, with the text before it.
+fn note_hash(detail: &str) -> Option<(&str, &str)> {
+    let at = detail.rfind(NOTE_MARK)?;
+    let hash = &detail[at + NOTE_MARK.len()..];
+    let prefix = detail[..at].trim_end_matches("; ");
+    Some((prefix, hash))
+}
+
+/// The detail as staff read it: the note in place of its hash (masked unless `reveal`);
+/// notes written before notes were kept apart are masked too.
+fn shown_detail(e: &EvidenceEntry, note: Option<&str>, reveal: bool) -> String {
+    let show = |t: &str| {
+        if reveal {
+            t.to_string()
+        } else {
+            super::mask::text(t)
+        }
+    };
+    match (note_hash(&e.detail), note) {
+        (Some(("", _)), Some(n)) => show(n),
+        (Some((prefix, _)), Some(n)) => format!("{prefix}: {}", show(n)),
+        (Some(("", _)), None) => "(note removed)".to_string(),
+        (Some((prefix, _)), None) => format!("{prefix}: (note removed)"),
+        (None, _) if e.action == "note" || e.action == "status" => show(&e.detail),
+        (None, _) => e.detail.clone(),
+    }
+}
+
 fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceEntry> {
     Ok(EvidenceEntry {
         seq: r.get(0)?,
@@ -225,6 +321,7 @@ fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceEntry> {
         record_kind: r.get(3)?,
         record_number: r.get(4)?,
         detail: r.get(5)?,
+        chained_detail: None,
         payload_sha256: r.get(6)?,
         prev_hash: r.get(7)?,
         hash: r.get(8)?,
@@ -234,20 +331,30 @@ fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceEntry> {
 const ENTRY_COLUMNS: &str =
     "seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash";
 
-/// The entries about one record, oldest first.
-pub(crate) fn history(conn: &Connection, number: &str) -> Result<Vec<EvidenceEntry>> {
+/// The entries about one record, oldest first, staff notes shown in place of their hashes
+/// (masked unless `reveal`).
+pub(crate) fn history(conn: &Connection, number: &str, reveal: bool) -> Result<Vec<EvidenceEntry>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ENTRY_COLUMNS} FROM evidence WHERE record_number = ?1 ORDER BY seq"
     ))?;
     let rows = stmt.query_map(params![number], read_entry)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    let mut entries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut notes = conn.prepare_cached("SELECT note FROM notes WHERE seq = ?1")?;
+    for e in &mut entries {
+        let note: Option<String> = notes.query_row(params![e.seq], |r| r.get(0)).optional()?;
+        let shown = shown_detail(e, note.as_deref(), reveal);
+        if shown != e.detail {
+            e.chained_detail = Some(std::mem::replace(&mut e.detail, shown));
+        }
+    }
+    Ok(entries)
 }
 
 const MAX_PROBLEMS: usize = 100;
 
 /// Check the whole chain and every record against it. Reads in one transaction-free pass;
 /// the caller wraps it in a read transaction for a consistent view.
-pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
+pub(crate) fn verify(conn: &Connection, sealer: Option<&Sealer>) -> Result<VerifyReport> {
     let mut problems: Vec<Problem> = Vec::new();
     let push = |p: Problem, problems: &mut Vec<Problem>| {
         if problems.len() < MAX_PROBLEMS {
@@ -348,6 +455,42 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
         );
     }
 
+    // Each kept note against the hash its entry chained; a chained note with no text kept.
+    {
+        let mut stmt = conn.prepare(
+            "SELECT e.seq, e.record_number, e.detail, n.note FROM evidence e LEFT JOIN notes n ON n.seq = e.seq
+             WHERE e.detail LIKE '%note sha256:%' ORDER BY e.seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (seq, number, detail, note) = row?;
+            let Some((_, hash)) = note_hash(&detail) else {
+                continue;
+            };
+            let message = match note {
+                Some(n) if sha256_hex(n.as_bytes()) == hash => continue,
+                Some(_) => format!("the note of entry {seq} ({number}) was altered"),
+                None => format!("the note of entry {seq} ({number}) is gone"),
+            };
+            push(
+                Problem {
+                    kind: ProblemKind::NoteAltered,
+                    seq: Some(seq),
+                    record_number: Some(number),
+                    message,
+                },
+                &mut problems,
+            );
+        }
+    }
+
     let mut records = 0u64;
     for kind in RecordKind::ALL {
         let numbers: Vec<String> = {
@@ -358,7 +501,7 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
         };
         for number in numbers {
             records += 1;
-            let Some(snap) = snapshot(conn, kind, &number)? else {
+            let Some(snap) = snapshot(conn, sealer, kind, &number)? else {
                 continue;
             };
             match latest.remove(&number) {

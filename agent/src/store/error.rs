@@ -66,12 +66,36 @@ pub enum StoreError {
         /// Where it may go instead, or that it is final.
         allowed: String,
     },
+    /// Another writer held the records file's write lock for longer than the store's busy
+    /// timeout ([`super::WRITE_BUSY_TIMEOUT`] unless changed with
+    /// [`super::Store::set_busy_timeout`]). Nothing was written; the call may be retried.
+    /// The conversation must not wait on this: speak first, retry in the background.
+    #[error("the records file is busy (another writer held it for {waited_ms} ms): nothing was written, try again")]
+    Busy {
+        /// How long the call waited for the lock.
+        waited_ms: u64,
+    },
     /// The input to a store call is inconsistent (empty form id, bad slot config…).
     #[error("invalid record input: {0}")]
     Invalid(String),
     /// The mediator slot was taken by another case in the meantime.
     #[error("the mediator slot {0} is already taken")]
     SlotTaken(String),
+}
+
+impl StoreError {
+    /// True when the call failed only because another writer held the lock (or the file
+    /// is locked): retrying later may succeed, and nothing was written.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Busy { .. } => true,
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Result type of the store.

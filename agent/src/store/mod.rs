@@ -12,6 +12,17 @@
 //! digits. Mediation cases are shown with a `TJ` prefix (`TJ2611290017`); lookups accept
 //! the number with or without it.
 //!
+//! Failing loudly, never stalling: a write waits at most [`WRITE_BUSY_TIMEOUT`] for another
+//! writer's lock (adjustable with [`Store::set_busy_timeout`]), then fails with
+//! [`StoreError::Busy`] having written nothing ([`StoreError::is_busy`]; the caller
+//! speaks first and retries in the background). Opening takes no write lock when the
+//! schema is current, repairs `-wal`/`-shm` files a read-only run left read-only, and
+//! [`Store::health`] says why a store cannot keep records (read-only, gone).
+//!
+//! Evidence outside the database: after each write the chain head is signed with a device
+//! key and appended to an anchor file beside the database, and receipts carry a check
+//! code ([`Store::check_receipt`]); see `anchor.rs`. Staff notes are chained as hashes.
+//!
 //! ```no_run
 //! use xiaoan_agent::store::{Store, RecordKind};
 //! let store = Store::open(std::path::Path::new("/tmp/records.db")).unwrap();
@@ -21,10 +32,12 @@
 //! assert!(store.verify().unwrap().ok);
 //! ```
 
+mod anchor;
 mod appointments;
 mod chain;
 pub mod error;
 pub mod mask;
+mod seal;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -36,6 +49,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use anchor::{anchor_path, key_path, CHECK_CODE_LEN};
 pub use appointments::{
     spoken_time, AppointmentConfig, AppointmentReceipt, Booking, NewAppointment, Refusal,
     RefusalReason, SlotSpec,
@@ -44,18 +58,34 @@ pub use chain::{EvidenceEntry, Problem, ProblemKind, VerifyReport, GENESIS};
 /// The store's error type under the name the rest of the crate uses.
 pub use error::StoreError as Error;
 pub use error::{Result, StoreError};
+pub use seal::field_key_path;
 
 use crate::forms::{FieldKind, Form, MediatorOffer};
 
 /// Schema migrations, applied in order; the version is kept in `PRAGMA user_version`.
-const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
-    "0001_records.sql",
-    include_str!("../../migrations/0001_records.sql"),
-)];
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "0001_records.sql",
+        include_str!("../../migrations/0001_records.sql"),
+    ),
+    (
+        2,
+        "0002_notes.sql",
+        include_str!("../../migrations/0002_notes.sql"),
+    ),
+    (
+        3,
+        "0003_lookup.sql",
+        include_str!("../../migrations/0003_lookup.sql"),
+    ),
+];
 
-/// How long a writer waits for another writer before giving up.
-const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+/// How long a write waits for another writer's lock before failing with
+/// [`StoreError::Busy`]. Short on purpose: a caller in a conversation must never be held
+/// silent by the database (our own transactions last milliseconds; a lock held longer is
+/// a stuck or foreign writer). Change it per store with [`Store::set_busy_timeout`].
+pub const WRITE_BUSY_TIMEOUT: StdDuration = StdDuration::from_millis(1500);
 
 /// The centre promises a follow-up call this long after a mediation case is opened.
 pub const FOLLOW_UP_HOURS: i64 = 48;
@@ -268,6 +298,8 @@ pub struct FilingReceipt {
     pub materials_owed: Vec<OwedMaterial>,
     /// When it was filed (UTC).
     pub created_at: DateTime<Utc>,
+    /// Check code for the receipt ([`Store::check_receipt`]); None without a device key.
+    pub check_code: Option<String>,
 }
 
 /// A mediation case to open.
@@ -306,6 +338,8 @@ pub struct CaseReceipt {
     pub follow_up_due: DateTime<Utc>,
     /// The mediator slot held, if any.
     pub slot: Option<MediatorOffer>,
+    /// Check code for the receipt ([`Store::check_receipt`]); None without a device key.
+    pub check_code: Option<String>,
 }
 
 /// Emergency or handoff.
@@ -351,6 +385,8 @@ pub struct EventReceipt {
     pub number: String,
     /// When (UTC).
     pub created_at: DateTime<Utc>,
+    /// Check code for the receipt ([`Store::check_receipt`]); None without a device key.
+    pub check_code: Option<String>,
 }
 
 /// Feedback kinds.
@@ -470,6 +506,13 @@ pub struct RecordDetail {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    busy_timeout: StdDuration,
+    /// The device key that signs the chain head after each write (None: a read-only store
+    /// without its key file).
+    anchor: Option<anchor::Anchor>,
+    /// The key that seals personal fields (None: a read-only store without its key file;
+    /// rows are then written and read as they are).
+    sealer: Option<seal::Sealer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -549,25 +592,261 @@ impl Store {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                 .map_err(io_err(path))?;
         }
+        repair_side_files(path);
         let mut conn = Connection::open(path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.busy_timeout(WRITE_BUSY_TIMEOUT)?;
+        // Reading the mode takes no lock; switching it (a new file) does.
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Invalid(format!(
-                "could not switch the records file to WAL (got {mode})"
-            )));
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Invalid(format!(
+                    "could not switch the records file to WAL (got {mode})"
+                )));
+            }
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         migrate(&mut conn)?;
+        let writable = !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true);
+        let anchor = match anchor::Anchor::load(path)? {
+            Some(a) => Some(a),
+            None if writable => {
+                let (count, head) = chain_head(&conn)?;
+                Some(anchor::Anchor::create(path, count, &head)?)
+            }
+            None => None,
+        };
+        anchor::tighten(path);
+        let sealer = seal::Sealer::load(path, writable)?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+            busy_timeout: WRITE_BUSY_TIMEOUT,
+            anchor,
+            sealer,
+        };
+        if writable {
+            store.catch_up_anchor()?;
+            store.seal_plain_rows()?;
+        }
+        Ok(store)
+    }
+
+    /// Sign the head of a chain one entry past its last anchor: a write that stopped
+    /// between its commit and its anchor (SIGKILL, power loss). Anything longer is left for
+    /// verify to report.
+    fn catch_up_anchor(&self) -> Result<()> {
+        let Some(a) = &self.anchor else {
+            return Ok(());
+        };
+        let (count, head) = chain_head(&self.conn)?;
+        let Some(last) = a.last_line() else {
+            return Ok(());
+        };
+        if count != last.count + 1 {
+            return Ok(());
+        }
+        let linked: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT prev_hash FROM evidence WHERE seq = ?1",
+                params![count],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let anchored_hash_ok = last.count == 0 || linked.as_deref() == Some(last.head.as_str());
+        if anchored_hash_ok {
+            a.publish(count, &head)?;
+        }
+        Ok(())
+    }
+
+    /// Seal personal fields still stored in clear (a store from before sealing). Looks
+    /// first, read-only, and takes the write lock only when there is something to seal.
+    /// The chain is unaffected: its record hashes are over the opened content.
+    fn seal_plain_rows(&self) -> Result<()> {
+        if self.sealer.is_none() {
+            return Ok(());
+        }
+        let plain = |conn: &Connection,
+                     kind: RecordKind,
+                     col: &str|
+         -> Result<Vec<(i64, String, String)>> {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT id, number, {col} FROM {} WHERE {col} IS NOT NULL AND substr({col}, 1, 5) != 'enc1:'",
+                kind.table()
+            ))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        };
+        let mut any = false;
+        for kind in RecordKind::ALL {
+            for col in seal::personal_columns(kind) {
+                any |= !plain(&self.conn, kind, col)?.is_empty();
+            }
+        }
+        if !any {
+            return Ok(());
+        }
+        let tx = self.write_tx()?;
+        for kind in RecordKind::ALL {
+            for col in seal::personal_columns(kind) {
+                for (id, number, value) in plain(&tx, kind, col)? {
+                    tx.execute(
+                        &format!("UPDATE {} SET {col} = ?1 WHERE id = ?2", kind.table()),
+                        params![self.sealed(&tx, &number, value)?, id],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Seal a personal field of record `number` for writing (as is without a field
+    /// key), keeping a lookup tag for each phone or ID number in it.
+    pub(crate) fn sealed(&self, conn: &Connection, number: &str, plain: String) -> Result<String> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(plain);
+        };
+        for n in seal::numbers_in(&plain) {
+            conn.execute(
+                "INSERT INTO lookup (tag, number) VALUES (?1, ?2)",
+                params![sealer.tag(&n), number],
+            )?;
+        }
+        sealer.seal(&plain)
+    }
+
+    /// Records whose personal fields hold this phone or ID number (found by its keyed
+    /// hash; the number itself is not stored in clear), newest first, masked unless
+    /// `reveal`.
+    pub fn find_by_personal_number(
+        &self,
+        personal: &str,
+        reveal: bool,
+    ) -> Result<Vec<RecordSummary>> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(Vec::new());
+        };
+        let numbers: Vec<String> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT DISTINCT number FROM lookup WHERE tag = ?1 ORDER BY number DESC",
+            )?;
+            let rows = stmt.query_map(params![sealer.tag(personal)], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut out = Vec::new();
+        for n in numbers {
+            if let Some(kind) = self.kind_of(&n)? {
+                if let Some(snap) = chain::snapshot(&self.conn, Some(sealer), kind, &n)? {
+                    out.push(summarise(kind, &snap, reveal));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Publish the chain head to the anchor file after a commit. The write itself has
+    /// succeeded, so a failure here is reported on stderr (counts and hashes only) and by
+    /// verify, not returned.
+    fn anchor_head(&self) {
+        let Some(a) = &self.anchor else {
+            return;
+        };
+        let res = chain_head(&self.conn).and_then(|(count, head)| a.publish(count, &head));
+        if let Err(e) = res {
+            eprintln!("xiaoan: could not anchor the evidence chain: {e}");
+        }
+    }
+
+    /// The check code printed on the receipt of record `number` (see
+    /// [`CHECK_CODE_LEN`]): None when the store has no device key.
+    pub fn check_code(&self, number: &str) -> Result<Option<String>> {
+        let number = normalise_number(number);
+        let Some(a) = &self.anchor else {
+            return Ok(None);
+        };
+        let hash = self.created_hash(&number)?;
+        Ok(Some(a.check_code(&number, &hash)))
+    }
+
+    /// Whether `code` is the check code of the receipt for record `number`, as the chain
+    /// and the device key have it now. [`StoreError::NotFound`] when the chain has no
+    /// `created` entry for the number (a deleted record).
+    pub fn check_receipt(&self, number: &str, code: &str) -> Result<bool> {
+        let number = normalise_number(number);
+        let hash = self.created_hash(&number)?;
+        let a = self.anchor.as_ref().ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "no device key at {}: receipts cannot be checked",
+                anchor::key_path(&self.path).display()
+            ))
+        })?;
+        Ok(a.check_receipt(&number, &hash, code))
+    }
+
+    fn created_hash(&self, number: &str) -> Result<String> {
+        self.conn
+            .query_row(
+                "SELECT hash FROM evidence WHERE record_number = ?1 AND action = 'created' ORDER BY seq LIMIT 1",
+                params![number],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(number.to_string()))
+    }
+
+    /// How long writes wait for another writer's lock before [`StoreError::Busy`]
+    /// (default [`WRITE_BUSY_TIMEOUT`]). The conversation may set it shorter and retry in
+    /// the background; reads never wait on writers (WAL).
+    pub fn set_busy_timeout(&mut self, wait: StdDuration) -> Result<()> {
+        self.conn.busy_timeout(wait)?;
+        self.busy_timeout = wait;
+        Ok(())
+    }
+
+    /// The store opened read-only, as happens when its file cannot be written (tests run
+    /// as root, for whom file modes do not make a file read-only).
+    #[cfg(test)]
+    pub(crate) fn open_read_only(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            busy_timeout: WRITE_BUSY_TIMEOUT,
+            anchor: anchor::Anchor::load(path)?,
+            sealer: seal::Sealer::load(path, false)?,
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the store can keep records: `Err` names the reason for staff (opened
+    /// read-only, the file gone or unreadable). `/api/health` and the agent's start-up
+    /// report it; a store that fails this still serves reads where it can.
+    pub fn health(&self) -> std::result::Result<(), String> {
+        if self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+            return Err(format!(
+                "the records file {} is read-only: nothing can be recorded (check its permissions and the folder's)",
+                self.path.display()
+            ));
+        }
+        if !self.path.is_file() {
+            return Err(format!(
+                "the records file {} is gone (deleted while open)",
+                self.path.display()
+            ));
+        }
+        self.conn
+            .query_row("SELECT seq FROM chain_head WHERE id = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|_| ())
+            .map_err(|e| format!("the records file cannot be read: {e}"))
     }
 
     /// The schema version in the file.
@@ -577,12 +856,19 @@ impl Store {
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
-    /// Begin a write transaction (BEGIN IMMEDIATE: takes the write lock at once).
+    /// Begin a write transaction (BEGIN IMMEDIATE: takes the write lock at once, waiting at
+    /// most the busy timeout, then [`StoreError::Busy`]).
     fn write_tx(&self) -> Result<Transaction<'_>> {
-        Ok(Transaction::new_unchecked(
-            &self.conn,
-            TransactionBehavior::Immediate,
-        )?)
+        Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(|e| {
+            let e = StoreError::Sqlite(e);
+            if e.is_busy() {
+                StoreError::Busy {
+                    waited_ms: u64::try_from(self.busy_timeout.as_millis()).unwrap_or(u64::MAX),
+                }
+            } else {
+                e
+            }
+        })
     }
 
     /// File a declaration: the filing and its evidence entry in one transaction.
@@ -607,7 +893,7 @@ impl Store {
                 number,
                 f.form_id,
                 f.form_title,
-                serde_json::to_string(&f.fields)?,
+                self.sealed(&tx, &number, serde_json::to_string(&f.fields)?)?,
                 serde_json::to_string(&f.materials_owed)?,
                 f.commitment,
                 status,
@@ -615,9 +901,18 @@ impl Store {
                 f.session_id
             ],
         )?;
-        chain::append(&tx, "created", RecordKind::Filing, &number, &f.form_id)?;
+        chain::append(
+            &tx,
+            self.sealer.as_ref(),
+            "created",
+            RecordKind::Filing,
+            &number,
+            &f.form_id,
+        )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(FilingReceipt {
+            check_code: self.check_code(&number).ok().flatten(),
             number,
             materials_owed: f.materials_owed.clone(),
             created_at: parse_rfc3339(&now),
@@ -632,10 +927,18 @@ impl Store {
         tx.execute(
             "INSERT INTO drafts (number, form_id, fields, reason, status, created_at, updated_at, session_id)
              VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?5, ?6)",
-            params![number, d.form_id, serde_json::to_string(&d.fields)?, d.reason, now, d.session_id],
+            params![number, d.form_id, self.sealed(&tx, &number, serde_json::to_string(&d.fields)?)?, d.reason, now, d.session_id],
         )?;
-        chain::append(&tx, "created", RecordKind::Draft, &number, &d.reason)?;
+        chain::append(
+            &tx,
+            self.sealer.as_ref(),
+            "created",
+            RecordKind::Draft,
+            &number,
+            &d.reason,
+        )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(number)
     }
 
@@ -694,7 +997,7 @@ impl Store {
                 number,
                 c.dispute_kind,
                 c.dispute_name,
-                serde_json::to_string(&c.resident)?,
+                self.sealed(&tx, &number, serde_json::to_string(&c.resident)?)?,
                 c.other_party,
                 c.place,
                 c.what_happened,
@@ -709,9 +1012,18 @@ impl Store {
                 c.session_id
             ],
         )?;
-        chain::append(&tx, "created", RecordKind::Case, &number, &c.dispute_kind)?;
+        chain::append(
+            &tx,
+            self.sealer.as_ref(),
+            "created",
+            RecordKind::Case,
+            &number,
+            &c.dispute_kind,
+        )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(CaseReceipt {
+            check_code: self.check_code(&number).ok().flatten(),
             display_number: format!("{CASE_PREFIX}{number}"),
             number,
             follow_up_due: due,
@@ -732,7 +1044,9 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut out = Vec::new();
         for n in numbers {
-            if let Some(snap) = chain::snapshot(&self.conn, RecordKind::Case, &n)? {
+            if let Some(snap) =
+                chain::snapshot(&self.conn, self.sealer.as_ref(), RecordKind::Case, &n)?
+            {
                 out.push(summarise(RecordKind::Case, &snap, false));
             }
         }
@@ -751,11 +1065,20 @@ impl Store {
         tx.execute(
             "INSERT INTO events (number, event_kind, summary, transcript, wait_at, needs, status, created_at, updated_at, session_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?7, ?8)",
-            params![number, kind, e.summary, serde_json::to_string(&e.transcript)?, e.wait_at, e.needs, now, e.session_id],
+            params![number, kind, e.summary, self.sealed(&tx, &number, serde_json::to_string(&e.transcript)?)?, e.wait_at, e.needs, now, e.session_id],
         )?;
-        chain::append(&tx, "created", RecordKind::Event, &number, kind)?;
+        chain::append(
+            &tx,
+            self.sealer.as_ref(),
+            "created",
+            RecordKind::Event,
+            &number,
+            kind,
+        )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(EventReceipt {
+            check_code: self.check_code(&number).ok().flatten(),
             number,
             created_at: parse_rfc3339(&now),
         })
@@ -779,19 +1102,21 @@ impl Store {
                 f.place,
                 f.service_id,
                 f.rating.map(i64::from),
-                serde_json::to_string(&f.contact)?,
+                self.sealed(&tx, &number, serde_json::to_string(&f.contact)?)?,
                 now,
                 f.session_id
             ],
         )?;
         chain::append(
             &tx,
+            self.sealer.as_ref(),
             "created",
             RecordKind::Feedback,
             &number,
             f.kind.as_str(),
         )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(number)
     }
 
@@ -816,8 +1141,16 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, 'waiting', ?5, ?5, ?6)",
             params![number, service_id, day, ticket, now, session_id],
         )?;
-        chain::append(&tx, "created", RecordKind::Queue, &number, service_id)?;
+        chain::append(
+            &tx,
+            self.sealer.as_ref(),
+            "created",
+            RecordKind::Queue,
+            &number,
+            service_id,
+        )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(QueueTicket {
             number,
             service_id: service_id.to_string(),
@@ -873,7 +1206,8 @@ impl Store {
     }
 
     /// Change a record's status (staff actions, follow-up done, materials received…),
-    /// appending an evidence entry. `note` is kept in the entry.
+    /// appending an evidence entry. The entry chains the SHA-256 of `note`, not the note
+    /// (see [`Store::add_note`]).
     ///
     /// Only the moves of [`RecordKind::next_statuses`] are allowed; any other is
     /// [`StoreError::Transition`] and changes nothing. Setting the status the record
@@ -921,26 +1255,33 @@ impl Store {
             ),
             params![status, now_rfc3339(), number],
         )?;
-        let detail = if note.is_empty() {
-            format!("{old} -> {status}")
-        } else {
-            format!("{old} -> {status}: {note}")
-        };
-        chain::append(&tx, "status", kind, &number, &detail)?;
+        chain::append_noted(
+            &tx,
+            self.sealer.as_ref(),
+            "status",
+            kind,
+            &number,
+            &format!("{old} -> {status}"),
+            note,
+        )?;
         tx.commit()?;
+        self.anchor_head();
         Ok(())
     }
 
     /// Add a note to a record's evidence history without changing its status (where a
     /// resident waits, told after the alert was raised…): an entry with action `note`.
+    /// The chain keeps the note's SHA-256 only; the text is kept beside it and shown
+    /// masked unless revealed (as are notes given with [`Store::set_status`]).
     pub fn add_note(&self, number: &str, note: &str) -> Result<()> {
         let number = normalise_number(number);
         let tx = self.write_tx()?;
         let kind = self
             .kind_of(&number)?
             .ok_or_else(|| StoreError::NotFound(number.clone()))?;
-        chain::append(&tx, "note", kind, &number, note)?;
+        chain::append_noted(&tx, self.sealer.as_ref(), "note", kind, &number, "", note)?;
         tx.commit()?;
+        self.anchor_head();
         Ok(())
     }
 
@@ -952,8 +1293,9 @@ impl Store {
         let kind = self
             .kind_of(&number)?
             .ok_or_else(|| StoreError::NotFound(number.clone()))?;
-        chain::append(&tx, "access", kind, &number, detail)?;
+        chain::append(&tx, self.sealer.as_ref(), "access", kind, &number, detail)?;
         tx.commit()?;
+        self.anchor_head();
         Ok(())
     }
 
@@ -982,7 +1324,7 @@ impl Store {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for (number, id) in rows {
-                if let Some(snap) = chain::snapshot(&self.conn, k, &number)? {
+                if let Some(snap) = chain::snapshot(&self.conn, self.sealer.as_ref(), k, &number)? {
                     let s = summarise(k, &snap, reveal);
                     out.push((s.created_at.clone(), id, s));
                 }
@@ -1014,7 +1356,7 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(numbers.len());
         for n in numbers {
-            if let Some(snap) = chain::snapshot(&self.conn, kind, &n)? {
+            if let Some(snap) = chain::snapshot(&self.conn, self.sealer.as_ref(), kind, &n)? {
                 out.push(summarise(kind, &snap, reveal));
             }
         }
@@ -1028,7 +1370,7 @@ impl Store {
         let Some(kind) = self.kind_of(&number)? else {
             return Ok(None);
         };
-        let Some(snap) = chain::snapshot(&self.conn, kind, &number)? else {
+        let Some(snap) = chain::snapshot(&self.conn, self.sealer.as_ref(), kind, &number)? else {
             return Ok(None);
         };
         let summary = summarise(kind, &snap, reveal);
@@ -1055,7 +1397,7 @@ impl Store {
         Ok(Some(RecordDetail {
             summary,
             record,
-            history: chain::history(&self.conn, &number)?,
+            history: chain::history(&self.conn, &number, reveal)?,
         }))
     }
 
@@ -1063,13 +1405,85 @@ impl Store {
     /// missing entry.
     pub fn verify(&self) -> Result<VerifyReport> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
-        let report = chain::verify(&tx)?;
+        let mut report = chain::verify(&tx, self.sealer.as_ref())?;
+        let count: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM evidence", [], |r| {
+            r.get(0)
+        })?;
+        let mut extra = match &self.anchor {
+            None => vec![Problem {
+                kind: ProblemKind::AnchorBroken,
+                seq: None,
+                record_number: None,
+                message: format!(
+                    "no device key at {}: the chain cannot be checked for deleted entries",
+                    anchor::key_path(&self.path).display()
+                ),
+            }],
+            Some(a) => {
+                let (lines, mut problems) = a.read();
+                let mut stmt = tx.prepare("SELECT hash FROM evidence WHERE seq = ?1")?;
+                let mut hash_at = |seq: i64| -> Result<Option<String>> {
+                    Ok(stmt.query_row(params![seq], |r| r.get(0)).optional()?)
+                };
+                problems.extend(anchor::check(&lines, count, &mut hash_at)?);
+                problems
+            }
+        };
         tx.commit()?;
+        // the chain's own "entries missing at the end" (its head was not reset) and the
+        // anchor's say the same thing: keep the chain's
+        let cut = |p: &Problem| p.kind == ProblemKind::EntryMissing && p.seq == Some(count + 1);
+        if report.problems.iter().any(cut) {
+            extra.retain(|p| !cut(p));
+        }
+        report.problems.append(&mut extra);
+        report.problems.truncate(100);
+        report.ok = report.problems.is_empty();
+        report.first_problem = report
+            .problems
+            .iter()
+            .min_by_key(|p| p.seq.unwrap_or(i64::MAX))
+            .cloned();
         Ok(report)
     }
 }
 
-/// Apply pending migrations, each in its own transaction with its version bump.
+/// Make the `-wal` and `-shm` files beside a writable database writable again. A run
+/// against a read-only database leaves them read-only (SQLite gives them the database's
+/// mode), and every later writer then fails with "attempt to write a readonly database".
+/// Their mode is set back to 0600; a `-shm` that cannot be made writable is removed when
+/// the `-wal` is empty (it is only an index of the WAL, rebuilt on open). Best effort:
+/// whatever remains wrong shows in [`Store::health`].
+fn repair_side_files(path: &Path) {
+    if OpenOptions::new().write(true).open(path).is_err() {
+        return; // the database itself is read-only: nothing to repair, health says so
+    }
+    let side = |suffix: &str| {
+        let mut p = path.as_os_str().to_os_string();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    let writable = |p: &Path| OpenOptions::new().write(true).open(p).is_ok();
+    let needs_fix = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o200 == 0) || !writable(p)
+    };
+    for suffix in ["-wal", "-shm"] {
+        let p = side(suffix);
+        if !p.exists() || !needs_fix(&p) {
+            continue;
+        }
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+        if suffix == "-shm" && !writable(&p) {
+            let wal_empty = std::fs::metadata(side("-wal")).map_or(true, |m| m.len() == 0);
+            if wal_empty {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
+}
+
+/// Apply pending migrations, each in its own transaction with its version bump. When the
+/// file is already at the latest version nothing is locked: the version is read first.
 fn migrate(conn: &mut Connection) -> Result<()> {
     migrate_with(conn, MIGRATIONS)
 }
@@ -1080,7 +1494,7 @@ fn migrate_with(conn: &mut Connection, migrations: &[(u32, &'static str, &str)])
     if found > known {
         return Err(StoreError::NewerSchema { found, known });
     }
-    for &(version, name, sql) in migrations {
+    for &(version, name, sql) in migrations.iter().filter(|m| m.0 > found) {
         let wrap = |source| StoreError::Migration {
             version,
             name,
@@ -1102,6 +1516,19 @@ fn migrate_with(conn: &mut Connection, migrations: &[(u32, &'static str, &str)])
         tx.commit().map_err(wrap)?;
     }
     Ok(())
+}
+
+/// The chain head: (entries, hash of the last; [`GENESIS`] when there are none).
+fn chain_head(conn: &Connection) -> Result<(i64, String)> {
+    let (seq, hash): (i64, String) =
+        conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(if seq == 0 {
+        (0, GENESIS.to_string())
+    } else {
+        (seq, hash)
+    })
 }
 
 fn str_of<'a>(snap: &'a Value, key: &str) -> &'a str {

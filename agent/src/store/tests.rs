@@ -223,6 +223,7 @@ fn verify_names_an_entry_rewritten_with_a_fresh_hash() {
     let mut e = chain::history(
         &store.conn,
         &count_str(&store, "SELECT record_number FROM evidence WHERE seq = 2"),
+        true,
     )
     .unwrap()
     .remove(0);
@@ -255,7 +256,8 @@ fn verify_names_an_altered_record_row() {
     store
         .conn
         .execute(
-            "UPDATE filings SET fields = replace(fields, '王小明', '张三') WHERE number = ?1",
+            // personal fields are sealed at rest: the title is what a hand edit can reach
+            "UPDATE filings SET form_title = '别的表' WHERE number = ?1",
             params![n[3]],
         )
         .unwrap();
@@ -957,4 +959,519 @@ fn filings_survive_sigkill_at_random_points() {
         "crash test: seed {seed}, {} confirmed filings over 6 kills, {filings} in the store",
         reported.len()
     );
+}
+
+// --- a store that fails loudly and never stalls (issue 24) ---
+
+/// Hold the write lock of `path` from another connection until the returned one drops.
+fn hold_write_lock(path: &Path) -> Connection {
+    let other = Connection::open(path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    other
+}
+
+#[test]
+fn startup_takes_no_write_lock_when_nothing_needs_migrating() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.db");
+    drop(Store::open(&path).unwrap());
+    let lock = hold_write_lock(&path);
+    let started = Instant::now();
+    // before: the migration step took BEGIN IMMEDIATE and waited 10 s, then failed
+    let store = Store::open(&path).unwrap();
+    assert!(
+        started.elapsed() < StdDuration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        store.schema_version().unwrap(),
+        MIGRATIONS.last().unwrap().0
+    );
+    drop(lock);
+}
+
+#[test]
+fn a_held_write_lock_fails_fast_with_busy_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.db");
+    let mut store = Store::open(&path).unwrap();
+    store
+        .set_busy_timeout(StdDuration::from_millis(200))
+        .unwrap();
+    let lock = hold_write_lock(&path);
+    let started = Instant::now();
+    let e = emergency_result(&store).unwrap_err();
+    assert!(
+        started.elapsed() < StdDuration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        e.is_busy() && matches!(e, StoreError::Busy { waited_ms: 200 }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("try again"), "{e}");
+    drop(lock);
+    // once the lock is gone the same call goes through, and the chain holds
+    emergency_result(&store).unwrap();
+    assert_eq!(entries(&store), 1);
+    assert!(store.verify().unwrap().ok);
+    // the default wait is short: an emergency is never held silent for long
+    assert!(WRITE_BUSY_TIMEOUT <= StdDuration::from_secs(2));
+}
+
+fn emergency_result(store: &Store) -> Result<EventReceipt> {
+    store.record_event(&NewEvent {
+        kind: EventKind::Emergency,
+        summary: "老人摔倒".into(),
+        transcript: Vec::new(),
+        wait_at: None,
+        needs: None,
+        session_id: "s".into(),
+    })
+}
+
+#[test]
+fn a_read_only_store_is_not_healthy() {
+    let (dir, store) = temp_store();
+    assert_eq!(store.health(), Ok(()));
+    let path = dir.path().join("records.db");
+    let ro = Store::open_read_only(&path).unwrap();
+    let reason = ro.health().unwrap_err();
+    assert!(reason.contains("read-only"), "{reason}");
+    // reading still works for staff
+    assert!(ro.verify().unwrap().ok);
+}
+
+#[test]
+fn stale_read_only_side_files_are_made_writable_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.db");
+    let store = Store::open(&path).unwrap();
+    // what a run against a read-only database leaves behind: -wal and -shm with its mode
+    let shm = dir.path().join("records.db-shm");
+    let wal = dir.path().join("records.db-wal");
+    assert!(shm.exists() && wal.exists());
+    drop(store);
+    for p in [&shm, &wal] {
+        std::fs::write(p, b"").unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o400)).unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    for p in [&shm, &wal] {
+        if p.exists() {
+            let mode = std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o600, 0o600, "{} mode {mode:o}", p.display());
+        }
+    }
+    emergency_result(&store).unwrap();
+    assert_eq!(store.health(), Ok(()));
+}
+
+#[test]
+fn staff_notes_are_masked_unless_revealed_and_only_their_hash_is_chained() {
+    let (_dir, store) = temp_store();
+    let n = emergency(&store);
+    let note = format!("家属电话{PHONE}，身份证{ID}");
+    store.add_note(&n, &note).unwrap();
+    store
+        .set_status(&n, "acknowledged", &format!("已回电 {PHONE}"))
+        .unwrap();
+    let masked = store.show(&n, false).unwrap().unwrap();
+    let text = serde_json::to_string(&masked.history).unwrap();
+    assert!(!text.contains(PHONE) && !text.contains(ID), "{text}");
+    assert!(text.contains(&mask::phone(PHONE)), "{text}");
+    let details: Vec<&str> = masked.history.iter().map(|h| h.detail.as_str()).collect();
+    assert_eq!(
+        details[2],
+        format!("open -> acknowledged: 已回电 {}", mask::phone(PHONE))
+    );
+    let revealed = store.show(&n, true).unwrap().unwrap();
+    assert_eq!(revealed.history[1].detail, note);
+    assert_eq!(
+        revealed.history[2].detail,
+        format!("open -> acknowledged: 已回电 {PHONE}")
+    );
+    // the chain itself holds hashes, never the note
+    let chained: Vec<String> = {
+        let mut stmt = store
+            .conn
+            .prepare("SELECT detail FROM evidence ORDER BY seq")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+        rows.map(|r| r.unwrap()).collect()
+    };
+    assert!(
+        chained
+            .iter()
+            .all(|d| !d.contains(PHONE) && !d.contains(ID)),
+        "{chained:?}"
+    );
+    assert_eq!(
+        chained[1],
+        format!("note sha256:{}", chain::sha256_hex(note.as_bytes()))
+    );
+    assert!(chained[2].starts_with("open -> acknowledged; note sha256:"));
+    assert_eq!(
+        revealed.history[1].chained_detail.as_deref(),
+        Some(chained[1].as_str())
+    );
+    assert!(store.verify().unwrap().ok);
+    // a note changed afterwards is caught
+    store
+        .conn
+        .execute("UPDATE notes SET note = '没什么' WHERE seq = 2", [])
+        .unwrap();
+    let r = store.verify().unwrap();
+    assert!(!r.ok);
+    assert_eq!(r.problems[0].kind, ProblemKind::NoteAltered);
+    assert_eq!(r.problems[0].seq, Some(2));
+}
+
+// --- evidence that catches deletion: the signed anchor (issue 24) ---
+
+/// Copy a closed store (database, device key, anchor) to a fresh folder.
+fn copy_store(from: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("records.db");
+    for (a, b) in [
+        (from.to_path_buf(), to.clone()),
+        (key_path(from), key_path(&to)),
+        (anchor_path(from), anchor_path(&to)),
+        (field_key_path(from), field_key_path(&to)),
+    ] {
+        std::fs::copy(a, b).unwrap();
+    }
+    (dir, to)
+}
+
+/// Delete the newest `k` entries and the records they created, and reset `chain_head` to
+/// what is left: a chain that is consistent on its own.
+fn cut_newest(path: &Path, k: i64) {
+    let conn = Connection::open(path).unwrap();
+    let total: i64 = conn
+        .query_row("SELECT MAX(seq) FROM evidence", [], |r| r.get(0))
+        .unwrap();
+    let keep = total - k;
+    conn.execute(
+        "DELETE FROM events WHERE number IN (SELECT record_number FROM evidence WHERE seq > ?1)",
+        params![keep],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM evidence WHERE seq > ?1", params![keep])
+        .unwrap();
+    let hash: String = conn
+        .query_row(
+            "SELECT COALESCE((SELECT hash FROM evidence WHERE seq = ?1), ?2)",
+            params![keep, GENESIS],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute(
+        "UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1",
+        params![keep, hash],
+    )
+    .unwrap();
+}
+
+/// Rewrite entry 1 and re-hash the whole chain after it, head included.
+fn forge_and_rehash(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    let mut all = {
+        let mut stmt = conn
+            .prepare("SELECT seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash FROM evidence ORDER BY seq")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(EvidenceEntry {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    action: r.get(2)?,
+                    record_kind: r.get(3)?,
+                    record_number: r.get(4)?,
+                    detail: r.get(5)?,
+                    chained_detail: None,
+                    payload_sha256: r.get(6)?,
+                    prev_hash: r.get(7)?,
+                    hash: r.get(8)?,
+                })
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>()
+    };
+    all[0].detail = "handoff (forged)".into();
+    let mut prev = GENESIS.to_string();
+    for e in &mut all {
+        e.prev_hash = prev.clone();
+        e.hash = chain::entry_hash(e);
+        prev = e.hash.clone();
+        conn.execute(
+            "UPDATE evidence SET detail = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+            params![e.detail, e.prev_hash, e.hash, e.seq],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "UPDATE chain_head SET hash = ?1 WHERE id = 1",
+        params![prev],
+    )
+    .unwrap();
+}
+
+#[test]
+fn deleting_the_newest_entries_or_forging_the_chain_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.db");
+    let mut receipts = Vec::new();
+    {
+        let store = Store::open(&path).unwrap();
+        for _ in 0..600 {
+            receipts.push(emergency_result(&store).unwrap());
+        }
+        let r = store.verify().unwrap();
+        assert!(r.ok && r.entries == 600, "{:?}", r.problems);
+    }
+    // the device key is the owner's only, and apart from the database
+    let mode = std::fs::metadata(key_path(&path))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "key mode {mode:o}");
+
+    // an untouched copy still verifies intact
+    let (_d, p) = copy_store(&path);
+    assert!(Store::open(&p).unwrap().verify().unwrap().ok);
+
+    for k in [1, 100, 500, 600] {
+        let (_d, p) = copy_store(&path);
+        cut_newest(&p, k);
+        let store = Store::open(&p).unwrap();
+        let r = store.verify().unwrap();
+        assert!(
+            !r.ok,
+            "cutting {k} entries went unnoticed: {:?} {}",
+            r,
+            std::fs::read_to_string(anchor_path(&p))
+                .unwrap_or_default()
+                .lines()
+                .count()
+        );
+        let first = r.first_problem.clone().unwrap();
+        assert_eq!(
+            first.kind,
+            ProblemKind::EntryMissing,
+            "{k}: {}",
+            first.message
+        );
+        assert_eq!(first.seq, Some(601 - k), "{k}: {}", first.message);
+        assert!(first.message.contains("600 entries"), "{}", first.message);
+        // the newest receipt's record is gone from the chain: its code cannot be checked
+        let last = receipts.last().unwrap();
+        assert!(matches!(
+            store.check_receipt(&last.number, last.check_code.as_deref().unwrap()),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    let (_d, p) = copy_store(&path);
+    forge_and_rehash(&p);
+    // the chain alone no longer sees it
+    let store = Store::open(&p).unwrap();
+    assert!(
+        chain::verify(&store.conn, store.sealer.as_ref())
+            .unwrap()
+            .ok
+    );
+    drop(store);
+    let r = Store::open(&p).unwrap().verify().unwrap();
+    assert!(!r.ok);
+    let first = r.first_problem.unwrap();
+    assert_eq!(
+        (first.kind, first.seq),
+        (ProblemKind::EntryAltered, Some(1)),
+        "{}",
+        first.message
+    );
+}
+
+#[test]
+fn a_removed_or_foreign_anchor_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.db");
+    drop(Store::open(&path).unwrap());
+    let (_d, p) = copy_store(&path);
+    {
+        let store = Store::open(&p).unwrap();
+        emergency_result(&store).unwrap();
+    }
+    // anchors signed by another key (the device key replaced) do not count
+    let (_d2, other) = copy_store(&path);
+    std::fs::copy(anchor_path(&p), anchor_path(&other)).unwrap();
+    std::fs::remove_file(key_path(&other)).unwrap();
+    std::fs::remove_file(&other).unwrap();
+    // a fresh store with a fresh key, then the old anchor pasted over its own
+    let fresh = Store::open(&other).unwrap();
+    std::fs::copy(anchor_path(&p), anchor_path(&other)).unwrap();
+    let r = fresh.verify().unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|x| x.kind == ProblemKind::AnchorBroken),
+        "{:?}",
+        r.problems
+    );
+    // the anchor file deleted: reported, and not quietly restarted by the next write
+    std::fs::remove_file(anchor_path(&p)).unwrap();
+    let store = Store::open(&p).unwrap();
+    emergency_result(&store).unwrap();
+    let r = store.verify().unwrap();
+    assert!(!r.ok);
+    assert!(
+        r.problems[0].message.contains("anchor file"),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn receipts_carry_a_check_code_that_staff_can_verify() {
+    let (_dir, store) = temp_store();
+    let e = emergency_result(&store).unwrap();
+    let code = e.check_code.clone().unwrap();
+    assert_eq!(code.len(), CHECK_CODE_LEN);
+    assert!(code.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(store.check_code(&e.number).unwrap(), Some(code.clone()));
+    assert!(store.check_receipt(&e.number, &code).unwrap());
+    assert!(store
+        .check_receipt(&e.number, &code.to_ascii_uppercase())
+        .unwrap());
+    let wrong: String = code
+        .chars()
+        .map(|c| if c == '0' { '1' } else { '0' })
+        .collect();
+    assert!(!store.check_receipt(&e.number, &wrong).unwrap());
+    let f = store.file_declaration(&birth_filing(0)).unwrap();
+    assert!(store
+        .check_receipt(&f.number, f.check_code.as_deref().unwrap())
+        .unwrap());
+    // another record's code does not fit
+    assert!(!store.check_receipt(&f.number, &code).unwrap() || code == f.check_code.unwrap());
+    assert!(matches!(
+        store.check_receipt("0000000000", &code),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[test]
+fn a_write_stopped_before_its_anchor_is_caught_up_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.db");
+    {
+        let store = Store::open(&path).unwrap();
+        emergency_result(&store).unwrap();
+        emergency_result(&store).unwrap();
+    }
+    // drop the last anchor line, as a SIGKILL between commit and anchor would
+    let text = std::fs::read_to_string(anchor_path(&path)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(
+        anchor_path(&path),
+        format!("{}\n", lines[..lines.len() - 1].join("\n")),
+    )
+    .unwrap();
+    let r = Store::open(&path).unwrap().verify().unwrap();
+    assert!(r.ok, "{:?}", r.problems);
+}
+
+// --- personal fields encrypted at rest (issue 24) ---
+
+#[test]
+fn personal_fields_are_encrypted_at_rest_and_shown_as_before() {
+    let (dir, store) = temp_store();
+    let f = store.file_declaration(&birth_filing(0)).unwrap();
+    let raw = count_str(
+        &store,
+        &format!("SELECT fields FROM filings WHERE number = '{}'", f.number),
+    );
+    assert!(raw.starts_with("enc1:"), "{raw}");
+    assert!(!raw.contains("王小明") && !raw.contains(ID) && !raw.contains(PHONE));
+    // nothing personal is readable anywhere in the database file
+    drop(store);
+    let bytes = std::fs::read(dir.path().join("records.db")).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains(ID) && !text.contains("王小明"));
+    // the key is apart from the database, the owner's only
+    let key = field_key_path(&dir.path().join("records.db"));
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+    // staff views are as before
+    let store = Store::open(&dir.path().join("records.db")).unwrap();
+    let shown = serde_json::to_string(&store.show(&f.number, true).unwrap().unwrap()).unwrap();
+    assert!(shown.contains(ID) && shown.contains("王小明"), "{shown}");
+    let masked = serde_json::to_string(&store.show(&f.number, false).unwrap().unwrap()).unwrap();
+    assert!(!masked.contains(ID), "{masked}");
+    assert!(store.verify().unwrap().ok);
+}
+
+#[test]
+fn an_older_plaintext_store_is_sealed_in_place_and_its_chain_still_verifies() {
+    let (dir, store) = temp_store();
+    let path = dir.path().join("records.db");
+    let f = store.file_declaration(&birth_filing(0)).unwrap();
+    let e = emergency_result(&store).unwrap();
+    // turn it into a store from before sealing: plain columns, no field key
+    let snap = chain::snapshot(
+        &store.conn,
+        store.sealer.as_ref(),
+        RecordKind::Filing,
+        &f.number,
+    )
+    .unwrap()
+    .unwrap();
+    let plain = snap["fields"].as_str().unwrap().to_string();
+    store
+        .conn
+        .execute(
+            "UPDATE filings SET fields = ?1 WHERE number = ?2",
+            params![plain, f.number],
+        )
+        .unwrap();
+    store
+        .conn
+        .execute(
+            "UPDATE events SET transcript = '[]' WHERE number = ?1",
+            params![e.number],
+        )
+        .unwrap();
+    drop(store);
+    std::fs::remove_file(field_key_path(&path)).unwrap();
+    let store = Store::open(&path).unwrap();
+    let raw = count_str(
+        &store,
+        &format!("SELECT fields FROM filings WHERE number = '{}'", f.number),
+    );
+    assert!(raw.starts_with("enc1:") && !raw.contains(ID), "{raw}");
+    let r = store.verify().unwrap();
+    assert!(r.ok, "{:?}", r.problems);
+    assert!(serde_json::to_string(&store.show(&f.number, true).unwrap())
+        .unwrap()
+        .contains(ID));
+}
+
+#[test]
+fn records_are_found_by_a_phone_or_id_number_through_its_keyed_hash() {
+    let (_dir, store) = temp_store();
+    let f = store.file_declaration(&birth_filing(0)).unwrap();
+    let _other = store.file_declaration(&birth_filing(1)).unwrap();
+    let found = store.find_by_personal_number(ID, false).unwrap();
+    assert!(found.iter().any(|r| r.number == f.number), "{found:?}");
+    assert!(store
+        .find_by_personal_number("13900000000", false)
+        .unwrap()
+        .is_empty());
+    // the lookup holds keyed hashes, never the number
+    let tags = count_str(&store, "SELECT group_concat(tag) FROM lookup");
+    assert!(!tags.is_empty() && !tags.contains(ID) && !tags.contains(PHONE));
+    assert!(!tags.contains(&chain::sha256_hex(ID.as_bytes())));
 }
