@@ -32,7 +32,12 @@ pub fn load_retriever(settings: &Settings, guide: &Guide) -> Result<Box<dyn Retr
     )?))
 }
 
-/// Build the agent with the records store at `store_path`.
+/// Longest a conversation's write waits for a busy database before it fails and is
+/// queued for retry: the resident hears the reply (or the plain failure) without a
+/// noticeable pause.
+pub const CONVERSATION_WRITE_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The agent for `settings`, filing into the store at `store_path`.
 pub fn build_agent(settings: &Settings, store_path: &Path) -> Result<Agent> {
     let guide = load_guide(settings)?;
     let retriever = load_retriever(settings, &guide)?;
@@ -44,7 +49,14 @@ pub fn build_agent(settings: &Settings, store_path: &Path) -> Result<Agent> {
         file: "mediation".into(),
         reason: e.to_string(),
     })?;
-    let store = Store::open(store_path)?;
+    let mut store = Store::open(store_path)?;
+    // a resident's emergency is spoken at once: a write that cannot get the database
+    // within this wait fails, is said plainly and retried (never a silent pause)
+    store.set_busy_timeout(CONVERSATION_WRITE_WAIT)?;
+    if let Err(reason) = store.health() {
+        // the terminal tells staff at once: filings and alerts cannot be recorded
+        eprintln!("xiaoan: WARNING for staff: the records store is not healthy: {reason}");
+    }
     let default_dialect = match settings.config.dialect.default.as_str() {
         "auto" => None,
         code => Some(code.to_string()),

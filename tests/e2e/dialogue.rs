@@ -825,3 +825,42 @@ fn chat_jsonl_masks_the_numbers_a_resident_typed() {
     let turn: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(turn["user"], "我的电话是139****5678", "{text}");
 }
+
+#[test]
+fn a_held_database_lock_never_holds_up_an_emergency_and_the_alert_goes_through_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent_in(dir.path(), "");
+    let mut s = a.new_session();
+    // another process holds the write lock (a backup, a staff tool)
+    let other = rusqlite::Connection::open(dir.path().join("records.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let t = std::time::Instant::now();
+    let r = say(&a, &mut s, "救命，我家老人摔倒了");
+    let waited = t.elapsed();
+    // before: 10 s of silence, then "已经通知工作人员"
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+    assert!(!r.text.contains("我已经通知工作人员"), "{}", r.text);
+    assert!(
+        r.text.contains("120"),
+        "guidance is given at once: {}",
+        r.text
+    );
+    other.execute_batch("COMMIT").unwrap();
+    let r = say(&a, &mut s, "在三号楼502室");
+    assert!(
+        r.text.contains("送到") || r.text.contains("收到"),
+        "{}",
+        r.text
+    );
+    let events = a
+        .store
+        .lock()
+        .unwrap()
+        .list(Some(xiaoan_agent::store::RecordKind::Event), 10, true)
+        .unwrap();
+    assert_eq!(
+        events.len(),
+        1,
+        "the alert reached the store once: {events:?}"
+    );
+}
