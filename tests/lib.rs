@@ -38,10 +38,21 @@ pub fn repo() -> PathBuf {
 
 /// The built `xiaoan` binary (cargo builds it for integration tests of this workspace).
 pub fn xiaoan_bin() -> PathBuf {
-    let p = repo().join("target/release/xiaoan");
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) if !t.is_empty() => {
+            let t = PathBuf::from(t);
+            if t.is_absolute() {
+                t
+            } else {
+                repo().join(t)
+            }
+        }
+        _ => repo().join("target"),
+    };
+    let p = target.join("release/xiaoan");
     if p.is_file() {
         p
     } else {
-        repo().join("target/debug/xiaoan")
+        target.join("debug/xiaoan")
     }
 }

@@ -43,6 +43,8 @@ pub mod import;
 mod onnx_encoder;
 #[cfg(feature = "onnx")]
 mod onnx_graph;
+#[cfg(feature = "onnx")]
+mod ort_session;
 mod stream;
 pub mod tflite;
 pub mod tts;

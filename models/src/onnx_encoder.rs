@@ -47,21 +47,9 @@ impl OnnxEncoder {
         lib: &Path,
         threads: usize,
     ) -> Result<Self> {
-        let env = xiaoan_audio::ort_environment(lib).map_err(|e| Error::LoadModel {
-            path: lib.to_path_buf(),
-            detail: e.to_string(),
+        let session = crate::ort_session::from_memory(model, lib, threads, |e| {
+            Error::Decode(format!("ONNX Runtime encoder: {e}"))
         })?;
-        let session = Session::builder(&env)
-            .map_err(|e| backend("session", e))?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| backend("threads", e))?
-            .with_inter_threads(1)
-            .map_err(|e| backend("threads", e))?
-            // the decoder runs on the same cores right after: no busy-waiting threads
-            .with_intra_op_spinning(false)
-            .map_err(|e| backend("spinning", e))?
-            .commit_from_memory(model)
-            .map_err(|e| backend("cannot build the encoder", e))?;
         Ok(Self {
             session: Mutex::new(session),
             d,

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 use super::chain::{Problem, ProblemKind};
-use super::error::{Result, StoreError};
+use super::error::Result;
+use super::keyfile::{self, io_err};
 
 /// How much of the anchor file's end is read at start-up to find its last line.
 const TAIL_BYTES: u64 = 4096;
@@ -48,13 +49,6 @@ fn with_suffix(db: &Path, suffix: &str) -> PathBuf {
     let mut p = db.as_os_str().to_os_string();
     p.push(suffix);
     PathBuf::from(p)
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }
 
 fn anchor_message(count: i64, head: &str) -> String {
@@ -82,21 +76,9 @@ pub(crate) struct AnchorLine {
 impl Anchor {
     /// Load the device key of `db`, if its file exists and reads.
     pub(crate) fn load(db: &Path) -> Result<Option<Anchor>> {
-        let path = key_path(db);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&path)(e)),
+        let Some(bytes) = keyfile::read(&key_path(db), "device key")? else {
+            return Ok(None);
         };
-        let bytes = hex::decode(text.trim())
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "the device key {} is not 64 hex digits",
-                    path.display()
-                ))
-            })?;
         Ok(Some(Anchor {
             key: SigningKey::from_bytes(&bytes),
             anchor: anchor_path(db),
@@ -107,24 +89,7 @@ impl Anchor {
     /// randomness, and anchor the chain as it is now: `count` entries ending in `head`
     /// (a store from before anchoring is trusted as found, once).
     pub(crate) fn create(db: &Path, count: i64, head: &str) -> Result<Anchor> {
-        let path = key_path(db);
-        let mut seed = [0u8; 32];
-        {
-            use std::io::Read;
-            let dev = Path::new("/dev/urandom");
-            std::fs::File::open(dev)
-                .and_then(|mut f| f.read_exact(&mut seed))
-                .map_err(io_err(dev))?;
-        }
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        f.write_all(format!("{}\n", hex::encode(seed)).as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(io_err(&path))?;
+        let seed = keyfile::create(&key_path(db))?;
         let a = Anchor {
             key: SigningKey::from_bytes(&seed),
             anchor: anchor_path(db),

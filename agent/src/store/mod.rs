@@ -36,6 +36,7 @@ mod anchor;
 mod appointments;
 mod chain;
 pub mod error;
+mod keyfile;
 pub mod mask;
 mod seal;
 

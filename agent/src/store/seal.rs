@@ -8,15 +8,13 @@
 //! anything else sees the row, so the evidence chain's record hashes are over the plain
 //! content: sealing an older store's rows in place leaves its chain valid.
 
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 use super::error::{Result, StoreError};
+use super::keyfile::{self, random};
 use super::RecordKind;
 
 /// Marks a sealed value.
@@ -41,22 +39,6 @@ pub fn field_key_path(db: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-fn random<const N: usize>() -> Result<[u8; N]> {
-    let dev = Path::new("/dev/urandom");
-    let mut out = [0u8; N];
-    std::fs::File::open(dev)
-        .and_then(|mut f| f.read_exact(&mut out))
-        .map_err(io_err(dev))?;
-    Ok(out)
-}
-
 /// The key that seals personal fields.
 pub(crate) struct Sealer {
     cipher: ChaCha20Poly1305,
@@ -67,33 +49,11 @@ impl Sealer {
     /// Load the field key of `db`, creating it (0600) when `create` and it is absent.
     pub(crate) fn load(db: &Path, create: bool) -> Result<Option<Sealer>> {
         let path = field_key_path(db);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-                let seed: [u8; 32] = random()?;
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(io_err(&path))?;
-                f.write_all(format!("{}\n", hex::encode(seed)).as_bytes())
-                    .and_then(|()| f.sync_all())
-                    .map_err(io_err(&path))?;
-                hex::encode(seed)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&path)(e)),
+        let key = match keyfile::read(&path, "field key")? {
+            Some(k) => k,
+            None if create => keyfile::create(&path)?,
+            None => return Ok(None),
         };
-        let key = hex::decode(text.trim())
-            .ok()
-            .and_then(|k| <[u8; 32]>::try_from(k).ok())
-            .ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "the field key {} is not 64 hex digits",
-                    path.display()
-                ))
-            })?;
         Ok(Some(Sealer {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
             key,

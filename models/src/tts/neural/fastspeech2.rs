@@ -116,20 +116,9 @@ fn read_weights(path: &Path) -> Result<Weights> {
 
 /// A session for an in-memory ONNX model.
 fn session(model: &[u8], lib: &Path, threads: usize, what: &str) -> Result<Session> {
-    let env = xiaoan_audio::ort_environment(lib).map_err(|e| Error::LoadModel {
-        path: lib.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    Session::builder(&env)
-        .map_err(|e| backend("session", e))?
-        .with_intra_threads(threads.max(1))
-        .map_err(|e| backend("threads", e))?
-        .with_inter_threads(1)
-        .map_err(|e| backend("threads", e))?
-        .with_intra_op_spinning(false)
-        .map_err(|e| backend("spinning", e))?
-        .commit_from_memory(model)
-        .map_err(|e| backend(&format!("cannot build the {what} graph"), e))
+    crate::ort_session::from_memory(model, lib, threads, |e| {
+        Error::Tts(format!("FastSpeech2 {what}: {e}"))
+    })
 }
 
 /// An f32 output of `outputs` as a flat vector, checked to hold `len` values.

@@ -60,21 +60,9 @@ impl MbMelgan {
             });
         }
         let model = graph::model(&net);
-        let env = xiaoan_audio::ort_environment(ort_lib).map_err(|e| Error::LoadModel {
-            path: ort_lib.to_path_buf(),
-            detail: e.to_string(),
+        let session = crate::ort_session::from_memory(&model, ort_lib, threads, |e| {
+            Error::Tts(format!("vocoder: {e}"))
         })?;
-        let session = Session::builder(&env)
-            .map_err(|e| backend("session", e))?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| backend("threads", e))?
-            .with_inter_threads(1)
-            .map_err(|e| backend("threads", e))?
-            // FastSpeech2 runs on the same cores between calls: no busy-waiting threads
-            .with_intra_op_spinning(false)
-            .map_err(|e| backend("spinning", e))?
-            .commit_from_memory(&model)
-            .map_err(|e| backend("cannot build the graph", e))?;
         Ok(Self {
             session: Mutex::new(session),
             hop: net.hop(),
