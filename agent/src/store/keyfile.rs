@@ -40,7 +40,10 @@ pub(crate) fn read(path: &Path, what: &str) -> Result<Option<[u8; 32]>> {
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .map(Some)
         .ok_or_else(|| {
-            StoreError::Invalid(format!("the {what} {} is not 64 hex digits", path.display()))
+            StoreError::Invalid(format!(
+                "the {what} {} is not 64 hex digits",
+                path.display()
+            ))
         })
 }
 

@@ -348,7 +348,10 @@ mod tests {
         });
         json(&mut v);
         let s = v.to_string();
-        assert!(s.contains("相关原件核验") && s.contains("2026-12-10"), "{s}");
+        assert!(
+            s.contains("相关原件核验") && s.contains("2026-12-10"),
+            "{s}"
+        );
         assert!(s.contains("2026-12-08T14:00:00"), "{s}");
         assert!(s.contains("\"follow_up_due\":\"2026-12-08\""), "{s}");
         assert!(s.contains("王*明") && s.contains("139****5678"), "{s}");
