@@ -1,6 +1,6 @@
 //! Xiao'an agent: configuration, the dialogue manager and its flows, the records store,
 //! speech output, and the pipeline that ties the stage crates together
-//! (`../shared/PIPELINE.md`). The `xiaoan` binary lives here too.
+//! (`docs/architecture.md`). The `xiaoan` binary lives here too.
 //!
 //! ```no_run
 //! use xiaoan_agent::{app, config::Config};

@@ -335,15 +335,6 @@ mod tests {
     }
 
     #[test]
-    fn shipped_catalogue_matches_the_spec_when_present() {
-        let spec =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/service-catalog.tsv");
-        if let Ok(text) = std::fs::read_to_string(&spec) {
-            assert_eq!(text, CATALOG_TSV);
-        }
-    }
-
-    #[test]
     fn load_dir_equals_builtin_and_fingerprint_tracks_content() -> Result<()> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("guide");
         let a = Guide::load_dir(&dir)?;
