@@ -43,6 +43,12 @@ fn rss_mb() -> Option<f64> {
 /// intelligibility on that file's sentences too.
 pub fn run(s: &Settings, runs: usize, heard: Option<&Path>) -> Result<ExitCode> {
     let runs = runs.clamp(1, 100);
+    // the ONNX Runtime library is in every agent process already (the recogniser and
+    // the Silero VAD run on it): load it first, so the figure is what the voice adds
+    #[cfg(feature = "onnx")]
+    if s.config.tts.engine == "neural" {
+        xiaoan_audio::ort_environment(&xiaoan_models::ort_lib(&s.home))?;
+    }
     let before = rss_mb().unwrap_or(0.0);
     let t = Instant::now();
     let speech = Speech::from_settings(s)?;
