@@ -1315,19 +1315,22 @@ pub fn continue_flow(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Re
     }
 }
 
+/// A guide item's title and aliases (none for an unknown id).
+fn item_names(a: &Agent, id: &str) -> Vec<String> {
+    a.guide
+        .item(id)
+        .map(|i| {
+            let mut v = vec![i.title.clone()];
+            v.extend(i.aliases.iter().cloned());
+            v
+        })
+        .unwrap_or_default()
+}
+
 /// Do the words name a guide item other than `item` (its title or an alias, or a strong
 /// retrieval hit)?
 fn names_other_item(a: &Agent, item: &str, text: &str) -> bool {
-    let names = |id: &str| -> Vec<String> {
-        a.guide
-            .item(id)
-            .map(|i| {
-                let mut v = vec![i.title.clone()];
-                v.extend(i.aliases.iter().cloned());
-                v
-            })
-            .unwrap_or_default()
-    };
+    let names = |id: &str| item_names(a, id);
     if names(item)
         .iter()
         .any(|n| n.chars().count() >= 2 && text.contains(n.as_str()))
@@ -1368,16 +1371,7 @@ fn asked_chunk(text: &str) -> Option<ChunkKind> {
 }
 
 fn pick_between(a: &Agent, text: &str, first: &str, second: &str) -> Option<String> {
-    let names = |id: &str| -> Vec<String> {
-        a.guide
-            .item(id)
-            .map(|i| {
-                let mut v = vec![i.title.clone()];
-                v.extend(i.aliases.iter().cloned());
-                v
-            })
-            .unwrap_or_default()
-    };
+    let names = |id: &str| item_names(a, id);
     let score = |id: &str| {
         names(id)
             .iter()

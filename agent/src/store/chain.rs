@@ -313,7 +313,9 @@ fn shown_detail(e: &EvidenceEntry, note: Option<&str>, reveal: bool) -> String {
     }
 }
 
-fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceEntry> {
+/// One `evidence` row, its columns in the order `SELECT seq, at, action, record_kind,
+/// record_number, detail, payload_sha256, prev_hash, hash` gives them.
+pub(super) fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceEntry> {
     Ok(EvidenceEntry {
         seq: r.get(0)?,
         at: r.get(1)?,

@@ -1182,22 +1182,7 @@ fn forge_and_rehash(path: &Path) {
         let mut stmt = conn
             .prepare("SELECT seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash FROM evidence ORDER BY seq")
             .unwrap();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(EvidenceEntry {
-                    seq: r.get(0)?,
-                    at: r.get(1)?,
-                    action: r.get(2)?,
-                    record_kind: r.get(3)?,
-                    record_number: r.get(4)?,
-                    detail: r.get(5)?,
-                    chained_detail: None,
-                    payload_sha256: r.get(6)?,
-                    prev_hash: r.get(7)?,
-                    hash: r.get(8)?,
-                })
-            })
-            .unwrap();
+        let rows = stmt.query_map([], super::chain::read_entry).unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>()
     };
     all[0].detail = "handoff (forged)".into();
