@@ -13,7 +13,7 @@ pub enum Error {
     },
     /// The records store failed.
     #[error(transparent)]
-    Store(#[from] crate::store::Error),
+    Store(#[from] xiaoan_records::StoreError),
     /// Audio could not be read or played.
     #[error(transparent)]
     Audio(#[from] xiaoan_audio::Error),

@@ -36,7 +36,7 @@ impl Default for RunOptions {
 }
 
 /// What eval drives: the agent's pipeline (audio → streaming ASR → understanding →
-/// retrieval). Implemented in `xiaoan-agent`.
+/// retrieval). Implemented in the `xiaoan` crate (`xiaoan::eval_pipeline`).
 ///
 /// One call per manifest item, possibly from several threads at once (hence `Sync`).
 /// The runner has already checked that `audio_path` is a regular file; anything that still goes

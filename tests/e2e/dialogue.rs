@@ -185,7 +185,7 @@ fn cancel_at_any_step_files_nothing() {
     assert_eq!(r.flow, "idle");
     let store = a.store.lock().unwrap();
     let filings = store
-        .list(xiaoan_agent::store::RecordKind::parse("filing"), 10, false)
+        .list(xiaoan_records::RecordKind::parse("filing"), 10, false)
         .unwrap();
     assert!(filings.is_empty(), "nothing filed");
 }
@@ -395,7 +395,7 @@ fn silence_reprompts_then_ends_keeping_the_draft_for_staff() {
     );
     let store = a.store.lock().unwrap();
     let drafts = store
-        .list(xiaoan_agent::store::RecordKind::parse("draft"), 10, false)
+        .list(xiaoan_records::RecordKind::parse("draft"), 10, false)
         .unwrap();
     assert_eq!(drafts.len(), 1, "draft kept for staff");
 }
@@ -542,7 +542,7 @@ fn every_reply_is_spoken_text() {
 #[test]
 fn an_alert_the_store_refused_is_not_claimed_and_is_retried_until_it_is_recorded() {
     let (_d, a, mut s) = setup();
-    xiaoan_agent::stories::fail_store_writes(&a, true).unwrap();
+    xiaoan::stories::fail_store_writes(&a, true).unwrap();
     let r = say(&a, &mut s, "救命，我摔倒了");
     assert!(!r.text.contains("已经通知"), "never claims it: {}", r.text);
     assert!(
@@ -562,7 +562,7 @@ fn an_alert_the_store_refused_is_not_claimed_and_is_retried_until_it_is_recorded
     );
     assert_eq!(s.pending_alerts.len(), 1);
     // the store works again: the next turn gets the event through, with the place
-    xiaoan_agent::stories::fail_store_writes(&a, false).unwrap();
+    xiaoan::stories::fail_store_writes(&a, false).unwrap();
     let r = say(&a, &mut s, "再见");
     assert!(r.text.contains("已经送到工作人员"), "{}", r.text);
     assert!(s.pending_alerts.is_empty());
@@ -574,7 +574,7 @@ fn an_alert_the_store_refused_is_not_claimed_and_is_retried_until_it_is_recorded
 #[test]
 fn a_hand_over_the_store_refused_is_retried_at_the_end_of_the_session() {
     let (_d, a, mut s) = setup();
-    xiaoan_agent::stories::fail_store_writes(&a, true).unwrap();
+    xiaoan::stories::fail_store_writes(&a, true).unwrap();
     let r = say(&a, &mut s, "我要找工作人员");
     assert!(
         !r.text.contains("我请工作人员来帮您") && r.text.contains("窗口"),
@@ -582,7 +582,7 @@ fn a_hand_over_the_store_refused_is_retried_at_the_end_of_the_session() {
         r.text
     );
     assert_eq!(s.pending_alerts.len(), 1);
-    xiaoan_agent::stories::fail_store_writes(&a, false).unwrap();
+    xiaoan::stories::fail_store_writes(&a, false).unwrap();
     // the session ends on a time-out: one last try before it goes
     a.on_silence(&mut s);
     a.on_silence(&mut s);
@@ -634,7 +634,7 @@ fn stop_is_not_cancel_and_goodbye_mid_form_asks_to_keep_it() {
         .store
         .lock()
         .unwrap()
-        .list(xiaoan_agent::store::RecordKind::parse("draft"), 10, true)
+        .list(xiaoan_records::RecordKind::parse("draft"), 10, true)
         .unwrap();
     assert_eq!(drafts.len(), 1, "the draft is kept for staff");
 }
@@ -856,7 +856,7 @@ fn a_held_database_lock_never_holds_up_an_emergency_and_the_alert_goes_through_a
         .store
         .lock()
         .unwrap()
-        .list(Some(xiaoan_agent::store::RecordKind::Event), 10, true)
+        .list(Some(xiaoan_records::RecordKind::Event), 10, true)
         .unwrap();
     assert_eq!(
         events.len(),

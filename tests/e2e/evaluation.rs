@@ -4,7 +4,8 @@
 
 use std::io::Write;
 
-use xiaoan_agent::app::{load_guide, load_retriever, EvalPipeline};
+use xiaoan::eval_pipeline::EvalPipeline;
+use xiaoan_agent::app::{load_guide, load_retriever};
 use xiaoan_agent::pipeline::Recognizer;
 use xiaoan_eval::{read_manifest, run, summarize, DialectMode, ReportMeta, RunOptions};
 use xiaoan_tests::{installed_home, settings_in};
@@ -15,7 +16,7 @@ const TEXT_INTENT_ACC_FLOOR: f64 = 0.85;
 const TEXT_RECALL3_FLOOR: f64 = 0.85;
 
 fn lines() -> Vec<(String, String, String, Option<String>)> {
-    xiaoan_agent::app::synth_lines()
+    xiaoan::eval_pipeline::synth_lines()
 }
 
 /// Text items through the evaluation pipeline (no recogniser), as `xiaoan eval` runs them.

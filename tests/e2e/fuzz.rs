@@ -618,7 +618,7 @@ const TOKEN: &str = "fuzz-token-0123456789abcdef";
 /// A staff API on a fresh store with one record of several kinds, served on a thread;
 /// returns its address and the records' numbers.
 fn start_api(dir: &Path) -> (String, Vec<String>) {
-    use xiaoan_agent::store::*;
+    use xiaoan_records::*;
     let store = Store::open(&dir.join("records.db")).expect("store");
     let mut numbers = Vec::new();
     let e = store
@@ -649,7 +649,7 @@ fn start_api(dir: &Path) -> (String, Vec<String>) {
             .expect("feedback"),
     );
     numbers.push(store.take_ticket("id-card", "s").expect("ticket").number);
-    let router = xiaoan_agent::staff::router(store, TOKEN.to_string());
+    let router = xiaoan_server::router(store, TOKEN.to_string());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -831,7 +831,7 @@ fn column_text() -> impl Strategy<Value = String> {
 /// file): showing, listing and verifying never panic; verify reports the change.
 #[test]
 fn fuzz_store_record_parsing() {
-    use xiaoan_agent::store::*;
+    use xiaoan_records::*;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("records.db");
     let store = Store::open(&path).expect("store");
@@ -840,7 +840,7 @@ fn fuzz_store_record_parsing() {
     let answers = vec![("mother_name".to_string(), "王小明".to_string())];
     let today = chrono::Local::now().date_naive();
     let filing = store
-        .file_declaration(&NewFiling::from_form(form, &answers, "s", today))
+        .file_declaration(&form.filing(&answers, "s", today))
         .expect("filing")
         .number;
     let draft = store

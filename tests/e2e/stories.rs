@@ -10,7 +10,7 @@ fn every_story_succeeds() {
     let s = settings_in(home.path(), "");
     let stories = load_dir(&repo().join("tests/stories")).expect("stories load");
     assert!(stories.len() >= 12, "a story for every flow");
-    let runner = xiaoan_agent::stories::Runner { settings: &s };
+    let runner = xiaoan::stories::Runner { settings: &s };
     let outcomes: Vec<_> = stories.iter().map(|st| runner.run(st)).collect();
     let failed: Vec<String> = outcomes
         .iter()

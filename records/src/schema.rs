@@ -1,0 +1,77 @@
+//! The schema: migrations applied in order on open, and the chain head row.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::chain::GENESIS;
+use crate::error::{Result, StoreError};
+
+/// Schema migrations, applied in order; the version is kept in `PRAGMA user_version`.
+pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "0001_records.sql",
+        include_str!("../migrations/0001_records.sql"),
+    ),
+    (
+        2,
+        "0002_notes.sql",
+        include_str!("../migrations/0002_notes.sql"),
+    ),
+    (
+        3,
+        "0003_lookup.sql",
+        include_str!("../migrations/0003_lookup.sql"),
+    ),
+];
+
+/// Apply pending migrations, each in its own transaction with its version bump. When the
+/// file is already at the latest version nothing is locked: the version is read first.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+pub(crate) fn migrate_with(
+    conn: &mut Connection,
+    migrations: &[(u32, &'static str, &str)],
+) -> Result<()> {
+    let known = migrations.last().map_or(0, |m| m.0);
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::NewerSchema { found, known });
+    }
+    for &(version, name, sql) in migrations.iter().filter(|m| m.0 > found) {
+        let wrap = |source| StoreError::Migration {
+            version,
+            name,
+            source,
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(wrap)?;
+        // Another process may have migrated while we waited for the lock.
+        let current: u32 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(wrap)?;
+        if current >= version {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(wrap)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+    }
+    Ok(())
+}
+
+/// The chain head: (entries, hash of the last; [`GENESIS`] when there are none).
+pub(crate) fn chain_head(conn: &Connection) -> Result<(i64, String)> {
+    let (seq, hash): (i64, String) =
+        conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(if seq == 0 {
+        (0, GENESIS.to_string())
+    } else {
+        (seq, hash)
+    })
+}

@@ -1,0 +1,81 @@
+//! The HTTP server of a Xiao'an terminal (`xiaoan serve`). Today it serves the staff
+//! API: what the centre's staff screen reads.
+//!
+//! A small HTTP/JSON service over the records store. Every route but `/api/health` needs
+//! the staff token (`Authorization: Bearer <XIAOAN_STAFF_TOKEN>`); personal data is masked
+//! unless the request asks for `?reveal=true`, and each reveal is written to the evidence
+//! chain (who looked is staff by token; what was looked at is the record number).
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /api/health` | liveness and schema version (no token, no personal data); 503 with the reason when the store is read-only or unreadable |
+//! | `GET /api/alerts` | open and acknowledged emergencies and hand-overs, newest first |
+//! | `GET /api/records?kind=&status=&limit=` | listing |
+//! | `GET /api/records/{number}` | one record with its evidence history |
+//! | `POST /api/records/{number}/status` | `{"status": "...", "note": "..."}`; 409 for a move the record's status does not allow (a closed alert reopened); the same status again changes nothing |
+//! | `GET /api/follow-ups` | mediation cases whose 48-hour call is due |
+//! | `GET /api/queue` | queue status |
+//! | `GET /api/verify` | check the evidence chain, against its signed anchor too (deleted or forged entries) |
+//!
+//! The store is SQLite in WAL mode, so the API and a running agent share the file: the
+//! agent writes, the API reads and records staff status changes.
+//!
+//! Hardening: the token must carry at least [`MIN_TOKEN_BITS`] bits by a conservative
+//! estimate ([`token_bits`]); only a loopback address is bound unless `--insecure-bind`
+//! (there is no TLS yet); a client address that sends [`MAX_FAILURES`] wrong tokens within
+//! [`FAILURE_WINDOW`] gets 429 with `Retry-After` (logged without the token); the token is
+//! checked before any parameter is parsed; headers must arrive within
+//! [`HEADER_TIMEOUT`], a connection lives at most [`CONNECTION_LIFETIME`] and at most
+//! [`MAX_CONNECTIONS`] are served at once; bodies over [`MAX_BODY`] bytes get 413.
+//!
+//! Layout: [`router`] joins the route sets, each in its own module behind its own check:
+//! `staff.rs` (the staff API below); a terminal's WebSocket route would sit beside it in
+//! a `terminal.rs`. `auth.rs` holds the token rules, `serve.rs` the accept loop. Every
+//! SQLite call runs on tokio's blocking pool (`spawn_blocking`), never on the threads
+//! that accept connections, so a slow database never stalls the accept loop.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), xiaoan_server::Error> {
+//! let addr = "127.0.0.1:8750".parse().unwrap();
+//! let token = xiaoan_server::token_from_env()?;
+//! xiaoan_server::serve(addr, std::path::Path::new("records.db"), token, false).await?;
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod auth;
+mod error;
+mod serve;
+mod staff;
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::Router;
+use xiaoan_records::Store;
+
+pub use auth::{
+    check_bind, check_token, token_bits, token_from_env, FAILURE_WINDOW, MAKE_TOKEN, MAX_FAILURES,
+    MIN_TOKEN_BITS, TOKEN_ENV,
+};
+pub use error::{Error, Result};
+pub use serve::{serve, serve_listener, CONNECTION_LIFETIME, HEADER_TIMEOUT, MAX_CONNECTIONS};
+pub use staff::MAX_BODY;
+
+use error::ApiError;
+
+/// Every route over an open store, the staff token guarding all but `/api/health`.
+pub fn router(store: Store, token: String) -> Router {
+    let store = Arc::new(Mutex::new(store));
+    let auth = auth::Auth::new(token);
+    Router::new()
+        .merge(staff::routes(store, auth))
+        // a terminal's WebSocket route (`terminal.rs`) merges here, behind its own check
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+#[cfg(test)]
+mod tests;
