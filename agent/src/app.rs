@@ -2,10 +2,10 @@
 //! same stages is the `xiaoan` binary's glue: `xiaoan::eval_pipeline`).
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use xiaoan_intents::Understander;
-use xiaoan_kb::{Guide, Retriever, TantivyRetriever};
+use xiaoan_intents::embed::Embedder;
+use xiaoan_kb::{Guide, Retriever};
 
 use crate::config::Settings;
 use crate::dialogue::Agent;
@@ -21,13 +21,29 @@ pub fn load_guide(settings: &Settings) -> Result<Guide> {
     })
 }
 
-/// The retriever over the guide, its index under `XIAOAN_HOME/index` (rebuilt when the
-/// guide changed or the index is damaged).
-pub fn load_retriever(settings: &Settings, guide: &Guide) -> Result<Box<dyn Retriever>> {
-    Ok(Box::new(TantivyRetriever::open_or_build(
-        guide,
-        &settings.index_dir,
-    )?))
+/// The sentence encoder under `XIAOAN_HOME/models/e5-small`, shared by understanding and
+/// retrieval; `None` (with a warning) when the set-up has not installed it, and the agent
+/// then understands by its n-gram model and finds guide items by words and sound only.
+pub fn load_encoder(settings: &Settings) -> Result<Option<Arc<dyn Embedder>>> {
+    let dir = xiaoan_models::embed::encoder_dir(&settings.home);
+    let enc = crate::embedder::shared(&dir)?;
+    if enc.is_none() {
+        eprintln!(
+            "xiaoan: the sentence encoder is not installed in {} (run make setup): understanding without meaning",
+            dir.display()
+        );
+    }
+    Ok(enc)
+}
+
+/// The retriever over the guide, its indexes under `XIAOAN_HOME/index` (rebuilt when the
+/// guide, or the encoder, changed or an index is damaged).
+pub fn load_retriever(
+    settings: &Settings,
+    guide: &Guide,
+    encoder: Option<Arc<dyn Embedder>>,
+) -> Result<Box<dyn Retriever>> {
+    crate::embedder::retriever(guide, &settings.index_dir, encoder)
 }
 
 /// Longest a conversation's write waits for a busy database before it fails and is
@@ -38,7 +54,8 @@ pub const CONVERSATION_WRITE_WAIT: std::time::Duration = std::time::Duration::fr
 /// The agent for `settings`, filing into the store at `store_path`.
 pub fn build_agent(settings: &Settings, store_path: &Path) -> Result<Agent> {
     let guide = load_guide(settings)?;
-    let retriever = load_retriever(settings, &guide)?;
+    let encoder = load_encoder(settings)?;
+    let retriever = load_retriever(settings, &guide, encoder.clone())?;
     let forms = Forms::builtin().map_err(|e| Error::Config {
         file: "forms".into(),
         reason: e.to_string(),
@@ -60,7 +77,7 @@ pub fn build_agent(settings: &Settings, store_path: &Path) -> Result<Agent> {
         code => Some(code.to_string()),
     };
     Ok(Agent {
-        understander: Understander::builtin()?,
+        understander: crate::embedder::understander(encoder)?,
         guide,
         retriever,
         forms,

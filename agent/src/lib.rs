@@ -18,6 +18,7 @@ pub mod app;
 pub mod bargein;
 pub mod config;
 pub mod dialogue;
+pub mod embedder;
 pub mod error;
 pub mod forms;
 pub mod input;

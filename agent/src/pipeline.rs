@@ -98,8 +98,32 @@ impl Recognizer {
             dialect_models.insert(code, m);
         }
         let models = settings.home.join("models");
-        let (base, second) = decode_options(settings)?;
+        let options = decode_options(settings)?;
         Ok(Recognizer {
+            dialect_models,
+            silero: Some(models.join("silero-vad").join("silero_vad.onnx")),
+            ort_lib: Some(xiaoan_models::ort_lib(&settings.home)),
+            ..Self::assemble(model, options, adapters, settings)
+        })
+    }
+
+    /// A recogniser over any model (tests, scripted runs).
+    pub fn with_model(model: Arc<dyn AsrModel>, settings: &Settings) -> Result<Recognizer> {
+        let options = decode_options(settings)?;
+        let adapters = crate::adapters::Adapters::load(settings)?;
+        Ok(Self::assemble(model, options, adapters, settings))
+    }
+
+    /// A recogniser of `model` with the config's streaming, VAD and end-pointer
+    /// settings; no LoRA-merged dialect engines, and the VAD's model files not named
+    /// (the `earshot` VAD needs none).
+    fn assemble(
+        model: Arc<dyn AsrModel>,
+        (base, second): (DecodeOptions, Option<DecodeOptions>),
+        adapters: crate::adapters::Adapters,
+        settings: &Settings,
+    ) -> Recognizer {
+        Recognizer {
             model,
             base,
             second,
@@ -107,27 +131,10 @@ impl Recognizer {
             vad: settings.config.audio.vad.clone(),
             endpoint: settings.config.audio.endpoint.clone(),
             adapters,
-            dialect_models,
-            silero: Some(models.join("silero-vad").join("silero_vad.onnx")),
-            ort_lib: Some(xiaoan_models::ort_lib(&settings.home)),
-        })
-    }
-
-    /// A recogniser over any model (tests, scripted runs).
-    pub fn with_model(model: Arc<dyn AsrModel>, settings: &Settings) -> Result<Recognizer> {
-        let (base, second) = decode_options(settings)?;
-        Ok(Recognizer {
-            model,
-            base,
-            second,
-            stream_cfg: stream_config(settings),
-            vad: settings.config.audio.vad.clone(),
-            endpoint: settings.config.audio.endpoint.clone(),
-            adapters: crate::adapters::Adapters::load(settings)?,
             dialect_models: std::collections::HashMap::new(),
             silero: None,
             ort_lib: None,
-        })
+        }
     }
 
     /// Decoding options with the dialect's adapter applied.

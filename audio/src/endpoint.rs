@@ -700,8 +700,9 @@ mod tests {
     #[test]
     fn earshot_finds_espeak_speech() {
         let Some(speech) = crate::decode::tests::espeak("你好，我想办社保卡") else {
-            println!("SKIP: earshot_finds_espeak_speech: espeak-ng not installed (run make setup)");
-            return;
+            return xiaoan_testkit::skip(
+                "earshot_finds_espeak_speech: espeak-ng not installed (run make setup)",
+            );
         };
         let len = speech.duration_s();
         let buf = cat(&[sil(1.0), speech.samples.clone(), sil(1.5)]);

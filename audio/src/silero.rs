@@ -299,8 +299,9 @@ mod tests {
     #[test]
     fn silero_scores_silence_low_and_speech_high() {
         let Some((model, lib)) = files() else {
-            println!("SKIP: silero_scores_silence_low_and_speech_high: models not installed (run make setup)");
-            return;
+            return xiaoan_testkit::skip(
+                "silero_scores_silence_low_and_speech_high: models not installed (run make setup)",
+            );
         };
         let mut v = SileroVad::load(&model, &lib).unwrap();
         println!("silero model: {}", v.describe());
@@ -313,8 +314,7 @@ mod tests {
         let max_sil = ps.iter().cloned().fold(0.0f32, f32::max);
         assert!(max_sil < 0.2, "silence scored up to {max_sil}");
         let Some(speech) = crate::decode::tests::espeak("你好，我想办社保卡") else {
-            println!("SKIP: silero speech half: espeak-ng not installed");
-            return;
+            return xiaoan_testkit::skip("silero speech half: espeak-ng not installed");
         };
         v.reset();
         let ps: Vec<f32> = speech

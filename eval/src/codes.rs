@@ -1,76 +1,16 @@
-//! The closed vocabularies of the evaluation contract: dialect codes and intent labels.
-//!
-//! Copied from the project's `spec/dialects.tsv` and `spec/intents.tsv` so that nothing
-//! reads the spec folder at run time. The order here is the order reports use.
+//! The closed vocabularies of the evaluation contract: dialect codes and intent labels,
+//! from `xiaoan-spec` (the project's `spec/dialects.tsv` and `spec/intents.tsv`), so that
+//! the evaluator shares the contract with what it scores without depending on it. The
+//! order here is the order reports use. What is eval's own: the labels public data sets
+//! use for the seven dialects ([`map_dialect_label`]).
 
-/// The seven dialect codes, in report order (`dialects.tsv`).
-pub const DIALECT_CODES: [&str; 7] = ["cmn", "wuu-sh", "wuu-sz", "yue", "nan", "cmn-sc", "hak"];
+pub use xiaoan_spec::{
+    dialect_rank, intent_rank, is_dialect, is_intent, DIALECT_CODES, INTENT_CODES as INTENT_LABELS,
+};
 
-/// Chinese display names of [`DIALECT_CODES`], same order (`dialects.tsv`, `name_zh`).
-pub const DIALECT_NAMES_ZH: [&str; 7] = [
-    "普通话",
-    "沪语",
-    "苏州话",
-    "粤语",
-    "闽南语",
-    "四川话",
-    "客家话",
-];
-
-/// The 18 intent labels, in taxonomy order (`intents.tsv`).
-pub const INTENT_LABELS: [&str; 18] = [
-    "service.query",
-    "declaration.file",
-    "dispute.mediate",
-    "appointment.book",
-    "queue.status",
-    "handoff.human",
-    "emergency",
-    "feedback.complaint",
-    "dialect.switch",
-    "nav.repeat",
-    "nav.slower",
-    "nav.faster",
-    "nav.stop",
-    "confirm.yes",
-    "confirm.no",
-    "greeting",
-    "goodbye",
-    "out_of_scope",
-];
-
-/// Whether `code` is one of the seven dialect codes.
-pub fn is_dialect(code: &str) -> bool {
-    DIALECT_CODES.contains(&code)
-}
-
-/// Whether `label` is one of the 18 intent labels.
-pub fn is_intent(label: &str) -> bool {
-    INTENT_LABELS.contains(&label)
-}
-
-/// Position of a dialect code in report order (unknown codes sort last).
-pub fn dialect_rank(code: &str) -> usize {
-    DIALECT_CODES
-        .iter()
-        .position(|c| *c == code)
-        .unwrap_or(DIALECT_CODES.len())
-}
-
-/// Position of an intent label in taxonomy order (unknown labels sort last).
-pub fn intent_rank(label: &str) -> usize {
-    INTENT_LABELS
-        .iter()
-        .position(|c| *c == label)
-        .unwrap_or(INTENT_LABELS.len())
-}
-
-/// Chinese display name of a dialect code, if it is one of the seven.
+/// Chinese display name of a dialect code (the short one: 沪语), if it is one of the seven.
 pub fn dialect_name_zh(code: &str) -> Option<&'static str> {
-    DIALECT_CODES
-        .iter()
-        .position(|c| *c == code)
-        .map(|i| DIALECT_NAMES_ZH[i])
+    xiaoan_spec::dialect(code).map(|d| d.short_zh)
 }
 
 /// Maps a label used by public data sets (Common Voice locales, KeSpeech/WenetSpeech
@@ -101,15 +41,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vocabularies_have_the_contract_sizes_and_no_duplicates() {
-        let mut d = DIALECT_CODES.to_vec();
-        d.sort();
-        d.dedup();
-        assert_eq!(d.len(), 7);
-        let mut i = INTENT_LABELS.to_vec();
-        i.sort();
-        i.dedup();
-        assert_eq!(i.len(), 18);
+    fn report_names_and_order_follow_the_contract() {
+        assert_eq!(DIALECT_CODES.len(), 7);
+        assert_eq!(INTENT_LABELS.len(), 18);
+        assert_eq!(dialect_name_zh("wuu-sh"), Some("沪语"));
+        assert_eq!(dialect_name_zh("cmn"), Some("普通话"));
+        assert_eq!(dialect_name_zh("wuu"), None);
+        assert!(dialect_rank("cmn") < dialect_rank("hak"));
+        assert_eq!(dialect_rank("xx"), DIALECT_CODES.len());
+        assert!(intent_rank("service.query") < intent_rank("out_of_scope"));
+        assert!(is_intent("nav.stop") && !is_intent("nav"));
     }
 
     #[test]
@@ -119,5 +60,8 @@ mod tests {
         assert_eq!(map_dialect_label("Southwestern"), Some("cmn-sc"));
         assert_eq!(map_dialect_label("wuu-sz"), Some("wuu-sz"));
         assert_eq!(map_dialect_label("Jiang-Huai"), None);
+        for c in DIALECT_CODES {
+            assert_eq!(map_dialect_label(c), Some(c));
+        }
     }
 }

@@ -78,4 +78,22 @@ impl Error {
             source,
         }
     }
+
+    /// A JSON document at `path` that could not be written or parsed, at 1-based `line`
+    /// (0 for the whole document).
+    pub(crate) fn json(path: impl Into<PathBuf>, line: usize, reason: impl ToString) -> Self {
+        Error::Json {
+            path: path.into(),
+            line,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A WAV file at `path` that the WAV reader or writer refused.
+    pub(crate) fn wav(path: impl Into<PathBuf>, reason: impl ToString) -> Self {
+        Error::Wav {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
 }

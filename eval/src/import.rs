@@ -9,7 +9,6 @@
 //! an item error when the manifest is run, and the run goes on.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use crate::codes;
@@ -219,23 +218,16 @@ pub fn write_manifest(path: &Path, items: &[ManifestItem]) -> Result<()> {
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let base = canonical_or_lexical(&parent);
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut w = std::io::BufWriter::new(file);
-    for item in items {
+    let relative = |item: &ManifestItem| {
         let mut item = item.clone();
         if let Some(a) = &item.audio {
             if !a.trim_end().ends_with('|') && !a.is_empty() {
                 item.audio = Some(relative_to(&canonical_or_lexical(Path::new(a)), &base));
             }
         }
-        let line = serde_json::to_string(&item).map_err(|e| Error::Json {
-            path: path.to_path_buf(),
-            line: 0,
-            reason: e.to_string(),
-        })?;
-        writeln!(w, "{line}").map_err(|e| Error::io(path, e))?;
-    }
-    w.flush().map_err(|e| Error::io(path, e))
+        item
+    };
+    crate::jsonl::write(path, items.iter().map(relative))
 }
 
 #[cfg(test)]

@@ -32,18 +32,21 @@
 pub mod codes;
 mod error;
 pub mod import;
+mod jsonl;
 mod manifest;
-mod metrics;
+pub mod metrics;
 mod predictions;
 mod report;
 mod run;
 pub mod stories;
 pub mod synth;
+#[cfg(test)]
+mod testing;
 
 pub use error::{Error, Result};
 pub use manifest::{read_manifest, DialectMode, ItemError, Manifest, ManifestItem};
 pub use metrics::{
-    cer_normalize, edit_distance, macro_f1, percentile_nearest_rank, summarize, Confusion,
+    cer_normalize, edit_distance, macro_f1, median, percentile, summarize, summarize_at, Confusion,
     DialectMetrics, ErrorEntry, Metrics, ReportMeta, Summary, MAX_ERROR_ENTRIES, SYNTHETIC_LABEL,
 };
 pub use predictions::{read_predictions, write_predictions, Prediction, PREDICTION_KEYS};

@@ -86,9 +86,23 @@ pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     prev[b.len()]
 }
 
-/// Nearest-rank percentile: the value at rank ⌈p/100 · n⌉ (1-based) of the sorted values.
-/// `None` for no values.
-pub fn percentile_nearest_rank(values: &[f64], p: f64) -> Option<f64> {
+/// The `p`-th percentile of `values` (`p` from 0 to 100) by the **nearest-rank**
+/// definition: the value at 1-based rank ⌈p/100 · n⌉ of the n finite values sorted in
+/// ascending order (rank at least 1). No interpolation: the result is always one of the
+/// values, so a p95 latency is a latency that some item really had.
+///
+/// Values that are not finite are left out; `None` when no finite value remains. Every
+/// latency percentile of the reports (p50, p95) is computed here; reuse it wherever a
+/// figure is to be comparable with them.
+///
+/// ```
+/// use xiaoan_eval::metrics::percentile;
+/// let ms = [120.0, 80.0, 300.0, 95.0];
+/// assert_eq!(percentile(&ms, 50.0), Some(95.0)); // rank ⌈0.5·4⌉ = 2
+/// assert_eq!(percentile(&ms, 95.0), Some(300.0)); // rank ⌈0.95·4⌉ = 4
+/// assert_eq!(percentile(&[], 50.0), None);
+/// ```
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return None;
@@ -96,6 +110,12 @@ pub fn percentile_nearest_rank(values: &[f64], p: f64) -> Option<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
     Some(v[rank.clamp(1, v.len()) - 1])
+}
+
+/// The median by the same nearest-rank definition as [`percentile`] (its p50): for an
+/// even count, the lower of the two middle values, never their mean.
+pub fn median(values: &[f64]) -> Option<f64> {
+    percentile(values, 50.0)
 }
 
 /// Facts about the run that the metrics cannot know.
@@ -240,11 +260,22 @@ struct Scored<'a> {
     pred: Option<&'a Prediction>,
 }
 
-/// Scores predictions against the manifest's references.
+/// Scores predictions against the manifest's references, dated now.
 ///
 /// Predictions are matched to items by id; an item without a prediction counts as an
 /// error. See the module documentation for every definition.
 pub fn summarize(manifest: &Manifest, preds: &[Prediction], meta: ReportMeta) -> Summary {
+    summarize_at(manifest, preds, meta, chrono::Utc::now())
+}
+
+/// [`summarize`] with the time the summary is dated by (`generated_at`) given, so that
+/// the same inputs give the same summary.
+pub fn summarize_at(
+    manifest: &Manifest,
+    preds: &[Prediction],
+    meta: ReportMeta,
+    generated_at: chrono::DateTime<chrono::Utc>,
+) -> Summary {
     let by_id: HashMap<&str, &Prediction> = preds.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut groups: BTreeMap<(usize, String), Vec<Scored>> = BTreeMap::new();
     let mut all: Vec<Scored> = Vec::new();
@@ -325,7 +356,7 @@ pub fn summarize(manifest: &Manifest, preds: &[Prediction], meta: ReportMeta) ->
         machine: meta.machine,
         command: meta.command,
         elapsed_s: meta.elapsed_s,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        generated_at: generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         manifest: manifest.path.display().to_string(),
         overall: score(&all),
         per_dialect,
@@ -419,10 +450,10 @@ fn score(items: &[Scored]) -> Metrics {
     m.recall_at_1 = ratio(r1, m.service_items);
     m.recall_at_3 = ratio(r3, m.service_items);
     m.mrr = (m.service_items > 0).then(|| rr / m.service_items as f64);
-    m.first_partial_p50_ms = percentile_nearest_rank(&fp, 50.0);
-    m.first_partial_p95_ms = percentile_nearest_rank(&fp, 95.0);
-    m.final_p50_ms = percentile_nearest_rank(&fin, 50.0);
-    m.final_p95_ms = percentile_nearest_rank(&fin, 95.0);
+    m.first_partial_p50_ms = percentile(&fp, 50.0);
+    m.first_partial_p95_ms = percentile(&fp, 95.0);
+    m.final_p50_ms = percentile(&fin, 50.0);
+    m.final_p95_ms = percentile(&fin, 95.0);
     m.latency_items = fin.len();
     m.rtf = (any_elapsed && proc_audio_s > 0.0).then(|| proc_s / proc_audio_s);
     m
@@ -521,11 +552,20 @@ mod tests {
 
     #[test]
     fn nearest_rank_percentiles() {
-        let v: Vec<f64> = (1..=20).map(f64::from).collect();
-        assert_eq!(percentile_nearest_rank(&v, 50.0), Some(10.0));
-        assert_eq!(percentile_nearest_rank(&v, 95.0), Some(19.0));
-        assert_eq!(percentile_nearest_rank(&[7.0], 95.0), Some(7.0));
-        assert_eq!(percentile_nearest_rank(&[], 50.0), None);
+        let v: Vec<f64> = (1..=20).rev().map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), Some(10.0));
+        assert_eq!(percentile(&v, 95.0), Some(19.0));
+        assert_eq!(percentile(&v, 100.0), Some(20.0));
+        assert_eq!(percentile(&v, 0.0), Some(1.0), "rank is at least 1");
+        assert_eq!(percentile(&[7.0], 95.0), Some(7.0));
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[f64::NAN, 3.0, f64::INFINITY], 95.0), Some(3.0));
+        assert_eq!(
+            median(&[4.0, 1.0, 3.0, 2.0]),
+            Some(2.0),
+            "the lower middle value"
+        );
+        assert_eq!(median(&[5.0, 1.0, 3.0]), Some(3.0));
     }
 
     #[test]
@@ -622,6 +662,16 @@ mod tests {
             },
         );
         assert!(syn.label.contains("SYNTHETIC"));
+    }
+
+    #[test]
+    fn a_summary_is_dated_by_the_time_given() {
+        let (_d, m) = manifest("{\"id\":\"a\",\"text\":\"你好\",\"intent\":\"greeting\"}\n");
+        let at = chrono::DateTime::parse_from_rfc3339("2024-05-06T07:08:09+08:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let s = summarize_at(&m, &[], ReportMeta::default(), at);
+        assert_eq!(s.generated_at, "2024-05-05T23:08:09Z");
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! Predictions (JSON Lines, one line per manifest item, in manifest order).
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -77,20 +76,7 @@ pub const PREDICTION_KEYS: [&str; 10] = [
 
 /// Writes predictions as JSON Lines (creating the parent folder if needed).
 pub fn write_predictions(path: &Path, preds: &[Prediction]) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut w = std::io::BufWriter::new(file);
-    for p in preds {
-        let line = serde_json::to_string(p).map_err(|e| Error::Json {
-            path: path.to_path_buf(),
-            line: 0,
-            reason: e.to_string(),
-        })?;
-        writeln!(w, "{line}").map_err(|e| Error::io(path, e))?;
-    }
-    w.flush().map_err(|e| Error::io(path, e))
+    crate::jsonl::write(path, preds)
 }
 
 /// Reads predictions written by [`write_predictions`] (or by another system following
@@ -107,11 +93,7 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
         if line.trim().is_empty() {
             continue;
         }
-        let p: Prediction = serde_json::from_str(line).map_err(|e| Error::Json {
-            path: path.to_path_buf(),
-            line: i + 1,
-            reason: e.to_string(),
-        })?;
+        let p: Prediction = serde_json::from_str(line).map_err(|e| Error::json(path, i + 1, e))?;
         out.push(p);
     }
     Ok(out)

@@ -202,15 +202,74 @@ fn run_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
     use std::time::Duration;
 
-    /// A fake pipeline: echoes the text (or the audio file's content) and records how
-    /// many items were in flight at once.
+    /// What the fake pipeline saw, in the order it happened.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Event {
+        Start(usize),
+        End(usize),
+    }
+
+    #[derive(Default)]
+    struct Log {
+        events: Vec<Event>,
+        /// The first two items to enter the pipeline, in the order they entered.
+        pair: Vec<usize>,
+    }
+
+    impl Log {
+        fn ended(&self, k: usize) -> bool {
+            self.events.contains(&Event::End(k))
+        }
+    }
+
+    /// A fake pipeline: echoes the text (or the audio file's content) and logs when each
+    /// item starts and ends. No clock: the first two items to arrive wait for each other
+    /// (so two items are in the pipeline at once only if the runner runs them in
+    /// parallel), and the lower-numbered of the two then waits until the other has
+    /// ended, so items end out of manifest order.
+    #[derive(Default)]
     struct Fake {
-        in_flight: AtomicUsize,
-        max_in_flight: AtomicUsize,
-        calls: AtomicUsize,
+        log: Mutex<Log>,
+        changed: Condvar,
+    }
+
+    /// How long a gate waits before giving up, so that a runner that does not run
+    /// items in parallel fails the test instead of hanging it. Never reached otherwise.
+    const GIVE_UP: Duration = Duration::from_secs(30);
+
+    impl Fake {
+        fn enter(&self, k: usize) {
+            let mut log = self.log.lock().unwrap();
+            log.events.push(Event::Start(k));
+            if log.pair.len() < 2 {
+                log.pair.push(k);
+                self.changed.notify_all();
+            }
+            log = self.wait(log, |l| l.pair.len() < 2 && l.pair[0] == k);
+            if log.pair.len() == 2 && k == log.pair[0].min(log.pair[1]) {
+                let later = log.pair[0].max(log.pair[1]);
+                let _ended = self.wait(log, |l| !l.ended(later));
+            }
+        }
+
+        fn leave(&self, k: usize) {
+            self.log.lock().unwrap().events.push(Event::End(k));
+            self.changed.notify_all();
+        }
+
+        fn wait<'a>(
+            &self,
+            log: std::sync::MutexGuard<'a, Log>,
+            blocked: impl FnMut(&mut Log) -> bool,
+        ) -> std::sync::MutexGuard<'a, Log> {
+            self.changed
+                .wait_timeout_while(log, GIVE_UP, blocked)
+                .unwrap()
+                .0
+        }
     }
 
     impl Pipeline for Fake {
@@ -220,21 +279,16 @@ mod tests {
             audio: Option<&Path>,
             opts: &RunOptions,
         ) -> Prediction {
-            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            // Later items finish sooner, so out-of-order completion is guaranteed.
-            let k: u64 = item.id.trim_start_matches('u').parse().unwrap_or(0);
-            std::thread::sleep(Duration::from_millis(40u64.saturating_sub(k * 3)));
-            if item.id == "u5" {
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                panic!("boom on u5");
-            }
+            let k: usize = item.id.trim_start_matches('u').parse().unwrap();
+            self.enter(k);
             let transcript = match audio {
                 Some(p) => std::fs::read_to_string(p).ok(),
                 None => item.text.clone(),
             };
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.leave(k);
+            if item.id == "u5" {
+                panic!("boom on u5");
+            }
             Prediction {
                 id: "wrong-id".into(),
                 transcript,
@@ -272,7 +326,10 @@ mod tests {
                 "{e}"
             );
         } else {
-            println!("SKIP: the FIFO case: mkfifo is not available");
+            crate::testing::skip(
+                "audio_paths_that_are_not_files_say_what_they_are (the FIFO case)",
+                "the mkfifo program is not available (install coreutils)",
+            );
         }
         std::fs::write(dir.path().join("ok.wav"), b"x").unwrap();
         assert_eq!(audio_problem(&dir.path().join("ok.wav")), None);
@@ -323,11 +380,7 @@ mod tests {
         let path = dir.path().join("m.jsonl");
         std::fs::write(&path, lines).unwrap();
         let manifest = crate::read_manifest(&path).unwrap();
-        let fake = Fake {
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
-            calls: AtomicUsize::new(0),
-        };
+        let fake = Fake::default();
         let opts = RunOptions {
             mode: DialectMode::Given,
             realtime: false,
@@ -340,16 +393,33 @@ mod tests {
         let ids: Vec<&str> = preds.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["u0", "u1", "u2", "u3", "u4", "u5", "u6", "line-8", "u8", "u9", "u10", "u11"]
+            ["u0", "u1", "u2", "u3", "u4", "u5", "u6", "line-8", "u8", "u9", "u10", "u11"],
+            "predictions come back in manifest order"
         );
-        assert!(
-            fake.max_in_flight.load(Ordering::SeqCst) > 1,
-            "items should run in parallel"
-        );
+        let log = fake.log.into_inner().unwrap();
+        let at = |e: Event| log.events.iter().position(|x| *x == e).unwrap();
+        let starts = log
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::Start(_)))
+            .count();
         assert_eq!(
-            fake.calls.load(Ordering::SeqCst),
-            10,
+            starts, 10,
             "missing audio and a broken line never reach the pipeline"
+        );
+        let [first, second] = log.pair[..] else {
+            panic!("two items reached the pipeline: {:?}", log.events)
+        };
+        assert!(
+            at(Event::Start(second)) < at(Event::End(first)),
+            "items should run in parallel: {:?}",
+            log.events
+        );
+        let (lower, higher) = (first.min(second), first.max(second));
+        assert!(
+            at(Event::End(higher)) < at(Event::End(lower)),
+            "u{higher} ended before u{lower}, so completion was out of order: {:?}",
+            log.events
         );
         assert_eq!(preds[0].transcript.as_deref(), Some("audio 0"));
         assert_eq!(preds[0].dialect.as_deref(), Some("yue"));

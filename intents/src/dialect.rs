@@ -1,16 +1,19 @@
 //! Dialect identification from text: marker words plus a character n-gram model.
 //!
-//! Markers are words that only (or mostly) one dialect writes: 侬/阿拉/伐 (Shanghainese),
-//! 倷/哪亨/哉 (Suzhou), 唔/係/冇/喺/嘅 (Cantonese), 欲/按怎/佗位/阮 (Min Nan), 啥子/咋个/莫得
-//! (Sichuanese), 𠊎/仰般/麼个 (Hakka). The n-gram model is a naive Bayes over character 1–2
-//! grams of the project's dialect examples (`data/train.tsv`) and lexicon forms, counted when
-//! first used. Without any marker the answer is Mandarin.
+//! Markers (`lexicons/markers.tsv`) are words that only (or mostly) one dialect writes:
+//! 侬/阿拉/伐 (Shanghainese), 倷/哪亨/哉 (Suzhou), 唔/係/冇/喺/嘅 (Cantonese), 欲/按怎/佗位/阮
+//! (Min Nan), 啥子/咋个/莫得 (Sichuanese), 𠊎/仰般/麼个 (Hakka). The n-gram model is a naive
+//! Bayes over character 1–2 grams of the project's dialect examples (`data/train.tsv`) and
+//! lexicon forms, counted when first used: a deterministic build from the embedded data
+//! (no randomness, nothing trained ahead). Without any marker the answer is Mandarin.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use crate::data;
+use crate::script::fold;
 use crate::DIALECTS;
 
 /// The identified dialect of a text.
@@ -23,175 +26,6 @@ pub struct DialectGuess {
     /// Whether any dialect marker was seen.
     pub marked: bool,
 }
-
-/// Marker words (Simplified, as after folding) and the dialects they point to, with weight.
-/// Shared markers (勿 for both Wu dialects, 唔 for Cantonese and Hakka) point to several.
-const MARKERS: &[(&str, &[&str], f32)] = &[
-    // Shanghainese
-    ("侬", &["wuu-sh"], 3.0),
-    ("阿拉", &["wuu-sh"], 3.0),
-    ("伐", &["wuu-sh"], 2.0),
-    ("哪能", &["wuu-sh"], 3.0),
-    ("伊拉", &["wuu-sh"], 3.0),
-    ("搿", &["wuu-sh"], 3.0),
-    ("交关", &["wuu-sh"], 2.0),
-    ("迭个", &["wuu-sh"], 2.5),
-    ("屋里厢", &["wuu-sh"], 3.0),
-    ("老好", &["wuu-sh"], 1.0),
-    ("邪气", &["wuu-sh"], 2.0),
-    ("侪", &["wuu-sh", "wuu-sz"], 2.0),
-    ("辣海", &["wuu-sh"], 2.5),
-    ("拨", &["wuu-sh", "wuu-sz"], 1.0),
-    ("汏", &["wuu-sh", "wuu-sz"], 2.0),
-    ("呒没", &["wuu-sh"], 2.5),
-    ("勿", &["wuu-sh", "wuu-sz"], 1.5),
-    ("覅", &["wuu-sh", "wuu-sz"], 2.5),
-    ("辰光", &["wuu-sh", "wuu-sz"], 2.0),
-    ("今朝", &["wuu-sh", "wuu-sz"], 2.0),
-    ("明朝", &["wuu-sh", "wuu-sz"], 1.5),
-    ("物事", &["wuu-sh", "wuu-sz"], 2.0),
-    ("做啥", &["wuu-sh", "wuu-sz"], 1.0),
-    ("啥人", &["wuu-sh", "wuu-sz"], 1.0),
-    // Suzhou
-    ("倷", &["wuu-sz"], 3.0),
-    ("哪亨", &["wuu-sz"], 3.0),
-    ("哉", &["wuu-sz"], 2.5),
-    ("伲", &["wuu-sz"], 2.5),
-    ("俚", &["wuu-sz"], 2.5),
-    ("唔笃", &["wuu-sz"], 3.0),
-    ("啥体", &["wuu-sz"], 3.0),
-    ("阿是", &["wuu-sz"], 2.5),
-    ("阿要", &["wuu-sz"], 2.0),
-    ("弗", &["wuu-sz"], 2.0),
-    ("勒浪", &["wuu-sz"], 3.0),
-    ("该搭", &["wuu-sz"], 3.0),
-    ("呒拨", &["wuu-sz"], 3.0),
-    ("笃", &["wuu-sz"], 1.0),
-    // Cantonese
-    ("唔", &["yue", "hak"], 2.0),
-    ("点样", &["yue"], 2.5),
-    ("冇", &["yue", "hak"], 2.0),
-    ("喺", &["yue"], 3.0),
-    ("嘅", &["yue", "hak"], 2.0),
-    ("咩", &["yue"], 2.5),
-    ("佢", &["yue", "hak"], 2.0),
-    ("啲", &["yue"], 3.0),
-    ("咗", &["yue"], 3.0),
-    ("嘢", &["yue"], 3.0),
-    ("乜", &["yue"], 2.5),
-    ("边度", &["yue"], 3.0),
-    ("睇", &["yue"], 2.5),
-    ("揾", &["yue"], 3.0),
-    ("搵", &["yue"], 3.0),
-    ("咁", &["yue"], 2.5),
-    ("嚟", &["yue"], 3.0),
-    ("噉", &["yue"], 3.0),
-    ("畀", &["yue"], 2.5),
-    ("啱", &["yue"], 3.0),
-    ("嗰", &["yue"], 3.0),
-    ("呢度", &["yue"], 3.0),
-    ("点解", &["yue"], 3.0),
-    ("几多", &["yue", "hak"], 1.5),
-    ("㗎", &["yue"], 3.0),
-    ("喎", &["yue"], 3.0),
-    ("嘞", &["yue"], 1.0),
-    ("哋", &["yue"], 3.0),
-    ("而家", &["yue"], 3.0),
-    ("屋企", &["yue"], 3.0),
-    ("唔该", &["yue"], 3.0),
-    ("系咪", &["yue"], 3.0),
-    ("边个", &["yue"], 2.5),
-    ("琴日", &["yue"], 3.0),
-    ("听日", &["yue"], 3.0),
-    ("攞", &["yue"], 3.0),
-    ("搞掂", &["yue"], 3.0),
-    ("得闲", &["yue"], 2.0),
-    ("仲", &["yue"], 1.0),
-    ("系", &["yue", "hak"], 0.5),
-    // Min Nan
-    ("欲", &["nan"], 2.5),
-    ("按怎", &["nan"], 3.0),
-    ("佗位", &["nan"], 3.0),
-    ("佗", &["nan"], 2.0),
-    ("毋", &["nan", "hak"], 2.0),
-    ("阮", &["nan"], 2.5),
-    ("恁", &["nan", "hak"], 1.5),
-    ("汝", &["nan"], 2.0),
-    ("袂", &["nan"], 3.0),
-    ("啥物", &["nan"], 3.0),
-    ("佮", &["nan"], 3.0),
-    ("佇", &["nan"], 3.0),
-    ("伫", &["nan"], 3.0),
-    ("攏", &["nan"], 3.0),
-    ("拢", &["nan"], 2.0),
-    ("厝", &["nan"], 2.5),
-    ("囝", &["nan"], 2.5),
-    ("代志", &["nan"], 3.0),
-    ("歹势", &["nan"], 3.0),
-    ("这马", &["nan"], 3.0),
-    ("即马", &["nan"], 3.0),
-    ("真济", &["nan"], 3.0),
-    ("偌济", &["nan"], 3.0),
-    ("偌久", &["nan"], 3.0),
-    ("查某", &["nan"], 2.5),
-    ("予", &["nan"], 1.5),
-    ("矣", &["nan"], 1.5),
-    ("遮", &["nan"], 1.0),
-    ("着无", &["nan"], 2.0),
-    ("毋着", &["nan"], 3.0),
-    ("好势", &["nan"], 2.5),
-    ("头家", &["nan"], 2.0),
-    ("阿嬷", &["nan"], 2.0),
-    // Sichuanese
-    ("啥子", &["cmn-sc"], 3.0),
-    ("咋个", &["cmn-sc"], 3.0),
-    ("莫得", &["cmn-sc"], 3.0),
-    ("晓得", &["cmn-sc", "wuu-sh", "wuu-sz"], 0.8),
-    ("要得", &["cmn-sc"], 3.0),
-    ("巴适", &["cmn-sc"], 3.0),
-    ("安逸", &["cmn-sc"], 1.5),
-    ("啷个", &["cmn-sc"], 3.0),
-    ("噻", &["cmn-sc"], 2.5),
-    ("得行", &["cmn-sc"], 3.0),
-    ("娃儿", &["cmn-sc"], 2.5),
-    ("老汉", &["cmn-sc"], 2.0),
-    ("晚黑", &["cmn-sc"], 3.0),
-    ("哪哈儿", &["cmn-sc"], 3.0),
-    ("那哈儿", &["cmn-sc"], 3.0),
-    ("这哈儿", &["cmn-sc"], 3.0),
-    ("等哈", &["cmn-sc"], 2.5),
-    ("搞快", &["cmn-sc"], 2.5),
-    ("硬是", &["cmn-sc"], 2.0),
-    ("莫", &["cmn-sc"], 1.0),
-    ("咋子", &["cmn-sc"], 3.0),
-    ("晓不得", &["cmn-sc"], 3.0),
-    ("瓜娃子", &["cmn-sc"], 3.0),
-    ("扯拐", &["cmn-sc"], 3.0),
-    ("摆龙门阵", &["cmn-sc"], 3.0),
-    ("遭", &["cmn-sc"], 1.0),
-    ("嘛", &["cmn-sc"], 0.3),
-    // Hakka
-    ("𠊎", &["hak"], 3.5),
-    ("厓", &["hak"], 3.0),
-    ("仰般", &["hak"], 3.5),
-    ("麽个", &["hak"], 3.5),
-    ("么个", &["hak"], 3.0),
-    ("麽人", &["hak"], 3.0),
-    ("么人", &["hak"], 2.0),
-    ("奈位", &["hak"], 3.0),
-    ("奈里", &["hak"], 3.0),
-    ("吂", &["hak"], 3.0),
-    ("摎", &["hak"], 3.0),
-    ("做得", &["hak"], 1.0),
-    ("今晡日", &["hak"], 3.0),
-    ("天光日", &["hak"], 3.0),
-    ("细人仔", &["hak"], 3.0),
-    ("阿姆", &["hak"], 1.5),
-    ("兜", &["hak"], 1.0),
-    ("爱", &["hak"], 0.7),
-    ("㖠", &["hak"], 3.0),
-    ("有闲", &["hak"], 1.5),
-];
 
 /// Marker evidence from which a text counts as marked (a weak marker alone does not).
 const MARKED_AT: f32 = 1.5;
@@ -223,69 +57,80 @@ fn grams(text: &str) -> Vec<String> {
 fn model() -> &'static Model {
     static M: OnceLock<Model> = OnceLock::new();
     M.get_or_init(|| {
-        let markers = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(MARKERS.iter().map(|m| m.0))
-            .ok();
-        let mut counts: HashMap<String, [f32; 7]> = HashMap::new();
-        let mut totals = [0f32; 7];
-        let mut add = |text: &str, d: usize| {
-            for g in grams(&crate::normalize::fold(text)) {
-                counts.entry(g).or_insert([0.0; 7])[d] += 1.0;
-                totals[d] += 1.0;
-            }
-        };
-        for row in crate::train::examples() {
-            if let Some(d) = DIALECTS.iter().position(|c| *c == row.dialect) {
-                add(&row.text, d);
-            }
-        }
-        for (d, code) in DIALECTS.iter().enumerate().skip(1) {
-            if let Some(lex) = crate::lexicon::lexicon(code) {
-                for (k, _) in lex {
-                    add(k, d);
-                }
-            }
-        }
-        let vocab = counts.len().max(1) as f32;
-        let alpha = 0.5f32;
-        let mut unseen = [0f32; 7];
-        for d in 0..7 {
-            unseen[d] = (alpha / (totals[d] + alpha * vocab)).ln();
-        }
-        let logp = counts
-            .into_iter()
-            .map(|(g, c)| {
-                let mut lp = [0f32; 7];
-                for d in 0..7 {
-                    lp[d] = ((c[d] + alpha) / (totals[d] + alpha * vocab)).ln();
-                }
-                (g, lp)
-            })
-            .collect();
-        Model {
-            markers,
-            logp,
-            unseen,
-        }
+        let residents = data::residents().unwrap_or_default();
+        let rows = data::examples().iter().chain(&residents).filter_map(|e| {
+            Some((
+                e.text.as_str(),
+                DIALECTS.iter().position(|c| *c == e.dialect)?,
+            ))
+        });
+        build(rows)
     })
 }
 
+/// The marker matcher and the naive Bayes counts of `rows` (text, dialect index) and of
+/// the lexicons' dialect forms.
+fn build<'a>(rows: impl Iterator<Item = (&'a str, usize)>) -> Model {
+    let markers = AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(data::markers().iter().map(|m| &m.form))
+        .ok();
+    let mut counts: HashMap<String, [f32; 7]> = HashMap::new();
+    let mut totals = [0f32; 7];
+    let mut add = |text: &str, d: usize| {
+        for g in grams(&fold(text)) {
+            counts.entry(g).or_insert([0.0; 7])[d] += 1.0;
+            totals[d] += 1.0;
+        }
+    };
+    for (text, d) in rows {
+        add(text, d);
+    }
+    for (d, code) in DIALECTS.iter().enumerate().skip(1) {
+        if let Some(lex) = data::lexicon(code) {
+            for (k, _) in lex {
+                add(k, d);
+            }
+        }
+    }
+    let vocab = counts.len().max(1) as f32;
+    let alpha = 0.5f32;
+    let mut unseen = [0f32; 7];
+    for d in 0..7 {
+        unseen[d] = (alpha / (totals[d] + alpha * vocab)).ln();
+    }
+    let logp = counts
+        .into_iter()
+        .map(|(g, c)| {
+            let mut lp = [0f32; 7];
+            for d in 0..7 {
+                lp[d] = ((c[d] + alpha) / (totals[d] + alpha * vocab)).ln();
+            }
+            (g, lp)
+        })
+        .collect();
+    Model {
+        markers,
+        logp,
+        unseen,
+    }
+}
+
 /// Marker evidence per dialect and whether any marker was seen.
-pub(crate) fn marker_scores(folded: &str) -> ([f32; 7], bool) {
-    let m = model();
+fn marker_scores_with(m: &Model, folded: &str) -> ([f32; 7], bool) {
     let mut s = [0f32; 7];
     let mut any = false;
     let Some(ac) = &m.markers else {
         return (s, false);
     };
+    let markers = data::markers();
     for hit in ac.find_iter(folded) {
-        let (_, ds, w) = MARKERS[hit.pattern().as_usize()];
+        let Some(marker) = markers.get(hit.pattern().as_usize()) else {
+            continue;
+        };
         any = true;
-        for d in ds {
-            if let Some(i) = DIALECTS.iter().position(|c| c == d) {
-                s[i] += w;
-            }
+        for &d in &marker.dialects {
+            s[d] += marker.weight;
         }
     }
     (s, any)
@@ -293,11 +138,14 @@ pub(crate) fn marker_scores(folded: &str) -> ([f32; 7], bool) {
 
 /// Identifies the dialect of `text` (raw or normalised input).
 pub fn identify_dialect(text: &str) -> DialectGuess {
-    let m = model();
+    guess_with(model(), text, UNMARKED_MANDARIN_BONUS)
+}
+
+fn guess_with(m: &Model, text: &str, unmarked_bonus: f32) -> DialectGuess {
     // 係 is a strong Cantonese/Hakka marker before conversion (系 afterwards is ambiguous).
     let raw_bonus = if text.contains('係') { 2.0 } else { 0.0 };
-    let folded = crate::normalize::fold(text);
-    let (marks, marked) = marker_scores(&folded);
+    let folded = fold(text);
+    let (marks, marked) = marker_scores_with(m, &folded);
     let marked = marked && marks.iter().skip(1).any(|&s| s >= MARKED_AT) || raw_bonus > 0.0;
     let gs = grams(&folded);
     let mut nb = [0f32; 7];
@@ -317,7 +165,7 @@ pub fn identify_dialect(text: &str) -> DialectGuess {
         logits[6] += raw_bonus * 0.5;
     }
     if !marked {
-        logits[0] += UNMARKED_MANDARIN_BONUS;
+        logits[0] += unmarked_bonus;
     }
     let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
     let exps: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
@@ -338,6 +186,71 @@ pub fn identify_dialect(text: &str) -> DialectGuess {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Dialect identification of the residents' lines, each scored by a model whose
+    /// counts never saw it (two folds): (per-dialect (right, lines), Mandarin lines read
+    /// as a dialect).
+    fn out_of_fold(bonus: f32) -> (Vec<(usize, usize)>, usize) {
+        let res = data::residents().unwrap();
+        let mut per = vec![(0usize, 0usize); 7];
+        let mut cmn_wrong = 0;
+        for f in 0..2 {
+            let rows = data::examples()
+                .iter()
+                .chain(
+                    res.iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % 2 != f)
+                        .map(|x| x.1),
+                )
+                .filter_map(|e| {
+                    Some((
+                        e.text.as_str(),
+                        DIALECTS.iter().position(|c| *c == e.dialect)?,
+                    ))
+                });
+            let m = build(rows);
+            for e in res
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 2 == f)
+                .map(|x| x.1)
+            {
+                let d = DIALECTS.iter().position(|c| *c == e.dialect).unwrap();
+                let g = guess_with(&m, &e.text, bonus);
+                per[d].1 += 1;
+                per[d].0 += (g.code == e.dialect) as usize;
+                if d == 0 && g.code != "cmn" {
+                    cmn_wrong += 1;
+                }
+            }
+        }
+        (per, cmn_wrong)
+    }
+
+    #[test]
+    fn residents_dialects_are_identified_out_of_fold() {
+        for bonus in [2.0f32, 4.0, 6.0, 8.0, 12.0] {
+            let (per, cmn_wrong) = out_of_fold(bonus);
+            let line: Vec<String> = DIALECTS
+                .iter()
+                .zip(&per)
+                .map(|(d, (ok, n))| format!("{d} {:.3}", *ok as f32 / *n as f32))
+                .collect();
+            println!(
+                "bonus {bonus}: {} | Mandarin read as a dialect {cmn_wrong}",
+                line.join(", ")
+            );
+        }
+        let (per, cmn_wrong) = out_of_fold(UNMARKED_MANDARIN_BONUS);
+        for (d, (ok, n)) in DIALECTS.iter().zip(&per).skip(1) {
+            assert!(*ok as f32 / *n as f32 >= 0.85, "{d}: {ok}/{n}");
+        }
+        assert!(
+            cmn_wrong * 50 <= per[0].1,
+            "Mandarin read as a dialect: {cmn_wrong}"
+        );
+    }
 
     #[test]
     fn markers_decide_and_mandarin_is_the_default() {

@@ -19,6 +19,9 @@ pub enum Error {
     /// A dialect code that is not one of [`crate::DIALECTS`].
     #[error("unsupported dialect {0:?}")]
     UnsupportedDialect(String),
+    /// The sentence encoder failed (see [`crate::embed::Embedder`]).
+    #[error("sentence encoder: {0}")]
+    Embed(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

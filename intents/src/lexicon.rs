@@ -1,27 +1,16 @@
-//! The embedded dialect→Mandarin lexicons (`lexicons/<code>.tsv`) and their matchers.
+//! The dialect→Mandarin replacers built from the embedded lexicons ([`crate::data`]).
 //!
-//! File format (shared with the dialect adapters): one entry per line,
-//! `dialect_form<TAB>mandarin`; `#` starts a comment line. `lexicons/ambiguous.txt` lists
-//! dialect forms that are also ordinary Mandarin (爱 is Hakka for 要 but Mandarin "love"):
-//! those are applied only when the dialect is known or marked.
+//! `lexicons/ambiguous.txt` lists dialect forms that are also ordinary Mandarin (爱 is
+//! Hakka for 要 but Mandarin "love"): those are applied only when the dialect is known or
+//! marked.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-/// The raw text of each dialect's lexicon, in [`crate::DIALECTS`] order (without `cmn`).
-const FILES: [(&str, &str); 6] = [
-    ("wuu-sh", include_str!("../lexicons/wuu-sh.tsv")),
-    ("wuu-sz", include_str!("../lexicons/wuu-sz.tsv")),
-    ("yue", include_str!("../lexicons/yue.tsv")),
-    ("nan", include_str!("../lexicons/nan.tsv")),
-    ("cmn-sc", include_str!("../lexicons/cmn-sc.tsv")),
-    ("hak", include_str!("../lexicons/hak.tsv")),
-];
-
-/// Forms that collide with Mandarin words.
-const AMBIGUOUS: &str = include_str!("../lexicons/ambiguous.txt");
+use crate::data;
+use crate::script::to_simplified;
 
 /// A longest-match-first replacer.
 pub(crate) struct Replacer {
@@ -61,29 +50,11 @@ impl Replacer {
     }
 }
 
-pub(crate) struct Lexicons {
-    /// Raw entries per dialect, as written in the file.
-    pub(crate) raw: HashMap<&'static str, Vec<(String, String)>>,
+struct Lexicons {
     /// Full replacer per dialect (ambiguous entries included).
-    pub(crate) per_dialect: HashMap<&'static str, Replacer>,
+    per_dialect: HashMap<&'static str, Replacer>,
     /// Replacer over every dialect's unambiguous entries (dialect unknown).
-    pub(crate) unknown: Replacer,
-}
-
-fn parse(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let mut it = l.split('\t');
-            let k = it.next()?.trim();
-            let v = it.next()?.trim();
-            if k.is_empty() {
-                None
-            } else {
-                Some((k.to_string(), v.to_string()))
-            }
-        })
-        .collect()
+    unknown: Replacer,
 }
 
 /// Lookup keys for an entry: as written and in Simplified form, because matching runs after
@@ -92,8 +63,8 @@ fn keyed(entries: &[(String, String)]) -> Vec<(String, String)> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (k, v) in entries {
-        let v = crate::normalize::to_simplified(v);
-        for key in [k.clone(), crate::normalize::to_simplified(k)] {
+        let v = to_simplified(v);
+        for key in [k.clone(), to_simplified(k)] {
             if key != v && seen.insert(key.clone()) {
                 out.push((key, v.clone()));
             }
@@ -102,29 +73,23 @@ fn keyed(entries: &[(String, String)]) -> Vec<(String, String)> {
     out
 }
 
-pub(crate) fn lexicons() -> &'static Lexicons {
+fn lexicons() -> &'static Lexicons {
     static L: OnceLock<Lexicons> = OnceLock::new();
     L.get_or_init(|| {
-        let ambiguous: HashSet<String> = AMBIGUOUS
-            .lines()
-            .map(|l| l.trim())
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .flat_map(|l| [l.to_string(), crate::normalize::to_simplified(l)])
+        let ambiguous: HashSet<String> = data::ambiguous_forms()
+            .flat_map(|l| [l.to_string(), to_simplified(l)])
             .collect();
-        let mut raw = HashMap::new();
         let mut own: Vec<(&'static str, Vec<(String, String)>)> = Vec::new();
         let mut union: Vec<(String, String)> = Vec::new();
         let mut union_seen = HashSet::new();
-        for (code, text) in FILES {
-            let entries = parse(text);
-            let keyed = keyed(&entries);
+        for code in data::lexicon_codes() {
+            let keyed = keyed(data::lexicon(code).unwrap_or_default());
             for (k, v) in &keyed {
                 if !ambiguous.contains(k) && union_seen.insert(k.clone()) {
                     union.push((k.clone(), v.clone()));
                 }
             }
             own.push((code, keyed));
-            raw.insert(code, entries);
         }
         // A known dialect: its own entries first, then the others' unambiguous ones.
         let mut per_dialect = HashMap::new();
@@ -134,22 +99,10 @@ pub(crate) fn lexicons() -> &'static Lexicons {
             per_dialect.insert(code, Replacer::new(pairs));
         }
         Lexicons {
-            raw,
             per_dialect,
             unknown: Replacer::new(union),
         }
     })
-}
-
-/// The embedded lexicon of a dialect: `(dialect_form, mandarin)` pairs as written in
-/// `lexicons/<code>.tsv`. `None` for `cmn` and unknown codes.
-pub fn lexicon(code: &str) -> Option<&'static [(String, String)]> {
-    lexicons().raw.get(code).map(|v| v.as_slice())
-}
-
-/// The raw text of `lexicons/<code>.tsv` (for the dialect adapters to write out or show).
-pub fn lexicon_tsv(code: &str) -> Option<&'static str> {
-    FILES.iter().find(|(c, _)| *c == code).map(|(_, t)| *t)
 }
 
 /// Maps dialect words to Mandarin: the dialect's full lexicon when `dialect` is one of the

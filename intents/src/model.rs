@@ -6,6 +6,7 @@
 //! (weight = i16 × scale), class-major.
 
 use crate::error::{Error, Result};
+#[cfg(feature = "train")]
 use crate::features::DIM;
 use crate::Intent;
 
@@ -26,7 +27,8 @@ pub struct Model {
 }
 
 impl Model {
-    /// A zero model (uniform predictions).
+    /// A zero model (uniform predictions), where training starts.
+    #[cfg(feature = "train")]
     pub(crate) fn zeros() -> Model {
         let k = Intent::ALL.len();
         Model {
@@ -55,6 +57,11 @@ impl Model {
     /// Calibrated class probabilities, in [`Intent::ALL`] order.
     pub fn predict(&self, feats: &[(u32, f32)]) -> Vec<f32> {
         softmax(&self.logits(feats), self.temperature)
+    }
+
+    /// Calibrated class probabilities of a normalised utterance.
+    pub fn predict_normalized(&self, n: &crate::Normalized) -> Vec<f32> {
+        self.predict(&crate::features::features(n))
     }
 
     /// The calibration temperature.

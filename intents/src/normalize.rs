@@ -14,26 +14,8 @@ pub struct Normalized {
     pub pinyin: Vec<String>,
 }
 
-/// Traditional → Simplified.
-pub(crate) fn to_simplified(text: &str) -> String {
-    zhconv::zhconv(text, zhconv::Variant::ZhHans)
-}
-
-/// Full width → half width (letters, digits, ASCII punctuation, the ideographic space).
-pub(crate) fn to_half_width(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            _ => c,
-        })
-        .collect()
-}
-
-/// Script, width and case: the part of normalisation that keeps every word.
-pub(crate) fn fold(text: &str) -> String {
-    to_half_width(&to_simplified(text)).to_lowercase()
-}
+/// Script, width and case folding, the first step (also what the yes/no rules read).
+pub(crate) use crate::script::fold;
 
 /// Keeps letters, digits and Han characters; keeps `: . - /` only between two digits
 /// (14:30, 1500.5, 2025-03-01).
@@ -172,7 +154,6 @@ mod tests {
         let n = normalize("嗯，那个，我想辦理社保卡啊！");
         assert_eq!(n.text, "我想办理社保卡");
         assert_eq!(n.original, "嗯，那个，我想辦理社保卡啊！");
-        assert_eq!(to_half_width("ＡＢＣ１２３"), "ABC123");
         assert_eq!(
             normalize("电话１３８ １２３４ ５６７８").text,
             "电话13812345678"
@@ -215,7 +196,7 @@ mod tests {
 
     #[test]
     fn mandarin_service_words_survive_every_lexicon() {
-        let words = crate::train::services();
+        let words = crate::data::services();
         let extra = [
             "切换到普通话",
             "无障碍窗口",

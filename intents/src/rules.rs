@@ -1,115 +1,12 @@
-//! Rules that back the classifier: emergency keywords (characters and sound) and short
+//! Rules that back the classifier: emergency keywords (in [`crate::emergency`]) and short
 //! yes/no answers when the dialogue waits for one.
 
-use crate::features::fuzzy;
 use crate::Intent;
 
-/// Emergency phrases, matched on normalised text (dialect forms are already Mandarin:
-/// 跌倒/跌低/跋倒 → 摔倒, 起袂来 → 起不来, 火烧厝 → 房子着火 …).
-const EMERGENCY_WORDS: &[&str] = &[
-    "摔倒",
-    "跌倒",
-    "摔了一跤",
-    "摔跤",
-    "起不来",
-    "站不起来",
-    "爬不起来",
-    "着火",
-    "著火",
-    "失火",
-    "火灾",
-    "冒烟",
-    "救命",
-    "救人",
-    "晕倒",
-    "晕过去",
-    "晕了",
-    "昏倒",
-    "昏过去",
-    "昏迷",
-    "叫不醒",
-    "打人",
-    "砍人",
-    "拿刀",
-    "喘不上气",
-    "喘不过气",
-    "呼吸困难",
-    "出血",
-    "流血",
-    "想不开",
-    "不想活",
-    "自杀",
-    "跳楼",
-    "轻生",
-    "救护车",
-    "报警",
-    "煤气泄漏",
-    "燃气泄漏",
-    "心脏病",
-    "胸口疼",
-    "中风",
-    "触电",
-    "溺水",
-    "掉水里",
-    "被困",
-    "困在电梯",
-    "关在电梯",
-    "烫伤",
-    "摔伤",
-    "撞伤",
-    "火燭",
-    "火烛",
-    "说不出话",
-    "说不了话",
-    "快不行了",
-    "被人打",
-    "好多血",
-    "走丢了",
-    "不省人事",
-    "打120",
-    "打110",
-    "打119",
-    "叫120",
-];
-
-/// The same, by sound (fuzzy tone-less pinyin), for garbled recogniser output
-/// (摔到了 → shuai dao, 着活了 → zhao huo). Only phrases whose sound is rarely anything else.
-const EMERGENCY_SOUNDS: &[&[&str]] = &[
-    &["shuai", "dao"],
-    &["die", "dao"],
-    &["qi", "bu", "lai"],
-    &["zhao", "huo", "le"],
-    &["zhe", "huo", "le"],
-    &["shi", "huo", "le"],
-    &["jiu", "ming"],
-    &["yun", "dao", "le"],
-    &["hun", "dao"],
-    &["yun", "guo", "qu"],
-    &["chuan", "bu", "shang", "qi"],
-    &["chuan", "bu", "guo", "qi"],
-    &["liu", "xue"],
-    &["xiang", "bu", "kai"],
-    &["bu", "xiang", "huo", "le"],
-    &["jiu", "hu", "che"],
-];
-
-/// Words before a hazard that make it prevention, not an emergency (防摔倒扶手).
-const PREVENTION: &[&str] = &["防", "预防", "避免", "以防", "怕", "演练", "培训", "知识"];
-
-/// Whether the normalised text names an emergency.
+/// Whether the normalised text names an emergency (strong words, not in the past; see
+/// [`crate::emergency`]).
 pub(crate) fn emergency(text: &str, pinyin: &[String]) -> bool {
-    let prevention = PREVENTION.iter().any(|p| text.contains(p));
-    if prevention {
-        return false;
-    }
-    if EMERGENCY_WORDS.iter().any(|w| text.contains(w)) {
-        return true;
-    }
-    let py: Vec<String> = pinyin.iter().map(|p| fuzzy(p)).collect();
-    EMERGENCY_SOUNDS.iter().any(|pat| {
-        let pat: Vec<String> = pat.iter().map(|p| fuzzy(p)).collect();
-        py.windows(pat.len()).any(|w| w == pat.as_slice())
-    })
+    crate::emergency::emergency_cue(text, pinyin).certain()
 }
 
 /// Normalised forms of yes (after dialect mapping: 係呀 → 是, 要得 → 好的, 对额 → 对的).
@@ -292,6 +189,12 @@ mod tests {
     use super::*;
     use crate::normalize;
 
+    /// What `t`, said in answer to a yes/no question, reads as.
+    fn answer(t: &str) -> Option<Intent> {
+        let n = normalize(t);
+        yes_no(&n.text, &crate::normalize::fold(&n.original))
+    }
+
     #[test]
     fn natural_yes_and_no_words_answer_a_yes_no_question() {
         for t in [
@@ -316,9 +219,7 @@ mod tests {
             "同意的",
             "要得",
         ] {
-            let n = normalize(t);
-            let raw = crate::normalize::fold(&n.original);
-            assert_eq!(yes_no(&n.text, &raw), Some(Intent::ConfirmYes), "{t}");
+            assert_eq!(answer(t), Some(Intent::ConfirmYes), "{t}");
         }
         for t in [
             "不要",
@@ -330,9 +231,7 @@ mod tests {
             "不用了",
             "算了",
         ] {
-            let n = normalize(t);
-            let raw = crate::normalize::fold(&n.original);
-            assert_eq!(yes_no(&n.text, &raw), Some(Intent::ConfirmNo), "{t}");
+            assert_eq!(answer(t), Some(Intent::ConfirmNo), "{t}");
         }
     }
 

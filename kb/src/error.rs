@@ -32,6 +32,9 @@ pub enum KbError {
     /// The index directory could not be opened.
     #[error("search index directory: {0}")]
     IndexDir(#[from] tantivy::directory::error::OpenDirectoryError),
+    /// The sentence encoder failed (dense retrieval).
+    #[error("sentence encoder: {0}")]
+    Embed(#[from] xiaoan_intents::Error),
     /// Writing a report failed.
     #[error("write: {0}")]
     Write(#[from] std::io::Error),

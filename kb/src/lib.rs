@@ -26,9 +26,12 @@ mod analyze;
 mod answer;
 pub mod bench;
 mod check;
+pub mod dense;
 mod error;
+pub mod fused;
 mod guide;
 mod retrieve;
+pub mod scoring;
 
 pub use answer::{speakable, Chunk, ChunkKind};
 pub use check::{check_dir, CheckIssue};

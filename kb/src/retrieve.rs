@@ -58,7 +58,7 @@ const FINGERPRINT_FILE: &str = "xiaoan-kb.fingerprint";
 /// Writer memory budget per thread (tantivy's minimum is 15 MB).
 const WRITER_HEAP_BYTES: usize = 40_000_000;
 /// Hits scored to compute confidences, whatever `k` is asked.
-const CONFIDENCE_POOL: usize = 5;
+pub(crate) const CONFIDENCE_POOL: usize = 5;
 /// Softmax temperature, as a fraction of the top score (scores are scale-free this way).
 const TEMPERATURE_FRAC: f32 = 0.12;
 /// Score at which absolute evidence is ~63 % convincing (calibrated on kb/data/queries.tsv).

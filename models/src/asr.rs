@@ -54,6 +54,19 @@ pub struct DecodeOptions {
     pub continue_from: Option<String>,
 }
 
+impl DecodeOptions {
+    /// The temperatures to try, in order: [`DecodeOptions::temperatures`], or greedy
+    /// alone when that is empty.
+    #[cfg(any(feature = "candle", feature = "whisper"))]
+    pub(crate) fn temperature_ladder(&self) -> &[f32] {
+        if self.temperatures.is_empty() {
+            &[0.0]
+        } else {
+            &self.temperatures
+        }
+    }
+}
+
 impl Default for DecodeOptions {
     fn default() -> Self {
         Self {
@@ -175,9 +188,14 @@ pub fn to_simplified(text: &str) -> String {
 /// Longest audio one decoding pass takes, in seconds (Whisper's 30 s window).
 pub const MAX_DECODE_SECONDS: f32 = 30.0;
 
-/// Check that `samples` can be decoded: finite and no longer than the window.
-pub(crate) fn check_samples(samples: &[f32]) -> Result<()> {
-    let secs = samples.len() as f32 / 16_000.0;
+/// Samples per second of the audio every recogniser takes (openai/whisper
+/// `SAMPLE_RATE`; 16 kHz mono).
+pub(crate) const SAMPLE_RATE: usize = 16_000;
+
+/// Check that `samples` can be decoded: finite and no longer than the window. Returns
+/// their length in seconds.
+pub(crate) fn check_samples(samples: &[f32]) -> Result<f32> {
+    let secs = samples.len() as f32 / SAMPLE_RATE as f32;
     if secs > MAX_DECODE_SECONDS + 0.01 {
         return Err(Error::BadAudio(format!(
             "{secs:.1} s is longer than one {MAX_DECODE_SECONDS} s window (split it into utterances first)"
@@ -188,7 +206,17 @@ pub(crate) fn check_samples(samples: &[f32]) -> Result<()> {
             "the samples contain NaN or infinity".into(),
         ));
     }
-    Ok(())
+    Ok(secs)
+}
+
+/// What every engine checks before it decodes: the samples can be decoded
+/// ([`check_samples`]) and the decode is not cancelled. Returns the audio's length in
+/// seconds.
+#[cfg(any(feature = "candle", feature = "whisper"))]
+pub(crate) fn begin_decode(samples: &[f32], cancel: &AtomicBool) -> Result<f32> {
+    let secs = check_samples(samples)?;
+    check_cancel(cancel)?;
+    Ok(secs)
 }
 
 enum Script {
@@ -276,7 +304,7 @@ impl AsrModel for ScriptedAsr {
         opts: &DecodeOptions,
         cancel: &AtomicBool,
     ) -> Result<Transcript> {
-        check_samples(samples)?;
+        let secs = check_samples(samples)?;
         let n = {
             let mut c = self
                 .continued
@@ -301,7 +329,6 @@ impl AsrModel for ScriptedAsr {
                 text,
                 chars_per_second,
             } => {
-                let secs = samples.len() as f32 / 16_000.0;
                 let k = ((secs * chars_per_second).floor() as usize).min(text.len());
                 text[..k].iter().collect()
             }

@@ -1,6 +1,7 @@
 //! Engine-independent decoding safeguards, shared by every Whisper engine:
 //! the token budget, repetition-loop detection, the compression-ratio check of the
-//! temperature fallback, and contextual biasing.
+//! temperature fallback, contextual biasing, and the edit distance that aligns one
+//! hypothesis with another.
 
 /// Whisper's decoder context is 448 positions; openai/whisper caps a sample at half of
 /// it (`sample_len = n_text_ctx // 2`).
@@ -149,6 +150,23 @@ impl BiasTrie {
     }
 }
 
+/// The edit (Levenshtein) distance between `a` and every prefix of `b`: entry `j` is
+/// the distance between `a` and `b[..j]`, so the last entry is that between `a` and `b`.
+pub(crate) fn prefix_edit_distances<T: PartialEq>(a: &[T], b: &[T]) -> Vec<usize> {
+    // prev[j] = distance between a[..i] and b[..j]
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +181,18 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn edit_distances_count_substitutions_insertions_and_deletions() {
+        let d = |a: &str, b: &str| {
+            let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+            prefix_edit_distances(&a, &b)
+        };
+        assert_eq!(d("社保卡", "社保卡"), vec![3, 2, 1, 0]);
+        assert_eq!(d("社保卡", "社会保障卡").last(), Some(&2));
+        assert_eq!(d("", "甲乙"), vec![0, 1, 2]);
+        assert_eq!(d("甲乙", "").last(), Some(&2));
     }
 
     #[test]

@@ -25,7 +25,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::lora::{merge_lora_into, read_safetensors, HostTensor, LoraAdapter};
+use crate::lora::{merge_lora_into, HostTensor, LoraAdapter};
+use crate::tensor_file;
 
 /// ggml file magic, "ggml" (ggml.h `GGML_FILE_MAGIC`).
 pub const GGML_FILE_MAGIC: u32 = 0x6767_6d6c;
@@ -206,29 +207,6 @@ pub fn hf_to_ggml_name(hf: &str) -> Option<String> {
     Some(format!("{side}.{fixed}"))
 }
 
-/// GPT-2 byte-level alphabet: the printable byte values that stand for themselves.
-fn byte_level_decoder() -> HashMap<char, u8> {
-    let mut bs: Vec<u32> = (u32::from(b'!')..=u32::from(b'~')).collect();
-    bs.extend(0xA1..=0xAC);
-    bs.extend(0xAE..=0xFF);
-    let mut map = HashMap::with_capacity(256);
-    for &b in &bs {
-        if let Some(c) = char::from_u32(b) {
-            map.insert(c, b as u8);
-        }
-    }
-    let mut n = 0u32;
-    for b in 0u32..256 {
-        if !bs.contains(&b) {
-            if let Some(c) = char::from_u32(256 + n) {
-                map.insert(c, b as u8);
-            }
-            n += 1;
-        }
-    }
-    map
-}
-
 /// Reads the regular (non-special) vocabulary of `tokenizer.json` as raw bytes by id.
 fn read_vocab(hf_dir: &Path) -> Result<Vec<Vec<u8>>> {
     let path = hf_dir.join("tokenizer.json");
@@ -245,7 +223,7 @@ fn read_vocab(hf_dir: &Path) -> Result<Vec<Vec<u8>>> {
         .filter_map(|t| t["id"].as_u64())
         .min()
         .unwrap_or(u64::MAX);
-    let dec = byte_level_decoder();
+    let dec = crate::byte_level::byte_decoder();
     let mut by_id: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     for (tok, id) in vocab {
         let Some(id) = id.as_u64() else { continue };
@@ -267,7 +245,7 @@ fn read_vocab(hf_dir: &Path) -> Result<Vec<Vec<u8>>> {
 /// Reads the 80×201 mel filterbank the importer wrote.
 fn read_mel_filters(hf_dir: &Path) -> Result<HostTensor> {
     let path = hf_dir.join("mel_filters.safetensors");
-    let st = read_safetensors(&path)?;
+    let st = tensor_file::read(&path)?;
     st.tensors
         .into_values()
         .find(|t| t.shape.len() == 2)
@@ -299,7 +277,7 @@ fn read_weights(hf_dir: &Path) -> Result<HashMap<String, HostTensor>> {
     }
     let mut all = HashMap::new();
     for f in files {
-        all.extend(read_safetensors(&f)?.tensors);
+        all.extend(tensor_file::read(&f)?.tensors);
     }
     Ok(all)
 }
@@ -601,18 +579,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn byte_level_alphabet_is_a_bijection() {
-        let d = byte_level_decoder();
-        assert_eq!(d.len(), 256);
-        let mut seen: Vec<u8> = d.values().copied().collect();
-        seen.sort_unstable();
-        seen.dedup();
-        assert_eq!(seen.len(), 256);
-        assert_eq!(d[&'Ġ'], b' ');
-        assert_eq!(d[&'A'], b'A');
-    }
-
     /// One tensor record of a written file: (type id, dims, data bytes).
     type Record = (i32, Vec<i32>, Vec<u8>);
 
@@ -656,11 +622,9 @@ mod tests {
 
     #[test]
     fn ggml_file_from_the_imported_model_has_whisper_cpp_layout_and_merges_lora() {
-        let hf = crate::whisper_dir(&crate::xiaoan_home());
-        if !hf.join("model.safetensors").is_file() {
-            println!("SKIP: ggml_file_from_the_imported_model_has_whisper_cpp_layout_and_merges_lora: models not installed (run make setup)");
+        let Some(hf) = crate::testing::whisper_model() else {
             return;
-        }
+        };
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().join("base.bin");
         write_ggml(&hf, &base, GgmlType::F16, None).unwrap();

@@ -11,6 +11,8 @@
 //!   `AsrModel` into a streaming recogniser whose partials only grow.
 //! * [`TtsEngine`] — [`EspeakTts`] (the `espeak-ng` program, run as a process) and
 //!   [`SilentTts`].
+//! * [`embed`] — [`SentenceEncoder`], multilingual-e5-small sentence embeddings (4-bit,
+//!   pure Rust) for understanding and retrieval by meaning.
 //! * [`import`] — CTranslate2 Whisper → Hugging Face–named safetensors, the mel
 //!   filterbank, and [`list_installed`] for `xiaoan models list`.
 //!
@@ -31,10 +33,12 @@
 #![warn(missing_docs)]
 
 mod asr;
+mod byte_level;
 #[cfg(feature = "candle")]
 mod candle_whisper;
 pub mod charlm;
 pub mod decoding;
+pub mod embed;
 mod error;
 #[cfg(feature = "onnx")]
 mod gemv;
@@ -46,6 +50,9 @@ mod onnx_graph;
 #[cfg(feature = "onnx")]
 mod ort_session;
 mod stream;
+mod tensor_file;
+#[doc(hidden)]
+pub mod testing;
 pub mod tflite;
 pub mod tts;
 #[cfg(feature = "whisper")]
@@ -60,6 +67,7 @@ pub use asr::{
 };
 #[cfg(feature = "candle")]
 pub use candle_whisper::CandleWhisper;
+pub use embed::{encoder_dir, import_encoder, SentenceEncoder};
 pub use error::{Error, Result};
 pub use import::{import_whisper_ct2, ImportReport};
 pub use stream::{AsrStream, LocalAgreementStream, StreamConfig};

@@ -26,36 +26,15 @@
 //! length, a JSON header, then raw little-endian tensor data.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+pub use crate::tensor_file::HostTensor;
 
 /// Suffix of the down-projection tensor of a target.
 pub const LORA_A_SUFFIX: &str = ".lora_A";
 /// Suffix of the up-projection tensor of a target.
 pub const LORA_B_SUFFIX: &str = ".lora_B";
-
-/// A tensor held in host memory as f32, row-major, with its logical shape.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HostTensor {
-    /// Shape, outermost dimension first (PyTorch order).
-    pub shape: Vec<usize>,
-    /// Row-major data, `shape.iter().product()` values.
-    pub data: Vec<f32>,
-}
-
-impl HostTensor {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.data.len()
-    }
-
-    /// True when the tensor holds no element.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-}
 
 /// One target's low-rank pair.
 #[derive(Debug, Clone)]
@@ -80,7 +59,7 @@ pub struct LoraAdapter {
 impl LoraAdapter {
     /// Reads a LoRA file (format in the module documentation).
     pub fn load(path: &Path) -> Result<Self> {
-        let st = read_safetensors(path)?;
+        let st = crate::tensor_file::read(path)?;
         let bad = |why: String| lora_error(path, why);
         let mut names: Vec<String> = Vec::new();
         for key in st.tensors.keys() {
@@ -202,6 +181,16 @@ impl LoraAdapter {
         }
     }
 
+    /// The (rows, cols) of target `name`, whose shape in the model is `shape` (`None`:
+    /// the model has no such weight); an error unless it is a matrix.
+    fn target_dims(&self, name: &str, shape: Option<&[usize]>) -> Result<(usize, usize)> {
+        match shape {
+            None => Err(self.err(format!("target `{name}` is not a weight of this model"))),
+            Some(&[rows, cols]) => Ok((rows, cols)),
+            Some(s) => Err(self.err(format!("target `{name}` is not a matrix ({s:?})"))),
+        }
+    }
+
     /// The file this adapter came from, if any.
     pub fn source(&self) -> Option<&Path> {
         self.source.as_deref()
@@ -247,15 +236,12 @@ pub fn merge_lora_into(
 ) -> Result<usize> {
     let mut n = 0;
     for name in lora.targets() {
-        let t = tensors
-            .get_mut(name)
-            .ok_or_else(|| lora.err(format!("target `{name}` is not a weight of this model")))?;
-        if t.shape.len() != 2 {
-            return Err(lora.err(format!("target `{name}` is not a matrix ({:?})", t.shape)));
-        }
-        let (rows, cols) = (t.shape[0], t.shape[1]);
-        if lora.apply(name, &mut t.data, rows, cols)? {
-            n += 1;
+        let t = tensors.get_mut(name);
+        let (rows, cols) = lora.target_dims(name, t.as_ref().map(|t| t.shape.as_slice()))?;
+        if let Some(t) = t {
+            if lora.apply(name, &mut t.data, rows, cols)? {
+                n += 1;
+            }
         }
     }
     Ok(n)
@@ -271,13 +257,9 @@ pub fn merge_lora_candle(
 ) -> Result<usize> {
     let mut n = 0;
     for name in lora.targets() {
-        let t = tensors
-            .get(name)
-            .ok_or_else(|| lora.err(format!("target `{name}` is not a weight of this model")))?;
-        let dims = t.dims().to_vec();
-        if dims.len() != 2 {
-            return Err(lora.err(format!("target `{name}` is not a matrix ({dims:?})")));
-        }
+        let t = tensors.get(name);
+        let (rows, cols) = lora.target_dims(name, t.map(|t| t.dims()))?;
+        let Some(t) = t else { continue };
         let (dtype, device) = (t.dtype(), t.device().clone());
         let cand = |e: candle_core::Error| lora.err(format!("`{name}`: {e}"));
         let mut data: Vec<f32> = t
@@ -285,8 +267,8 @@ pub fn merge_lora_candle(
             .and_then(|x| x.flatten_all())
             .and_then(|x| x.to_vec1())
             .map_err(cand)?;
-        if lora.apply(name, &mut data, dims[0], dims[1])? {
-            let merged = candle_core::Tensor::from_vec(data, (dims[0], dims[1]), &device)
+        if lora.apply(name, &mut data, rows, cols)? {
+            let merged = candle_core::Tensor::from_vec(data, (rows, cols), &device)
                 .and_then(|x| x.to_dtype(dtype))
                 .map_err(cand)?;
             tensors.insert(name.to_string(), merged);
@@ -337,11 +319,12 @@ pub fn write_lora(path: &Path, entries: &[LoraEntry], rank: usize, alpha: f32) -
             },
         );
     }
-    let mut meta = BTreeMap::new();
-    meta.insert("format".to_string(), "xiaoan-lora/1".to_string());
-    meta.insert("rank".to_string(), rank.to_string());
-    meta.insert("alpha".to_string(), alpha.to_string());
-    write_safetensors(path, &tensors, &meta)
+    let meta = HashMap::from([
+        ("format".to_string(), "xiaoan-lora/1".to_string()),
+        ("rank".to_string(), rank.to_string()),
+        ("alpha".to_string(), alpha.to_string()),
+    ]);
+    crate::tensor_file::write_f32(path, &tensors, meta).map(|_| ())
 }
 
 fn lora_error(path: &Path, why: String) -> Error {
@@ -349,152 +332,6 @@ fn lora_error(path: &Path, why: String) -> Error {
         path: path.to_path_buf(),
         detail: format!("LoRA: {why}"),
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Minimal safetensors reading/writing (f32 host tensors), shared with the ggml writer.
-
-/// The tensors and metadata of a safetensors file, converted to f32.
-#[derive(Debug, Default)]
-pub(crate) struct SafeTensors {
-    pub(crate) tensors: BTreeMap<String, HostTensor>,
-    pub(crate) metadata: BTreeMap<String, String>,
-}
-
-/// Reads every tensor of a safetensors file into f32 (F32, F16 and BF16 accepted).
-pub(crate) fn read_safetensors(path: &Path) -> Result<SafeTensors> {
-    let bytes = fs::read(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    parse_safetensors(&bytes).map_err(|why| lora_error(path, why))
-}
-
-fn parse_safetensors(bytes: &[u8]) -> std::result::Result<SafeTensors, String> {
-    if bytes.len() < 8 {
-        return Err("not a safetensors file (too short)".into());
-    }
-    let mut len8 = [0u8; 8];
-    len8.copy_from_slice(&bytes[..8]);
-    let hlen = u64::from_le_bytes(len8);
-    let body_start = 8usize
-        .checked_add(usize::try_from(hlen).map_err(|_| "header too large".to_string())?)
-        .filter(|&e| e <= bytes.len())
-        .ok_or("not a safetensors file (header length past the end)")?;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..body_start])
-        .map_err(|e| format!("not a safetensors file (bad header: {e})"))?;
-    let obj = header
-        .as_object()
-        .ok_or("safetensors header is not an object")?;
-    let data = &bytes[body_start..];
-    let mut out = SafeTensors::default();
-    for (name, info) in obj {
-        if name == "__metadata__" {
-            if let Some(m) = info.as_object() {
-                for (k, v) in m {
-                    if let Some(s) = v.as_str() {
-                        out.metadata.insert(k.clone(), s.to_string());
-                    }
-                }
-            }
-            continue;
-        }
-        let dtype = info["dtype"]
-            .as_str()
-            .ok_or_else(|| format!("`{name}`: no dtype"))?;
-        let shape: Vec<usize> = info["shape"]
-            .as_array()
-            .ok_or_else(|| format!("`{name}`: no shape"))?
-            .iter()
-            .map(|d| d.as_u64().map(|d| d as usize))
-            .collect::<Option<_>>()
-            .ok_or_else(|| format!("`{name}`: bad shape"))?;
-        let offs = info["data_offsets"]
-            .as_array()
-            .ok_or_else(|| format!("`{name}`: no offsets"))?;
-        let (b, e) = match (
-            offs.first().and_then(|v| v.as_u64()),
-            offs.get(1).and_then(|v| v.as_u64()),
-        ) {
-            (Some(b), Some(e)) if b <= e && (e as usize) <= data.len() => (b as usize, e as usize),
-            _ => return Err(format!("`{name}`: data offsets out of range")),
-        };
-        let raw = &data[b..e];
-        let n: usize = shape.iter().product();
-        let width = match dtype {
-            "F32" => 4,
-            "F16" | "BF16" => 2,
-            other => return Err(format!("`{name}`: unsupported dtype {other}")),
-        };
-        if raw.len() != n * width {
-            return Err(format!(
-                "`{name}`: {} bytes for {n} {dtype} values",
-                raw.len()
-            ));
-        }
-        let values: Vec<f32> = match dtype {
-            "F32" => raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            "F16" => raw
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            _ => raw
-                .chunks_exact(2)
-                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-        };
-        out.tensors.insert(
-            name.clone(),
-            HostTensor {
-                shape,
-                data: values,
-            },
-        );
-    }
-    Ok(out)
-}
-
-/// Writes f32 tensors and string metadata as a safetensors file.
-pub(crate) fn write_safetensors(
-    path: &Path,
-    tensors: &BTreeMap<String, HostTensor>,
-    metadata: &BTreeMap<String, String>,
-) -> Result<()> {
-    let mut header = serde_json::Map::new();
-    if !metadata.is_empty() {
-        header.insert(
-            "__metadata__".into(),
-            serde_json::to_value(metadata).unwrap_or_default(),
-        );
-    }
-    let mut offset = 0usize;
-    for (name, t) in tensors {
-        let n = t.data.len() * 4;
-        header.insert(
-            name.clone(),
-            serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + n]}),
-        );
-        offset += n;
-    }
-    let mut h = serde_json::Value::Object(header).to_string().into_bytes();
-    while !h.len().is_multiple_of(8) {
-        h.push(b' ');
-    }
-    let mut buf = Vec::with_capacity(8 + h.len() + offset);
-    buf.extend_from_slice(&(h.len() as u64).to_le_bytes());
-    buf.extend_from_slice(&h);
-    for t in tensors.values() {
-        for v in &t.data {
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    fs::write(path, buf).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })
 }
 
 #[cfg(test)]
@@ -623,52 +460,22 @@ mod tests {
     fn shape_mismatch_and_unknown_target_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.safetensors");
-        let e = LoraEntry {
-            name: "nope.weight".into(),
-            a: vec![0.5; 5],
-            b: vec![0.5; 6],
-            out: 6,
-            inp: 5,
+        // a rank-1 delta for a 6×5 weight named `name`, as a one-entry file
+        let adapter = |name: &str| {
+            let e = LoraEntry {
+                name: name.into(),
+                a: vec![0.5; 5],
+                b: vec![0.5; 6],
+                out: 6,
+                inp: 5,
+            };
+            write_lora(&path, &[e], 1, 1.0).unwrap();
+            LoraAdapter::load(&path).unwrap()
         };
-        write_lora(&path, &[e], 1, 1.0).unwrap();
-        let lora = LoraAdapter::load(&path).unwrap();
-        assert!(merge_lora_into(&mut model(), &lora).is_err());
+        assert!(merge_lora_into(&mut model(), &adapter("nope.weight")).is_err());
         let mut w = vec![0.0; 12];
-        let e = LoraEntry {
-            name: "x".into(),
-            a: vec![0.5; 5],
-            b: vec![0.5; 6],
-            out: 6,
-            inp: 5,
-        };
-        write_lora(&path, &[e], 1, 1.0).unwrap();
-        let lora = LoraAdapter::load(&path).unwrap();
-        assert!(lora.apply("x", &mut w, 3, 4).is_err());
+        assert!(adapter("x").apply("x", &mut w, 3, 4).is_err());
         std::fs::write(&path, b"not a tensor file").unwrap();
         assert!(LoraAdapter::load(&path).is_err());
-    }
-
-    #[test]
-    fn safetensors_round_trip_keeps_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.safetensors");
-        let mut ts = BTreeMap::new();
-        ts.insert(
-            "a".to_string(),
-            HostTensor {
-                shape: vec![2, 3],
-                data: values(6, 1),
-            },
-        );
-        ts.insert(
-            "b".to_string(),
-            HostTensor {
-                shape: vec![4],
-                data: values(4, 2),
-            },
-        );
-        write_safetensors(&path, &ts, &BTreeMap::new()).unwrap();
-        let back = read_safetensors(&path).unwrap();
-        assert_eq!(back.tensors, ts);
     }
 }

@@ -32,13 +32,11 @@ use whisper_rs::{
 };
 
 use crate::adapters::phrase_variants;
-use crate::asr::{check_cancel, check_samples};
+use crate::asr::{begin_decode, check_cancel, SAMPLE_RATE};
 use crate::decoding::{compression_ratio, find_loop, token_budget, BiasTrie};
 use crate::error::{Error, Result};
 use crate::{to_simplified, AsrModel, DecodeOptions, StopReason, Transcript};
 
-/// Audio sample rate whisper.cpp expects (Whisper's `SAMPLE_RATE`).
-const SAMPLE_RATE: usize = 16_000;
 /// whisper.cpp refuses input shorter than 1 s (`whisper_full`: "input is too short");
 /// shorter utterances are padded with silence to this many samples (1.05 s).
 const MIN_SAMPLES: usize = 16_800;
@@ -363,9 +361,7 @@ impl AsrModel for WhisperCpp {
         opts: &DecodeOptions,
         cancel: &AtomicBool,
     ) -> Result<Transcript> {
-        check_samples(samples)?;
-        check_cancel(cancel)?;
-        let secs = samples.len() as f32 / SAMPLE_RATE as f32;
+        let secs = begin_decode(samples, cancel)?;
         if samples.iter().all(|s| *s == 0.0) {
             return Ok(Transcript::no_speech(1.0));
         }
@@ -380,14 +376,9 @@ impl AsrModel for WhisperCpp {
             n_vocab: usize::try_from(self.ctx.n_vocab()).unwrap_or(0),
             eot: self.eot,
         };
-        let temps: Vec<f32> = if opts.temperatures.is_empty() {
-            vec![0.0]
-        } else {
-            opts.temperatures.clone()
-        };
         let mut state = self.take_state()?;
         let mut best: Option<Attempt> = None;
-        for &t in &temps {
+        for &t in opts.temperature_ladder() {
             let a = match self.attempt(&mut state, &audio, opts, t.max(0.0), budget, &hook, cancel)
             {
                 Ok(a) => a,
@@ -606,285 +597,4 @@ impl WhisperCpp {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn punctuation_is_not_a_loop_key() {
-        assert_eq!(loop_key("、".as_bytes()), None);
-        assert_eq!(loop_key(b" !"), None);
-        assert_eq!(loop_key(" 证".as_bytes()).as_deref(), Some("证".as_bytes()));
-        assert_ne!(
-            loop_key(&[0xE8]),
-            loop_key(&[0xE9]),
-            "partial characters differ"
-        );
-        let keys: Vec<Option<Vec<u8>>> = ["我", "要", "证", "、", "证", "、", "证", "、"]
-            .iter()
-            .map(|s| loop_key(s.as_bytes()))
-            .collect();
-        assert_eq!(find_loop(&keys), Some(4), "keep 我要证、");
-    }
-
-    #[test]
-    fn a_loop_cut_short_by_the_budget_is_cut_back_to_one_copy() {
-        // 我 想 办 理 卡 | 我 想 办 理 卡 | 我 想 (budget)
-        let k = |v: &[u32]| v.iter().map(|&t| Some(t)).collect::<Vec<_>>();
-        assert_eq!(
-            budget_loop_cut(&k(&[1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2])),
-            Some(5)
-        );
-        assert_eq!(budget_loop_cut(&k(&[9, 1, 2, 1, 2])), Some(3));
-        assert_eq!(budget_loop_cut(&k(&[1, 2, 3, 4, 5, 6, 7])), None);
-        assert_eq!(
-            budget_loop_cut(&k(&[1, 1])),
-            None,
-            "a doubled single token is speech"
-        );
-    }
-
-    /// The imported model folder, or `None` (with a SKIP line) when it is not installed.
-    fn imported(test: &str) -> Option<PathBuf> {
-        let dir = crate::whisper_dir(&crate::xiaoan_home());
-        if dir.join("model.safetensors").is_file() && dir.join("mel_filters.safetensors").is_file()
-        {
-            Some(dir)
-        } else {
-            println!("SKIP: {test}: models not installed (run make setup)");
-            None
-        }
-    }
-
-    /// Mandarin fixtures: (wav path, sentence spoken), from `tests/fixtures/fixtures.tsv`
-    /// (tab-separated; the `.wav` column, the Chinese sentence; rows naming a `yue` or
-    /// `hak` voice are left out).
-    fn mandarin_fixtures() -> Vec<(PathBuf, String)> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
-        let Ok(tsv) = std::fs::read_to_string(root.join("fixtures.tsv")) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for line in tsv.lines().filter(|l| !l.starts_with('#')) {
-            let f: Vec<&str> = line.split('\t').map(str::trim).collect();
-            if f.iter()
-                .any(|x| *x == "yue" || *x == "hak" || x.starts_with("yue"))
-            {
-                continue;
-            }
-            let wav = f.iter().find(|x| x.ends_with(".wav"));
-            let text = f
-                .iter()
-                .rev()
-                .find(|x| x.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)));
-            if let (Some(w), Some(t)) = (wav, text) {
-                out.push((root.join(w), t.to_string()));
-            }
-        }
-        out
-    }
-
-    /// Share of the sentence's characters that appear in the transcript.
-    fn shared(text: &str, reference: &str) -> f32 {
-        let r: Vec<char> = reference
-            .chars()
-            .filter(|c| !c.is_ascii_punctuation() && !"，。？！".contains(*c))
-            .collect();
-        if r.is_empty() {
-            return 0.0;
-        }
-        r.iter().filter(|c| text.contains(**c)).count() as f32 / r.len() as f32
-    }
-
-    #[test]
-    fn written_ggml_files_load_and_transcribe_mandarin_in_simplified() {
-        let test = "written_ggml_files_load_and_transcribe_mandarin_in_simplified";
-        let Some(hf) = imported(test) else { return };
-        let fixtures = mandarin_fixtures();
-        if fixtures.is_empty() {
-            println!("SKIP: {test}: tests/fixtures/fixtures.tsv not generated (run make fixtures)");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let opts = DecodeOptions::default();
-        let mut f16_texts = Vec::new();
-        let mut agreement = Vec::new();
-        for ftype in [crate::ggml::GgmlType::F16, crate::ggml::GgmlType::Q8_0] {
-            let path = dir.path().join(ftype.file_name());
-            crate::ggml::write_ggml(&hf, &path, ftype, None).unwrap();
-            let model = WhisperCpp::load(&path, 2).unwrap();
-            let mut scores = Vec::new();
-            for (i, (wav, reference)) in fixtures.iter().enumerate() {
-                let audio =
-                    xiaoan_audio::load(wav, &xiaoan_audio::DecodeOptions::default()).unwrap();
-                let t = model.decode(&audio.samples, &opts).unwrap();
-                println!(
-                    "{ftype} {}: [{}] ref [{reference}] {:?}",
-                    wav.display(),
-                    t.text,
-                    t.stop
-                );
-                assert_eq!(t.text, to_simplified(&t.text), "output must be Simplified");
-                scores.push(shared(&t.text, reference));
-                if ftype == crate::ggml::GgmlType::F16 {
-                    f16_texts.push(t.text);
-                } else {
-                    agreement.push(shared(&t.text, &f16_texts[i]));
-                }
-            }
-            let mean = scores.iter().sum::<f32>() / scores.len() as f32;
-            println!(
-                "{ftype}: mean share of spoken characters {mean:.2} over {} clips",
-                scores.len()
-            );
-            // Measured on the five espeak-ng fixtures: 0.20–0.21 (f16), 0.11 (q8_0 on an
-            // AVX2 machine, whose quantised kernels round differently from AVX-512's);
-            // Whisper base mishears synthetic Mandarin badly (ASSETS.md: CER ~0.75).
-            // Empty or garbled output scores near 0.
-            let floor = if ftype == crate::ggml::GgmlType::F16 {
-                0.12
-            } else {
-                0.08
-            };
-            assert!(
-                mean >= floor,
-                "{ftype}: transcripts share only {mean:.2} of the spoken characters"
-            );
-            // Two seconds of faint noise (a quiet room): no words.
-            let mut s = 12345u32;
-            let hush: Vec<f32> = (0..32_000)
-                .map(|_| {
-                    s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    (s >> 8) as f32 / (1u32 << 24) as f32 * 0.002 - 0.001
-                })
-                .collect();
-            let quiet = model.decode(&hush, &opts).unwrap();
-            assert!(
-                quiet.text.is_empty(),
-                "{ftype}: faint noise gave [{}]",
-                quiet.text
-            );
-        }
-        // Quantisation changes some characters, not the whole transcript.
-        let agree = agreement.iter().sum::<f32>() / agreement.len().max(1) as f32;
-        println!("q8_0 shares {agree:.2} of the f16 transcripts' characters");
-        assert!(
-            agree >= 0.4,
-            "q8_0 and f16 transcripts differ too much ({agree:.2})"
-        );
-    }
-
-    /// Levenshtein distance between token sequences.
-    fn token_distance(a: &[u32], b: &[u32]) -> usize {
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for (i, x) in a.iter().enumerate() {
-            let mut cur = vec![i + 1; b.len() + 1];
-            for (j, y) in b.iter().enumerate() {
-                cur[j + 1] = (prev[j] + usize::from(x != y))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1);
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    }
-
-    /// The two engines check each other (issue #3): on the same clips, the same
-    /// imported weights (f16 for whisper.cpp, f32 for candle) and greedy decoding without
-    /// bias or prompt, they should pick the same tokens.
-    ///
-    /// Measured on the six espeak-ng fixtures (5 Mandarin, 1 Cantonese): the same tokens
-    /// on 5 of 6, mean token agreement 0.94 ([`MIN_SAME_TOKENS`], [`MIN_TOKEN_AGREEMENT`]). The engines differ in where the
-    /// trimmed encoder window ends (whisper.cpp: audio + 5 s of positions; candle: audio +
-    /// 4 s rounded up to a whole second) and in f16 vs f32 arithmetic, so a clip the
-    /// model is unsure of can tip to another token.
-    #[cfg(feature = "candle")]
-    #[test]
-    fn candle_and_whisper_cpp_agree_on_the_fixtures() {
-        let test = "candle_and_whisper_cpp_agree_on_the_fixtures";
-        let Some(dir) = crate::candle_whisper::tests::model_dir() else {
-            println!("SKIP: {test}: models not installed (run make setup)");
-            return;
-        };
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
-        if !root.join("fixtures.tsv").is_file() {
-            println!("SKIP: {test}: tests/fixtures/fixtures.tsv not generated (run make fixtures)");
-            return;
-        }
-        let installed = dir.join("ggml-base-f16.bin");
-        let tmp = tempfile::tempdir().unwrap();
-        let ggml = if installed.is_file() {
-            installed
-        } else {
-            let p = tmp.path().join("ggml-base-f16.bin");
-            crate::ggml::write_ggml(&dir, &p, crate::ggml::GgmlType::F16, None).unwrap();
-            p
-        };
-        let wcpp = WhisperCpp::load(&ggml, 2).unwrap();
-        let candle = crate::CandleWhisper::load(&dir).unwrap();
-        let opts = DecodeOptions {
-            temperatures: vec![0.0],
-            ..DecodeOptions::default()
-        };
-        let mut same = 0usize;
-        let mut agreement = Vec::new();
-        let fixtures = crate::candle_whisper::tests::fixtures();
-        for (file, _voice, _text, samples) in &fixtures {
-            let a = wcpp.decode(samples, &opts).unwrap();
-            let b = candle.decode(samples, &opts).unwrap();
-            let d = token_distance(&a.tokens, &b.tokens);
-            let n = a.tokens.len().max(b.tokens.len());
-            let agree = if n == 0 {
-                1.0
-            } else {
-                1.0 - d as f32 / n as f32
-            };
-            same += usize::from(a.tokens == b.tokens);
-            agreement.push(agree);
-            println!(
-                "{file}: whisper.cpp [{}] {:?} / candle [{}] {:?}: token agreement {agree:.2}",
-                a.text, a.tokens, b.text, b.tokens
-            );
-        }
-        let mean = agreement.iter().sum::<f32>() / agreement.len().max(1) as f32;
-        println!(
-            "same tokens on {same} of {} fixtures; mean token agreement {mean:.2}",
-            fixtures.len()
-        );
-        assert!(
-            same >= MIN_SAME_TOKENS,
-            "the engines gave the same tokens on only {same} of {} fixtures",
-            fixtures.len()
-        );
-        assert!(
-            mean >= MIN_TOKEN_AGREEMENT,
-            "mean token agreement {mean:.2} < {MIN_TOKEN_AGREEMENT}"
-        );
-    }
-
-    /// Fixtures (of six) on which candle and whisper.cpp must produce exactly the same
-    /// tokens, greedy. Measured: 5 of 6 (only cmn-youdaika differs, after 10 equal
-    /// tokens); one more clip may tip.
-    #[cfg(feature = "candle")]
-    const MIN_SAME_TOKENS: usize = 4;
-    /// Lowest mean per-clip token agreement (1 − token edit distance / longer length).
-    /// Measured: 0.94 (1.00 on five clips, 0.62 on cmn-youdaika).
-    #[cfg(feature = "candle")]
-    const MIN_TOKEN_AGREEMENT: f32 = 0.85;
-
-    #[test]
-    fn missing_model_file_says_not_installed() {
-        let e = WhisperCpp::load(Path::new("/nonexistent/ggml-base-f16.bin"), 2).unwrap_err();
-        assert!(matches!(e, Error::NotInstalled { .. }), "{e}");
-    }
-
-    #[test]
-    fn a_text_file_is_not_a_model() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("ggml-base-f16.bin");
-        std::fs::write(&p, "hello").unwrap();
-        assert!(matches!(
-            WhisperCpp::load(&p, 2),
-            Err(Error::LoadModel { .. })
-        ));
-    }
-}
+mod tests;

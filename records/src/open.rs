@@ -240,6 +240,21 @@ impl Store {
     pub fn clock(&self) -> Clock {
         self.clock
     }
+    /// Make every write to this store fail (`true`) or work again (`false`), as a broken
+    /// disk would: a trigger on the evidence chain, which every write appends to, aborts
+    /// the write's transaction. For tests and conversation stories only.
+    #[doc(hidden)]
+    pub fn simulate_write_failures(&self, fail: bool) -> Result<()> {
+        let conn = rusqlite::Connection::open(self.path())?;
+        let sql = if fail {
+            "CREATE TRIGGER IF NOT EXISTS xiaoan_test_fail BEFORE INSERT ON evidence \
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END;"
+        } else {
+            "DROP TRIGGER IF EXISTS xiaoan_test_fail;"
+        };
+        conn.execute_batch(sql)?;
+        Ok(())
+    }
 
     /// The database file.
     pub fn path(&self) -> &Path {

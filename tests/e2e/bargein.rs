@@ -35,8 +35,7 @@ fn speech_over_playback_stops_it_within_200_ms_and_the_echo_alone_does_not() {
         ),
         espeak("我要找工作人员", "cmn-latn-pinyin"),
     ) else {
-        println!("SKIP: barge-in: espeak-ng not installed (run make setup)");
-        return;
+        return xiaoan_testkit::skip("barge-in: espeak-ng not installed (run make setup)");
     };
     let sr = 16_000usize;
     let reply_db = xiaoan_agent::bargein::active_level_db(&reply.samples);

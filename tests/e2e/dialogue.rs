@@ -202,22 +202,17 @@ fn an_emergency_in_the_middle_of_a_form_is_handled_at_once() {
     assert!(r.receipt.is_some(), "staff notified through a stored event");
 }
 
+/// Garbled words (what Whisper base heard for 居住证明) never raise the alarm or file
+/// anything: 小安 asks what was meant. What happens when the classifier's weak guess is
+/// "emergency" (asked once; yes calls help at once; an unclear answer is asked again, then
+/// staff come to look) is the emergency flow's own tests (`agent/src/dialogue/flows/tests/emergency.rs`).
 #[test]
-fn a_guessed_emergency_on_garbled_words_is_asked_once_not_raised_unasked() {
-    // what Whisper base heard for 居住证明: the classifier's weak guess is "emergency"
+fn garbled_words_raise_no_alarm_and_words_that_name_an_emergency_act_at_once() {
     let (_d, a, mut s) = setup();
     let r = say(&a, &mut s, "九座窗面");
     assert_ne!(r.flow, "emergency", "no alarm on noise: {r:?}");
     assert!(r.receipt.is_none(), "nothing filed: {r:?}");
-    assert!(r.text.contains("急事"), "asks: {}", r.text);
-    let r = say(&a, &mut s, "没事");
-    assert!(r.receipt.is_none() && r.flow != "emergency", "{r:?}");
-    // the same guess, and the resident says yes: help is called at once
-    let (_d, a, mut s) = setup();
-    say(&a, &mut s, "九座窗面");
-    let r = say(&a, &mut s, "是的");
-    assert_eq!(r.flow, "emergency", "{r:?}");
-    assert!(r.text.contains("120") && r.receipt.is_some(), "{r:?}");
+    assert!(r.text.contains('？'), "asks what was meant: {}", r.text);
     // words that name an emergency never wait for a question
     let (_d, a, mut s) = setup();
     let r = say(&a, &mut s, "快来人啊，老人不行了");
@@ -225,63 +220,6 @@ fn a_guessed_emergency_on_garbled_words_is_asked_once_not_raised_unasked() {
     let (_d, a, mut s) = setup();
     let r = say(&a, &mut s, "我爸心脏不舒服快不行了");
     assert_eq!(r.flow, "emergency", "{r:?}");
-}
-
-/// The demo's case: the answer to the emergency question is garbled too (i子闪晕 reads
-/// as a weak "emergency" guess). Noise must not raise the alarm, and a resident who
-/// may be in trouble must not be left alone either: asked again in plainer words, then
-/// staff are asked to come and look (a hand-over ticket, not an emergency event).
-#[test]
-fn an_unclear_answer_to_the_emergency_question_is_asked_again_then_staff_come_to_look() {
-    let (_d, a, mut s) = setup();
-    let r = say(&a, &mut s, "九座窗面");
-    assert!(r.text.contains("急事"), "asks: {r:?}");
-    let r = say(&a, &mut s, "i子闪晕");
-    assert_ne!(r.flow, "emergency", "no alarm on a garbled answer: {r:?}");
-    assert!(r.receipt.is_none(), "{r:?}");
-    assert!(
-        r.text.contains("要就说“是”"),
-        "asked again, plainly: {}",
-        r.text
-    );
-    let r = say(&a, &mut s, "三二的河水");
-    assert_eq!(r.flow, "handoff", "{r:?}");
-    let ticket = r.receipt.clone().expect("a ticket for staff");
-    assert!(r.text.contains("过来看看您"), "{}", r.text);
-    let store = a.store.lock().unwrap();
-    let d = store.show(&ticket, true).unwrap().expect("ticket stored");
-    assert!(
-        d.record.to_string().contains("九座窗面"),
-        "staff see what was heard"
-    );
-    drop(store);
-    // a yes after the second question still calls help at once
-    let (_d, a, mut s) = setup();
-    say(&a, &mut s, "九座窗面");
-    say(&a, &mut s, "i子闪晕");
-    let r = say(&a, &mut s, "是");
-    assert_eq!(r.flow, "emergency", "{r:?}");
-    // no answer at all: staff come to look rather than the session quietly ending
-    let (_d, a, mut s) = setup();
-    say(&a, &mut s, "九座窗面");
-    let mut last = a.on_silence(&mut s);
-    for _ in 0..3 {
-        if last.end_session {
-            break;
-        }
-        last = a.on_silence(&mut s);
-    }
-    assert!(last.end_session, "{last:?}");
-    assert_eq!(last.flow, "handoff", "{last:?}");
-    assert!(
-        last.receipt.is_some() && last.text.contains("过来看看您"),
-        "{last:?}"
-    );
-    // a clear request instead of an answer drops the question and is served
-    let (_d, a, mut s) = setup();
-    say(&a, &mut s, "九座窗面");
-    let r = say(&a, &mut s, "社保卡丢了怎么补办");
-    assert_eq!(r.flow, "service", "{r:?}");
 }
 
 #[test]
@@ -802,8 +740,9 @@ fn numbers_are_read_back_whole_only_at_the_window() {
 fn chat_jsonl_masks_the_numbers_a_resident_typed() {
     let bin = xiaoan_tests::xiaoan_bin();
     if !bin.is_file() {
-        println!("SKIP: chat_jsonl_masks: the xiaoan binary is not built (run make setup)");
-        return;
+        return xiaoan_testkit::skip(
+            "chat_jsonl_masks: the xiaoan binary is not built (run make setup)",
+        );
     }
     let d = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(bin)

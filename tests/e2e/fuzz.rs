@@ -290,7 +290,7 @@ fn fuzz_audio_decoding() {
     let dir = tempfile::tempdir().unwrap();
     let compressed = compressed_files();
     if compressed.is_empty() {
-        println!("SKIP: mutated FLAC/MP3/OGG inputs: sox is not installed (run make setup)");
+        xiaoan_testkit::skip("mutated FLAC/MP3/OGG inputs: sox is not installed (run make setup)");
     }
     runner(cases(2_000, 1.0))
         .run(&audio_input(), |input| {
@@ -567,10 +567,9 @@ fn fuzz_chat_lines() {
 fn fuzz_chat_stdin_bytes() {
     let bin = xiaoan_tests::xiaoan_bin();
     if !bin.is_file() {
-        println!(
-            "SKIP: fuzz_chat_stdin_bytes: build the xiaoan binary first (cargo build --release)"
+        return xiaoan_testkit::skip(
+            "fuzz_chat_stdin_bytes: build the xiaoan binary first (cargo build --release)",
         );
-        return;
     }
     let n = AtomicUsize::new(0);
     let dir = tempfile::tempdir().unwrap();

@@ -86,8 +86,7 @@ fn home_linked_to(installed: &Path, dir: &Path) -> PathBuf {
 #[test]
 fn lora_adapters_reach_every_engine_zero_changes_nothing_strong_changes_the_text() {
     let Some(installed) = installed_home() else {
-        println!("SKIP: lora: models not installed (run make setup)");
-        return;
+        return xiaoan_testkit::skip("lora: models not installed (run make setup)");
     };
     let clip = repo().join("tests/fixtures/cmn-youdaika.wav");
     let tmp = tempfile::tempdir().unwrap();

@@ -18,8 +18,7 @@ fn live_streaming_with_background_decodes_loses_no_words() {
 
 fn stream_and_compare(realtime: bool) {
     let Some(home) = installed_home() else {
-        println!("SKIP: streaming: models not installed (run make setup)");
-        return;
+        return xiaoan_testkit::skip("streaming: models not installed (run make setup)");
     };
     let s = settings_in(&home, "");
     let rec = Recognizer::load(&s).expect("recogniser loads");
@@ -98,8 +97,7 @@ fn stream_and_compare(realtime: bool) {
 #[test]
 fn a_doubted_utterance_gets_a_second_opinion() {
     let Some(home) = installed_home() else {
-        println!("SKIP: second opinion: models not installed (run make setup)");
-        return;
+        return xiaoan_testkit::skip("second opinion: models not installed (run make setup)");
     };
     let s = settings_in(&home, "");
     let rec = Recognizer::load(&s).expect("recogniser loads");

@@ -22,24 +22,14 @@ pub const STORE_RECOVERS: &str = "<store-recovers>";
 /// as a broken disk would: a trigger on the evidence chain, which every write appends
 /// to, aborts the write's transaction. For tests and stories only.
 pub fn fail_store_writes(agent: &Agent, fail: bool) -> xiaoan_agent::Result<()> {
-    let path = agent
+    let store = agent
         .store
         .lock()
         .map_err(|_| xiaoan_agent::Error::Config {
             file: "store".into(),
             reason: "lock poisoned".into(),
-        })?
-        .path()
-        .to_path_buf();
-    let conn = rusqlite::Connection::open(&path).map_err(xiaoan_records::Error::from)?;
-    let sql = if fail {
-        "CREATE TRIGGER IF NOT EXISTS xiaoan_test_fail BEFORE INSERT ON evidence \
-         BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END;"
-    } else {
-        "DROP TRIGGER IF EXISTS xiaoan_test_fail;"
-    };
-    conn.execute_batch(sql)
-        .map_err(xiaoan_records::Error::from)?;
+        })?;
+    store.simulate_write_failures(fail)?;
     Ok(())
 }
 

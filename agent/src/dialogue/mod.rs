@@ -10,6 +10,7 @@
 pub mod flows;
 pub mod reply;
 pub mod session;
+mod turn;
 
 use std::sync::Mutex;
 
@@ -234,11 +235,9 @@ impl Agent {
             who: "resident",
             text: text.to_string(),
         });
-        let ctx = Context {
-            awaiting: s.flow.awaiting(&self.forms, &self.mediation),
-            dialect: s.dialect.clone(),
-        };
-        let u = self.understander.understand_on(text, &ctx, self.today());
+        let u = self
+            .understander
+            .understand_on(text, &self.context(s), self.today());
         self.adopt_dialect(s, &u);
         let through = records::retry_alerts(self, s);
         let mut reply = self.respond(s, &u);
@@ -261,15 +260,20 @@ impl Agent {
     /// audio ([`crate::route::doubts`])? Only while nothing in particular is awaited: a
     /// slot value or a yes/no is judged against the question asked.
     pub fn doubts(&self, s: &Session, text: &str) -> bool {
-        let ctx = Context {
-            awaiting: s.flow.awaiting(&self.forms, &self.mediation),
-            dialect: s.dialect.clone(),
-        };
+        let ctx = self.context(s);
         if ctx.awaiting != Awaiting::Nothing || s.flow.is_collecting() {
             return false;
         }
         let u = self.understander.understand_on(text, &ctx, self.today());
         crate::route::doubts(&u, self.retriever.as_ref())
+    }
+
+    /// What understanding reads the words against: what the flow awaits, the dialect.
+    fn context(&self, s: &Session) -> Context {
+        Context {
+            awaiting: s.flow.awaiting(&self.forms, &self.mediation),
+            dialect: s.dialect.clone(),
+        }
     }
 
     /// An emergency that had failed is now recorded as `no`: the open emergency flow
@@ -292,246 +296,18 @@ impl Agent {
         }
     }
 
-    fn respond(&self, s: &mut Session, u: &Understanding) -> Reply {
-        let text = &u.normalized.text;
-        if text.trim().is_empty() {
-            return Reply::say("我没听清，请再说一遍。").with_earcon(Earcon::Error);
-        }
-        // While a form waits for an answer, the answer wins over look-alike commands:
-        // "13812345678" is a phone number, not "repeat". Only a confident command with
-        // no value of the awaited kind in it interrupts (an emergency always does).
-        let awaiting = s.flow.awaiting(&self.forms, &self.mediation);
-        // no form is being filled: a weak reading may be a misheard guide question
-        let open = !s.flow.is_collecting();
-        let has_value = match awaiting {
-            Awaiting::Slot(k) => u.entities.iter().any(|e| e.kind == k),
-            _ => false,
-        };
-        let may_interrupt = !s.flow.is_collecting()
-            || (u.intent.confidence >= INTERRUPT_CONFIDENCE && !u.intent.unsure && !has_value);
-        // 1. controls of speech itself
-        if let Some(c) = control(text) {
-            if !has_value {
-                if let Some(r) = self.on_control(s, c) {
-                    return r;
-                }
-            }
-        }
-        let cmd = Command::from(u.intent.intent);
-        // "回执号是多少": the number given earlier in the session, again (a form in
-        // progress goes on after it)
-        if cmd != Command::Emergency {
-            if let Some(mut r) = flows::number_asked(s, text) {
-                if s.flow.is_collecting() {
-                    r.text = format!(
-                        "{}{}",
-                        r.text.trim_end_matches("还要办别的吗？"),
-                        flows::pending_question(self, s).unwrap_or_default()
-                    );
-                }
-                return r;
-            }
-        }
-        // inside a form: 还有几个问题, 上一步, 跳过, 手机号再念一遍
-        if cmd != Command::Emergency {
-            if let Some(r) = flows::form_command_turn(self, s, u) {
-                return r;
-            }
-        }
-        // "再见" in the middle of a form: keep what was filled? (never a field's value)
-        if flows::says_goodbye(text) || (cmd == Command::Bye && !u.intent.unsure && !has_value) {
-            if let Some(r) = flows::confirm_leave(s) {
-                return r;
-            }
-        }
-        // moving or cancelling a booked appointment ("预约改到后天", "取消预约"): not a
-        // stop, and not inside a form, where "取消" ends the form
-        if !matches!(cmd, Command::Emergency) && !matches!(s.flow, Flow::Form(_) | Flow::PickForm) {
-            let pending = match &s.flow {
-                Flow::ChangeAppointment {
-                    action,
-                    booked: Some(_),
-                } => Some(*action),
-                _ => None,
-            };
-            match (flows::appointment_change(text), pending) {
-                // "取消（预约）" answering "确定要取消吗" is a yes, not a stop
-                (Some(change), Some(p)) if change == p => {
-                    if let Some(r) = flows::continue_flow(self, s, u) {
-                        return r;
-                    }
-                }
-                (None, Some(flows::ApptChange::Cancel)) if cmd == Command::Stop => {
-                    if let Some(r) = flows::continue_flow(self, s, u) {
-                        return r;
-                    }
-                }
-                (Some(change), _) => return flows::start_change_appointment(self, s, change, u),
-                _ => {}
-            }
-        }
-        // 2. interrupts that win over any flow, at any step
-        let asking_emergency = matches!(s.flow, Flow::ConfirmEmergency { .. });
-        // after an emergency: where the resident is, and more about it, go to the same
-        // event (a second alarm is not raised for the same call)
-        if matches!(s.flow, Flow::Emergency { .. }) {
-            if let Some(r) = flows::continue_flow(self, s, u) {
-                return r;
-            }
-        }
-        if cmd == Command::Emergency {
-            // words that name an emergency (摔倒, 救命, …) win at once, anywhere
-            if xiaoan_intents::names_emergency(&u.normalized) {
-                return flows::emergency(self, s, u);
-            }
-            // only the classifier's guess: inside a form a confident one acts (asking
-            // would drop the form) and an unsure one does not break into the answer;
-            // elsewhere a strong guess acts and a weak one is asked about first, and
-            // the answer to that question is judged by the question's own rules below
-            if s.flow.is_collecting() {
-                if !u.intent.unsure {
-                    return flows::emergency(self, s, u);
-                }
-            } else if !asking_emergency {
-                return if strong_emergency_guess(u) {
-                    flows::emergency(self, s, u)
-                } else {
-                    flows::confirm_emergency(s, u)
-                };
-            }
-        }
-        // the answer to "您是遇到急事了吗": before any other reading of the words
-        if asking_emergency {
-            if let Some(r) = flows::continue_flow(self, s, u) {
-                return r;
-            }
-        }
-        // a mediator slot offered: the answer goes to the case (never lost to a guess)
-        if matches!(s.flow, Flow::MediatorOffer { .. }) {
-            if let Some(r) = flows::continue_flow(self, s, u) {
-                return r;
-            }
-        }
-        // a dispute in words the classifier does not know well (房东唔肯退押金，點算)
-        if open
-            && !matches!(cmd, Command::Mediate | Command::Emergency)
-            && flows::sounds_like_dispute(self, u)
-        {
-            return flows::start_mediation(self, s, u);
-        }
-        // a number keyed in (or said) with nothing asking for it: say what it is taken
-        // for and what to do first, rather than guess at an intent from digits
-        if open {
-            if let Some(r) = flows::number_without_a_question(u) {
-                return r;
-            }
-        }
-        // 3. unsure words that sound like a guide item: confirm the item before acting on
-        // a weak guess of anything else (the same decision as `xiaoan eval`)
-        if open {
-            if let Some(r) = self.confirm_guess(s, u) {
-                return r;
-            }
-        }
-        match cmd {
-            // "取消" ends a form only after "确定不办了吗"; "别说了" only stops the speech
-            Command::Stop if may_interrupt => {
-                if flows::says_cancel(text) {
-                    if let Some(r) = flows::confirm_cancel(s) {
-                        return r;
-                    }
-                    return self.stop(s);
-                }
-                return self.hush(s);
-            }
-            Command::Handoff if may_interrupt && !u.intent.unsure => {
-                return flows::handoff(self, s)
-            }
-            Command::Repeat if may_interrupt => return self.repeat(s),
-            Command::Slower if may_interrupt => return self.rate(s, false),
-            Command::Faster if may_interrupt => return self.rate(s, true),
-            _ => {}
-        }
-        // 4. the current flow, if it waits for something
-        if let Some(r) = flows::continue_flow(self, s, u) {
-            return r;
-        }
-        // 5. a form let the words through (not an answer to its question): the guide's
-        // evidence as in 3
-        if !open {
-            if let Some(r) = self.confirm_guess(s, u) {
-                return r;
-            }
-        }
-        // 6. unsure: one short clarifying question, never a guess that starts a form
-        if u.intent.unsure {
-            return flows::clarify_intent(s, u);
-        }
-        self.dispatch(s, u, cmd)
-    }
-
-    /// The classifier is unsure and the guide has a strong match ([`crate::route::read`]):
-    /// ask "您是想问“老年人优待卡”吗？" instead of acting on the weak guess.
-    fn confirm_guess(&self, s: &mut Session, u: &Understanding) -> Option<Reply> {
-        if !crate::route::may_guess(u) {
-            return None;
-        }
-        let reading = crate::route::read(u, self.retriever.as_ref()).ok()?;
-        reading.guess().map(|hit| flows::confirm_item(s, hit))
-    }
-
-    /// Handle a command outside any flow.
-    pub(crate) fn dispatch(&self, s: &mut Session, u: &Understanding, cmd: Command) -> Reply {
-        match cmd {
-            Command::Ask => flows::answer_question(self, s, u),
-            Command::Declare => flows::start_declaration(self, s, u),
-            Command::Mediate => flows::start_mediation(self, s, u),
-            Command::Book => flows::start_appointment(self, s, u),
-            Command::Queue => flows::queue_status(self, s),
-            Command::Handoff => flows::handoff(self, s),
-            Command::Emergency => flows::emergency(self, s, u),
-            Command::Feedback => flows::feedback(self, s, u),
-            Command::SwitchDialect => self.switch_dialect(s, u),
-            Command::Repeat => self.repeat(s),
-            Command::Slower => self.rate(s, false),
-            Command::Faster => self.rate(s, true),
-            Command::Stop => self.stop(s),
-            Command::Yes | Command::No => {
-                Reply::say("好的。您想办什么事？可以直接说，比如“敬老卡怎么办”。")
-            }
-            Command::Greet => Reply::say("您好，我是小安。您想办什么事？"),
-            Command::Bye => {
-                let mut r = Reply::say("好的，再见，您慢走。");
-                r.end_session = true;
-                s.ended = true;
-                r
-            }
-            Command::Unknown => Reply::say(
-                "这个我帮不上忙。我可以回答社区办事的问题，帮您登记、调解纠纷、预约，或者找工作人员。",
-            ),
-        }
-    }
-
     fn on_control(&self, s: &mut Session, c: Control) -> Option<Reply> {
         // after louder, quieter or help, the question the resident was answering again
         Some(match c {
             Control::Louder => {
                 s.volume = (s.volume + session::VOLUME_STEP).min(session::VOLUME_MAX);
-                let mut r = self.keep_flow(s, "好的，我大声一点。");
-                r.text = self.append_pending(s, r.text);
-                r
+                self.keep_flow_and_ask(s, "好的，我大声一点。")
             }
             Control::Quieter => {
                 s.volume = (s.volume - session::VOLUME_STEP).max(session::VOLUME_MIN);
-                let mut r = self.keep_flow(s, "好的，我小声一点。");
-                r.text = self.append_pending(s, r.text);
-                r
+                self.keep_flow_and_ask(s, "好的，我小声一点。")
             }
-            Control::Help => {
-                let mut r = self.keep_flow(s, &self.help_text(s));
-                r.text = self.append_pending(s, r.text);
-                r
-            }
+            Control::Help => self.keep_flow_and_ask(s, &self.help_text(s)),
             Control::MoreTime => {
                 s.more_time = true;
                 self.keep_flow(s, "好的，不着急，您想好了再说。")
@@ -550,11 +326,13 @@ impl Agent {
         }
     }
 
-    fn append_pending(&self, s: &Session, text: String) -> String {
-        match flows::pending_question(self, s) {
-            Some(p) => format!("{text}{p}"),
-            None => text,
+    /// `text` in the flow as it is, then the question pending again.
+    fn keep_flow_and_ask(&self, s: &Session, text: &str) -> Reply {
+        let mut r = self.keep_flow(s, text);
+        if let Some(p) = flows::pending_question(self, s) {
+            r.text.push_str(&p);
         }
+        r
     }
 
     fn keep_flow(&self, s: &Session, text: &str) -> Reply {

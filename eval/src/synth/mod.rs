@@ -15,6 +15,7 @@
 //! run as a separate program (it is GPL; it is not linked). `xiaoan eval synth` passes
 //! the project's neural Mandarin voice by default.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -160,124 +161,42 @@ pub fn voice_for(dialect: &str) -> (&'static str, bool) {
     }
 }
 
-/// The project's own synthetic test utterances: service questions and commands in
-/// Mandarin, Cantonese and Hakka written forms, with reference intents and service ids.
+/// The project's synthetic-set lines, `text⇥dialect⇥intent⇥service_id` (the service id
+/// may be empty; `#` starts a comment line). `xiaoan eval synth` renders the same file.
+const UTTERANCES_TSV: &str = include_str!("../../data/synth.tsv");
+
+/// The project's own synthetic test utterances (`eval/data/synth.tsv`): service
+/// questions and commands in Mandarin, Cantonese and Hakka written forms, with reference
+/// intents and service ids. Ids number each dialect's lines in file order: `cmn-01`,
+/// `cmn-02`, …, `yue-01`, ….
 pub fn default_utterances() -> Vec<SynthUtterance> {
-    const U: &[(&str, &str, &str, &str, &str)] = &[
-        (
-            "cmn-01",
-            "cmn",
-            "我想办理社保卡",
-            "service.query",
-            "social-security-card",
-        ),
-        (
-            "cmn-02",
-            "cmn",
-            "敬老卡在哪里办",
-            "service.query",
-            "senior-card",
-        ),
-        (
-            "cmn-03",
-            "cmn",
-            "生小孩要办什么手续",
-            "service.query",
-            "birth-registration",
-        ),
-        (
-            "cmn-04",
-            "cmn",
-            "低保怎么申请",
-            "service.query",
-            "minimum-living",
-        ),
-        (
-            "cmn-05",
-            "cmn",
-            "办居住证要带什么材料",
-            "service.query",
-            "residence-permit",
-        ),
-        (
-            "cmn-06",
-            "cmn",
-            "家里养的狗要去哪里登记",
-            "service.query",
-            "dog-registration",
-        ),
-        (
-            "cmn-07",
-            "cmn",
-            "我要办生育登记，材料还没带齐",
-            "declaration.file",
-            "",
-        ),
-        (
-            "cmn-08",
-            "cmn",
-            "楼上天天半夜吵，想找人调解",
-            "dispute.mediate",
-            "",
-        ),
-        ("cmn-09", "cmn", "现在排队要等多久", "queue.status", ""),
-        ("cmn-10", "cmn", "我要找工作人员", "handoff.human", ""),
-        ("cmn-11", "cmn", "我家老人摔倒了起不来", "emergency", ""),
-        ("cmn-12", "cmn", "再说一遍", "nav.repeat", ""),
-        ("cmn-13", "cmn", "说慢一点", "nav.slower", ""),
-        ("cmn-14", "cmn", "你好小安", "greeting", ""),
-        ("cmn-15", "cmn", "明天会下雨吗", "out_of_scope", ""),
-        (
-            "yue-01",
-            "yue",
-            "我想問下社保卡點樣辦",
-            "service.query",
-            "social-security-card",
-        ),
-        (
-            "yue-02",
-            "yue",
-            "敬老卡喺邊度辦",
-            "service.query",
-            "senior-card",
-        ),
-        (
-            "yue-03",
-            "yue",
-            "申請低保要帶啲乜嘢材料",
-            "service.query",
-            "minimum-living",
-        ),
-        ("yue-04", "yue", "而家排隊要等幾耐", "queue.status", ""),
-        ("yue-05", "yue", "唔該再講一次", "nav.repeat", ""),
-        ("yue-06", "yue", "我屋企阿婆跌親起唔到身", "emergency", ""),
-        ("yue-07", "yue", "我想搵工作人員", "handoff.human", ""),
-        (
-            "hak-01",
-            "hak",
-            "𠊎想辦社保卡",
-            "service.query",
-            "social-security-card",
-        ),
-        (
-            "hak-02",
-            "hak",
-            "敬老卡愛去哪位辦",
-            "service.query",
-            "senior-card",
-        ),
-        ("hak-03", "hak", "排隊愛等幾久", "queue.status", ""),
-        ("hak-04", "hak", "𠊎愛搵工作人員", "handoff.human", ""),
-    ];
-    U.iter()
-        .map(|(id, d, t, i, s)| SynthUtterance {
-            id: id.to_string(),
-            text: t.to_string(),
-            dialect: d.to_string(),
-            intent: (!i.is_empty()).then(|| i.to_string()),
-            service_id: (!s.is_empty()).then(|| s.to_string()),
+    let mut numbered: HashMap<&str, usize> = HashMap::new();
+    UTTERANCES_TSV
+        .lines()
+        .filter_map(tsv_fields)
+        .map(|[text, dialect, intent, service]| {
+            let n = numbered.entry(dialect).or_default();
+            *n += 1;
+            SynthUtterance {
+                id: format!("{dialect}-{n:02}"),
+                text: text.to_string(),
+                dialect: dialect.to_string(),
+                intent: Some(intent.to_string()),
+                service_id: Some(service.to_string()).filter(|s| !s.is_empty()),
+            }
         })
         .collect()
+}
+
+/// The four fields of an utterance line (the service id may be empty); `None` for a
+/// blank or comment line, or one without text, dialect and intent.
+fn tsv_fields(line: &str) -> Option<[&str; 4]> {
+    if line.starts_with('#') {
+        return None;
+    }
+    let mut f = line.split('\t').map(str::trim);
+    let fields = [f.next()?, f.next()?, f.next()?, f.next().unwrap_or("")];
+    fields[..3].iter().all(|x| !x.is_empty()).then_some(fields)
 }
 
 /// SplitMix64: a small deterministic generator for the noise.
@@ -347,10 +266,7 @@ fn espeak(text: &str, voice: &str, rate: u32, pitch: u8, tmp: &Path) -> Result<(
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    let wav_err = |e: hound::Error| Error::Wav {
-        path: tmp.to_path_buf(),
-        reason: e.to_string(),
-    };
+    let wav_err = |e: hound::Error| Error::wav(tmp, e);
     let reader = hound::WavReader::open(tmp).map_err(wav_err)?;
     let spec = reader.spec();
     let samples: Vec<f32> = match spec.sample_format {
@@ -397,10 +313,7 @@ fn write_wav(path: &Path, samples: &[f32], rate: u32) -> Result<()> {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let wav_err = |e: hound::Error| Error::Wav {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
+    let wav_err = |e: hound::Error| Error::wav(path, e);
     let mut w = hound::WavWriter::create(path, spec).map_err(wav_err)?;
     for s in samples {
         w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
@@ -656,7 +569,10 @@ mod tests {
     #[test]
     fn renders_a_labelled_deterministic_set_at_the_asked_snr() {
         if !espeak_present() {
-            println!("SKIP: renders_a_labelled_deterministic_set_at_the_asked_snr: espeak-ng not installed (run make setup)");
+            crate::testing::skip(
+                "renders_a_labelled_deterministic_set_at_the_asked_snr",
+                "espeak-ng not installed (run make setup)",
+            );
             return;
         }
         let utts: Vec<SynthUtterance> = default_utterances()
@@ -785,14 +701,50 @@ mod tests {
     }
 
     #[test]
-    fn default_utterances_use_the_contract_vocabularies() {
+    fn default_utterances_are_every_line_of_the_data_file_in_the_contract_vocabularies() {
         let u = default_utterances();
+        let lines = UTTERANCES_TSV
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count();
+        assert_eq!(u.len(), lines, "every utterance line is read");
         assert!(u.iter().all(|x| codes::is_dialect(&x.dialect)));
         assert!(u
             .iter()
-            .all(|x| x.intent.as_deref().is_none_or(codes::is_intent)));
+            .all(|x| x.intent.as_deref().is_some_and(codes::is_intent)));
+        let mut ids: Vec<&str> = u.iter().map(|x| x.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), u.len(), "ids are unique");
+        assert_eq!(
+            (u[0].id.as_str(), u[0].text.as_str()),
+            ("cmn-01", "我想办理社保卡")
+        );
+        assert_eq!(u[0].service_id.as_deref(), Some("social-security-card"));
         for d in ["cmn", "yue", "hak"] {
-            assert!(u.iter().filter(|x| x.dialect == d).count() >= 4, "{d}");
+            assert!(
+                u.iter().any(|x| x.dialect == d),
+                "{d} has a voice and lines"
+            );
         }
+        assert!(
+            u.iter().any(|x| x.service_id.is_none()),
+            "commands carry no service"
+        );
+    }
+
+    #[test]
+    fn utterance_lines_need_text_dialect_and_intent() {
+        assert_eq!(
+            tsv_fields("再说一遍\tcmn\tnav.repeat\t"),
+            Some(["再说一遍", "cmn", "nav.repeat", ""])
+        );
+        assert_eq!(
+            tsv_fields("低保\tcmn\tservice.query"),
+            Some(["低保", "cmn", "service.query", ""])
+        );
+        assert_eq!(tsv_fields("# text\tdialect\tintent"), None);
+        assert_eq!(tsv_fields(""), None);
+        assert_eq!(tsv_fields("低保\t\tservice.query"), None);
     }
 }

@@ -403,10 +403,10 @@ mod tests {
 
     #[test]
     fn espeak_speaks_mandarin_and_cantonese() {
-        let Ok(tts) = EspeakTts::new() else {
-            println!("SKIP: espeak_speaks_mandarin_and_cantonese: espeak-ng not installed (run make setup)");
+        if crate::testing::program_or_skip("espeak-ng").is_none() {
             return;
-        };
+        }
+        let tts = EspeakTts::new().unwrap();
         for voice in ["cmn-latn-pinyin", "yue"] {
             let v = Voice {
                 name: voice.into(),

@@ -248,8 +248,9 @@ fn run(
         None
     };
     let guide = load_guide(s)?;
-    let retriever = load_retriever(s, &guide)?;
-    let understander = xiaoan_intents::Understander::builtin()?;
+    let encoder = xiaoan_agent::app::load_encoder(s)?;
+    let retriever = load_retriever(s, &guide, encoder.clone())?;
+    let understander = xiaoan_agent::embedder::understander(encoder)?;
     let pipeline = EvalPipeline {
         recognizer: rec.as_ref(),
         understander: &understander,

@@ -33,7 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             dialect,
         } => transcribe(&s, &files, json, stream, fast, dialect),
         Command::Listen => chat::listen(&s),
-        Command::Understand { text, json } => understand(&text, json),
+        Command::Understand { text, json } => understand(&s, &text, json),
         Command::Intents { action } => intents(action),
         Command::Kb { action } => kb(&s, action),
         Command::Adapters {
@@ -285,8 +285,8 @@ fn transcribe(
     })
 }
 
-fn understand(text: &str, as_json: bool) -> Result<ExitCode> {
-    let u = xiaoan_intents::Understander::builtin()?;
+fn understand(s: &Settings, text: &str, as_json: bool) -> Result<ExitCode> {
+    let u = xiaoan_agent::embedder::understander(xiaoan_agent::app::load_encoder(s)?)?;
     let r = u.understand(text, &xiaoan_intents::Context::default());
     if as_json {
         println!("{}", serde_json::to_string(&r)?);
@@ -350,8 +350,9 @@ fn kb(s: &Settings, action: KbCmd) -> Result<ExitCode> {
             json: as_json,
         } => {
             let guide = xiaoan_agent::app::load_guide(s)?;
-            let r = xiaoan_agent::app::load_retriever(s, &guide)?;
-            let u = xiaoan_intents::Understander::builtin()?;
+            let encoder = xiaoan_agent::app::load_encoder(s)?;
+            let r = xiaoan_agent::app::load_retriever(s, &guide, encoder.clone())?;
+            let u = xiaoan_agent::embedder::understander(encoder)?;
             let norm = u.understand(&query, &xiaoan_intents::Context::default());
             let hits = r.search(&norm.normalized.text, k)?;
             if as_json {

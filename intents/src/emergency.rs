@@ -1,0 +1,613 @@
+//! Emergencies: the words that name one (characters, dialect forms, sounds), what makes
+//! them not one (prevention: 防摔倒扶手; the past: 上个月摔倒了，想装扶手), and the policy
+//! that joins them with the classifier's reading.
+//!
+//! A real emergency must always read as one, and a need told in serious words (help at
+//! home, a frail parent living alone, no money, a fall last month) never: strong words
+//! happening now decide at once ([`EmergencyCall::Rule`]); words that often mean
+//! something else ([`EmergencyCue::weak`]: 中风 in a disability question, 掉下来 of a
+//! tile) count unless the classifier rules an emergency out; without words, the
+//! classifier's emergency reading counts only when it is strong
+//! ([`CLASSIFIER_EMERGENCY_MIN`]).
+
+use crate::features::fuzzy;
+
+/// Emergency phrases, matched on normalised text (dialect forms are already Mandarin:
+/// 跌倒/跌低/跋倒 → 摔倒, 起袂来 → 起不来, 火烧厝 → 房子着火 …): danger happening to a
+/// person now, by kind. Dialect forms that the lexicons leave as they are (打交, 相打,
+/// 透唔到气) are listed too.
+const EMERGENCY_WORDS: &[&str] = &[
+    // falls
+    "摔倒",
+    "跌倒",
+    "摔了一跤",
+    "摔跤",
+    "起不来",
+    "站不起来",
+    "爬不起来",
+    "摔伤",
+    "栽倒",
+    "栽地上",
+    "倒在地上",
+    "倒地上",
+    "倒地不起",
+    "躺在地上",
+    "趴在地上",
+    "倒下了",
+    "动不了",
+    "起不了身",
+    // fire and gas
+    "着火",
+    "著火",
+    "失火",
+    "火灾",
+    "冒烟",
+    "起火",
+    "火烧了",
+    "烧起来",
+    "浓烟",
+    "火燭",
+    "火烛",
+    "煤气泄漏",
+    "燃气泄漏",
+    "煤气味",
+    "燃气味",
+    "天然气味",
+    "瓦斯味",
+    "煤气漏",
+    "燃气漏",
+    "漏煤气",
+    "漏燃气",
+    "煤气中毒",
+    "一氧化碳",
+    "触电",
+    "被电到",
+    "爆炸",
+    "炸了",
+    "漏电",
+    "冒火花",
+    "烧焦味",
+    "煤气罐",
+    // the body
+    "救命",
+    "救人",
+    "晕倒",
+    "晕过去",
+    "晕了",
+    "昏倒",
+    "昏过去",
+    "昏迷",
+    "叫不醒",
+    "叫不应",
+    "喊不应",
+    "没有反应",
+    "没反应",
+    "不省人事",
+    "没有呼吸",
+    "没呼吸",
+    "没气了",
+    "喘不上气",
+    "喘不过气",
+    "喘不上",
+    "喘不过来",
+    "透不过气",
+    "透不到气",
+    "上不来气",
+    "呼吸困难",
+    "心脏病",
+    "胸口疼",
+    "胸口痛",
+    "心口疼",
+    "心口痛",
+    "心梗",
+    "心肌梗",
+    "中风",
+    "嘴歪",
+    "嘴角歪",
+    "脸歪",
+    "半边脸",
+    "半边身子",
+    "说不出话",
+    "说不了话",
+    "抽搐",
+    "抽过去",
+    "抽起来",
+    "口吐白沫",
+    "出血",
+    "流血",
+    "好多血",
+    "大出血",
+    "血止不住",
+    "止不住血",
+    "烫伤",
+    "烧伤",
+    "骨折",
+    "噎住",
+    "卡住喉咙",
+    "卡在喉咙",
+    "中毒",
+    "吃错药",
+    "安眠药",
+    "农药",
+    "过敏性休克",
+    "休克",
+    "快不行了",
+    "不行了",
+    "胸闷",
+    "心脏不舒服",
+    "心脏难受",
+    "吐血",
+    "咯血",
+    "脑溢血",
+    "脑出血",
+    "脑梗",
+    "猝死",
+    "心跳停",
+    "没心跳",
+    "晕厥",
+    "癫痫",
+    "羊癫疯",
+    "抽风",
+    "误食",
+    "呛到",
+    "噎到",
+    "中暑",
+    "伤口很深",
+    "砸伤",
+    "砸到人",
+    "被狗咬",
+    // violence
+    "打人",
+    "砍人",
+    "拿刀",
+    "拿着刀",
+    "提着刀",
+    "举着刀",
+    "动刀",
+    "持刀",
+    "菜刀",
+    "捅人",
+    "杀人",
+    "行凶",
+    "打架",
+    "打起来",
+    "打交",
+    "相打",
+    "在打我",
+    "要打我",
+    "被人打",
+    "抢劫",
+    "抢东西",
+    "撬门",
+    "撬锁",
+    "打劫",
+    "被抢",
+    "闯进",
+    "入室",
+    "掐我",
+    "掐脖子",
+    "打伤",
+    "威胁",
+    "跟踪",
+    "尾随",
+    "绑架",
+    "拐走",
+    "被拐",
+    "家暴",
+    // self-harm
+    "想不开",
+    "不想活",
+    "自杀",
+    "跳楼",
+    "轻生",
+    "寻死",
+    "一了百了",
+    "割腕",
+    "活着没意思",
+    "想死",
+    "跳下去",
+    "不想生存",
+    "天台边",
+    "楼顶边",
+    "上吊",
+    "喝药",
+    "割脉",
+    "跳河",
+    "跳江",
+    "活不下去",
+    // drowning, trapped, accidents, lost people
+    "溺水",
+    "掉水里",
+    "掉进河",
+    "掉河里",
+    "掉进水",
+    "落水",
+    "被困",
+    "困在",
+    "关在电梯",
+    "困在电梯",
+    "电梯卡住",
+    "电梯里关",
+    "关在里面",
+    "被关在",
+    "被锁在",
+    "锁在车里",
+    "出不来",
+    "车祸",
+    "被车撞",
+    "撞倒",
+    "坠楼",
+    "掉下来",
+    "走丢了",
+    "走失",
+    // calls for help
+    "救护车",
+    "报警",
+    "快来人",
+    "打120",
+    "打110",
+    "打119",
+    "叫120",
+];
+
+/// The same, by sound (fuzzy tone-less pinyin), for garbled recogniser output
+/// (摔到了 → shuai dao, 着活了 → zhao huo). Only phrases whose sound is rarely anything else.
+const EMERGENCY_SOUNDS: &[&[&str]] = &[
+    &["shuai", "dao"],
+    &["die", "dao"],
+    &["qi", "bu", "lai"],
+    &["zhao", "huo", "le"],
+    &["zhe", "huo", "le"],
+    &["shi", "huo", "le"],
+    &["jiu", "ming"],
+    &["yun", "dao", "le"],
+    &["hun", "dao"],
+    &["yun", "guo", "qu"],
+    &["chuan", "bu", "shang", "qi"],
+    &["chuan", "bu", "guo", "qi"],
+    &["liu", "xue"],
+    &["xiang", "bu", "kai"],
+    &["bu", "xiang", "huo", "le"],
+    &["jiu", "hu", "che"],
+];
+
+/// Words of the list above that often name something other than a person in danger now
+/// (中风 in a disability question, 掉下来 of a tile, 出不来 of money, 打架 of children at
+/// school, 报警 of a broken alarm): on their own they count only when the classifier does
+/// not rule an emergency out ([`EmergencyCue::weak`]).
+const WEAK_WORDS: &[&str] = &[
+    "中风",
+    "半边身子",
+    "骨折",
+    "出不来",
+    "掉下来",
+    "掉水里",
+    "打架",
+    "打起来",
+    "报警",
+    "中毒",
+    "过敏性休克",
+    "农药",
+    "安眠药",
+    "不行了",
+    "冒烟",
+    "烫伤",
+    "烧伤",
+    "出血",
+    "流血",
+    "困在",
+    "撞倒",
+    "走失",
+    "撬门",
+    "撬锁",
+    "抢东西",
+    "说不出话",
+    "没反应",
+    "没有反应",
+    "心脏病",
+    "车祸",
+    "没气了",
+    "摔跤",
+    "被锁在",
+    "动不了",
+    "炸了",
+    "漏电",
+    "被狗咬",
+    "威胁",
+    "跟踪",
+    "家暴",
+    "活不下去",
+    "误食",
+    "伤口很深",
+    "中暑",
+    "胸闷",
+    "倒下了",
+];
+
+/// A person who can be lost (孩子不见了, 老人找不到了); an object that is lost is not an
+/// emergency (身份证不见了).
+const PEOPLE: &[&str] = &[
+    "孩子", "小孩", "娃", "小人", "小囡", "细人", "儿子", "女儿", "孙子", "孙女", "外孙", "老人",
+    "老头", "老太", "奶奶", "爷爷", "外婆", "外公", "老伴", "我妈", "我爸", "老母", "老父", "囝",
+    "仔",
+];
+/// …and how one is lost.
+const LOST: &[&str] = &[
+    "不见了",
+    "找不到了",
+    "找不着了",
+    "寻不着",
+    "找不到人",
+    "走丢",
+    "没回来",
+];
+/// Most characters between a person and how they are lost (孙子放学到现在没回来).
+const LOST_GAP: usize = 6;
+/// Between a person and "lost", these make it a thing that is lost (孩子的卡不见了,
+/// 老人手机找不到了) or not a loss at all (眼睛看不见了).
+const LOST_THING: &[char] = &['的', '卡', '证', '本', '机', '钥', '包', '钱', '看', '票'];
+/// Words before an emergency word that deny it (没打人, 不是着火).
+const DENIED: &[&str] = &["没", "不是", "没有", "别"];
+
+/// Words before a hazard that make it prevention, not an emergency (防摔倒扶手).
+const PREVENTION: &[&str] = &["防", "预防", "避免", "以防", "怕", "演练", "培训", "知识"];
+
+/// Words that put the event in the past or say it is over (上个月摔倒了, 中风以后,
+/// 现在没事了): a need that follows from it, not an emergency now.
+const SETTLED: &[&str] = &[
+    "上个月",
+    "上周",
+    "上礼拜",
+    "上星期",
+    "去年",
+    "旧年",
+    "前年",
+    "前几天",
+    "前两天",
+    "前些天",
+    "前些日子",
+    "前一阵",
+    "前阵子",
+    "年前",
+    "月前",
+    "天前",
+    "以前",
+    "之前",
+    "那年",
+    "那次",
+    "上次",
+    "上回",
+    "上趟",
+    "前月",
+    "以后",
+    "之后",
+    "后来",
+    "过一回",
+    "过一次",
+    "现在好了",
+    "没事了",
+    "好多了",
+    "出院",
+    "康复",
+    "后遗症",
+    "留下",
+    "好几年",
+];
+
+/// Words that say it is happening now (刚才, 突然, 快来): they override [`SETTLED`].
+const URGENT: &[&str] = &[
+    "刚才",
+    "刚刚",
+    "突然",
+    "正在",
+    "快来",
+    "快点",
+    "赶紧",
+    "赶快",
+    "马上",
+    "救命",
+    "止不住",
+    "还在",
+    "现在就",
+    "快叫",
+    "快打",
+    "紧来",
+    "怎么办啊",
+    "不好了",
+    "出事了",
+    "紧急",
+    "快啲",
+    "快些",
+];
+
+/// What the rules see in an utterance about an emergency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EmergencyCue {
+    /// Emergency words (or their sounds) are there, not as prevention.
+    pub hit: bool,
+    /// Only words of the weak kind (they often name something else).
+    pub weak: bool,
+    /// The event is in the past or over, and nothing says it is happening now.
+    pub settled: bool,
+    /// Something says it is happening now.
+    pub urgent: bool,
+}
+
+impl EmergencyCue {
+    /// The words name an emergency whatever the classifier thinks: a hit, strong, not
+    /// settled.
+    pub fn certain(&self) -> bool {
+        self.hit && !self.settled && !self.weak
+    }
+}
+
+fn lost_person(text: &str) -> bool {
+    PEOPLE.iter().any(|p| {
+        text.match_indices(p).any(|(i, _)| {
+            let after: String = text[i + p.len()..].chars().take(LOST_GAP + 4).collect();
+            LOST.iter().any(|l| {
+                after.find(l).is_some_and(|j| {
+                    let between = &after[..j];
+                    between.chars().count() <= LOST_GAP && !between.contains(LOST_THING)
+                })
+            })
+        })
+    })
+}
+
+/// What the rules see about an emergency in normalised text and its pinyin.
+pub fn emergency_cue(text: &str, pinyin: &[String]) -> EmergencyCue {
+    if PREVENTION.iter().any(|p| text.contains(p)) {
+        return EmergencyCue::default();
+    }
+    let mut strong = false;
+    let mut weak = false;
+    let mut after_past = false;
+    for w in EMERGENCY_WORDS {
+        for (i, _) in text.match_indices(w) {
+            let head = &text[..i];
+            if DENIED.iter().any(|d| head.ends_with(d)) {
+                continue;
+            }
+            if WEAK_WORDS.contains(w) {
+                weak = true;
+            } else {
+                strong = true;
+            }
+            // 中风过, 摔过: done before
+            if text[i + w.len()..].starts_with('过') {
+                after_past = true;
+            }
+        }
+    }
+    if lost_person(text) {
+        strong = true;
+    }
+    if !strong && !weak {
+        let py: Vec<String> = pinyin.iter().map(|p| fuzzy(p)).collect();
+        strong = EMERGENCY_SOUNDS.iter().any(|pat| {
+            let pat: Vec<String> = pat.iter().map(|p| fuzzy(p)).collect();
+            py.windows(pat.len()).any(|w| w == pat.as_slice())
+        });
+    }
+    let hit = strong || weak;
+    let urgent = URGENT.iter().any(|u| text.contains(u));
+    let past = after_past || SETTLED.iter().any(|p| text.contains(p));
+    EmergencyCue {
+        hit,
+        weak: hit && !strong,
+        settled: hit && past && !urgent,
+        urgent,
+    }
+}
+
+/// An emergency named only by words that often mean something else (中风, 掉下来, 打架;
+/// [`EmergencyCue::weak`]) counts when the fused classifier gives an emergency at
+/// least this probability, or something says it is happening now. Chosen on the
+/// residents' training lines out of fold (see `examples/meaning.rs --em`).
+pub const WEAK_EMERGENCY_MIN: f32 = 0.2;
+/// With no emergency words (or only ones in the past: 上个月摔倒了), the classifier's
+/// emergency reading counts only from this probability; below it the next intent is
+/// read. Chosen likewise: needs told in serious words (no money, a frail parent alone)
+/// stay what they are.
+pub const CLASSIFIER_EMERGENCY_MIN: f32 = 0.6;
+/// The same when the emergency words are in the past (上个月家里失火了，想申请救助): the
+/// classifier hears the fire; the resident asks for help after it.
+pub const SETTLED_EMERGENCY_MIN: f32 = 0.9;
+
+/// How an utterance stands towards an emergency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmergencyCall {
+    /// The words name one happening now: act.
+    Rule,
+    /// No such words, but the classifier reads one strongly enough: a guess.
+    Classifier,
+    /// Not an emergency (whatever the classifier's top reading).
+    No,
+}
+
+/// The emergency policy: the rules' cue and the classifier's probability of an emergency.
+pub fn emergency_call(cue: &EmergencyCue, p_emergency: f32) -> EmergencyCall {
+    if cue.hit && !cue.settled && (!cue.weak || cue.urgent || p_emergency >= WEAK_EMERGENCY_MIN) {
+        EmergencyCall::Rule
+    } else if p_emergency
+        >= if cue.settled {
+            SETTLED_EMERGENCY_MIN
+        } else {
+            CLASSIFIER_EMERGENCY_MIN
+        }
+    {
+        EmergencyCall::Classifier
+    } else {
+        EmergencyCall::No
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize;
+
+    fn cue(t: &str) -> EmergencyCue {
+        let n = normalize(t);
+        emergency_cue(&n.text, &n.pinyin)
+    }
+
+    #[test]
+    fn danger_now_is_certain() {
+        for t in [
+            "我家老人摔倒了起不来",
+            "着活了快来人",
+            "厨房里一股煤气味",
+            "楼道里有人拿着刀打起来了",
+            "我老伴突然嘴歪了，说话不清楚",
+            "孩子在商场里不见了",
+            "我被关在电梯里出不来",
+            "有人要跳楼",
+        ] {
+            let c = cue(t);
+            assert!(c.hit, "{t}: {c:?}");
+            assert!(c.certain() || c.urgent, "{t}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn the_past_prevention_and_denial_are_not_emergencies() {
+        for t in [
+            "我妈去年在浴室摔倒过，想装个扶手",
+            "我爸中风以后走路不方便，残疾证怎么办",
+            "上个月家里失火了，能申请救助吗",
+            "卫生间想装防摔倒的扶手",
+            "他们吵得很凶，没打人",
+        ] {
+            let c = cue(t);
+            assert!(!c.certain(), "{t}: {c:?}");
+        }
+        // ...unless something says it is happening again now
+        assert!(cue("去年摔过一次，刚才又摔倒了").urgent);
+    }
+
+    #[test]
+    fn a_lost_person_is_an_emergency_and_a_lost_thing_is_not() {
+        assert!(lost_person("我孙子放学到现在没回来"));
+        assert!(lost_person("老人走丢了"));
+        assert!(!lost_person("孩子的社保卡不见了"));
+        assert!(!lost_person("老人手机找不到了"));
+        assert!(!lost_person("老人眼睛看不见了"));
+    }
+
+    #[test]
+    fn the_policy_joins_words_and_the_classifier() {
+        let strong = cue("我爸摔倒了起不来");
+        let weak = cue("我爸中风了");
+        let settled = cue("我爸上个月摔倒了，想装扶手");
+        let none = cue("家里没钱交房租了");
+        assert_eq!(emergency_call(&strong, 0.0), EmergencyCall::Rule);
+        assert_eq!(emergency_call(&weak, 0.5), EmergencyCall::Rule);
+        assert_eq!(emergency_call(&weak, 0.01), EmergencyCall::No);
+        assert_eq!(emergency_call(&settled, 0.7), EmergencyCall::No);
+        assert_eq!(emergency_call(&settled, 0.95), EmergencyCall::Classifier);
+        assert_eq!(emergency_call(&none, 0.5), EmergencyCall::No);
+        assert_eq!(emergency_call(&none, 0.8), EmergencyCall::Classifier);
+    }
+}
