@@ -82,16 +82,7 @@ impl FusedRetriever {
         dense: DenseIndex,
         embedder: Arc<dyn Embedder>,
     ) -> Self {
-        let items: Vec<(String, String)> = guide
-            .items
-            .iter()
-            .map(|i| (i.id.clone(), i.title.clone()))
-            .collect();
-        let by_id = items
-            .iter()
-            .enumerate()
-            .map(|(n, (id, _))| (id.clone(), n))
-            .collect();
+        let (items, by_id) = crate::retrieve::item_order(guide);
         FusedRetriever {
             lexical,
             dense,

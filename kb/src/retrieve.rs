@@ -157,6 +157,21 @@ pub struct TantivyRetriever {
     sound: Sound,
 }
 
+/// The guide's items as (id, title) in guide order, and each id's place in that order.
+pub(crate) fn item_order(guide: &Guide) -> (Vec<(String, String)>, HashMap<String, usize>) {
+    let items: Vec<(String, String)> = guide
+        .items
+        .iter()
+        .map(|i| (i.id.clone(), i.title.clone()))
+        .collect();
+    let by_id = items
+        .iter()
+        .enumerate()
+        .map(|(n, (id, _))| (id.clone(), n))
+        .collect();
+    (items, by_id)
+}
+
 /// The items' names by sound ([`xiaoan_intents::sound`]), with ids and titles in guide order.
 struct Sound {
     names: Names,
@@ -166,16 +181,7 @@ struct Sound {
 
 impl Sound {
     fn new(guide: &Guide) -> Sound {
-        let items: Vec<(String, String)> = guide
-            .items
-            .iter()
-            .map(|i| (i.id.clone(), i.title.clone()))
-            .collect();
-        let by_id = items
-            .iter()
-            .enumerate()
-            .map(|(n, (id, _))| (id.clone(), n))
-            .collect();
+        let (items, by_id) = item_order(guide);
         Sound {
             names: Names::grouped(guide.items.iter().map(|i| {
                 std::iter::once(&i.title)

@@ -17,19 +17,21 @@ pub const SILENCE: &str = "<silence>";
 pub const STORE_FAILS: &str = "<store-fails>";
 /// The user line after which the records store works again.
 pub const STORE_RECOVERS: &str = "<store-recovers>";
+/// The agent's store, or a plain error when a panic elsewhere poisoned its lock.
+fn store_of(
+    agent: &Agent,
+) -> xiaoan_agent::Result<std::sync::MutexGuard<'_, xiaoan_records::Store>> {
+    agent.store.lock().map_err(|_| xiaoan_agent::Error::Config {
+        file: "store".into(),
+        reason: "lock poisoned".into(),
+    })
+}
 
 /// Make every write to the agent's records store fail (`true`) or work again (`false`),
 /// as a broken disk would: a trigger on the evidence chain, which every write appends
 /// to, aborts the write's transaction. For tests and stories only.
 pub fn fail_store_writes(agent: &Agent, fail: bool) -> xiaoan_agent::Result<()> {
-    let store = agent
-        .store
-        .lock()
-        .map_err(|_| xiaoan_agent::Error::Config {
-            file: "store".into(),
-            reason: "lock poisoned".into(),
-        })?;
-    store.simulate_write_failures(fail)?;
+    store_of(agent)?.simulate_write_failures(fail)?;
     Ok(())
 }
 
@@ -128,13 +130,7 @@ impl StoryRunner for Runner<'_> {
             }
             let record = match &last_receipt {
                 Some(no) => {
-                    let store = agent
-                        .store
-                        .lock()
-                        .map_err(|_| xiaoan_agent::Error::Config {
-                            file: "store".into(),
-                            reason: "lock poisoned".into(),
-                        })?;
+                    let store = store_of(&agent)?;
                     store.show(no, true)?.map(|d| {
                         let mut fields = flatten(&d.record);
                         // staff notes on the record (an emergency's place) under `history`
