@@ -18,7 +18,7 @@ use xiaoan_intents::embed::Embedder;
 use crate::dense::DenseIndex;
 use crate::error::Result;
 use crate::guide::Guide;
-use crate::retrieve::{confidences, Hit, Retriever, TantivyRetriever, CONFIDENCE_POOL};
+use crate::retrieve::{Hit, Retriever, TantivyRetriever};
 
 /// Points per unit of similarity above [`DENSE_FLOOR`] (fitted on `kb/data/queries.tsv`
 /// with `examples/fusion.rs`).
@@ -130,31 +130,13 @@ impl Retriever for FusedRetriever {
             return Ok(Vec::new());
         }
         let f = self.fusion;
-        let mut scored: Vec<(usize, f32)> = self
+        let scored: Vec<(usize, f32)> = self
             .parts(query)?
             .into_iter()
             .map(|(lex, sim)| lex + f.weight * (sim - f.floor).max(0.0))
             .enumerate()
-            .filter(|(_, s)| *s > 0.0)
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        scored.truncate(k.max(CONFIDENCE_POOL));
-        let scores: Vec<f32> = scored.iter().map(|(_, s)| *s).collect();
-        let conf = confidences(&scores);
-        Ok(scored
-            .into_iter()
-            .zip(conf)
-            .take(k)
-            .map(|((i, score), confidence)| {
-                let (id, title) = &self.items[i];
-                Hit {
-                    id: id.clone(),
-                    title: title.clone(),
-                    score,
-                    confidence,
-                }
-            })
-            .collect())
+        Ok(crate::retrieve::ranked_hits(&self.items, scored, k))
     }
 }
 

@@ -383,26 +383,37 @@ impl Retriever for TantivyRetriever {
                 *s += SOUND_WEIGHT * (heard - SOUND_FLOOR).max(0.0);
             }
         }
-        scored.retain(|(_, s)| *s > 0.0);
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        scored.truncate(k.max(CONFIDENCE_POOL));
-        let scores: Vec<f32> = scored.iter().map(|(_, s)| *s).collect();
-        let conf = confidences(&scores);
-        Ok(scored
-            .into_iter()
-            .zip(conf)
-            .take(k)
-            .map(|((i, score), confidence)| {
-                let (id, title) = &self.sound.items[i];
-                Hit {
-                    id: id.clone(),
-                    title: title.clone(),
-                    score,
-                    confidence,
-                }
-            })
-            .collect())
+        Ok(ranked_hits(&self.sound.items, scored, k))
     }
+}
+
+/// The best `k` of `scored` (item index in `items`, score) as hits, best first, ties in
+/// guide order, each with its confidence among the top of the ranking; items that
+/// scored nothing are left out.
+pub(crate) fn ranked_hits(
+    items: &[(String, String)],
+    mut scored: Vec<(usize, f32)>,
+    k: usize,
+) -> Vec<Hit> {
+    scored.retain(|(_, s)| *s > 0.0);
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.truncate(k.max(CONFIDENCE_POOL));
+    let scores: Vec<f32> = scored.iter().map(|(_, s)| *s).collect();
+    let conf = confidences(&scores);
+    scored
+        .into_iter()
+        .zip(conf)
+        .take(k)
+        .map(|((i, score), confidence)| {
+            let (id, title) = &items[i];
+            Hit {
+                id: id.clone(),
+                title: title.clone(),
+                score,
+                confidence,
+            }
+        })
+        .collect()
 }
 
 /// Confidence of each ranked score: a softmax whose temperature scales with the top

@@ -3,7 +3,7 @@
 //! when the sentence encoder is installed, with meaning fused in. Retrieval is scored by
 //! the `kb` crate's `frozen` example, which passes its retriever to the same scorer.
 //!
-//! `cargo run --release -p xiaoan-intents --example frozen [-- --ngram-only]`
+//! `cargo run --release -p xiaoan-intents --example frozen_intents [-- --ngram-only]`
 #[path = "support/e5.rs"]
 mod e5;
 
