@@ -40,8 +40,6 @@ mod report;
 mod run;
 pub mod stories;
 pub mod synth;
-#[cfg(test)]
-mod testing;
 
 pub use error::{Error, Result};
 pub use manifest::{read_manifest, DialectMode, ItemError, Manifest, ManifestItem};

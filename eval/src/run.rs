@@ -326,10 +326,7 @@ mod tests {
                 "{e}"
             );
         } else {
-            crate::testing::skip(
-                "audio_paths_that_are_not_files_say_what_they_are (the FIFO case)",
-                "the mkfifo program is not available (install coreutils)",
-            );
+            xiaoan_testkit::skip("audio_paths_that_are_not_files_say_what_they_are (the FIFO case): the mkfifo program is not available (install coreutils)");
         }
         std::fs::write(dir.path().join("ok.wav"), b"x").unwrap();
         assert_eq!(audio_problem(&dir.path().join("ok.wav")), None);

