@@ -25,6 +25,12 @@ use crate::error::Result;
 use crate::seal::{personal_columns, Sealer};
 use crate::RecordKind;
 
+/// Columns a record row has that its evidence snapshot leaves out: provenance (where the
+/// record was made), not content. A record hashes the same in a terminal's SQLite file
+/// and in the centre's PostgreSQL, and chains written before these columns existed still
+/// verify. A column added for delivery bookkeeping belongs here too.
+pub const UNCHAINED_COLUMNS: &[&str] = &["site", "terminal"];
+
 /// `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -164,9 +170,30 @@ pub(crate) fn entry_hash(e: &EvidenceEntry) -> String {
     sha256_hex(&bytes)
 }
 
-/// The row of `kind` numbered `number` as a JSON object of its columns (raw text for JSON
-/// columns, personal columns opened with `sealer`), or None.
+/// The record's evidence snapshot: its row ([`row_json`]) without the
+/// [`UNCHAINED_COLUMNS`], or None.
 pub(crate) fn snapshot(
+    conn: &Connection,
+    sealer: Option<&Sealer>,
+    kind: RecordKind,
+    number: &str,
+) -> Result<Option<Value>> {
+    Ok(row_json(conn, sealer, kind, number)?.map(chained))
+}
+
+/// A record row as its snapshot: without the [`UNCHAINED_COLUMNS`].
+pub(crate) fn chained(mut row: Value) -> Value {
+    if let Value::Object(map) = &mut row {
+        for c in UNCHAINED_COLUMNS {
+            map.remove(*c);
+        }
+    }
+    row
+}
+
+/// The row of `kind` numbered `number` as a JSON object of all its columns (raw text for
+/// JSON columns, personal columns opened with `sealer`), or None.
+pub(crate) fn row_json(
     conn: &Connection,
     sealer: Option<&Sealer>,
     kind: RecordKind,
@@ -208,7 +235,7 @@ pub(crate) fn snapshot(
     Ok(Some(row))
 }
 
-fn snapshot_hash(v: &Value) -> String {
+pub(crate) fn snapshot_hash(v: &Value) -> String {
     sha256_hex(canonical(v).as_bytes())
 }
 

@@ -15,6 +15,19 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("records database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL (the centre's store) reported an error, or could not be reached.
+    #[error("centre records database: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// A PostgreSQL migration failed to apply.
+    #[error("centre records schema migration {version} ({name}) failed: {source}")]
+    PgMigration {
+        /// Migration number.
+        version: u32,
+        /// Migration file name.
+        name: &'static str,
+        /// The cause.
+        source: postgres::Error,
+    },
     /// A migration failed to apply.
     #[error("records schema migration {version} ({name}) failed: {source}")]
     Migration {

@@ -39,6 +39,7 @@
 
 mod anchor;
 mod appointments;
+pub mod backend;
 mod cases;
 mod chain;
 mod clock;
@@ -61,6 +62,10 @@ mod views;
 use std::time::Duration as StdDuration;
 
 pub use anchor::{anchor_path, key_path, CHECK_CODE_LEN};
+pub use backend::{
+    is_postgres_url, open_url, BackendKind, Filter, Origin, PgStore, RecordStore, ALERT_CHANNEL,
+    DEFAULT_SITE,
+};
 pub use appointments::{
     AppointmentConfig, AppointmentReceipt, Booking, NewAppointment, Refusal, RefusalReason,
     SlotSpec,

@@ -1,0 +1,172 @@
+//! The centre's store in PostgreSQL: the records of every site and terminal.
+//!
+//! Layout (migrations/postgres/): the same record tables and columns as a terminal's
+//! SQLite file, each row keyed by (terminal, id) and named by (terminal, number), and one
+//! evidence chain per terminal (`evidence` keyed by (terminal, seq), `chain_head` one row
+//! per terminal). A terminal's chain in the centre is hashed exactly as in its own file,
+//! so a migrated or delivered chain verifies unchanged, and `verify` checks every chain.
+//!
+//! Writes: one transaction per record, as in SQLite. It locks the writing terminal's
+//! `chain_head` row (`SELECT … FOR UPDATE`), so writes to one chain are serialised while
+//! terminals write side by side; a number the centre allocates comes from the
+//! centre-wide `counters` row of the day, locked in the same transaction.
+//!
+//! Personal fields are sealed as on a device: the centre holds its own field key file,
+//! `<key_dir>/centre.fieldkey` (32 random bytes, hex, 0600, made on first open). Records
+//! copied from a terminal are opened with the terminal's key and sealed again with the
+//! centre's; their hashes are over the opened content, so they do not change.
+//!
+//! Alerts: a trigger announces each new event on [`ALERT_CHANNEL`] (LISTEN/NOTIFY), sent
+//! when the inserting transaction commits ([`PgStore::wait_for_alert`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use postgres::{Client, NoTls};
+
+use crate::backend::Origin;
+use crate::clock::Clock;
+use crate::error::{Result, StoreError};
+use crate::seal;
+
+/// The LISTEN/NOTIFY channel that announces new emergencies and hand-overs. The payload is
+/// JSON `{"site", "terminal", "number", "kind"}`: names only, never content.
+pub const ALERT_CHANNEL: &str = "xiaoan_alerts";
+
+/// PostgreSQL schema migrations: the same versions as the SQLite ones (`schema.rs`),
+/// listed in `schema_version`. Versions 0100 and up are delivery's (migrations/README.md).
+pub(crate) const PG_MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "0001_records.sql",
+        include_str!("../../migrations/postgres/0001_records.sql"),
+    ),
+    (
+        2,
+        "0002_notes.sql",
+        include_str!("../../migrations/postgres/0002_notes.sql"),
+    ),
+    (
+        3,
+        "0003_lookup.sql",
+        include_str!("../../migrations/postgres/0003_lookup.sql"),
+    ),
+    (
+        4,
+        "0004_origin.sql",
+        include_str!("../../migrations/postgres/0004_origin.sql"),
+    ),
+];
+
+/// Key of the advisory lock that serialises migrations between processes.
+const MIGRATION_LOCK: i64 = 0x7869_616f_616e_0001;
+
+/// Apply pending PostgreSQL migrations, each in its own transaction under an advisory
+/// lock (two processes opening a fresh database at once apply each file once).
+pub fn migrate_postgres(
+    client: &mut Client,
+    migrations: &[(u32, &'static str, &str)],
+) -> Result<()> {
+    let known = migrations.iter().map(|m| m.0).max().unwrap_or(0);
+    for &(version, name, sql) in migrations {
+        let wrap = |source| StoreError::PgMigration {
+            version,
+            name,
+            source,
+        };
+        let mut tx = client.transaction().map_err(wrap)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(wrap)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (
+                version    INTEGER PRIMARY KEY,
+                name       TEXT NOT NULL,
+                applied_at TEXT NOT NULL
+            )",
+        )
+        .map_err(wrap)?;
+        let found: i32 = tx
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .map_err(wrap)?
+            .get(0);
+        let found = u32::try_from(found).unwrap_or(0);
+        if found > known {
+            return Err(StoreError::NewerSchema { found, known });
+        }
+        let done = tx
+            .query_opt(
+                "SELECT 1 FROM schema_version WHERE version = $1",
+                &[&i32::try_from(version).unwrap_or(i32::MAX)],
+            )
+            .map_err(wrap)?
+            .is_some();
+        if done {
+            continue;
+        }
+        tx.batch_execute(sql).map_err(wrap)?;
+        tx.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)",
+            &[
+                &i32::try_from(version).unwrap_or(i32::MAX),
+                &name,
+                &crate::clock::rfc3339(chrono::Utc::now()),
+            ],
+        )
+        .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+    }
+    Ok(())
+}
+
+/// The centre's records store (PostgreSQL). One connection, behind a lock; open one per
+/// thread that needs its own.
+pub struct PgStore {
+    pub(crate) client: Mutex<Client>,
+    pub(crate) url: String,
+    pub(crate) origin: Origin,
+    pub(crate) clock: Clock,
+    pub(crate) sealer: Option<seal::Sealer>,
+    pub(crate) key_dir: PathBuf,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Connect to the centre's database at `url` (`postgres://user@host:port/db`), apply
+    /// pending migrations, and load (or make) the centre's field key in `key_dir`.
+    /// Records this store creates are stamped with `origin`.
+    pub fn open(url: &str, origin: Origin, key_dir: &Path) -> Result<PgStore> {
+        let mut client = Client::connect(url, NoTls)?;
+        migrate_postgres(&mut client, PG_MIGRATIONS)?;
+        if !key_dir.exists() {
+            std::fs::create_dir_all(key_dir).map_err(crate::keyfile::io_err(key_dir))?;
+        }
+        let sealer = seal::Sealer::load(&key_dir.join("centre"), true)?;
+        Ok(PgStore {
+            client: Mutex::new(client),
+            url: url.to_string(),
+            origin,
+            clock: Clock::System,
+            sealer,
+            key_dir: key_dir.to_path_buf(),
+        })
+    }
+
+    /// The centre's field key file (see the module doc).
+    pub fn field_key_path(&self) -> PathBuf {
+        seal::field_key_path(&self.key_dir.join("centre"))
+    }
+
+    /// The connection, for one call.
+    pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Client>> {
+        self.client
+            .lock()
+            .map_err(|_| StoreError::Invalid("the centre connection was poisoned".into()))
+    }
+}
