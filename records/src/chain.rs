@@ -282,6 +282,8 @@ pub(crate) fn append(
         "UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1",
         params![e.seq, e.hash],
     )?;
+    // queued for the centre in the same transaction (outbox.rs)
+    crate::outbox::enqueue(conn, e.seq, &e.at)?;
     Ok(e)
 }
 

@@ -91,6 +91,18 @@ pub enum StoreError {
     /// The input to a store call is inconsistent (empty form id, bad slot config…).
     #[error("invalid record input: {0}")]
     Invalid(String),
+    /// A terminal's chain no longer matches what it delivered to the centre (entries
+    /// rewritten or deleted after delivery): the centre refuses the batch, and
+    /// `records verify --centre` names the entry.
+    #[error("terminal {terminal}: its evidence chain does not match the centre's at entry {seq}: {message}")]
+    Diverged {
+        /// The terminal.
+        terminal: String,
+        /// The first entry concerned.
+        seq: i64,
+        /// What differs.
+        message: String,
+    },
     /// The mediator slot was taken by another case in the meantime.
     #[error("the mediator slot {0} is already taken")]
     SlotTaken(String),

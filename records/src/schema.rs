@@ -29,6 +29,12 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0004_origin.sql",
         include_str!("../migrations/sqlite/0004_origin.sql"),
     ),
+    // 0100 and up: delivery to the centre (migrations/README.md)
+    (
+        100,
+        "0100_outbox.sql",
+        include_str!("../migrations/sqlite/0100_outbox.sql"),
+    ),
 ];
 
 /// The first version listed in `schema_version` by the runner (earlier ones are listed

@@ -64,6 +64,12 @@ const MIGRATION_LOCK: i64 = 0x7869_616f_616e_0001;
 /// Apply pending PostgreSQL migrations, each in its own transaction under an advisory
 /// lock (two processes opening a fresh database at once apply each file once).
 pub fn migrate_postgres(
+    // 0100 and up: delivery from terminals (migrations/README.md)
+    (
+        100,
+        "0100_outbox.sql",
+        include_str!("../../migrations/postgres/0100_outbox.sql"),
+    ),
     client: &mut Client,
     migrations: &[(u32, &'static str, &str)],
 ) -> Result<()> {
