@@ -5,9 +5,9 @@ use rusqlite::params;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::backend::Filter;
 use crate::chain::{self, EvidenceEntry};
 use crate::clock::normalise_number;
-use crate::backend::Filter;
 use crate::error::{Result, StoreError};
 use crate::{mask, Contact, FieldKind, FieldValue, RecordKind, Store, CASE_PREFIX};
 
@@ -186,8 +186,19 @@ impl Store {
         let Some(snap) = chain::row_json(&self.conn, self.sealer.as_ref(), kind, &number)? else {
             return Ok(None);
         };
-        let summary = summarise(kind, &snap, reveal);
-        let mut record = snap;
+        Ok(Some(RecordDetail {
+            summary: summarise(kind, &snap, reveal),
+            record: shown_record(snap, reveal),
+            history: chain::history(&self.conn, &number, reveal)?,
+        }))
+    }
+}
+
+/// A record row as staff see it: JSON columns parsed, the row id dropped, personal data
+/// masked unless `reveal`.
+pub(crate) fn shown_record(row: Value, reveal: bool) -> Value {
+    let mut record = row;
+    {
         if let Value::Object(map) = &mut record {
             for col in [
                 "fields",
@@ -207,12 +218,8 @@ impl Store {
         if !reveal {
             mask::json(&mut record);
         }
-        Ok(Some(RecordDetail {
-            summary,
-            record,
-            history: chain::history(&self.conn, &number, reveal)?,
-        }))
     }
+    record
 }
 
 /// Newest first; ties by number, then terminal (descending).

@@ -24,6 +24,7 @@
 //! unique across the centre. A number two terminals both hold (migrated or delivered
 //! records) is shown with its terminal: `show("hall-1:2612050001")`.
 
+mod pg_records;
 pub(crate) mod postgres;
 
 use chrono::{DateTime, Utc};
@@ -36,7 +37,7 @@ use crate::{
     RecordKind, RecordSummary, Store, VerifyReport,
 };
 
-pub use self::postgres::{migrate_postgres, PgStore, ALERT_CHANNEL};
+pub use self::postgres::{migrate_postgres, Alert, AlertListener, PgStore, ALERT_CHANNEL};
 
 /// The site a store's own records are stamped with when none is configured.
 pub const DEFAULT_SITE: &str = "hall";
@@ -127,11 +128,6 @@ impl Filter {
             self.limit
         }
     }
-
-    pub(crate) fn keeps(&self, s: &RecordSummary) -> bool {
-        self.site.as_deref().is_none_or(|site| s.site == site)
-            && self.status.as_deref().is_none_or(|st| s.status == st)
-    }
 }
 
 /// The records API both stores offer: what the dialogue writes and what staff read and do.
@@ -176,8 +172,7 @@ pub trait RecordStore: Send {
     /// One record with its evidence history.
     fn show(&self, key: &str, reveal: bool) -> Result<Option<RecordDetail>>;
     /// Records holding this phone or ID number (by its keyed hash).
-    fn find_by_personal_number(&self, personal: &str, reveal: bool)
-        -> Result<Vec<RecordSummary>>;
+    fn find_by_personal_number(&self, personal: &str, reveal: bool) -> Result<Vec<RecordSummary>>;
     /// Mediation cases whose follow-up call is due by `by`.
     fn follow_ups_due(&self, by: DateTime<Utc>) -> Result<Vec<RecordSummary>>;
     /// Today's queue.
@@ -186,7 +181,17 @@ pub trait RecordStore: Send {
     fn verify(&self) -> Result<VerifyReport>;
     /// Whether `code` is the check code of record `number`'s receipt.
     fn check_receipt(&self, number: &str, code: &str) -> Result<bool>;
+    /// A listener that hears new alerts as they are committed, when the store can push
+    /// them (PostgreSQL's LISTEN/NOTIFY); None when alerts must be polled (SQLite: a
+    /// staff screen re-reads the open alerts, [`ALERT_POLL`]).
+    fn listen_alerts(&self) -> Result<Option<AlertListener>> {
+        Ok(None)
+    }
 }
+
+/// How often alerts are re-read where they cannot be pushed (a SQLite store): the
+/// longest an alert waits before a waiting staff screen sees it.
+pub const ALERT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Open the store a configuration names: `postgres://…` / `postgresql://…` is the centre's
 /// PostgreSQL (its field key under `key_dir`), anything else a SQLite file path.
@@ -196,8 +201,7 @@ pub fn open_url(
     key_dir: &std::path::Path,
 ) -> Result<Box<dyn RecordStore>> {
     if is_postgres_url(url) {
-        let _ = (origin, key_dir);
-        Err(crate::StoreError::Invalid("the PostgreSQL records API is not built yet".into()))
+        Ok(Box::new(PgStore::open(url, origin.clone(), key_dir)?))
     } else {
         let mut s = Store::open(std::path::Path::new(url))?;
         s.set_origin(origin.clone())?;
@@ -267,11 +271,7 @@ impl RecordStore for Store {
     fn show(&self, key: &str, reveal: bool) -> Result<Option<RecordDetail>> {
         Store::show(self, key, reveal)
     }
-    fn find_by_personal_number(
-        &self,
-        personal: &str,
-        reveal: bool,
-    ) -> Result<Vec<RecordSummary>> {
+    fn find_by_personal_number(&self, personal: &str, reveal: bool) -> Result<Vec<RecordSummary>> {
         Store::find_by_personal_number(self, personal, reveal)
     }
     fn follow_ups_due(&self, by: DateTime<Utc>) -> Result<Vec<RecordSummary>> {

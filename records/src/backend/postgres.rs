@@ -21,13 +21,21 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use postgres::{Client, NoTls};
+use serde::{Deserialize, Serialize};
 
-use crate::backend::Origin;
+use crate::backend::{BackendKind, Filter, Origin, RecordStore};
 use crate::clock::Clock;
 use crate::error::{Result, StoreError};
 use crate::seal;
+use crate::{
+    AppointmentConfig, Booking, CaseReceipt, EventReceipt, FilingReceipt, NewAppointment, NewCase,
+    NewDraft, NewEvent, NewFeedback, NewFiling, QueueStatus, QueueTicket, RecordDetail,
+    RecordSummary, VerifyReport,
+};
 
 /// The LISTEN/NOTIFY channel that announces new emergencies and hand-overs. The payload is
 /// JSON `{"site", "terminal", "number", "kind"}`: names only, never content.
@@ -56,6 +64,12 @@ pub(crate) const PG_MIGRATIONS: &[(u32, &str, &str)] = &[
         "0004_origin.sql",
         include_str!("../../migrations/postgres/0004_origin.sql"),
     ),
+    // 0100 and up: delivery from terminals (migrations/README.md)
+    (
+        100,
+        "0100_outbox.sql",
+        include_str!("../../migrations/postgres/0100_outbox.sql"),
+    ),
 ];
 
 /// Key of the advisory lock that serialises migrations between processes.
@@ -64,12 +78,6 @@ const MIGRATION_LOCK: i64 = 0x7869_616f_616e_0001;
 /// Apply pending PostgreSQL migrations, each in its own transaction under an advisory
 /// lock (two processes opening a fresh database at once apply each file once).
 pub fn migrate_postgres(
-    // 0100 and up: delivery from terminals (migrations/README.md)
-    (
-        100,
-        "0100_outbox.sql",
-        include_str!("../../migrations/postgres/0100_outbox.sql"),
-    ),
     client: &mut Client,
     migrations: &[(u32, &'static str, &str)],
 ) -> Result<()> {
@@ -169,10 +177,156 @@ impl PgStore {
         seal::field_key_path(&self.key_dir.join("centre"))
     }
 
-    /// The connection, for one call.
+    /// The connection, for one call; a connection the server closed (a restart) is
+    /// made again first.
     pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Client>> {
-        self.client
+        let mut guard = self
+            .client
             .lock()
-            .map_err(|_| StoreError::Invalid("the centre connection was poisoned".into()))
+            .map_err(|_| StoreError::Invalid("the centre connection was poisoned".into()))?;
+        if guard.is_closed() {
+            *guard = Client::connect(&self.url, NoTls)?;
+        }
+        Ok(guard)
+    }
+
+    /// Read the time from `clock` from now on.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// The schema version applied (the highest listed in `schema_version`).
+    pub fn schema_version(&self) -> Result<u32> {
+        let v: i32 = self
+            .conn()?
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+            .get(0);
+        Ok(u32::try_from(v).unwrap_or(0))
+    }
+
+    /// Listen for new alerts on a connection of its own ([`AlertListener`]).
+    pub fn listen_alerts(&self) -> Result<AlertListener> {
+        AlertListener::connect(&self.url)
+    }
+}
+
+/// A new emergency or hand-over, as announced on [`ALERT_CHANNEL`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The site it was raised at.
+    pub site: String,
+    /// The terminal that recorded it.
+    pub terminal: String,
+    /// Its record number.
+    pub number: String,
+    /// `emergency` or `handoff`.
+    pub kind: String,
+}
+
+/// A connection that LISTENs on [`ALERT_CHANNEL`]: alerts committed after
+/// [`AlertListener::connect`] returns are all heard, in commit order.
+pub struct AlertListener {
+    client: Client,
+}
+
+impl AlertListener {
+    /// Connect to `url` and start listening.
+    pub fn connect(url: &str) -> Result<AlertListener> {
+        let mut client = Client::connect(url, NoTls)?;
+        client.batch_execute(&format!("LISTEN {ALERT_CHANNEL}"))?;
+        Ok(AlertListener { client })
+    }
+
+    /// The next alert, waiting at most `timeout` (None when none came).
+    pub fn wait(&mut self, timeout: Duration) -> Result<Option<Alert>> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut n = self.client.notifications();
+        let next = n.timeout_iter(timeout).next()?;
+        match next {
+            None => Ok(None),
+            Some(note) => Ok(Some(serde_json::from_str(note.payload())?)),
+        }
+    }
+}
+
+impl RecordStore for PgStore {
+    fn backend(&self) -> BackendKind {
+        BackendKind::Postgres
+    }
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn set_origin(&mut self, origin: Origin) {
+        self.origin = origin;
+    }
+    fn set_clock(&mut self, clock: Clock) {
+        PgStore::set_clock(self, clock)
+    }
+    fn health(&self) -> std::result::Result<(), String> {
+        let mut c = self
+            .conn()
+            .map_err(|e| format!("the centre's records database cannot be reached: {e}"))?;
+        c.query_one("SELECT 1", &[])
+            .map(|_| ())
+            .map_err(|e| format!("the centre's records database cannot be read: {e}"))
+    }
+    fn schema_version(&self) -> Result<u32> {
+        PgStore::schema_version(self)
+    }
+    fn file_declaration(&self, f: &NewFiling) -> Result<FilingReceipt> {
+        self.pg_file_declaration(f)
+    }
+    fn record_event(&self, e: &NewEvent) -> Result<EventReceipt> {
+        self.pg_record_event(e)
+    }
+    fn record_feedback(&self, f: &NewFeedback) -> Result<String> {
+        self.pg_record_feedback(f)
+    }
+    fn save_draft(&self, d: &NewDraft) -> Result<String> {
+        self.pg_save_draft(d)
+    }
+    fn open_case(&self, c: &NewCase) -> Result<CaseReceipt> {
+        self.pg_open_case(c)
+    }
+    fn take_ticket(&self, service_id: &str, session_id: &str) -> Result<QueueTicket> {
+        self.pg_take_ticket(service_id, session_id)
+    }
+    fn book_appointment(&self, cfg: &AppointmentConfig, a: &NewAppointment) -> Result<Booking> {
+        self.pg_book_appointment(cfg, a)
+    }
+    fn set_status(&self, number: &str, status: &str, note: &str) -> Result<()> {
+        self.pg_set_status(number, status, note)
+    }
+    fn add_note(&self, number: &str, note: &str) -> Result<()> {
+        self.pg_add_note(number, note)
+    }
+    fn note_access(&self, number: &str, detail: &str) -> Result<()> {
+        self.pg_note_access(number, detail)
+    }
+    fn records(&self, filter: &Filter, reveal: bool) -> Result<Vec<RecordSummary>> {
+        self.pg_records(filter, reveal)
+    }
+    fn show(&self, key: &str, reveal: bool) -> Result<Option<RecordDetail>> {
+        self.pg_show(key, reveal)
+    }
+    fn find_by_personal_number(&self, personal: &str, reveal: bool) -> Result<Vec<RecordSummary>> {
+        self.pg_find_by_personal_number(personal, reveal)
+    }
+    fn follow_ups_due(&self, by: DateTime<Utc>) -> Result<Vec<RecordSummary>> {
+        self.pg_follow_ups_due(by)
+    }
+    fn queue_status(&self, service_id: Option<&str>) -> Result<QueueStatus> {
+        self.pg_queue_status(service_id)
+    }
+    fn verify(&self) -> Result<VerifyReport> {
+        self.pg_verify()
+    }
+    fn check_receipt(&self, _number: &str, _code: &str) -> Result<bool> {
+        Err(StoreError::Invalid(
+            "receipt check codes are signed by the terminal that printed them: check the receipt there".into(),
+        ))
+    }
+    fn listen_alerts(&self) -> Result<Option<AlertListener>> {
+        PgStore::listen_alerts(self).map(Some)
     }
 }

@@ -2,6 +2,7 @@
 //! Tests that depend on the date run on a store whose clock is fixed at [`now`].
 
 mod appointments;
+mod backends;
 mod cases;
 mod crash;
 mod evidence;
