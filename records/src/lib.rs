@@ -65,8 +65,8 @@ use std::time::Duration as StdDuration;
 
 pub use anchor::{anchor_path, key_path, CHECK_CODE_LEN};
 pub use backend::{
-    is_postgres_url, open_url, Alert, AlertListener, BackendKind, Filter, Origin, PgStore,
-    RecordStore, ALERT_CHANNEL, ALERT_POLL, DEFAULT_SITE,
+    is_postgres_url, open_url, Alert, AlertListener, BackendKind, Filter, MigrationReport, Origin,
+    PgStore, RecordStore, ALERT_CHANNEL, ALERT_POLL, DEFAULT_SITE,
 };
 pub use appointments::{
     AppointmentConfig, AppointmentReceipt, Booking, NewAppointment, Refusal, RefusalReason,

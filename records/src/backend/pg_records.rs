@@ -1026,6 +1026,18 @@ impl PgStore {
         Self::terminals_in(&mut *c)
     }
 
+    fn terminals_of_site(c: &mut impl GenericClient, site: &str) -> Result<Vec<String>> {
+        let mut sql = String::from("SELECT terminal FROM chain_head WHERE site = $1");
+        for k in RecordKind::ALL {
+            sql.push_str(&format!(
+                " UNION SELECT terminal FROM {} WHERE site = $1",
+                k.table()
+            ));
+        }
+        let set: BTreeSet<String> = c.query(&sql, &[&site])?.iter().map(|r| r.get(0)).collect();
+        Ok(set.into_iter().collect())
+    }
+
     fn terminals_in(c: &mut impl GenericClient) -> Result<Vec<String>> {
         let mut sql = String::from("SELECT terminal FROM chain_head");
         for k in RecordKind::ALL {
@@ -1101,7 +1113,7 @@ impl PgStore {
 
     /// Check every terminal's chain and its records (one consistent snapshot); each
     /// problem's message names its terminal.
-    pub(crate) fn pg_verify(&self) -> Result<VerifyReport> {
+    pub(crate) fn pg_verify(&self, site: Option<&str>) -> Result<VerifyReport> {
         let mut c = self.conn()?;
         let mut tx = c
             .build_transaction()
@@ -1115,7 +1127,11 @@ impl PgStore {
             first_problem: None,
             problems: Vec::new(),
         };
-        for terminal in Self::terminals_in(&mut tx)? {
+        let terminals = match site {
+            None => Self::terminals_in(&mut tx)?,
+            Some(site) => Self::terminals_of_site(&mut tx, site)?,
+        };
+        for terminal in terminals {
             let r = self.verify_in(&mut tx, &terminal)?;
             total.entries += r.entries;
             total.records += r.records;

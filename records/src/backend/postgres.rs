@@ -319,7 +319,10 @@ impl RecordStore for PgStore {
         self.pg_queue_status(service_id)
     }
     fn verify(&self) -> Result<VerifyReport> {
-        self.pg_verify()
+        self.pg_verify(None)
+    }
+    fn verify_site(&self, site: &str) -> Result<VerifyReport> {
+        self.pg_verify(Some(site))
     }
     fn check_receipt(&self, _number: &str, _code: &str) -> Result<bool> {
         Err(StoreError::Invalid(

@@ -4,6 +4,7 @@
 mod appointments;
 mod backends;
 mod cases;
+mod centre_store;
 mod crash;
 mod evidence;
 mod filings;
