@@ -21,10 +21,14 @@ use crate::error::{Result, StoreError};
 use crate::schema::chain_head;
 use crate::{RecordKind, Store};
 
-/// Queue evidence entry `seq` for delivery (inside the transaction that wrote it).
+/// Queue evidence entry `seq` for delivery (inside the transaction that wrote it). A row
+/// already there (the chain was cut back below it by hand) is queued afresh: the new
+/// entry goes to the centre, which refuses it if it differs from what it holds.
 pub(crate) fn enqueue(conn: &Connection, seq: i64, at: &str) -> Result<()> {
     conn.execute(
-        "INSERT INTO outbox (seq, queued_at) VALUES (?1, ?2)",
+        "INSERT INTO outbox (seq, queued_at) VALUES (?1, ?2)
+         ON CONFLICT(seq) DO UPDATE SET queued_at = excluded.queued_at, attempts = 0,
+             last_error = NULL, delivered_at = NULL",
         params![seq, at],
     )?;
     Ok(())
