@@ -54,20 +54,27 @@ use std::sync::{Arc, Mutex};
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::Router;
-use xiaoan_records::Store;
+use xiaoan_records::RecordStore;
 
 pub use auth::{
     check_bind, check_token, token_bits, token_from_env, FAILURE_WINDOW, MAKE_TOKEN, MAX_FAILURES,
     MIN_TOKEN_BITS, TOKEN_ENV,
 };
 pub use error::{Error, Result};
-pub use serve::{serve, serve_listener, CONNECTION_LIFETIME, HEADER_TIMEOUT, MAX_CONNECTIONS};
+pub use serve::{
+    serve, serve_listener, serve_store, CONNECTION_LIFETIME, HEADER_TIMEOUT, MAX_CONNECTIONS,
+};
 pub use staff::MAX_BODY;
 
 use error::ApiError;
 
 /// Every route over an open store, the staff token guarding all but `/api/health`.
-pub fn router(store: Store, token: String) -> Router {
+pub fn router<S: RecordStore + 'static>(store: S, token: String) -> Router {
+    router_dyn(Box::new(store), token)
+}
+
+/// [`router`] over a store chosen at run time (`[store] url`: a file or the centre).
+pub fn router_dyn(store: Box<dyn RecordStore>, token: String) -> Router {
     let store = Arc::new(Mutex::new(store));
     let auth = auth::Auth::new(token);
     Router::new()

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use xiaoan_records::Store;
+use xiaoan_records::{RecordStore, Store};
 
 use crate::auth::{check_bind, check_token};
 use crate::error::{Error, Result};
-use crate::router;
+use crate::router_dyn;
 
 /// A client must send its request headers within this time, also on an idle kept-alive
 /// connection (a silent half-open connection is closed after it).
@@ -31,14 +31,26 @@ pub async fn serve(
     token: String,
     insecure_bind: bool,
 ) -> Result<()> {
+    let path = store_path.to_path_buf();
+    let open = move || -> Result<Box<dyn RecordStore>> { Ok(Box::new(Store::open(&path)?)) };
+    serve_store(addr, open, token, insecure_bind).await
+}
+
+/// [`serve`] over the store `open` opens (on the blocking pool): a terminal's file or the
+/// centre's PostgreSQL (`xiaoan serve` with `[store] url`).
+pub async fn serve_store(
+    addr: SocketAddr,
+    open: impl FnOnce() -> Result<Box<dyn RecordStore>> + Send + 'static,
+    token: String,
+    insecure_bind: bool,
+) -> Result<()> {
     if let Some(warning) = check_bind(addr, insecure_bind)? {
         eprintln!("{warning}");
     }
     check_token(&token)?;
     // opening migrates and may wait on another writer's lock: not on the async threads
-    let path = store_path.to_path_buf();
-    let store = tokio::task::spawn_blocking(move || -> Result<Store> {
-        let store = Store::open(&path)?;
+    let store = tokio::task::spawn_blocking(move || -> Result<Box<dyn RecordStore>> {
+        let store = open()?;
         if let Err(reason) = store.health() {
             eprintln!("xiaoan serve: WARNING: the records store is not healthy: {reason}");
         }
@@ -55,7 +67,7 @@ pub async fn serve(
     println!("staff API listening on http://{bound}");
     use std::io::Write;
     std::io::stdout().flush().ok();
-    serve_listener(listener, router(store, token), HEADER_TIMEOUT, async {
+    serve_listener(listener, router_dyn(store, token), HEADER_TIMEOUT, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod chat;
 pub mod eval;
 pub mod records;
+pub mod records_centre;
 pub mod say;
 
 use std::process::ExitCode;
@@ -23,6 +24,13 @@ pub fn settings(cli_config: Option<&std::path::Path>) -> Result<Settings> {
 /// Run one command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let s = settings(cli.config.as_deref())?;
+    // a terminal with a centre delivers its outbox while it serves (records_centre.rs)
+    let _delivery = match cli.command {
+        Command::Listen | Command::Chat { .. } | Command::Serve { .. } => {
+            records_centre::start_delivery(&s)?
+        }
+        _ => None,
+    };
     match cli.command {
         Command::Models { action } => models(&s, action),
         Command::Transcribe {
