@@ -101,6 +101,14 @@ if [ ! -f "$e5" ] || [ "$(stat -c %s "$e5")" != 71622400 ]; then
 fi
 
 # ---------------------------------------------------------------- build and import
+# a release build of the workspace and its tests takes about 12 GB: say so before rustc
+# runs out of space half-way with an I/O error
+target_dir="${CARGO_TARGET_DIR:-$here/target}"
+mkdir -p "$target_dir"
+free_gb=$(df -Pk "$target_dir" | awk 'NR==2 {print int($4 / 1048576)}')
+if [ "${free_gb:-0}" -lt 12 ]; then
+  echo "setup: WARNING: only ${free_gb} GB free under $target_dir; the build and tests need about 12 GB" >&2
+fi
 say "building xiaoan (release)"
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" --bin xiaoan ${XIAOAN_FEATURES:+--features "$XIAOAN_FEATURES"}
 "${CARGO_TARGET_DIR:-$here/target}/release/xiaoan" models import
