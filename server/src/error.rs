@@ -43,6 +43,9 @@ pub enum Error {
     /// The records store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The terminal registry could not be read or changed.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// A task the server waits on stopped before finishing (a panic on the blocking pool,
     /// the runtime shutting down).
     #[error("the server stopped while {0}")]

@@ -46,6 +46,7 @@
 
 mod auth;
 mod error;
+mod registry;
 mod serve;
 mod staff;
 
@@ -61,6 +62,9 @@ pub use auth::{
     MIN_TOKEN_BITS, TOKEN_ENV,
 };
 pub use error::{Error, Result};
+pub use registry::{
+    check_id, LiveRegistry, Registry, RegistryError, Terminal, TerminalInfo, PROFILES, REGISTRY_FILE,
+};
 pub use serve::{serve, serve_listener, CONNECTION_LIFETIME, HEADER_TIMEOUT, MAX_CONNECTIONS};
 pub use staff::MAX_BODY;
 
