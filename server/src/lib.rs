@@ -63,7 +63,8 @@ pub use auth::{
 };
 pub use error::{Error, Result};
 pub use registry::{
-    check_id, LiveRegistry, Registry, RegistryError, Terminal, TerminalInfo, PROFILES, REGISTRY_FILE,
+    check_id, LiveRegistry, Registry, RegistryError, Terminal, TerminalInfo, PROFILES,
+    REGISTRY_FILE,
 };
 pub use serve::{serve, serve_listener, CONNECTION_LIFETIME, HEADER_TIMEOUT, MAX_CONNECTIONS};
 pub use staff::MAX_BODY;
