@@ -21,10 +21,11 @@
 //! agent writes, the API reads and records staff status changes.
 //!
 //! Hardening: the token must carry at least [`MIN_TOKEN_BITS`] bits by a conservative
-//! estimate ([`token_bits`]); only a loopback address is bound unless `--insecure-bind`
-//! (there is no TLS yet); a client address that sends [`MAX_FAILURES`] wrong tokens within
-//! [`FAILURE_WINDOW`] gets 429 with `Retry-After` (logged without the token); the token is
-//! checked before any parameter is parsed; headers must arrive within
+//! estimate ([`token_bits`]); HTTPS/WSS with the centre's certificate ([`tls`]), and
+//! without TLS only a loopback address is bound unless `--insecure-bind`; a client
+//! address that sends [`MAX_FAILURES`] wrong tokens within [`FAILURE_WINDOW`] gets 429
+//! with `Retry-After` (logged without the token); the token is checked before any
+//! parameter is parsed; TLS handshakes and headers must arrive within
 //! [`HEADER_TIMEOUT`], a connection lives at most [`CONNECTION_LIFETIME`] and at most
 //! [`MAX_CONNECTIONS`] are served at once; bodies over [`MAX_BODY`] bytes get 413.
 //!
@@ -36,9 +37,9 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), xiaoan_server::Error> {
-//! let addr = "127.0.0.1:8750".parse().unwrap();
+//! let listen = xiaoan_server::Listen::plain("127.0.0.1:8750".parse().unwrap());
 //! let token = xiaoan_server::token_from_env()?;
-//! xiaoan_server::serve(addr, std::path::Path::new("records.db"), token, false).await?;
+//! xiaoan_server::serve(listen, std::path::Path::new("records.db"), token).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -49,6 +50,7 @@ mod error;
 mod registry;
 mod serve;
 mod staff;
+pub mod tls;
 
 use std::sync::{Arc, Mutex};
 
@@ -63,10 +65,13 @@ pub use auth::{
 };
 pub use error::{Error, Result};
 pub use registry::{
-    check_id, LiveRegistry, Registry, RegistryError, Terminal, TerminalInfo, PROFILES,
-    REGISTRY_FILE,
+    check_id, registry_path, LiveRegistry, Registry, RegistryError, Terminal, TerminalInfo,
+    PROFILES, REGISTRY_FILE,
 };
-pub use serve::{serve, serve_listener, CONNECTION_LIFETIME, HEADER_TIMEOUT, MAX_CONNECTIONS};
+pub use serve::{
+    open_store, serve, serve_app, serve_listener, serve_listener_tls, Listen, CONNECTION_LIFETIME,
+    HEADER_TIMEOUT, MAX_CONNECTIONS,
+};
 pub use staff::MAX_BODY;
 
 use error::ApiError;

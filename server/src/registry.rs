@@ -129,6 +129,11 @@ fn new_token() -> Result<String> {
     Ok(hex::encode(bytes))
 }
 
+/// Where the registry lives in the data folder `home`.
+pub fn registry_path(home: &Path) -> PathBuf {
+    home.join(REGISTRY_FILE)
+}
+
 /// Check a terminal id: 1 to [`MAX_ID_LEN`] of a-z, 0-9, `-`, `_`.
 pub fn check_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()

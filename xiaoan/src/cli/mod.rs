@@ -5,6 +5,7 @@ pub mod chat;
 pub mod eval;
 pub mod records;
 pub mod say;
+pub mod terminals;
 
 use std::process::ExitCode;
 
@@ -68,25 +69,38 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Records { action } => records::records(&s, action),
         Command::Serve {
             addr,
+            tls_cert,
+            tls_key,
             insecure_bind,
-        } => serve(&s, addr, insecure_bind),
+        } => serve(&s, addr, tls_cert.zip(tls_key), insecure_bind),
+        Command::Terminals { action } => terminals::terminals(&s, action),
+        Command::Certs { action } => terminals::certs(&s, action),
     }
 }
 
-fn serve(s: &Settings, addr: std::net::SocketAddr, insecure_bind: bool) -> Result<ExitCode> {
-    // refuse an exposed address before asking for the token
-    xiaoan_server::check_bind(addr, insecure_bind)?;
+fn serve(
+    s: &Settings,
+    addr: std::net::SocketAddr,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    insecure_bind: bool,
+) -> Result<ExitCode> {
+    // refuse an exposed address and unusable TLS files before asking for the token
+    let tls = match tls {
+        Some((cert, key)) => Some(xiaoan_server::tls::server_config(&cert, &key)?),
+        None => None,
+    };
+    let listen = xiaoan_server::Listen {
+        addr,
+        tls,
+        insecure_bind,
+    };
+    xiaoan_server::check_bind(addr, listen.tls.is_some(), insecure_bind)?;
     let token = xiaoan_server::token_from_env()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(xiaoan_server::serve(
-        addr,
-        &s.store_path,
-        token,
-        insecure_bind,
-    ))?;
+    rt.block_on(xiaoan_server::serve(listen, &s.store_path, token))?;
     Ok(ExitCode::SUCCESS)
 }
 
