@@ -38,6 +38,7 @@
     progress: $("progress"),
     notice: $("notice"),
     captions: $("captions"),
+    conversation: $("conversation"),
     partial: $("partial"),
     receipt: $("receipt"),
     receiptTitle: $("receipt-title"),
@@ -57,7 +58,7 @@
   };
 
   // What a test (or a curious engineer with devtools) can read: counts, no content.
-  const stats = { audioFrames: 0, audioBytes: 0, sentFrames: 0, sentBytes: 0, played: [], stopped: [], sessions: 0, events: [] };
+  const stats = { audioFrames: 0, audioBytes: 0, turnAudio: {}, sentFrames: 0, sentBytes: 0, played: [], stopped: [], lastReply: null, sessions: 0, events: [] };
   window.xiaoanKiosk = { stats };
 
   // ------------------------------------------------------------ settings
@@ -120,8 +121,13 @@
     li.append(name, body);
     ui.captions.appendChild(li);
     while (ui.captions.childElementCount > MAX_CAPTIONS) ui.captions.firstElementChild.remove();
-    li.scrollIntoView({ block: "nearest" });
+    scrollDown();
     return body;
+  }
+
+  // the newest caption in view, without moving the page itself
+  function scrollDown() {
+    ui.conversation.scrollTop = ui.conversation.scrollHeight;
   }
 
   const replyCaptions = new Map(); // turn -> caption text element
@@ -132,7 +138,7 @@
       replyCaptions.set(turn, body);
     } else {
       body.textContent += text;
-      body.parentElement.scrollIntoView({ block: "nearest" });
+      scrollDown();
     }
     announce(text);
   }
@@ -177,6 +183,9 @@
 
   function pressKey(key) {
     wakeAudio();
+    if (key === "enter" && ui.keypadDisplay.textContent !== MSG.keypadEmpty) {
+      addCaption("you", `（按键）${ui.keypadDisplay.textContent}`);
+    }
     send({ type: "key", key });
     hideIdle();
   }
@@ -405,6 +414,7 @@
       } else if (pendingAudio) {
         stats.audioFrames += 1;
         stats.audioBytes += e.data.byteLength;
+        stats.turnAudio[pendingAudio.turn] = (stats.turnAudio[pendingAudio.turn] || 0) + e.data.byteLength;
         play(pendingAudio, e.data);
         pendingAudio = null;
       }
@@ -485,6 +495,7 @@
           maybePlayed(lastReplyTurn);
         }
         lastReplyTurn = ev.turn;
+        stats.lastReply = { turn: ev.turn, sentence: ev.sentence, last: !!ev.last };
         if (ev.last) t.lastSentence = ev.sentence;
         if (ev.text) replySentence(ev.turn, ev.text);
         break;

@@ -52,6 +52,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../kiosk/capture-worklet.js"),
     },
+    Asset {
+        path: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../kiosk/favicon.svg"),
+    },
 ];
 
 /// The kiosk's routes: `/kiosk` (redirected to `/kiosk/`, the fragment kept by the
@@ -123,6 +128,7 @@ mod tests {
             ("/kiosk/kiosk.css", "text/css"),
             ("/kiosk/kiosk.js", "text/javascript"),
             ("/kiosk/capture-worklet.js", "text/javascript"),
+            ("/kiosk/favicon.svg", "image/svg+xml"),
         ] {
             let res = get(path).await;
             assert_eq!(res.status(), StatusCode::OK, "{path}");

@@ -8,6 +8,7 @@
 //!
 //! | route | what |
 //! | --- | --- |
+//! | `GET /kiosk/` | the kiosk page and its files, built in (no token: the page takes its device token from the URL fragment) |
 //! | `GET /api/health` | liveness and schema version (no token, no personal data); 503 with the reason when the store is read-only or unreadable |
 //! | `GET /api/alerts` | open and acknowledged emergencies and hand-overs, newest first |
 //! | `GET /api/records?kind=&status=&limit=` | listing |
@@ -47,6 +48,7 @@
 
 mod auth;
 mod error;
+mod kiosk;
 mod registry;
 mod serve;
 mod staff;
@@ -82,6 +84,7 @@ pub fn router(store: Store, token: String) -> Router {
     let auth = auth::Auth::new(token);
     Router::new()
         .merge(staff::routes(store, auth))
+        .merge(kiosk::routes())
         // a terminal's WebSocket route (`terminal.rs`) merges here, behind its own check
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY))
