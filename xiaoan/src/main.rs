@@ -280,6 +280,29 @@ pub enum BenchCmd {
     Kb,
     /// End of speech to first reply audio, over the bundled clips.
     Dialogue,
+    /// Many terminals on one server: end of speech → first reply audio (p50/p95) and
+    /// CPU per session at each concurrency, over loopback WebSockets in real time.
+    Serve {
+        /// Concurrency levels (sessions at once).
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,6")]
+        sessions: Vec<usize>,
+        /// Questions each session asks at each level.
+        #[arg(long, default_value_t = 3)]
+        turns: usize,
+        /// A running server (ws://…/ws/terminal, or its http(s)://host:port) instead of
+        /// starting `xiaoan serve` here.
+        #[arg(long)]
+        url: Option<String>,
+        /// The device token for --url (default: a bench terminal registered for the run).
+        #[arg(long)]
+        token: Option<String>,
+        /// The CA certificate a wss:// server's certificate is signed by.
+        #[arg(long, value_name = "PEM")]
+        ca: Option<PathBuf>,
+        /// The --url server's process id, to measure its CPU time.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
     /// Speech synthesis: real-time factor, first audio of a sentence, memory.
     Tts {
         /// How many times each sentence is spoken.
