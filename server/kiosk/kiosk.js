@@ -511,6 +511,7 @@
         stopPlayback(ev.turn);
         break;
       case "progress":
+        ui.receipt.hidden = true; // a new form: the last receipt was read out already
         ui.progress.textContent = ev.text || `第${ev.field}项，共${ev.of}项${ev.label ? `：${ev.label}` : ""}`;
         ui.progress.hidden = false;
         break;

@@ -134,11 +134,11 @@ async function typeTurn(t) {
   return nextReply(n + 1, `a reply to the typed "${t}"`);
 }
 
-async function shot(name) {
+async function shot(name, fullPage = false) {
   if (!SHOTS) return;
   fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, name);
-  await page.screenshot({ path: file });
+  await page.screenshot({ path: file, fullPage });
   console.log(`screenshot ${file}`);
 }
 
@@ -292,7 +292,7 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, "at 200% zoom nothing needs scrolling sideways", `${overflow}px too wide`);
   await page.evaluate(() => window.scrollTo(0, 0));
-  await shot("kiosk-zoom200.png");
+  await shot("kiosk-zoom200.png", true);
   await audit("200% zoom");
   await page.setViewport({ width: 1280, height: 800, deviceScaleFactor: 1 });
 
