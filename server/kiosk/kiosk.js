@@ -48,6 +48,7 @@
     talk: $("talk"),
     handsfree: $("handsfree"),
     stop: $("stop"),
+    end: $("end"),
     keypadToggle: $("keypad-toggle"),
     keypad: $("keypad"),
     keypadTitle: $("keypad-title"),
@@ -387,6 +388,13 @@
     return true;
   }
 
+  let waitingForResident = false;
+  function residentArrives() {
+    if (!waitingForResident) return;
+    waitingForResident = false;
+    connect();
+  }
+
   function connect() {
     if (!settings.token) {
       setStatus(MSG.noToken);
@@ -436,9 +444,13 @@
         return;
       }
       if (e.code === 1000 || e.code === 4408 || e.code === 4410) {
-        // the session ended (done, idle, too long): a fresh one for the next resident
+        // the session ended (done, idle, too long): an empty screen, and a fresh session
+        // when the next resident touches the screen or a key (not a greeting to an empty hall)
         retryS = 1;
-        setTimeout(connect, 1500);
+        clearScreen();
+        session = null;
+        waitingForResident = true;
+        setStatus(MSG.bye);
         return;
       }
       setStatus(MSG.lost);
@@ -464,6 +476,7 @@
         session = ev.session;
         showNotice("");
         setStatus(MSG.ready);
+        if (talking) send({ type: "talk", on: true });
         break;
       case "listening":
         if (lastReplyTurn) {
@@ -573,6 +586,11 @@
     stopPlayback();
     send({ type: "stop" });
   });
+  ui.end.addEventListener("click", () => {
+    stopPlayback();
+    if (handsFree) setHandsFree(false);
+    send({ type: "end" });
+  });
   ui.keypadToggle.addEventListener("click", () => {
     const open = ui.keypad.hidden;
     keypadBy = open ? "resident" : null;
@@ -604,6 +622,7 @@
   const KEYS = { Backspace: "back", Delete: "clear", x: "X", X: "X" };
   document.addEventListener("keydown", (e) => {
     wakeAudio();
+    residentArrives();
     const el = document.activeElement;
     const inField = el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA");
     if (e.key === "Escape") {
@@ -640,7 +659,10 @@
       setTalk(false);
     }
   });
-  document.addEventListener("pointerdown", wakeAudio);
+  document.addEventListener("pointerdown", () => {
+    wakeAudio();
+    residentArrives();
+  });
 
   clearScreen();
   connect();

@@ -310,6 +310,14 @@ try {
   await waitFor("stop_audio from the server", async () => (await stats()).stopped.length > 0, SHORT);
   check(true, "Esc stops the reply (the server answers stop_audio)");
 
+  // ---------------------------------------------------------------- the resident is done
+  await page.click("#end");
+  await waitFor("the session to end", async () => (await captions()).length === 0 && /再见/.test(await text("#status")));
+  check(await page.$eval("#receipt", (el) => el.hidden), "办完了 ends the session and clears the screen for the next resident");
+  await page.keyboard.press("Tab");
+  await waitFor("a new session and its greeting", async () => (await stats()).sessions >= 2 && (await captions()).length > 0);
+  check(true, "the next resident's first key opens a new session with a greeting");
+
   check(consoleErrors.length === 0, "no errors in the page's console", consoleErrors.join(" | "));
 
   // ---------------------------------------------------------------- a refused token
