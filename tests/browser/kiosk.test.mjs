@@ -57,6 +57,44 @@ function check(ok, what, detail = "") {
   return ok;
 }
 
+// ---------------------------------------------------------------- the resampler alone
+// The capture worklet run outside the browser with the two globals it uses: a tone below
+// 8 kHz keeps its level, one above is filtered out, and 1 s in gives 16,000 samples out.
+function runWorklet(rate, freq, seconds) {
+  const out = [];
+  let Processor = null;
+  const scope = {
+    sampleRate: rate,
+    AudioWorkletProcessor: class {
+      constructor() {
+        this.port = { postMessage: (b) => out.push(...new Int16Array(b)) };
+      }
+    },
+    registerProcessor: (_, c) => {
+      Processor = c;
+    },
+  };
+  const src = fs.readFileSync(new URL("../../server/kiosk/capture-worklet.js", import.meta.url), "utf8");
+  new Function("sampleRate", "AudioWorkletProcessor", "registerProcessor", src)(scope.sampleRate, scope.AudioWorkletProcessor, scope.registerProcessor);
+  const p = new Processor();
+  const blocks = Math.round((rate * seconds) / 128);
+  for (let b = 0; b < blocks; b++) {
+    const x = new Float32Array(128);
+    for (let i = 0; i < 128; i++) x[i] = 0.5 * Math.sin((2 * Math.PI * freq * (b * 128 + i)) / rate);
+    p.process([[x]]);
+  }
+  const tail = out.slice(1600); // past the filter's start
+  const rms = Math.sqrt(tail.reduce((a, v) => a + v * v, 0) / tail.length) / 32767;
+  return { n: out.length, rms, expected: (blocks * 128 * 16000) / rate };
+}
+for (const rate of [48000, 44100]) {
+  const low = runWorklet(rate, 1000, 2);
+  const high = runWorklet(rate, 12000, 2);
+  check(Math.abs(low.rms - 0.5 / Math.SQRT2) < 0.01, `capture at ${rate} Hz: a 1 kHz tone keeps its level at 16 kHz`, low.rms.toFixed(4));
+  check(high.rms < 0.005, `capture at ${rate} Hz: a 12 kHz tone is filtered out before 16 kHz`, high.rms.toFixed(5));
+  check(Math.abs(low.n - low.expected) <= 640 + 64, `capture at ${rate} Hz: 16,000 samples a second`, `${low.n} for ${low.expected}`);
+}
+
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), "xiaoan-kiosk-chromium-"));
 const browser = await puppeteer.launch({
   executablePath: CHROMIUM,
