@@ -67,8 +67,8 @@ pub use auth::{
 };
 pub use error::{Error, Result};
 pub use registry::{
-    check_id, registry_path, LiveRegistry, Registry, RegistryError, Terminal, TerminalInfo,
-    PROFILES, REGISTRY_FILE,
+    check_id, last_seen, registry_path, seen_path, LiveRegistry, Registry, RegistryError, Terminal,
+    TerminalInfo, PROFILES, REGISTRY_FILE, SEEN_FILE,
 };
 pub use serve::{
     open_store, serve, serve_app, serve_listener, serve_listener_tls, Listen, CONNECTION_LIFETIME,

@@ -12,12 +12,18 @@
 //! advisory lock on `terminals.json.lock`, so two `xiaoan terminals` commands do not lose
 //! each other's change. A running server reads it through [`LiveRegistry`], which reloads
 //! it whenever it changed, so a revoked token is refused at the next hello.
+//!
+//! When each terminal was last seen (a valid hello) is kept apart, in
+//! `terminals-seen.json` beside it, written by the server only (at most once a minute per
+//! terminal), so the server never writes the file the commands change.
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,6 +33,10 @@ use sha2::{Digest, Sha256};
 pub const PROFILES: [&str; 3] = ["kiosk", "window", "robot"];
 /// The file name of the registry in the data folder.
 pub const REGISTRY_FILE: &str = "terminals.json";
+/// The file name of the last-seen times, beside the registry.
+pub const SEEN_FILE: &str = "terminals-seen.json";
+/// A terminal's last-seen time is written at most this often.
+const SEEN_EVERY: Duration = Duration::from_secs(60);
 /// Longest terminal id.
 pub const MAX_ID_LEN: usize = 32;
 /// The version of the file's format.
@@ -279,39 +289,57 @@ impl Registry {
 
     /// Write the file atomically, owner-only.
     fn save(&self) -> Result<()> {
-        let path = &self.path;
         let file = File {
             format: FORMAT,
             terminals: self.terminals.clone(),
         };
-        let text = serde_json::to_string_pretty(&file).map_err(|e| RegistryError::Corrupt {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
-        let written = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            // an existing temporary file keeps its mode: make sure
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok(())
-        })();
-        written.map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io_err(path)(e)
-        })
+        write_json(&self.path, &file)
     }
+}
+
+/// Write `value` as JSON to `path` atomically (beside, synced, renamed), owner-only.
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| RegistryError::Corrupt {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let tmp = path.with_extension(format!("json.tmp{}", std::process::id()));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        // an existing temporary file keeps its mode: make sure
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
+}
+
+/// Where the last-seen times of the registry in `registry` are kept.
+pub fn seen_path(registry: &Path) -> PathBuf {
+    registry.with_file_name(SEEN_FILE)
+}
+
+/// When each terminal was last seen by a server using the registry in `registry` (empty
+/// when none was, or the file cannot be read: it is a convenience, not a record).
+pub fn last_seen(registry: &Path) -> HashMap<String, DateTime<Utc>> {
+    std::fs::read_to_string(seen_path(registry))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
 }
 
 /// What identifies one version of the file: replaced files get a new inode, edited ones
@@ -341,6 +369,8 @@ fn stamp(path: &Path) -> Option<Stamp> {
 pub struct LiveRegistry {
     path: PathBuf,
     state: Mutex<(Option<Stamp>, Option<Registry>)>,
+    /// last-seen times, and when each was last written
+    seen: Mutex<(HashMap<String, DateTime<Utc>>, HashMap<String, Instant>)>,
 }
 
 impl LiveRegistry {
@@ -352,6 +382,7 @@ impl LiveRegistry {
         Ok(LiveRegistry {
             path: path.to_path_buf(),
             state: Mutex::new((st, Some(reg))),
+            seen: Mutex::new((last_seen(path), HashMap::new())),
         })
     }
 
@@ -360,8 +391,36 @@ impl LiveRegistry {
         &self.path
     }
 
-    /// Who `token` belongs to, after reloading the file if it changed.
+    /// Who `token` belongs to, after reloading the file if it changed. A terminal found
+    /// is noted as seen now.
     pub fn check(&self, token: &str) -> Option<TerminalInfo> {
+        let found = self.lookup(token)?;
+        self.note_seen(&found.id);
+        Some(found)
+    }
+
+    /// Note `id` as seen now; written to [`SEEN_FILE`] at most once a minute per terminal
+    /// (a failed write is reported and otherwise ignored).
+    fn note_seen(&self, id: &str) {
+        let Ok(mut seen) = self.seen.lock() else {
+            return;
+        };
+        let (times, written) = &mut *seen;
+        times.insert(id.to_string(), Utc::now());
+        let now = Instant::now();
+        if written
+            .get(id)
+            .is_some_and(|t| now.duration_since(*t) < SEEN_EVERY)
+        {
+            return;
+        }
+        written.insert(id.to_string(), now);
+        if let Err(e) = write_json(&seen_path(&self.path), times) {
+            eprintln!("xiaoan serve: could not note when terminals were last seen: {e}");
+        }
+    }
+
+    fn lookup(&self, token: &str) -> Option<TerminalInfo> {
         let Ok(mut state) = self.state.lock() else {
             return None;
         };
@@ -460,6 +519,30 @@ mod tests {
             Registry::load(&path),
             Err(RegistryError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_terminal_is_noted_as_seen_when_its_token_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(REGISTRY_FILE);
+        let (_, a) = Registry::add(&path, "gs-3", "kiosk").unwrap();
+        Registry::add(&path, "gs-4", "kiosk").unwrap();
+        assert!(last_seen(&path).is_empty());
+        let live = LiveRegistry::open(&path).unwrap();
+        let before = Utc::now();
+        assert!(live.check(&a).is_some());
+        assert!(live.check("wrong").is_none());
+        let seen = last_seen(&path);
+        assert_eq!(seen.keys().collect::<Vec<_>>(), ["gs-3"]);
+        assert!(seen["gs-3"] >= before);
+        let mode = std::fs::metadata(seen_path(&path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        // the registry itself is untouched by the server
+        assert_eq!(Registry::load(&path).unwrap().list().len(), 2);
     }
 
     #[test]

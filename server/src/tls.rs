@@ -212,7 +212,7 @@ pub fn default_hosts() -> Vec<String> {
     ];
     if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
         let h = h.trim().to_string();
-        if !h.is_empty() && !hosts.contains(&h) {
+        if valid_host(&h) && !hosts.contains(&h) {
             hosts.push(h);
         }
     }
@@ -273,28 +273,33 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
     })
 }
 
+/// A DNS name or an IP address.
+fn valid_host(h: &str) -> bool {
+    h.parse::<std::net::IpAddr>().is_ok()
+        || (!h.is_empty()
+            && h.len() <= 253
+            && h.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            }))
+}
+
 /// Make a local CA (or use the one already in `out`) and a server certificate signed by
-/// it for `hosts` (host names and IP addresses; empty: [`default_hosts`]). Writes
-/// [`CA_CERT`], [`CA_KEY`] (0600), [`SERVER_CERT`] and [`SERVER_KEY`] (0600) into `out`.
-pub fn make_local(out: &Path, hosts: &[String]) -> Result<LocalCerts> {
-    let hosts: Vec<String> = if hosts.is_empty() {
-        default_hosts()
-    } else {
-        hosts.iter().map(|h| h.trim().to_string()).collect()
-    };
-    for h in &hosts {
-        let ok = h.parse::<std::net::IpAddr>().is_ok()
-            || (!h.is_empty()
-                && h.len() <= 253
-                && h.split('.').all(|l| {
-                    !l.is_empty()
-                        && l.len() <= 63
-                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                        && !l.starts_with('-')
-                        && !l.ends_with('-')
-                }));
-        if !ok {
-            return Err(TlsError::BadHost(h.clone()));
+/// it for [`default_hosts`] and `extra_hosts` (host names and IP addresses the kiosks
+/// use). Writes [`CA_CERT`], [`CA_KEY`] (0600), [`SERVER_CERT`] and [`SERVER_KEY`] (0600)
+/// into `out`.
+pub fn make_local(out: &Path, extra_hosts: &[String]) -> Result<LocalCerts> {
+    let mut hosts = default_hosts();
+    for h in extra_hosts {
+        let h = h.trim().to_string();
+        if !valid_host(&h) {
+            return Err(TlsError::BadHost(h));
+        }
+        if !hosts.contains(&h) {
+            hosts.push(h);
         }
     }
     std::fs::create_dir_all(out).map_err(|source| TlsError::Write {
@@ -427,8 +432,10 @@ mod tests {
             assert_eq!(mode, 0o600, "{}", p.display());
         }
         let ca = std::fs::read(&first.ca_cert).unwrap();
-        let second = make_local(dir.path(), &["localhost".into(), "192.168.1.20".into()]).unwrap();
+        let second = make_local(dir.path(), &["192.168.1.20".into()]).unwrap();
         assert!(second.reused_ca);
+        assert!(second.hosts.contains(&"localhost".to_string()));
+        assert!(second.hosts.contains(&"192.168.1.20".to_string()));
         assert_eq!(std::fs::read(&second.ca_cert).unwrap(), ca);
         assert_eq!(first.ca_sha256, second.ca_sha256);
         assert!(matches!(

@@ -182,8 +182,8 @@ pub enum CertsCmd {
         /// $XIAOAN_HOME/tls).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Host name or IP address the kiosks use to reach the server (repeat; default:
-        /// localhost, 127.0.0.1, ::1 and this machine's host name).
+        /// Host name or IP address the kiosks use to reach the server (repeat); always
+        /// named too: localhost, 127.0.0.1, ::1 and this machine's host name.
         #[arg(long = "host", value_name = "NAME_OR_IP")]
         hosts: Vec<String>,
     },

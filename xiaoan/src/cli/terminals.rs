@@ -49,11 +49,12 @@ pub fn terminals(s: &Settings, action: TerminalsCmd) -> Result<ExitCode> {
         }
         TerminalsCmd::List { json: as_json } => {
             let reg = Registry::load(&path)?;
+            let seen = xiaoan_server::last_seen(&path);
             if as_json {
                 let list: Vec<_> = reg
                     .list()
                     .iter()
-                    .map(|t| json!({"id": t.id, "profile": t.profile, "created": t.created}))
+                    .map(|t| json!({"id": t.id, "profile": t.profile, "created": t.created, "last_seen": seen.get(&t.id)}))
                     .collect();
                 println!("{}", serde_json::to_string(&list)?);
                 return Ok(ExitCode::SUCCESS);
@@ -64,11 +65,16 @@ pub fn terminals(s: &Settings, action: TerminalsCmd) -> Result<ExitCode> {
                 );
             }
             for t in reg.list() {
+                // a token used before this registration is not this terminal's
+                let last = seen.get(&t.id).filter(|at| **at >= t.created).map_or_else(
+                    || "never seen".to_string(),
+                    |at| format!("last seen {}", at.format("%Y-%m-%d %H:%M UTC")),
+                );
                 println!(
-                    "{:<16} {:<7} added {}",
+                    "{:<16} {:<7} added {}   {last}",
                     t.id,
                     t.profile,
-                    t.created.format("%Y-%m-%d %H:%M UTC")
+                    t.created.format("%Y-%m-%d %H:%M UTC"),
                 );
             }
             Ok(ExitCode::SUCCESS)
