@@ -17,6 +17,7 @@ pub mod adapters;
 pub mod app;
 pub mod bargein;
 pub mod config;
+pub mod conversation;
 pub mod dialogue;
 pub mod embedder;
 pub mod error;

@@ -52,6 +52,7 @@ mod kiosk;
 mod registry;
 mod serve;
 mod staff;
+pub mod terminal;
 pub mod tls;
 
 use std::sync::{Arc, Mutex};
@@ -78,14 +79,24 @@ pub use staff::MAX_BODY;
 
 use error::ApiError;
 
-/// Every route over an open store, the staff token guarding all but `/api/health`.
+/// Every route over an open store, the staff token guarding all but `/api/health`
+/// (without the terminals' WebSocket route: see [`app`]).
 pub fn router(store: Store, token: String) -> Router {
+    app(store, token, None)
+}
+
+/// Every route, with the terminals' WebSocket route (`/ws/terminal`, checked by device
+/// token at its `hello`) when `terminals` is given.
+pub fn app(store: Store, token: String, terminals: Option<Arc<terminal::Terminals>>) -> Router {
     let store = Arc::new(Mutex::new(store));
     let auth = auth::Auth::new(token);
-    Router::new()
+    let mut routes = Router::new()
         .merge(staff::routes(store, auth))
-        .merge(kiosk::routes())
-        // a terminal's WebSocket route (`terminal.rs`) merges here, behind its own check
+        .merge(kiosk::routes());
+    if let Some(t) = terminals {
+        routes = routes.merge(terminal::routes(t));
+    }
+    routes
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }

@@ -100,8 +100,36 @@ fn serve(
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(xiaoan_server::serve(listen, &s.store_path, token))?;
+    xiaoan_server::check_token(&token)?;
+    let terminals = terminal_route(s)?;
+    rt.block_on(async {
+        let store = xiaoan_server::open_store(&s.store_path).await?;
+        let app = xiaoan_server::app(store, token, terminals);
+        xiaoan_server::serve_app(listen, app).await
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The terminals' WebSocket route (`/ws/terminal`): the registry, and the agent, the
+/// recogniser and the voice loaded once for every session. Without the models the staff
+/// API is served alone, with a warning.
+fn terminal_route(
+    s: &Settings,
+) -> Result<Option<std::sync::Arc<xiaoan_server::terminal::Terminals>>> {
+    use std::sync::Arc;
+    let registry = xiaoan_server::LiveRegistry::open(&xiaoan_server::registry_path(&s.home))?;
+    let shared = match xiaoan_agent::conversation::Shared::load(s) {
+        Ok(x) => Arc::new(x),
+        Err(e) => {
+            eprintln!("xiaoan serve: WARNING: terminals cannot be served ({e}); the staff API runs alone");
+            return Ok(None);
+        }
+    };
+    Ok(Some(Arc::new(xiaoan_server::terminal::Terminals::new(
+        shared,
+        Arc::new(registry),
+        xiaoan_server::terminal::Limits::default(),
+    ))))
 }
 
 fn models(s: &Settings, action: ModelsCmd) -> Result<ExitCode> {
