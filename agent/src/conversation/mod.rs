@@ -417,6 +417,11 @@ impl<'a> Conversation<'a> {
             self.closing = Some(Finish::Error(ErrorCode::Idle));
             return;
         }
+        if matches!(self.session.flow, Flow::Emergency { .. }) {
+            // after an emergency the session stays open: the key instruction, nothing else
+            self.queue_reply(&r, None, "emergency", now, out);
+            return;
+        }
         out(Event::IdleWarning {
             seconds: wait.as_secs_f32().round() as u32,
         });
