@@ -534,7 +534,8 @@
           setKeypadText("");
           showKeypad(true, ev.expect);
           const first = ui.keypad.querySelector('[data-key="1"]');
-          if (first && document.activeElement !== ui.typeText) first.focus();
+          if (first && document.activeElement !== ui.typeText) first.focus({ preventScroll: true });
+          ui.keypad.scrollIntoView({ block: "nearest" });
         } else if (keypadBy === "server") {
           showKeypad(false);
         }
@@ -659,6 +660,8 @@
       setTalk(false);
     }
   });
+  // zoom, a turned screen, the keypad's column: the newest caption stays in view
+  new ResizeObserver(scrollDown).observe(ui.conversation);
   document.addEventListener("pointerdown", () => {
     wakeAudio();
     residentArrives();

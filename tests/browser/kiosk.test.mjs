@@ -280,6 +280,13 @@ try {
   check(/身份证/.test(await text("#keypad-title")), "the keypad says it wants the ID number", await text("#keypad-title"));
   // the resident was typing, so the focus stayed in the text field; Tab leads to the keys
   await page.focus('#keypad [data-key="1"]');
+  check(
+    await page.$eval("#keypad", (el) => {
+      const r = el.getBoundingClientRect();
+      return r.top >= 0 && r.bottom <= window.innerHeight;
+    }),
+    "the whole keypad is in view when it opens",
+  );
   await shot("kiosk-keypad.png");
   await audit("keypad open");
 
