@@ -314,6 +314,22 @@ pub enum BenchCmd {
         #[arg(long, value_name = "JSONL")]
         heard: Option<PathBuf>,
     },
+    /// The wake word (小安): misses, false wakes per hour, idle CPU in babble, on a set
+    /// built from the project's voices.
+    Wake {
+        /// Seed of the set (the same seed builds the same set).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many utterances addressed to the robot.
+        #[arg(long, default_value_t = 200)]
+        addressed: usize,
+        /// Minutes of TV-like babble.
+        #[arg(long, default_value_t = 60.0)]
+        babble_minutes: f32,
+        /// Also save the set's clips and manifest in this folder.
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
+    },
 }
 
 /// `xiaoan records ...`

@@ -35,9 +35,16 @@ fn fillers_before_the_name_are_skipped() {
             "{heard} should wake"
         );
     }
-    // fillers are only the known ones, and only before the name
-    assert!(!starts_with_name("我问小安一下", DEFAULT_MIN_SCORE));
-    assert!(!starts_with_name("嗯嗯嗯小安", DEFAULT_MIN_SCORE));
+    // a filler the recogniser wrote as another word costs a little
+    let stray = find_name("您小安，在吗").unwrap();
+    assert!(stray.score >= DEFAULT_MIN_SCORE && stray.score < 2.0);
+    assert_eq!(stray.rest, "在吗");
+    // but the name must come near the start
+    assert!(!starts_with_name("我想问问小安", DEFAULT_MIN_SCORE));
+    assert!(!starts_with_name("这个小按键一点", DEFAULT_MIN_SCORE));
+    // 小 followed by a word that begins with 安 is not the name
+    assert!(!starts_with_name("这个小安静一点好不好", DEFAULT_MIN_SCORE));
+    assert!(starts_with_name("小安，安静一点", DEFAULT_MIN_SCORE));
 }
 
 #[test]
@@ -69,12 +76,16 @@ fn near_misses_score_below_exact_names() {
     let exact = find_name("小安你好").unwrap().score;
     let palatal = find_name("叫安你好").unwrap().score;
     let nasal = find_name("小昂你好").unwrap().score;
-    let added = find_name("小韩你好").unwrap().score;
+    let breathy = find_name("小汉你好").unwrap().score;
+    let other_person = find_name("小韩你好").unwrap().score;
     assert!(
-        exact > palatal && palatal > added,
-        "{exact} {palatal} {added}"
+        exact > palatal && palatal > other_person,
+        "{exact} {palatal} {other_person}"
     );
-    assert!(nasal > added);
+    assert!(nasal > breathy && breathy > other_person);
+    // 小汉 may be the name said with a breathy onset, but 小喊 and 小汗 are how the
+    // recogniser writes 小韩 too: not enough on its own
+    assert!(!starts_with_name("小汉你好", DEFAULT_MIN_SCORE));
     // a stricter setting refuses the near miss the default accepts
     assert!(starts_with_name("叫安你好", DEFAULT_MIN_SCORE));
     assert!(!starts_with_name("叫安你好", 1.9));

@@ -16,6 +16,7 @@ use crate::BenchCmd;
 mod dialogue;
 mod serve;
 mod tts;
+mod wake;
 
 /// nearest-rank percentile of a sorted slice
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -86,6 +87,12 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
                 server_pid,
             },
         ),
+        BenchCmd::Wake {
+            seed,
+            addressed,
+            babble_minutes,
+            write,
+        } => wake::run(s, seed, addressed, babble_minutes, write.as_deref()),
     }
 }
 
