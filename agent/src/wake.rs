@@ -469,6 +469,21 @@ impl WakeGate {
         ))
     }
 
+    /// The gate a session of `profile` needs: `None` when the wake word is off for it
+    /// (`[wake] enabled`, on by default for the robot).
+    pub fn for_profile(
+        s: &Settings,
+        rec: &crate::pipeline::Recognizer,
+        profile: Profile,
+    ) -> Result<Option<WakeGate>> {
+        if !s.config.wake.resolve(profile)?.enabled {
+            return Ok(None);
+        }
+        let mut gate = WakeGate::from_settings(s, rec)?;
+        gate.settings = s.config.wake.resolve(profile)?;
+        Ok(Some(gate))
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &WakeSettings {
         &self.settings

@@ -178,6 +178,8 @@ pub struct Conversation<'a> {
     /// close after the queued speech is sent
     closing: Option<Finish>,
     finished: Option<Finish>,
+    /// the wake word's gate (robot profile): frames pass only once it is engaged
+    wake: Option<crate::wake::WakeGate>,
 }
 
 impl<'a> Conversation<'a> {
@@ -209,6 +211,8 @@ impl<'a> Conversation<'a> {
             hearing.endpointer().threshold(),
         );
         let voice = crate::speech::voice_for(&shared.settings, &session);
+        let wake =
+            crate::wake::WakeGate::for_profile(&shared.settings, recognizer, dialogue.profile)?;
         Ok(Conversation {
             shared,
             hearing,
@@ -232,6 +236,7 @@ impl<'a> Conversation<'a> {
             offered: false,
             closing: None,
             finished: None,
+            wake,
         })
     }
 
@@ -267,6 +272,9 @@ impl<'a> Conversation<'a> {
 
     /// Open the session: the greeting.
     pub fn start(&mut self, now: Instant, out: &mut dyn FnMut(Event)) {
+        if self.wake.as_ref().is_some_and(|w| !w.is_engaged()) {
+            return; // no greeting to an empty hall: the robot waits for its name
+        }
         let greet = self.shared.agent.greet(&mut self.session);
         self.quiet_since = now;
         self.queue_reply(&greet, None, "idle", now, out);
@@ -279,7 +287,7 @@ impl<'a> Conversation<'a> {
         now: Instant,
         out: &mut dyn FnMut(Event),
     ) -> Result<()> {
-        if self.finished.is_some() {
+        if self.finished.is_some() || !self.wake_gate(frame, now, out)? {
             return Ok(());
         }
         self.expire_playing(now);
@@ -325,6 +333,10 @@ impl<'a> Conversation<'a> {
         match msg {
             ClientMessage::Hello { .. } => out(ErrorCode::BadMessage.event()),
             ClientMessage::Talk { on: true } => {
+                if let Some(w) = self.wake.as_mut() {
+                    w.touch(); // the button wakes the robot
+                    self.started = now;
+                }
                 self.activity(now);
                 self.stop_playing(out);
                 self.hearing.reset();
@@ -360,6 +372,9 @@ impl<'a> Conversation<'a> {
                     self.playing = None;
                     self.barge.reset();
                     self.quiet_since = now;
+                    if let Some(w) = self.wake.as_mut() {
+                        w.activity();
+                    }
                 }
             }
             ClientMessage::MoreTime => {
@@ -384,6 +399,9 @@ impl<'a> Conversation<'a> {
     pub fn tick(&mut self, now: Instant, out: &mut dyn FnMut(Event)) {
         if self.finished.is_some() || self.closing.is_some() {
             return;
+        }
+        if self.wake.as_ref().is_some_and(|w| !w.is_engaged()) {
+            return; // waiting for the name: no checks on an empty hall
         }
         self.expire_playing(now);
         if now.duration_since(self.started) >= MAX_SESSION {
@@ -487,6 +505,51 @@ impl<'a> Conversation<'a> {
     fn activity(&mut self, now: Instant) {
         self.quiet_since = now;
         self.offered = false;
+        if let Some(w) = self.wake.as_mut() {
+            w.activity();
+        }
+    }
+
+    /// The wake gate (`crate::wake`), when the profile has one: `false` while it waits
+    /// for the name (the frame goes no further). On the name, the utterance so far goes
+    /// to the recogniser; after the quiet spell, a soft cue and the session ends (the
+    /// next one waits for the name again).
+    fn wake_gate(
+        &mut self,
+        frame: &[f32],
+        now: Instant,
+        out: &mut dyn FnMut(Event),
+    ) -> Result<bool> {
+        let Some(gate) = self.wake.as_mut() else {
+            return Ok(true);
+        };
+        match gate.push(frame)? {
+            Some(crate::wake::WakeEvent::Woke {
+                audio, speaking, ..
+            }) => {
+                self.started = now;
+                self.activity(now);
+                if !speaking && self.dialogue.earcons {
+                    self.queue.push_back(Pending::Earcon(Earcon::Listening));
+                }
+                let heard = self.hearing.push(&audio, self.session.dialect_code())?;
+                self.on_heard(heard, now, out)?;
+                Ok(false)
+            }
+            Some(crate::wake::WakeEvent::Slept) => {
+                out(Event::Earcon {
+                    turn: self.turn,
+                    name: "sleep".into(),
+                });
+                self.send_audio(self.turn, 0, crate::wake::sleep_cue(), false, now, out);
+                self.queue.clear();
+                crate::records::flush_alerts(&self.shared.agent, &mut self.session);
+                out(Event::Bye);
+                self.finished = Some(Finish::Normal);
+                Ok(false)
+            }
+            None => Ok(self.wake.as_ref().is_some_and(|w| w.is_engaged())),
+        }
     }
 
     /// A played turn whose terminal never said so is over after its duration and the grace.
@@ -532,7 +595,10 @@ impl<'a> Conversation<'a> {
                     self.in_utterance = false;
                     self.activity(now);
                     let doubted = self.shared.agent.doubts(&self.session, &text);
-                    let (read, _) = self.hearing.reading(&text, doubted)?;
+                    let (mut read, _) = self.hearing.reading(&text, doubted)?;
+                    if self.wake.is_some() {
+                        read = crate::wake::request_after_name(&read); // 小安，… → …
+                    }
                     if read.trim().is_empty() {
                         out(Event::Listening);
                         continue;
