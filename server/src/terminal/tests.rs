@@ -144,7 +144,7 @@ impl Client {
                     let e: Event = serde_json::from_str(t.as_str()).expect("a protocol event");
                     if let Event::Audio { samples, .. } = &e {
                         // exactly one binary frame follows, of the size announced
-                        match tokio::time::timeout(within, self.ws.next()).await {
+                        match tokio::time::timeout(LONG, self.ws.next()).await {
                             Ok(Some(Ok(WsMessage::Binary(b)))) => {
                                 self.audio_ok &= b.len() == samples * 2;
                                 self.audio_frames += 1;
@@ -612,30 +612,61 @@ fn a_spoken_question_is_heard_and_answered_with_audio_over_the_socket() {
         return;
     };
     let server = start(shared.clone(), store.clone(), Limits::default());
-    let question = "敬老卡怎么办";
+    let question = "我想问一下，敬老卡怎么办，要带什么材料？";
     let audio = spoken(shared, question);
     rt().block_on(async {
         let mut c = Client::connect(&server.addr).await;
         c.hello(&server.tokens[0]).await;
         c.until(LONG, |e| *e == Event::Listening).await;
         let from = c.events.len();
-        speak(&mut c, &audio).await;
-        let fin = c.until(LONG, |e| matches!(e, Event::Final { .. })).await;
+        // in real time, as a microphone delivers it: partials while the resident speaks
+        let mut partials = Vec::new();
+        for chunk in audio.chunks(1600) {
+            c.ws.send(WsMessage::Binary(pcm16_le(chunk).into()))
+                .await
+                .unwrap();
+            let due = Instant::now() + Duration::from_millis(100);
+            while let Some(left) = due.checked_duration_since(Instant::now()) {
+                match c.next(left).await {
+                    Some(Got::Event(Event::Partial { text })) => partials.push(text),
+                    None => break,
+                    _ => {}
+                }
+            }
+        }
+        if !c.events.iter().any(|e| matches!(e, Event::Final { .. })) {
+            c.until(LONG, |e| matches!(e, Event::Final { .. })).await;
+        }
+        let fin = c
+            .events
+            .iter()
+            .rev()
+            .find(|e| matches!(e, Event::Final { .. }))
+            .cloned()
+            .expect("a final transcript");
         let Event::Final { text, dialect } = fin else {
             unreachable!()
         };
         assert!(heard_share(&text, question) >= 0.5, "heard {text}");
+        assert!(!partials.is_empty(), "partials while speaking");
+        // each partial extends the last
+        assert!(
+            partials.windows(2).all(|w| w[1].starts_with(w[0].as_str())),
+            "{partials:?}"
+        );
         assert_eq!(dialect, "cmn");
         c.until_listening_after(from).await;
         let turn = &c.events[from..];
         let pos = |p: &dyn Fn(&Event) -> bool| turn.iter().position(p);
         let start = pos(&|e| *e == Event::SpeechStart).expect("speech_start");
+        let partial = pos(&|e| matches!(e, Event::Partial { .. })).unwrap();
         let fin = pos(&|e| matches!(e, Event::Final { .. })).unwrap();
+        assert!(start < partial && partial < fin, "{turn:?}");
         let reply = pos(&|e| matches!(e, Event::Reply { .. })).expect("a reply");
         let audio = pos(&|e| matches!(e, Event::Audio { .. })).expect("its audio");
         assert!(start < fin && fin < reply && reply < audio, "{turn:?}");
         assert!(c.audio_ok, "every audio frame as announced");
-        println!("heard: {text}; said: {}", c.said());
+        println!("partials: {partials:?}; heard: {text}; said: {}", c.said());
         assert!(
             c.said().contains("敬老卡") || c.said().contains("优待"),
             "{}",
