@@ -293,9 +293,10 @@ pub enum BenchCmd {
         /// starting `xiaoan serve` here.
         #[arg(long)]
         url: Option<String>,
-        /// The device token for --url (default: a bench terminal registered for the run).
-        #[arg(long)]
-        token: Option<String>,
+        /// Device tokens for --url, comma-separated, used in turn by the sessions (default:
+        /// one bench terminal per session, registered for the run).
+        #[arg(long = "token", value_delimiter = ',')]
+        tokens: Vec<String>,
         /// The CA certificate a wss:// server's certificate is signed by.
         #[arg(long, value_name = "PEM")]
         ca: Option<PathBuf>,

@@ -73,7 +73,7 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
             sessions,
             turns,
             url,
-            token,
+            tokens,
             ca,
             server_pid,
         } => serve::run(
@@ -82,7 +82,7 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
                 sessions,
                 turns,
                 url,
-                token,
+                tokens,
                 ca,
                 server_pid,
             },

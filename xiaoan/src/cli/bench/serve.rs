@@ -2,7 +2,8 @@
 //!
 //! * **The server** is `xiaoan serve` started here as a child process (its own records
 //!   file in a temporary folder, the models of this set-up), or one already running
-//!   (`--url`). A bench terminal is registered for the run and revoked after it.
+//!   (`--url`). Bench terminals are registered for the run (one per session: a terminal
+//!   may hold only a few sessions at once) and revoked after it.
 //! * **The residents** are questions to the service guide spoken by the project's neural
 //!   voice, resampled to 16 kHz and cut where their speech ends. Each session is one
 //!   hands-free terminal speaking the protocol of `docs/terminal-protocol.md`: it streams
@@ -14,6 +15,8 @@
 //!   `sentence` ≥ 1; an earcon before it is reported on its own).
 //! * **CPU per session**: the server process's CPU time (`/proc/<pid>/stat`, user +
 //!   system) over the wall time of the run at that concurrency, divided by the sessions.
+//! * **CER**: what the server heard (each question's `final`) against what was asked,
+//!   so a session that received another's transcript would show at once.
 //!
 //! Sessions start staggered over one question's cycle, so their questions overlap the
 //! way independent residents' do. Nothing here asserts a time.
@@ -65,8 +68,9 @@ pub struct Args {
     /// A running server's terminal URL (`ws://…/ws/terminal`, `wss://…`, or its base
     /// `http(s)://host:port`); unset: start one.
     pub url: Option<String>,
-    /// A device token for `--url` (default: register a bench terminal in this set-up).
-    pub token: Option<String>,
+    /// Device tokens for `--url`, used in turn by the sessions (default: bench terminals
+    /// registered in this set-up, one per session).
+    pub tokens: Vec<String>,
     /// CA certificate to trust for `wss://`.
     pub ca: Option<PathBuf>,
     /// The running server's process id, for its CPU time.
@@ -124,19 +128,18 @@ impl Drop for Server {
     }
 }
 
-/// The bench terminal; revoked when dropped.
-struct BenchTerminal {
+/// The bench terminals registered for the run (id, token); revoked when dropped.
+struct BenchTerminals {
     registry: PathBuf,
-    id: String,
+    ids: Vec<(String, String)>,
 }
 
-impl Drop for BenchTerminal {
+impl Drop for BenchTerminals {
     fn drop(&mut self) {
-        if let Err(e) = xiaoan_server::Registry::revoke(&self.registry, &self.id) {
-            eprintln!(
-                "xiaoan bench serve: could not revoke the bench terminal {}: {e}",
-                self.id
-            );
+        for (id, _) in &self.ids {
+            if let Err(e) = xiaoan_server::Registry::revoke(&self.registry, id) {
+                eprintln!("xiaoan bench serve: could not revoke the bench terminal {id}: {e}");
+            }
         }
     }
 }
@@ -151,24 +154,34 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
     }
     let clips = Arc::new(render_questions(s)?);
 
-    // the terminal's token: given, or a bench terminal registered for this run
-    let mut _terminal = None;
-    let token = match &args.token {
-        Some(t) => t.clone(),
-        None => {
-            let registry = xiaoan_server::registry_path(&s.home);
-            let id = format!("bench-{}", std::process::id());
-            let (_, token) =
-                xiaoan_server::Registry::add(&registry, &id, "kiosk").with_context(|| {
-                    format!("registering the bench terminal in {}", registry.display())
-                })?;
-            _terminal = Some(BenchTerminal { registry, id });
-            token
-        }
+    // the terminals: given tokens, or one bench terminal per session registered for this
+    // run (a terminal may hold only a few sessions at once)
+    let mut registered = BenchTerminals {
+        registry: xiaoan_server::registry_path(&s.home),
+        ids: Vec::new(),
     };
-    let terminal_id = _terminal
-        .as_ref()
-        .map_or_else(|| "bench".to_string(), |t| t.id.clone());
+    let terminals: Vec<(String, String)> = if args.tokens.is_empty() {
+        let most = args.sessions.iter().copied().max().unwrap_or(1);
+        for i in 1..=most {
+            let id = format!("bench-{}-{i}", std::process::id());
+            let (_, token) = xiaoan_server::Registry::add(&registered.registry, &id, "kiosk")
+                .with_context(|| {
+                    format!(
+                        "registering a bench terminal in {}",
+                        registered.registry.display()
+                    )
+                })?;
+            registered.ids.push((id, token));
+        }
+        registered.ids.clone()
+    } else {
+        args.tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("bench-{}", i + 1), t.clone()))
+            .collect()
+    };
+    let terminals = Arc::new(terminals);
 
     let (server, url, pid) = match &args.url {
         Some(u) => (None, terminal_url(u)?, args.server_pid),
@@ -189,13 +202,14 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
         "bench serve: end of speech → first reply audio over loopback WebSockets, questions streamed in real time ({FRAME_MS} ms frames, hands-free)"
     );
     println!(
-        "  server: {}{}; terminal {terminal_id} (kiosk); {} questions in the neural voice, {} per session",
+        "  server: {}{}; {} terminals (kiosk); {} questions in the neural voice, {} per session",
         target.url,
         match (&server, pid) {
             (Some(_), Some(p)) => format!(" (xiaoan serve started here, pid {p})"),
             (None, Some(p)) => format!(" (pid {p})"),
             _ => " (CPU not measured: pass --server-pid)".to_string(),
         },
+        terminals.len(),
         clips.len(),
         args.turns
     );
@@ -206,13 +220,13 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
     );
 
     // warm-up: the first session pays for loading the models
-    let warm = rt.block_on(level(&target, &token, &terminal_id, &clips, 1, 1));
+    let warm = rt.block_on(level(&target, &terminals, &clips, 1, 1));
     if let Some(e) = warm.iter().find_map(|r| r.error.clone()) {
         bail!("the warm-up session failed: {e}");
     }
 
     println!(
-        "\n  {:>8} {:>6} {:>8} {:>9} {:>9} {:>9} {:>14} {:>12} {:>11} {:>7}",
+        "\n  {:>8} {:>6} {:>8} {:>9} {:>9} {:>9} {:>14} {:>6} {:>11} {:>7}",
         "sessions",
         "turns",
         "replied",
@@ -220,7 +234,7 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
         "p95",
         "max",
         "partials/turn",
-        "heard right",
+        "CER",
         "CPU/session",
         "errors"
     );
@@ -230,7 +244,7 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
         let cpu0 = pid.and_then(|p| cpu_seconds(&format!("/proc/{p}/stat"), tick));
         let me0 = cpu_seconds("/proc/self/stat", tick);
         let t0 = Instant::now();
-        let results = rt.block_on(level(&target, &token, &terminal_id, &clips, n, args.turns));
+        let results = rt.block_on(level(&target, &terminals, &clips, n, args.turns));
         let wall = t0.elapsed().as_secs_f64();
         let cpu1 = pid.and_then(|p| cpu_seconds(&format!("/proc/{p}/stat"), tick));
         let me1 = cpu_seconds("/proc/self/stat", tick);
@@ -240,21 +254,23 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
         let replied = lat.len();
         let partials =
             turns.iter().map(|t| t.partials).sum::<usize>() as f64 / turns.len().max(1) as f64;
-        let right = turns
-            .iter()
-            .filter(|t| {
-                t.heard
-                    .as_deref()
-                    .is_some_and(|h| same_words(h, t.expected))
-            })
-            .count();
+        // the recogniser's character error rate over the questions, pooled (a question
+        // with no final counts as all deleted)
+        let (edits, chars) = turns.iter().fold((0usize, 0usize), |(e, c), t| {
+            let r: Vec<char> = xiaoan_eval::cer_normalize(t.expected).chars().collect();
+            let h: Vec<char> = xiaoan_eval::cer_normalize(t.heard.as_deref().unwrap_or(""))
+                .chars()
+                .collect();
+            (e + xiaoan_eval::edit_distance(&r, &h), c + r.len())
+        });
+        let cer = 100.0 * edits as f64 / chars.max(1) as f64;
         let errors: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
         let cpu = match (cpu0, cpu1) {
             (Some(a), Some(b)) => format!("{:.0}%", 100.0 * (b - a) / wall / n as f64),
             _ => "-".to_string(),
         };
         println!(
-            "  {:>8} {:>6} {:>8} {:>7.2} s {:>7.2} s {:>7.2} s {:>14.1} {:>12} {:>11} {:>7}",
+            "  {:>8} {:>6} {:>8} {:>7.2} s {:>7.2} s {:>7.2} s {:>14.1} {:>6} {:>11} {:>7}",
             n,
             turns.len(),
             replied,
@@ -262,7 +278,7 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
             pct(&lat, 95.0) / 1000.0,
             lat.last().copied().unwrap_or(f64::NAN) / 1000.0,
             partials,
-            format!("{right}/{}", turns.len()),
+            format!("{cer:.0}%"),
             cpu,
             errors.len()
         );
@@ -283,6 +299,20 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
         for e in errors {
             println!("  {:>8} error: {e}", "");
             failed = true;
+        }
+        let mut misheard: Vec<(&str, &str)> = turns
+            .iter()
+            .filter_map(|t| {
+                t.heard
+                    .as_deref()
+                    .filter(|h| !same_words(h, t.expected))
+                    .map(|h| (t.expected, h))
+            })
+            .collect();
+        misheard.sort_unstable();
+        misheard.dedup();
+        for (asked, heard) in misheard {
+            println!("  {:>8} asked \"{asked}\", heard \"{heard}\"", "");
         }
         for t in turns.iter().filter(|t| t.latency_ms.is_none()) {
             println!(
@@ -510,8 +540,7 @@ async fn connect(t: &Target) -> Result<Ws> {
 /// `n` sessions at once, each asking `turns` questions; started over one cycle.
 async fn level(
     target: &Arc<Target>,
-    token: &str,
-    terminal: &str,
+    terminals: &Arc<Vec<(String, String)>>,
     clips: &Arc<Vec<Clip>>,
     n: usize,
     turns: usize,
@@ -525,8 +554,7 @@ async fn level(
     for i in 0..n {
         let target = target.clone();
         let clips = clips.clone();
-        let token = token.to_string();
-        let terminal = terminal.to_string();
+        let (terminal, token) = terminals[i % terminals.len()].clone();
         let delay = Duration::from_secs_f64(cycle_s * i as f64 / n as f64);
         handles.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
