@@ -60,6 +60,8 @@ pub struct Config {
     pub dialogue: DialogueConfig,
     /// Records store.
     pub store: StoreConfig,
+    /// The wake word (小安): on for the robot unless set (`crate::wake`).
+    pub wake: crate::wake::WakeConfig,
     /// Where this terminal stands in the centre (stamped on every record it makes).
     pub site: SiteConfig,
 }
@@ -540,6 +542,7 @@ impl Config {
                 format!("{} is outside 0.05–5 seconds", self.asr.step_s),
             ));
         }
+        self.wake.resolve(self.profile)?;
         let mut dialogue = DialogueSettings::for_profile(self.profile);
         let o = &self.dialogue;
         macro_rules! take {
@@ -579,12 +582,17 @@ impl Config {
             }
             _ => store_path.display().to_string(),
         };
-        let store_key_dir = self.store.key_dir.as_deref().map(absolute).unwrap_or_else(|| {
-            store_path
-                .parent()
-                .map_or_else(|| home.join("records"), Path::to_path_buf)
-                .join("centre")
-        });
+        let store_key_dir = self
+            .store
+            .key_dir
+            .as_deref()
+            .map(absolute)
+            .unwrap_or_else(|| {
+                store_path
+                    .parent()
+                    .map_or_else(|| home.join("records"), Path::to_path_buf)
+                    .join("centre")
+            });
         let origin = xiaoan_records::Origin::new(
             self.site.id.as_deref().unwrap_or(""),
             self.site.terminal.as_deref().unwrap_or(""),

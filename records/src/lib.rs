@@ -64,13 +64,13 @@ mod views;
 use std::time::Duration as StdDuration;
 
 pub use anchor::{anchor_path, key_path, CHECK_CODE_LEN};
-pub use backend::{
-    is_postgres_url, open_url, Alert, AlertListener, BackendKind, Filter, MigrationReport, Origin,
-    PgStore, RecordStore, ALERT_CHANNEL, ALERT_POLL, DEFAULT_SITE,
-};
 pub use appointments::{
     AppointmentConfig, AppointmentReceipt, Booking, NewAppointment, Refusal, RefusalReason,
     SlotSpec,
+};
+pub use backend::{
+    is_postgres_url, open_url, Alert, AlertListener, BackendKind, Filter, MigrationReport, Origin,
+    PgStore, RecordStore, ALERT_CHANNEL, ALERT_POLL, DEFAULT_SITE,
 };
 pub use cases::{CaseReceipt, MediatorOffer, NewCase};
 pub use chain::{EvidenceEntry, Problem, ProblemKind, VerifyReport, GENESIS};

@@ -8,12 +8,12 @@ use std::time::Duration as StdDuration;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use crate::backend::Origin;
 use crate::chain::{self, EvidenceEntry};
 use crate::clock::{next_number, Clock};
 use crate::error::{Result, StoreError};
 use crate::keyfile::io_err;
 use crate::schema::{chain_head, migrate};
-use crate::backend::Origin;
 use crate::{anchor, seal, RecordKind, WRITE_BUSY_TIMEOUT};
 
 /// The record store. One connection; wrap in a `Mutex` to share between threads.

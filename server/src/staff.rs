@@ -24,9 +24,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use xiaoan_records::{
-    BackendKind, Filter, RecordKind, RecordStore, RecordSummary, ALERT_POLL,
-};
+use xiaoan_records::{BackendKind, Filter, RecordKind, RecordStore, RecordSummary, ALERT_POLL};
 
 use crate::auth::{guard, Auth};
 use crate::error::ApiError;
@@ -196,7 +194,11 @@ fn open_alerts(
 }
 
 /// One alert with its record and history (a reveal is audited first).
-fn alert_json(s: &dyn RecordStore, summary: &RecordSummary, reveal: bool) -> Result<Value, ApiError> {
+fn alert_json(
+    s: &dyn RecordStore,
+    summary: &RecordSummary,
+    reveal: bool,
+) -> Result<Value, ApiError> {
     if reveal {
         audit_reveal(s, summary)?;
     }
@@ -227,10 +229,7 @@ async fn alerts(State(api): State<Api>, Query(q): Query<AlertsQuery>) -> ApiResu
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Alerts created after the cursor (`since`, and `seen` at that very second).
-fn alerts_after(
-    s: &dyn RecordStore,
-    q: &WaitQuery,
-) -> Result<Vec<RecordSummary>, ApiError> {
+fn alerts_after(s: &dyn RecordStore, q: &WaitQuery) -> Result<Vec<RecordSummary>, ApiError> {
     let filter = Filter {
         kind: Some(RecordKind::Event),
         status: None,
@@ -272,9 +271,17 @@ fn wait_answer(
         .map(|r| key_of(s, r))
         .collect();
     if q.since.as_deref() == Some(newest.as_str()) {
-        seen.extend(q.seen.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string));
+        seen.extend(
+            q.seen
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string),
+        );
     }
-    Ok(Json(json!({ "alerts": alerts, "since": newest, "seen": seen.join(",") })))
+    Ok(Json(
+        json!({ "alerts": alerts, "since": newest, "seen": seen.join(",") }),
+    ))
 }
 
 async fn alerts_wait(State(api): State<Api>, Query(q): Query<WaitQuery>) -> ApiResult {
@@ -324,7 +331,9 @@ async fn alerts_wait(State(api): State<Api>, Query(q): Query<WaitQuery>) -> ApiR
                     (l, heard)
                 })
                 .await
-                .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "request failed".into()))?;
+                .map_err(|_| {
+                    ApiError(StatusCode::INTERNAL_SERVER_ERROR, "request failed".into())
+                })?;
                 let (l, heard) = back;
                 heard?;
                 listener = Some(l);

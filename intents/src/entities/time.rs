@@ -55,16 +55,24 @@ fn clock(text: &str) -> Option<Clock> {
         let (s, e) = span(c.get(0)?);
         return Some((h, mi, s, e));
     }
-    let c = regex(&SPOKEN, r"(\d{1,2})点(?:钟)?(半|一刻|三刻|(\d{1,2})分?)?")?.captures(text)?;
+    let c = regex(&SPOKEN, r"(\d{1,2})点(?:钟)?(半|一刻|三刻|(\d+)分?)?")?.captures(text)?;
     let h: u32 = c[1].parse().unwrap_or(99);
+    let (s, mut e) = span(c.get(0)?);
     let mi = match c.get(2).map(|m| m.as_str()) {
         Some("半") => 30,
         Some("一刻") => 15,
         Some("三刻") => 45,
-        Some(_) => c.get(3).and_then(|m| m.as_str().parse().ok()).unwrap_or(0),
+        // more than two digits after 点 are not minutes but the next number said
+        // (三点，两百块 normalises to 3点200块): the time ends at 点
+        Some(_) => match c.get(3) {
+            Some(m) if m.as_str().len() > 2 => {
+                e = m.start();
+                0
+            }
+            m => m.and_then(|m| m.as_str().parse().ok()).unwrap_or(0),
+        },
         None => 0,
     };
-    let (s, e) = span(c.get(0)?);
     Some((h, mi, s, e))
 }
 
@@ -88,6 +96,8 @@ mod tests {
                 ("下午3:20", "15:20"),
                 ("九点三刻", "09:45"),
                 ("十点二十分", "10:20"),
+                // the next number said after the hour is not its minutes
+                ("下午三点，两百块", "15:00"),
             ],
         );
         // An hour that does not exist is not a time.

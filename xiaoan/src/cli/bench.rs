@@ -1,4 +1,4 @@
-//! `xiaoan bench asr|kb|dialogue|tts|store` and the story runner of `xiaoan eval stories`.
+//! `xiaoan bench asr|kb|dialogue|tts|serve|wake|store` and the story runner of `xiaoan eval stories`.
 //!
 //! Benchmarks report medians and percentiles over repeated work, with the machine they
 //! ran on; nothing here asserts a time.
@@ -14,8 +14,10 @@ use xiaoan_agent::pipeline::Recognizer;
 use crate::BenchCmd;
 
 mod dialogue;
+mod serve;
 mod store;
 mod tts;
+mod wake;
 
 /// nearest-rank percentile of a sorted slice
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -68,11 +70,31 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
         },
         BenchCmd::Dialogue => dialogue::run(s),
         BenchCmd::Tts { runs, heard } => tts::run(s, runs, heard.as_deref()),
-        BenchCmd::Store {
-            runs,
-            filings,
+        BenchCmd::Serve {
+            sessions,
+            turns,
             url,
-        } => store::run(runs, filings, url.as_deref()),
+            tokens,
+            ca,
+            server_pid,
+        } => serve::run(
+            s,
+            serve::Args {
+                sessions,
+                turns,
+                url,
+                tokens,
+                ca,
+                server_pid,
+            },
+        ),
+        BenchCmd::Wake {
+            seed,
+            addressed,
+            babble_minutes,
+            write,
+        } => wake::run(s, seed, addressed, babble_minutes, write.as_deref()),
+        BenchCmd::Store { runs, filings, url } => store::run(runs, filings, url.as_deref()),
     }
 }
 

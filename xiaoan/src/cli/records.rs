@@ -87,7 +87,10 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
             };
             if reveal {
                 for r in &rows {
-                    store.note_access(&qualified(&r.terminal, &r.number, store), &reveal_detail("records list"))?;
+                    store.note_access(
+                        &qualified(&r.terminal, &r.number, store),
+                        &reveal_detail("records list"),
+                    )?;
                 }
             }
             if json {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use xiaoan_agent::config::Settings;
 use xiaoan_records::centre::{verify_against_centre, Centre, DeliveryOptions, PgCentre, Worker};
-use xiaoan_records::{Origin, OutboxStatus, Store};
+use xiaoan_records::{OutboxStatus, Store};
 
 /// The centre a terminal delivers to, from `[store]`.
 pub struct CentreSettings {
@@ -48,11 +48,6 @@ pub fn centre_settings(s: &Settings) -> Result<Option<CentreSettings>> {
     }))
 }
 
-/// Where this terminal's records say they come from.
-fn origin(store: &Store) -> Origin {
-    store.origin().clone()
-}
-
 /// Start delivering this terminal's outbox when a centre is configured: gives the store
 /// its terminal code (before anything is filed) and runs the worker thread until the
 /// returned handle is dropped.
@@ -60,10 +55,11 @@ pub fn start_delivery(s: &Settings) -> Result<Option<Worker>> {
     let Some(c) = centre_settings(s)? else {
         return Ok(None);
     };
-    let store = Store::open(&s.store_path)?;
+    let mut store = Store::open(&s.store_path)?;
+    store.set_origin(s.origin.clone())?;
     store.set_terminal_code(c.code)?;
-    let origin = origin(&store);
     drop(store);
+    let origin = s.origin.clone();
     let (url, keys) = (c.url.clone(), c.key_dir.clone());
     let w = Worker::spawn(
         s.store_path.clone(),

@@ -57,6 +57,17 @@ pub fn number_without_a_question(u: &Understanding) -> Option<Reply> {
     )))
 }
 
+/// A short answer that picks one of the two by position ("后面那个", "第一个"); a longer
+/// sentence that merely holds 后面 ("我排在后面要等多久") is not a pick.
+fn picked_by_position(text: &str) -> Option<usize> {
+    let short = text.chars().filter(|c| c.is_alphanumeric()).count() <= 6;
+    if short || ["那个", "一个", "个吧"].iter().any(|w| text.contains(w)) {
+        ordinal_pick(text)
+    } else {
+        None
+    }
+}
+
 /// "前面那个" / "第一个" → 0, "后面那个" / "第二个" → 1.
 fn ordinal_pick(text: &str) -> Option<usize> {
     if ["前面", "第一", "头一个", "前一个"]
@@ -110,6 +121,7 @@ pub(super) fn clarify_intent_turn(
     u: &Understanding,
 ) -> Option<Reply> {
     s.flow = Flow::Idle;
+    let by_position = picked_by_position(&u.normalized.text);
     let chosen = match u.intent.intent {
         Intent::ConfirmYes if again => {
             return Some(Reply::say(
@@ -135,8 +147,10 @@ pub(super) fn clarify_intent_turn(
         Intent::ConfirmNo => {
             return Some(Reply::say("好的，是我没听明白。请您再说一遍，想办什么事？"))
         }
+        // a pick by position ("后面那个") first: it also reads as a queue question
+        _ if by_position.is_some() => by_position.map(|k| if k == 0 { first } else { second }),
         i if i == first || i == second => Some(i),
-        _ => ordinal_pick(&u.normalized.text).map(|k| if k == 0 { first } else { second }),
+        _ => None,
     };
     chosen.map(|i| act_on_pick(a, s, &text, i))
 }

@@ -74,6 +74,21 @@ fn the_meaning_picked_is_acted_on() {
     assert_eq!(r.flow, "handoff");
 }
 
+/// "后面那个" also sounds like a queue question (排在后面): when the queue is one of the
+/// two meanings offered, it still picks by position.
+#[test]
+fn the_latter_is_picked_by_position_even_when_the_queue_is_offered() {
+    let mut v = Visit::new();
+    v.s.flow = Flow::ClarifyIntent {
+        first: Intent::QueueStatus,
+        second: Intent::HandoffHuman,
+        text: "那个窗口的事".into(),
+        again: false,
+    };
+    let r = v.say("后面那个");
+    assert_eq!(r.flow, "handoff", "{r:?}");
+}
+
 #[test]
 fn a_number_said_with_nothing_asking_for_it_is_not_read_back() {
     let mut v = Visit::new();
