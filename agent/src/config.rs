@@ -582,10 +582,13 @@ impl Config {
             }
             _ => store_path.display().to_string(),
         };
+        // one centre, one field key: `key_dir` (staff reading the centre), else
+        // `centre_key_dir` (a terminal delivering to it; `records migrate` seals with it)
         let store_key_dir = self
             .store
             .key_dir
             .as_deref()
+            .or(self.store.centre_key_dir.as_deref())
             .map(absolute)
             .unwrap_or_else(|| {
                 store_path

@@ -69,8 +69,8 @@ pub use appointments::{
     SlotSpec,
 };
 pub use backend::{
-    is_postgres_url, open_url, Alert, AlertListener, BackendKind, Filter, MigrationReport, Origin,
-    PgStore, RecordStore, ALERT_CHANNEL, ALERT_POLL, DEFAULT_SITE,
+    is_postgres_url, open_url, Alert, AlertListener, BackendKind, Delivery, Filter,
+    MigrationReport, Origin, PgStore, RecordStore, ALERT_CHANNEL, ALERT_POLL, DEFAULT_SITE,
 };
 pub use cases::{CaseReceipt, MediatorOffer, NewCase};
 pub use chain::{EvidenceEntry, Problem, ProblemKind, VerifyReport, GENESIS};

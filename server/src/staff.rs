@@ -49,6 +49,7 @@ pub(crate) fn routes(store: Arc<Mutex<Box<dyn RecordStore>>>, auth: Auth) -> Rou
     let guarded = Router::new()
         .route("/api/alerts", get(alerts))
         .route("/api/alerts/wait", get(alerts_wait))
+        .route("/api/delivery", get(delivery))
         .route("/api/records", get(list))
         .route("/api/records/{number}", get(show))
         .route("/api/records/{number}/status", post(set_status))
@@ -343,6 +344,29 @@ async fn alerts_wait(State(api): State<Api>, Query(q): Query<WaitQuery>) -> ApiR
     }
 }
 
+#[derive(Deserialize)]
+struct SiteQuery {
+    site: Option<String>,
+}
+
+/// What waits to be delivered to the centre, per terminal (of one site, or all), with
+/// the totals.
+async fn delivery(State(api): State<Api>, Query(q): Query<SiteQuery>) -> ApiResult {
+    with_store(&api, move |s| {
+        let mut rows = s.delivery()?;
+        if let Some(site) = q.site.as_deref().filter(|x| !x.is_empty()) {
+            rows.retain(|r| r.site == site);
+        }
+        let waiting: u64 = rows.iter().map(|r| r.waiting).sum();
+        Ok(Json(json!({
+            "store": s.backend(),
+            "waiting": waiting,
+            "terminals": to_json(&rows)?,
+        })))
+    })
+    .await
+}
+
 async fn list(State(api): State<Api>, Query(q): Query<ListQuery>) -> ApiResult {
     let kind = match q.kind.as_deref() {
         None | Some("") => None,
@@ -451,6 +475,13 @@ async fn queue(State(api): State<Api>) -> ApiResult {
     with_store(&api, |s| Ok(Json(to_json(&s.queue_status(None)?)?))).await
 }
 
-async fn verify(State(api): State<Api>) -> ApiResult {
-    with_store(&api, |s| Ok(Json(to_json(&s.verify()?)?))).await
+async fn verify(State(api): State<Api>, Query(q): Query<SiteQuery>) -> ApiResult {
+    with_store(&api, move |s| {
+        let report = match q.site.as_deref().filter(|x| !x.is_empty()) {
+            Some(site) => s.verify_site(site)?,
+            None => s.verify()?,
+        };
+        Ok(Json(to_json(&report)?))
+    })
+    .await
 }

@@ -109,6 +109,33 @@ pub enum BackendKind {
     Postgres,
 }
 
+/// What waits to be delivered to the centre, for one terminal: the staff screen's
+/// "delivery" view ([`RecordStore::delivery`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    /// The terminal's site.
+    pub site: String,
+    /// The terminal.
+    pub terminal: String,
+    /// Its two-digit code in record numbers, if it has one.
+    pub code: Option<u8>,
+    /// Evidence entries not yet at the centre. Read live from a terminal's own outbox;
+    /// at the centre, as the terminal's last delivery reported them (its chain's length
+    /// then, less what the centre holds), so a terminal that cannot reach the centre
+    /// shows what it had waiting when last heard from, and `last_delivery` says when.
+    pub waiting: u64,
+    /// Entries the centre holds (acknowledged, for a terminal's own view).
+    pub delivered: u64,
+    /// When the centre last stored a delivery from it.
+    pub last_delivery: Option<String>,
+    /// When the oldest waiting entry was queued (a terminal's own view only).
+    pub oldest_waiting: Option<String>,
+    /// Why the last attempt failed (a terminal's own view only).
+    pub last_error: Option<String>,
+    /// `terminal` (its own outbox, live) or `centre` (as of `last_delivery`).
+    pub seen_by: &'static str,
+}
+
 /// Which records a listing returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -189,6 +216,9 @@ pub trait RecordStore: Send {
     }
     /// Whether `code` is the check code of record `number`'s receipt.
     fn check_receipt(&self, number: &str, code: &str) -> Result<bool>;
+    /// What waits to be delivered to the centre, per terminal: a terminal's own outbox
+    /// (one row), or every terminal that has delivered to the centre's store.
+    fn delivery(&self) -> Result<Vec<Delivery>>;
     /// A listener that hears new alerts as they are committed, when the store can push
     /// them (PostgreSQL's LISTEN/NOTIFY); None when alerts must be polled (SQLite: a
     /// staff screen re-reads the open alerts, [`ALERT_POLL`]).
@@ -293,5 +323,19 @@ impl RecordStore for Store {
     }
     fn check_receipt(&self, number: &str, code: &str) -> Result<bool> {
         Store::check_receipt(self, number, code)
+    }
+    fn delivery(&self) -> Result<Vec<Delivery>> {
+        let st = self.outbox_status()?;
+        Ok(vec![Delivery {
+            site: st.site,
+            terminal: st.terminal,
+            code: st.code,
+            waiting: st.waiting,
+            delivered: st.delivered,
+            last_delivery: st.last_delivered,
+            oldest_waiting: st.oldest_waiting,
+            last_error: st.last_error,
+            seen_by: "terminal",
+        }])
     }
 }

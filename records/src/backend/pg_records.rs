@@ -795,8 +795,27 @@ impl PgStore {
 
     // ---- staff actions ----
 
+    /// Whether `terminal` delivers its chain here (and is not this store's own origin):
+    /// then only it appends to that chain. An entry the centre added would fork it, and
+    /// the terminal's next delivery would be refused as diverged.
+    fn delivers_here(&self, terminal: &str) -> Result<bool> {
+        if terminal == self.origin.terminal {
+            return Ok(false);
+        }
+        Ok(self
+            .conn()?
+            .query_opt("SELECT 1 FROM terminals WHERE terminal = $1", &[&terminal])?
+            .is_some())
+    }
+
     pub(crate) fn pg_set_status(&self, key: &str, status: &str, note: &str) -> Result<()> {
         let at = self.located(key)?;
+        if self.delivers_here(&at.terminal)? {
+            return Err(StoreError::TerminalOwned {
+                terminal: at.terminal.clone(),
+                number: at.number.clone(),
+            });
+        }
         let kind = at.kind;
         if !kind.statuses().contains(&status) {
             return Err(StoreError::BadStatus {
@@ -847,6 +866,12 @@ impl PgStore {
 
     pub(crate) fn pg_add_note(&self, key: &str, note: &str) -> Result<()> {
         let at = self.located(key)?;
+        if self.delivers_here(&at.terminal)? {
+            return Err(StoreError::TerminalOwned {
+                terminal: at.terminal.clone(),
+                number: at.number.clone(),
+            });
+        }
         self.write(&at.terminal.clone(), &at.site.clone(), |tx| {
             self.append_noted(tx, &at, "note", "", note).map(|_| ())
         })
@@ -854,6 +879,12 @@ impl PgStore {
 
     pub(crate) fn pg_note_access(&self, key: &str, detail: &str) -> Result<()> {
         let at = self.located(key)?;
+        if self.delivers_here(&at.terminal)? {
+            return Err(StoreError::TerminalOwned {
+                terminal: at.terminal.clone(),
+                number: at.number.clone(),
+            });
+        }
         self.write(&at.terminal.clone(), &at.site.clone(), |tx| {
             self.append(
                 tx,

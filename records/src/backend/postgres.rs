@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use postgres::{Client, NoTls};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{BackendKind, Filter, Origin, RecordStore};
+use crate::backend::{BackendKind, Delivery, Filter, Origin, RecordStore};
 use crate::clock::Clock;
 use crate::error::{Result, StoreError};
 use crate::seal;
@@ -331,5 +331,33 @@ impl RecordStore for PgStore {
     }
     fn listen_alerts(&self) -> Result<Option<AlertListener>> {
         PgStore::listen_alerts(self).map(Some)
+    }
+    fn delivery(&self) -> Result<Vec<Delivery>> {
+        let rows = self.conn()?.query(
+            "SELECT t.site, t.terminal, t.code, t.last_delivery,
+                    COALESCE((SELECT COUNT(*) FROM evidence e WHERE e.terminal = t.terminal), 0),
+                    COALESCE((SELECT MAX(count) FROM anchors a WHERE a.terminal = t.terminal), 0)
+             FROM terminals t ORDER BY t.site, t.terminal",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let code: Option<i32> = r.get(2);
+                let held: i64 = r.get(4);
+                let anchored: i64 = r.get(5);
+                Delivery {
+                    site: r.get(0),
+                    terminal: r.get(1),
+                    code: code.and_then(|c| u8::try_from(c).ok()),
+                    waiting: u64::try_from(anchored - held).unwrap_or(0),
+                    delivered: u64::try_from(held).unwrap_or(0),
+                    last_delivery: Some(r.get(3)),
+                    oldest_waiting: None,
+                    last_error: None,
+                    seen_by: "centre",
+                }
+            })
+            .collect())
     }
 }

@@ -33,14 +33,8 @@ pub fn centre_settings(s: &Settings) -> Result<Option<CentreSettings>> {
     let code = cfg.terminal_code.context(
         "[store] centre_url is set but terminal_code is not: give this terminal its two-digit code in the centre (1-99, unique there)",
     )?;
-    let key_dir = match &cfg.centre_key_dir {
-        Some(d) => d.clone(),
-        None => s
-            .store_path
-            .parent()
-            .map(|p| p.join("centre"))
-            .unwrap_or_else(|| PathBuf::from("centre")),
-    };
+    // `[store] key_dir`, else `centre_key_dir`, else `records/centre/` beside the database
+    let key_dir = s.store_key_dir.clone();
     Ok(Some(CentreSettings {
         url: url.to_string(),
         code,
