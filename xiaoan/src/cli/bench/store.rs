@@ -72,7 +72,7 @@ fn summary(rates: Vec<f64>) -> (f64, f64, f64) {
 
 fn line(what: &str, unit: &str, rates: Vec<f64>, runs: usize, n: usize) {
     let (med, min, max) = summary(rates);
-    println!("{what:<44} {med:>8.0} {unit}/s  (median of {runs} runs of {n}; min {min:.0}, max {max:.0})");
+    println!("{what:<52} {med:>6.0} {unit}/s  (median of {runs} runs of {n}; min {min:.0}, max {max:.0})");
 }
 
 fn terminal(dir: &Path, name: &str, code: u8) -> Result<Store> {
@@ -129,20 +129,30 @@ pub fn run(runs: usize, n: usize, url: Option<&str>) -> Result<ExitCode> {
     let version: String = admin.query_one("SHOW server_version", &[])?.get(0);
     println!("PostgreSQL {version}, fsync={fsync}");
     let fresh_db = |admin: &mut postgres::Client, name: &str| -> Result<String> {
-        admin.batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-        ))?;
+        // one statement each: several in one call run as one transaction, which
+        // DROP/CREATE DATABASE refuse
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
         Ok(with_db(&base, name))
     };
     let mut rates = Vec::new();
+    let mut sizes = Vec::new();
     for r in 0..runs {
         let db = fresh_db(&mut admin, &format!("bench_direct_{r}"))?;
         let pg = PgStore::open(&db, Origin::new("hall", "desk-1"), keys.path())?;
+        let name = format!("bench_direct_{r}");
+        let size = |admin: &mut postgres::Client| -> Result<i64> {
+            Ok(admin
+                .query_one("SELECT pg_database_size($1::text)", &[&name])?
+                .get(0))
+        };
+        let before = size(&mut admin)?;
         let t = Instant::now();
         for i in 0..n {
             RecordStore::file_declaration(&pg, &filing(i))?;
         }
         rates.push(n as f64 / t.elapsed().as_secs_f64());
+        sizes.push((size(&mut admin)? - before) as f64 / n as f64);
     }
     line(
         "PostgreSQL (filing at the centre, 1 writer)",
@@ -150,6 +160,11 @@ pub fn run(runs: usize, n: usize, url: Option<&str>) -> Result<ExitCode> {
         rates,
         runs,
         n,
+    );
+    let (bytes, _, _) = summary(sizes);
+    println!(
+        "PostgreSQL storage: {:.1} KB per filing (database growth over a run: record, evidence entry, indexes; median of {runs})",
+        bytes / 1024.0
     );
     for terminals in [1usize, 6] {
         let mut rates = Vec::new();
