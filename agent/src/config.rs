@@ -681,4 +681,29 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("unknown dialect \"fr\""), "{e}");
     }
+
+    #[test]
+    fn the_centre_store_settings_resolve_and_a_wrong_url_is_named() {
+        let s = Config::parse(
+            "[site]\nid = \"grid-3\"\nterminal = \"kiosk-3\"\n[store]\nurl = \"postgres://x@h:5432/c\"\ncentre_key_dir = \"/srv/centre\"\n",
+            "t",
+        )
+        .unwrap()
+        .resolve()
+        .unwrap();
+        assert_eq!(s.origin.site, "grid-3");
+        assert_eq!(s.origin.terminal, "kiosk-3");
+        assert_eq!(s.store_url, "postgres://x@h:5432/c");
+        // one centre, one key folder
+        assert_eq!(s.store_key_dir, PathBuf::from("/srv/centre"));
+        let e = Config::parse("[store]\nurl = \"mysql://x@h/c\"\n", "x.toml")
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(e.to_string().contains("store.url"), "{e}");
+        // without a url the staff tools read the file
+        let s = Config::parse("", "t").unwrap().resolve().unwrap();
+        assert_eq!(s.store_url, s.store_path.display().to_string());
+        assert_eq!(s.origin.site, "hall");
+    }
 }
