@@ -24,7 +24,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use xiaoan_records::{BackendKind, Filter, RecordKind, RecordStore, RecordSummary, ALERT_POLL};
+use xiaoan_records::{
+    AlertListener, BackendKind, Filter, RecordKind, RecordStore, RecordSummary, ALERT_POLL,
+};
 
 use crate::auth::{guard, Auth};
 use crate::error::ApiError;
@@ -301,9 +303,8 @@ async fn alerts_wait(State(api): State<Api>, Query(q): Query<WaitQuery>) -> ApiR
         .await;
     }
     // listen before looking, so nothing committed in between is missed
-    let listener = with_store(&api, |s| Ok(s.listen_alerts()?)).await?;
+    let mut listener = OffThread(with_store(&api, |s| Ok(s.listen_alerts()?)).await?);
     let deadline = Instant::now() + wait;
-    let mut listener = listener;
     loop {
         let q2 = q.clone();
         let found = with_store(&api, move |s| {
@@ -323,11 +324,11 @@ async fn alerts_wait(State(api): State<Api>, Query(q): Query<WaitQuery>) -> ApiR
             let q2 = q.clone();
             return with_store(&api, move |s| wait_answer(s, &q2, &[])).await;
         }
-        match listener.take() {
+        match listener.0.take() {
             // the centre's store: block (off the async threads, no store lock held)
             // until an alert is announced or the time is up
             Some(mut l) => {
-                let back = tokio::task::spawn_blocking(move || {
+                let (l, heard) = tokio::task::spawn_blocking(move || {
                     let heard = l.wait(left);
                     (l, heard)
                 })
@@ -335,11 +336,28 @@ async fn alerts_wait(State(api): State<Api>, Query(q): Query<WaitQuery>) -> ApiR
                 .map_err(|_| {
                     ApiError(StatusCode::INTERNAL_SERVER_ERROR, "request failed".into())
                 })?;
-                let (l, heard) = back;
+                listener.0 = Some(l);
                 heard?;
-                listener = Some(l);
             }
             None => tokio::time::sleep(left.min(ALERT_POLL)).await,
+        }
+    }
+}
+
+/// An alert listener dropped on the blocking pool: it owns a blocking PostgreSQL client,
+/// whose own runtime must not be dropped on an async thread (the answer sent, or the
+/// screen gone mid-wait).
+struct OffThread(Option<AlertListener>);
+
+impl Drop for OffThread {
+    fn drop(&mut self) {
+        if let Some(l) = self.0.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => {
+                    h.spawn_blocking(move || drop(l));
+                }
+                Err(_) => drop(l),
+            }
         }
     }
 }

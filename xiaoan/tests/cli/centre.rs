@@ -372,6 +372,36 @@ fn staff_read_the_whole_centre_by_site_and_a_cut_chain_is_caught_by_verify_centr
         assert_eq!(v["waiting"], 0, "{v}");
         assert_eq!(v["terminals"][0]["delivered"], 6, "{v}");
         assert_eq!(get("/api/verify")["ok"], true);
+
+        // a staff screen waiting on the long poll hears an emergency raised on a
+        // terminal as soon as the terminal delivers it (LISTEN/NOTIFY at the centre)
+        let first = get("/api/alerts/wait");
+        assert_eq!(first["alerts"].as_array().unwrap().len(), 1, "{first}");
+        let cursor = format!(
+            "/api/alerts/wait?since={}&seen={}&timeout=30",
+            first["since"].as_str().unwrap(),
+            first["seen"].as_str().unwrap()
+        );
+        let raised = std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| {
+                let t = std::time::Instant::now();
+                let v = get(&cursor);
+                (v, t.elapsed())
+            });
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let number = robot.file(0, true).pop().unwrap();
+            robot.deliver(&url, &keys);
+            let (v, waited) = waiter.join().unwrap();
+            println!(
+                "long poll answered after {waited:?} (the alert filed and delivered at 0.5 s)"
+            );
+            (number, v)
+        });
+        let (number, v) = raised;
+        let heard = v["alerts"].as_array().unwrap();
+        assert_eq!(heard.len(), 1, "only the new alert: {v}");
+        assert_eq!(heard[0]["summary"]["number"], number.as_str(), "{v}");
+        assert_eq!(heard[0]["record"]["event_kind"], "emergency", "{v}");
     });
     let _ = server.kill();
     let _ = server.wait();
