@@ -98,11 +98,12 @@ impl Centre for MemCentre {
             anchor: None,
         };
         for e in &batch.entries {
-            if i.entries.contains_key(&(t.clone(), e.seq)) {
-                ack.duplicates += 1;
-            } else {
-                i.entries.insert((t.clone(), e.seq), e.hash.clone());
-                ack.stored += 1;
+            match i.entries.entry((t.clone(), e.seq)) {
+                std::collections::btree_map::Entry::Occupied(_) => ack.duplicates += 1,
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(e.hash.clone());
+                    ack.stored += 1;
+                }
             }
         }
         if current {

@@ -293,7 +293,6 @@ fn deliver_in(tx: &mut Transaction<'_>, sealer: Option<&Sealer>, b: &Batch) -> R
             count: r.get(0),
             head: r.get(1),
         });
-    let stored = u64::try_from(stored).unwrap_or(0);
     Ok(Ack {
         stored,
         duplicates: u64::try_from(seqs.len())

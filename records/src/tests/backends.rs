@@ -475,7 +475,10 @@ fn chain_hashes_are_backend_neutral(h: &mut dyn Harness) {
     );
 }
 
-const CASES: &[(&str, fn(&mut dyn Harness))] = &[
+/// One behaviour case run on a store.
+type Case = fn(&mut dyn Harness);
+
+const CASES: &[(&str, Case)] = &[
     ("filing_round_trip", filing_round_trip),
     ("personal_fields_are_sealed", personal_fields_are_sealed),
     ("status_moves", status_moves),

@@ -100,14 +100,15 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
             } else {
                 for r in rows {
                     println!(
-                        "{:<14} {:<10} {:<24} {:<10} {:<8} {:<20} {}",
+                        "{:<14} {:<10} {:<24} {:<10} {:<8} {:<20} {}/{}",
                         r.display_number,
                         r.kind.as_str(),
                         r.title,
                         r.who.unwrap_or_default(),
                         r.status,
                         r.created_at,
-                        format!("{}/{}", r.site, r.terminal),
+                        r.site,
+                        r.terminal,
                     );
                 }
             }

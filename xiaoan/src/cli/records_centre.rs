@@ -73,10 +73,9 @@ pub fn start_delivery(s: &Settings) -> Result<Option<Worker>> {
 pub fn outbox(s: &Settings, store: &Store, json: bool) -> Result<ExitCode> {
     let st = store.outbox_status()?;
     let centre = centre_settings(s)?;
-    let seen = match &centre {
-        Some(c) => Some(PgCentre::new(&c.url, &c.key_dir).terminals()),
-        None => None,
-    };
+    let seen = centre
+        .as_ref()
+        .map(|c| PgCentre::new(&c.url, &c.key_dir).terminals());
     if json {
         let seen_json = match &seen {
             Some(Ok(t)) => serde_json::to_value(t)?,
