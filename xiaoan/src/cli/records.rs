@@ -29,6 +29,14 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
     match action {
         RecordsCmd::Migrate { to, from } => return migrate(s, &to, from.as_deref()),
         RecordsCmd::Outbox { json } => {
+            // staff at the centre (reading it, not delivering to it): every terminal as
+            // the centre sees it
+            if xiaoan_records::is_postgres_url(&s.store_url)
+                && super::records_centre::centre_settings(s)?.is_none()
+            {
+                let centre = open_url(&s.store_url, &s.origin, &s.store_key_dir)?;
+                return super::records_centre::centre_outbox(&*centre, json);
+            }
             let Some(store) = terminal_file(s)? else {
                 return Ok(ExitCode::SUCCESS);
             };

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use xiaoan_agent::config::Settings;
 use xiaoan_records::centre::{verify_against_centre, Centre, DeliveryOptions, PgCentre, Worker};
-use xiaoan_records::{OutboxStatus, Store};
+use xiaoan_records::{OutboxStatus, RecordStore, Store};
 
 /// The centre a terminal delivers to, from `[store]`.
 pub struct CentreSettings {
@@ -115,6 +115,36 @@ pub fn outbox(s: &Settings, store: &Store, json: bool) -> Result<ExitCode> {
         }
         Some(Err(e)) => println!("the centre cannot be reached now: {e}"),
         None => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xiaoan records outbox` at the centre (`[store] url`, no `centre_url`): what each
+/// terminal had waiting when it last delivered.
+pub fn centre_outbox(centre: &dyn RecordStore, json: bool) -> Result<ExitCode> {
+    let rows = centre.delivery()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} terminal(s) deliver here; waiting as each last reported:",
+        rows.len()
+    );
+    println!(
+        "  {:<10} {:<16} {:>4} {:>8} {:>9}  last delivery",
+        "site", "terminal", "code", "waiting", "delivered"
+    );
+    for r in rows {
+        println!(
+            "  {:<10} {:<16} {:>4} {:>8} {:>9}  {}",
+            r.site,
+            r.terminal,
+            r.code.map(|c| format!("{c:02}")).unwrap_or_default(),
+            r.waiting,
+            r.delivered,
+            r.last_delivery.unwrap_or_default()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -408,6 +408,16 @@ fn staff_read_the_whole_centre_by_site_and_a_cut_chain_is_caught_by_verify_centr
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+    // staff at the centre: every terminal's delivery
+    let o = run(&staff, &["records", "outbox"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(out.contains("2 terminal(s) deliver here"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("grid-3") && l.contains("kiosk-3") && l.contains("  0  ")),
+        "{out}"
+    );
 }
 
 #[test]
