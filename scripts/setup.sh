@@ -37,6 +37,13 @@ if [ "${XIAOAN_SKIP_APT:-0}" != 1 ]; then
     say "system packages: in place"
   fi
 fi
+# the centre-store tests and `xiaoan bench store` look for initdb/pg_ctl there
+# (testkit/src/postgres.rs; XIAOAN_PG_BIN overrides)
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  say "PostgreSQL server programs: $(ls -d /usr/lib/postgresql/*/bin | tail -n 1)"
+else
+  say "WARNING: initdb/pg_ctl not found under /usr/lib/postgresql/*/bin: the centre-store tests will fail under CI=true"
+fi
 
 # ---------------------------------------------------------------- the browser test's modules
 # puppeteer-core and axe-core, pinned by tests/browser/package-lock.json (no browser download)

@@ -65,6 +65,14 @@ pub fn build_agent(settings: &Settings, store_path: &Path) -> Result<Agent> {
         reason: e.to_string(),
     })?;
     let mut store = Store::open(store_path)?;
+    // every record says where it was made (`[site]`): the centre shows it per site.
+    // Stamping older unstamped rows can fail on a busy or read-only file: new records
+    // are stamped all the same, and the terminal still starts.
+    if let Err(e) = store.set_origin(settings.origin.clone()) {
+        eprintln!(
+            "xiaoan: WARNING for staff: older records could not be given this terminal's site: {e}"
+        );
+    }
     // a resident's emergency is spoken at once: a write that cannot get the database
     // within this wait fails, is said plainly and retried (never a silent pause)
     store.set_busy_timeout(CONVERSATION_WRITE_WAIT)?;

@@ -62,6 +62,18 @@ pub struct Config {
     pub store: StoreConfig,
     /// The wake word (小安): on for the robot unless set (`crate::wake`).
     pub wake: crate::wake::WakeConfig,
+    /// Where this terminal stands in the centre (stamped on every record it makes).
+    pub site: SiteConfig,
+}
+
+/// `[site]`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The site: `hall` (default), a grid station (`grid-3`), a micro-site id.
+    pub id: Option<String>,
+    /// This terminal's name in the centre; unset = the host name.
+    pub terminal: Option<String>,
 }
 
 /// `[audio]`
@@ -266,6 +278,24 @@ pub struct DialogueConfig {
 pub struct StoreConfig {
     /// Database file; unset = `XIAOAN_HOME/records/xiaoan.db`.
     pub path: Option<PathBuf>,
+    /// The store staff tools read and write instead of the file: the centre's
+    /// PostgreSQL (`postgres://user@host:port/db`). `xiaoan serve` and `xiaoan records`
+    /// then show the whole centre (every site and terminal). Unset = the file above.
+    pub url: Option<String>,
+    /// Folder of the centre store's field key (`centre.fieldkey`) when `url` is set;
+    /// unset = `records/centre/` beside the database file.
+    pub key_dir: Option<PathBuf>,
+    /// The centre's PostgreSQL (`postgres://user@host:port/db`). When set, this terminal
+    /// keeps filing locally and a delivery worker sends its outbox there
+    /// (docs/centre-store.md). Needs `terminal_code`.
+    pub centre_url: Option<String>,
+    /// This terminal's two-digit code in the centre (1-99, unique there), part of every
+    /// record number it gives from then on.
+    pub terminal_code: Option<u8>,
+    /// Folder holding the centre's field key `centre.fieldkey`: the same file at the
+    /// centre and on every delivering terminal. Unset = `records/centre/` beside the
+    /// database.
+    pub centre_key_dir: Option<PathBuf>,
 }
 
 /// Conversation settings after the profile has been applied.
@@ -348,6 +378,12 @@ pub struct Settings {
     pub dialogue: DialogueSettings,
     /// Records database file.
     pub store_path: PathBuf,
+    /// The store staff tools open: `[store] url` when set, else the file.
+    pub store_url: String,
+    /// The centre store's field key folder (see [`StoreConfig::key_dir`]).
+    pub store_key_dir: PathBuf,
+    /// The site and terminal stamped on the records this terminal makes.
+    pub origin: xiaoan_records::Origin,
     /// Search index folder.
     pub index_dir: PathBuf,
 }
@@ -534,10 +570,43 @@ impl Config {
             .map(absolute)
             .unwrap_or_else(|| home.join("records").join("xiaoan.db"));
         let index_dir = home.join("index");
+        let store_url = match self.store.url.as_deref().map(str::trim) {
+            Some(u) if !u.is_empty() => {
+                if !xiaoan_records::is_postgres_url(u) {
+                    return Err(invalid(
+                        "store.url",
+                        "expected postgres://user@host:port/database".into(),
+                    ));
+                }
+                u.to_string()
+            }
+            _ => store_path.display().to_string(),
+        };
+        // one centre, one field key: `key_dir` (staff reading the centre), else
+        // `centre_key_dir` (a terminal delivering to it; `records migrate` seals with it)
+        let store_key_dir = self
+            .store
+            .key_dir
+            .as_deref()
+            .or(self.store.centre_key_dir.as_deref())
+            .map(absolute)
+            .unwrap_or_else(|| {
+                store_path
+                    .parent()
+                    .map_or_else(|| home.join("records"), Path::to_path_buf)
+                    .join("centre")
+            });
+        let origin = xiaoan_records::Origin::new(
+            self.site.id.as_deref().unwrap_or(""),
+            self.site.terminal.as_deref().unwrap_or(""),
+        );
         Ok(Settings {
             home,
             dialogue,
             store_path,
+            store_url,
+            store_key_dir,
+            origin,
             index_dir,
             config: self,
         })
@@ -611,5 +680,30 @@ mod tests {
             .resolve()
             .unwrap_err();
         assert!(e.to_string().contains("unknown dialect \"fr\""), "{e}");
+    }
+
+    #[test]
+    fn the_centre_store_settings_resolve_and_a_wrong_url_is_named() {
+        let s = Config::parse(
+            "[site]\nid = \"grid-3\"\nterminal = \"kiosk-3\"\n[store]\nurl = \"postgres://x@h:5432/c\"\ncentre_key_dir = \"/srv/centre\"\n",
+            "t",
+        )
+        .unwrap()
+        .resolve()
+        .unwrap();
+        assert_eq!(s.origin.site, "grid-3");
+        assert_eq!(s.origin.terminal, "kiosk-3");
+        assert_eq!(s.store_url, "postgres://x@h:5432/c");
+        // one centre, one key folder
+        assert_eq!(s.store_key_dir, PathBuf::from("/srv/centre"));
+        let e = Config::parse("[store]\nurl = \"mysql://x@h/c\"\n", "x.toml")
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(e.to_string().contains("store.url"), "{e}");
+        // without a url the staff tools read the file
+        let s = Config::parse("", "t").unwrap().resolve().unwrap();
+        assert_eq!(s.store_url, s.store_path.display().to_string());
+        assert_eq!(s.origin.site, "hall");
     }
 }

@@ -157,7 +157,7 @@ impl Store {
         let mut out = Vec::new();
         for n in numbers {
             if let Some(snap) =
-                chain::snapshot(&self.conn, self.sealer.as_ref(), RecordKind::Case, &n)?
+                chain::row_json(&self.conn, self.sealer.as_ref(), RecordKind::Case, &n)?
             {
                 out.push(summarise(RecordKind::Case, &snap, false));
             }

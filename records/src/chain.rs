@@ -25,6 +25,12 @@ use crate::error::Result;
 use crate::seal::{personal_columns, Sealer};
 use crate::RecordKind;
 
+/// Columns a record row has that its evidence snapshot leaves out: provenance (where the
+/// record was made), not content. A record hashes the same in a terminal's SQLite file
+/// and in the centre's PostgreSQL, and chains written before these columns existed still
+/// verify. A column added for delivery bookkeeping belongs here too.
+pub const UNCHAINED_COLUMNS: &[&str] = &["site", "terminal"];
+
 /// `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -164,9 +170,30 @@ pub(crate) fn entry_hash(e: &EvidenceEntry) -> String {
     sha256_hex(&bytes)
 }
 
-/// The row of `kind` numbered `number` as a JSON object of its columns (raw text for JSON
-/// columns, personal columns opened with `sealer`), or None.
+/// The record's evidence snapshot: its row ([`row_json`]) without the
+/// [`UNCHAINED_COLUMNS`], or None.
 pub(crate) fn snapshot(
+    conn: &Connection,
+    sealer: Option<&Sealer>,
+    kind: RecordKind,
+    number: &str,
+) -> Result<Option<Value>> {
+    Ok(row_json(conn, sealer, kind, number)?.map(chained))
+}
+
+/// A record row as its snapshot: without the [`UNCHAINED_COLUMNS`].
+pub(crate) fn chained(mut row: Value) -> Value {
+    if let Value::Object(map) = &mut row {
+        for c in UNCHAINED_COLUMNS {
+            map.remove(*c);
+        }
+    }
+    row
+}
+
+/// The row of `kind` numbered `number` as a JSON object of all its columns (raw text for
+/// JSON columns, personal columns opened with `sealer`), or None.
+pub(crate) fn row_json(
     conn: &Connection,
     sealer: Option<&Sealer>,
     kind: RecordKind,
@@ -208,7 +235,7 @@ pub(crate) fn snapshot(
     Ok(Some(row))
 }
 
-fn snapshot_hash(v: &Value) -> String {
+pub(crate) fn snapshot_hash(v: &Value) -> String {
     sha256_hex(canonical(v).as_bytes())
 }
 
@@ -255,6 +282,8 @@ pub(crate) fn append(
         "UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1",
         params![e.seq, e.hash],
     )?;
+    // queued for the centre in the same transaction (outbox.rs)
+    crate::outbox::enqueue(conn, e.seq, &e.at)?;
     Ok(e)
 }
 
@@ -289,7 +318,7 @@ pub(crate) fn append_noted(
 }
 
 /// The note hash a chained detail carries, with the text before it.
-fn note_hash(detail: &str) -> Option<(&str, &str)> {
+pub(crate) fn note_hash(detail: &str) -> Option<(&str, &str)> {
     let at = detail.rfind(NOTE_MARK)?;
     let hash = &detail[at + NOTE_MARK.len()..];
     let prefix = detail[..at].trim_end_matches("; ");
@@ -298,7 +327,7 @@ fn note_hash(detail: &str) -> Option<(&str, &str)> {
 
 /// The detail as staff read it: the note in place of its hash (masked unless `reveal`);
 /// notes written before notes were kept apart are masked too.
-fn shown_detail(e: &EvidenceEntry, note: Option<&str>, reveal: bool) -> String {
+pub(crate) fn shown_detail(e: &EvidenceEntry, note: Option<&str>, reveal: bool) -> String {
     let show = |t: &str| {
         if reveal {
             t.to_string()
@@ -333,7 +362,7 @@ pub(crate) fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceEntr
     })
 }
 
-const ENTRY_COLUMNS: &str =
+pub(crate) const ENTRY_COLUMNS: &str =
     "seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash";
 
 /// The entries about one record, oldest first, staff notes shown in place of their hashes
@@ -357,9 +386,67 @@ pub(crate) fn history(conn: &Connection, number: &str, reveal: bool) -> Result<V
 
 const MAX_PROBLEMS: usize = 100;
 
+/// What [`verify_parts`] checks: one chain's entries in `seq` order, its head row, the
+/// entries that chain a note (seq, record, detail, the kept note), and every record of
+/// the chain's store (kind, number, snapshot; by kind, then id).
+pub(crate) struct ChainParts {
+    pub(crate) entries: Vec<EvidenceEntry>,
+    pub(crate) head: (i64, String),
+    pub(crate) notes: Vec<(i64, String, String, Option<String>)>,
+    pub(crate) records: Vec<(RecordKind, String, Option<Value>)>,
+}
+
 /// Check the whole chain and every record against it. Reads in one transaction-free pass;
 /// the caller wraps it in a read transaction for a consistent view.
 pub(crate) fn verify(conn: &Connection, sealer: Option<&Sealer>) -> Result<VerifyReport> {
+    let entries = {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM evidence ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([], read_entry)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let head: (i64, String) =
+        conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let notes = {
+        let mut stmt = conn.prepare(
+            "SELECT e.seq, e.record_number, e.detail, n.note FROM evidence e LEFT JOIN notes n ON n.seq = e.seq
+             WHERE e.detail LIKE '%note sha256:%' ORDER BY e.seq",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut records = Vec::new();
+    for kind in RecordKind::ALL {
+        let numbers: Vec<String> = {
+            let mut stmt =
+                conn.prepare(&format!("SELECT number FROM {} ORDER BY id", kind.table()))?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for number in numbers {
+            let snap = snapshot(conn, sealer, kind, &number)?;
+            records.push((kind, number, snap));
+        }
+    }
+    Ok(verify_parts(ChainParts {
+        entries,
+        head,
+        notes,
+        records,
+    }))
+}
+
+/// Check one chain and its records ([`ChainParts`]).
+pub(crate) fn verify_parts(parts: ChainParts) -> VerifyReport {
+    let ChainParts {
+        entries: stored,
+        head: (head_seq, head_hash),
+        notes,
+        records: rows,
+    } = parts;
     let mut problems: Vec<Problem> = Vec::new();
     let push = |p: Problem, problems: &mut Vec<Problem>| {
         if problems.len() < MAX_PROBLEMS {
@@ -374,12 +461,7 @@ pub(crate) fn verify(conn: &Connection, sealer: Option<&Sealer>) -> Result<Verif
     let mut chain_broken = false;
     let mut last: Option<EvidenceEntry> = None;
     {
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM evidence ORDER BY seq"
-        ))?;
-        let rows = stmt.query_map([], read_entry)?;
-        for row in rows {
-            let e = row?;
+        for e in stored {
             entries += 1;
             latest.insert(
                 e.record_number.clone(),
@@ -437,10 +519,6 @@ pub(crate) fn verify(conn: &Connection, sealer: Option<&Sealer>) -> Result<Verif
             last = Some(e);
         }
     }
-    let (head_seq, head_hash): (i64, String) =
-        conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
     let last_seq = last.as_ref().map_or(0, |l| l.seq);
     let last_hash = last.as_ref().map_or(String::new(), |l| l.hash.clone());
     if !chain_broken && (head_seq != last_seq || (head_seq > 0 && head_hash != last_hash)) {
@@ -462,20 +540,7 @@ pub(crate) fn verify(conn: &Connection, sealer: Option<&Sealer>) -> Result<Verif
 
     // Each kept note against the hash its entry chained; a chained note with no text kept.
     {
-        let mut stmt = conn.prepare(
-            "SELECT e.seq, e.record_number, e.detail, n.note FROM evidence e LEFT JOIN notes n ON n.seq = e.seq
-             WHERE e.detail LIKE '%note sha256:%' ORDER BY e.seq",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })?;
-        for row in rows {
-            let (seq, number, detail, note) = row?;
+        for (seq, number, detail, note) in notes {
             let Some((_, hash)) = note_hash(&detail) else {
                 continue;
             };
@@ -497,16 +562,10 @@ pub(crate) fn verify(conn: &Connection, sealer: Option<&Sealer>) -> Result<Verif
     }
 
     let mut records = 0u64;
-    for kind in RecordKind::ALL {
-        let numbers: Vec<String> = {
-            let mut stmt =
-                conn.prepare(&format!("SELECT number FROM {} ORDER BY id", kind.table()))?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        for number in numbers {
+    {
+        for (kind, number, snap) in rows {
             records += 1;
-            let Some(snap) = snapshot(conn, sealer, kind, &number)? else {
+            let Some(snap) = snap else {
                 continue;
             };
             match latest.remove(&number) {
@@ -550,11 +609,11 @@ pub(crate) fn verify(conn: &Connection, sealer: Option<&Sealer>) -> Result<Verif
         .iter()
         .min_by_key(|p| p.seq.unwrap_or(i64::MAX))
         .cloned();
-    Ok(VerifyReport {
+    VerifyReport {
         ok: problems.is_empty(),
         entries,
         records,
         first_problem,
         problems,
-    })
+    }
 }

@@ -73,14 +73,20 @@ pub(crate) fn parse_rfc3339(s: &str, fallback: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(fallback)
 }
 
-/// Allocate the next record number for `day` (`yymmdd`) inside a write transaction.
+/// Allocate the next record number for `day` (`yymmdd`) inside a write transaction:
+/// `yymmdd` + a four-digit daily sequence on a stand-alone device; on a terminal with a
+/// centre code (`outbox.rs`), `yymmdd` + the two-digit code + a three-digit sequence, so
+/// numbers are unique across the centre.
 pub(crate) fn next_number(conn: &Connection, day: &str) -> Result<String> {
     let last: i64 = conn.query_row(
         "INSERT INTO counters (day, last) VALUES (?1, 1) ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last",
         params![day],
         |r| r.get(0),
     )?;
-    Ok(format!("{day}{last:04}"))
+    Ok(match crate::outbox::terminal_code(conn)? {
+        Some(code) => format!("{day}{code:02}{last:03}"),
+        None => format!("{day}{last:04}"),
+    })
 }
 
 /// Normalise a number a person typed or said: digits only, `TJ` prefix and separators dropped.

@@ -15,6 +15,19 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("records database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL (the centre's store) reported an error, or could not be reached.
+    #[error("centre records database: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// A PostgreSQL migration failed to apply.
+    #[error("centre records schema migration {version} ({name}) failed: {source}")]
+    PgMigration {
+        /// Migration number.
+        version: u32,
+        /// Migration file name.
+        name: &'static str,
+        /// The cause.
+        source: postgres::Error,
+    },
     /// A migration failed to apply.
     #[error("records schema migration {version} ({name}) failed: {source}")]
     Migration {
@@ -78,6 +91,28 @@ pub enum StoreError {
     /// The input to a store call is inconsistent (empty form id, bad slot config…).
     #[error("invalid record input: {0}")]
     Invalid(String),
+    /// A terminal's chain no longer matches what it delivered to the centre (entries
+    /// rewritten or deleted after delivery): the centre refuses the batch, and
+    /// `records verify --centre` names the entry.
+    #[error("terminal {terminal}: its evidence chain does not match the centre's at entry {seq}: {message}")]
+    Diverged {
+        /// The terminal.
+        terminal: String,
+        /// The first entry concerned.
+        seq: i64,
+        /// What differs.
+        message: String,
+    },
+    /// A staff action at the centre on a record whose terminal delivers its chain there:
+    /// the entry would fork that chain (the terminal's next delivery would be refused), so
+    /// the action is taken at the terminal.
+    #[error("record {number} belongs to terminal {terminal}, which delivers its evidence chain to the centre: change it, add notes or reveal it at that terminal (its `xiaoan serve` or `xiaoan records`); the change reaches the centre with its next delivery")]
+    TerminalOwned {
+        /// The terminal that made the record.
+        terminal: String,
+        /// The record.
+        number: String,
+    },
     /// The mediator slot was taken by another case in the meantime.
     #[error("the mediator slot {0} is already taken")]
     SlotTaken(String),

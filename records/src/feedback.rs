@@ -21,7 +21,7 @@ pub enum FeedbackKind {
 }
 
 impl FeedbackKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FeedbackKind::Complaint => "complaint",
             FeedbackKind::Praise => "praise",

@@ -39,7 +39,9 @@
 
 mod anchor;
 mod appointments;
+pub mod backend;
 mod cases;
+pub mod centre;
 mod chain;
 mod clock;
 mod drafts;
@@ -50,6 +52,7 @@ mod filings;
 mod keyfile;
 pub mod mask;
 mod open;
+mod outbox;
 mod queue;
 mod record;
 mod schema;
@@ -65,6 +68,10 @@ pub use appointments::{
     AppointmentConfig, AppointmentReceipt, Booking, NewAppointment, Refusal, RefusalReason,
     SlotSpec,
 };
+pub use backend::{
+    is_postgres_url, open_url, Alert, AlertListener, BackendKind, Delivery, Filter,
+    MigrationReport, Origin, PgStore, RecordStore, ALERT_CHANNEL, ALERT_POLL, DEFAULT_SITE,
+};
 pub use cases::{CaseReceipt, MediatorOffer, NewCase};
 pub use chain::{EvidenceEntry, Problem, ProblemKind, VerifyReport, GENESIS};
 pub use clock::Clock;
@@ -76,6 +83,7 @@ pub use events::{EventKind, EventReceipt, NewEvent, Turn};
 pub use feedback::{FeedbackKind, NewFeedback};
 pub use filings::{FieldKind, FieldValue, FilingReceipt, NewFiling, OwedMaterial};
 pub use open::Store;
+pub use outbox::OutboxStatus;
 pub use queue::{QueueStatus, QueueTicket};
 pub use record::{Contact, RecordKind};
 pub use seal::field_key_path;

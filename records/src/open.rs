@@ -8,6 +8,7 @@ use std::time::Duration as StdDuration;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use crate::backend::Origin;
 use crate::chain::{self, EvidenceEntry};
 use crate::clock::{next_number, Clock};
 use crate::error::{Result, StoreError};
@@ -28,6 +29,8 @@ pub struct Store {
     /// The key that seals personal fields (None: a read-only store without its key file;
     /// rows are then written and read as they are).
     pub(crate) sealer: Option<seal::Sealer>,
+    /// The site and terminal stamped on records this store creates.
+    pub(crate) origin: Origin,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,6 +101,7 @@ impl Store {
             clock: Clock::System,
             anchor,
             sealer,
+            origin: Origin::local(),
         };
         if writable {
             store.catch_up_anchor()?;
@@ -227,6 +231,7 @@ impl Store {
             clock: Clock::System,
             anchor: anchor::Anchor::load(path)?,
             sealer: seal::Sealer::load(path, false)?,
+            origin: Origin::local(),
         })
     }
 
@@ -234,6 +239,46 @@ impl Store {
     /// [`Clock::System`] by default).
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = clock;
+    }
+
+    /// Stamp the records this store creates with `origin` (`[site] id` and `terminal`;
+    /// [`Origin::local`] until set), and stamp it on records from before sites were kept
+    /// (an empty site). Looks first and takes the write lock only when such rows exist;
+    /// a read-only store only remembers the origin.
+    pub fn set_origin(&mut self, origin: Origin) -> Result<()> {
+        self.origin = origin;
+        if self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+            return Ok(());
+        }
+        let mut any = false;
+        for kind in RecordKind::ALL {
+            let n: i64 = self.conn.query_row(
+                &format!("SELECT COUNT(*) FROM {} WHERE site = ''", kind.table()),
+                [],
+                |r| r.get(0),
+            )?;
+            any |= n > 0;
+        }
+        if !any {
+            return Ok(());
+        }
+        let tx = self.write_tx()?;
+        for kind in RecordKind::ALL {
+            tx.execute(
+                &format!(
+                    "UPDATE {} SET site = ?1, terminal = ?2 WHERE site = ''",
+                    kind.table()
+                ),
+                params![self.origin.site, self.origin.terminal],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The site and terminal this store stamps on new records.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
     }
 
     /// Where the store reads the time.
@@ -322,6 +367,17 @@ impl Store {
         number: &str,
         detail: &str,
     ) -> Result<EvidenceEntry> {
+        if action == "created" {
+            // provenance, outside the chained snapshot: stamped here so that every
+            // creating call carries it
+            tx.execute(
+                &format!(
+                    "UPDATE {} SET site = ?1, terminal = ?2 WHERE number = ?3",
+                    kind.table()
+                ),
+                params![self.origin.site, self.origin.terminal, number],
+            )?;
+        }
         let at = self.clock.rfc3339();
         chain::append(tx, self.sealer.as_ref(), &at, action, kind, number, detail)
     }

@@ -5,24 +5,41 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::chain::GENESIS;
 use crate::error::{Result, StoreError};
 
-/// Schema migrations, applied in order; the version is kept in `PRAGMA user_version`.
+/// SQLite schema migrations, applied in order; the version is kept in `PRAGMA user_version`
+/// and each applied file is listed in `schema_version` (from 0004). The PostgreSQL ones,
+/// with the same versions, are in `backend/postgres.rs`.
 pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
     (
         1,
         "0001_records.sql",
-        include_str!("../migrations/0001_records.sql"),
+        include_str!("../migrations/sqlite/0001_records.sql"),
     ),
     (
         2,
         "0002_notes.sql",
-        include_str!("../migrations/0002_notes.sql"),
+        include_str!("../migrations/sqlite/0002_notes.sql"),
     ),
     (
         3,
         "0003_lookup.sql",
-        include_str!("../migrations/0003_lookup.sql"),
+        include_str!("../migrations/sqlite/0003_lookup.sql"),
+    ),
+    (
+        4,
+        "0004_origin.sql",
+        include_str!("../migrations/sqlite/0004_origin.sql"),
+    ),
+    // 0100 and up: delivery to the centre (migrations/README.md)
+    (
+        100,
+        "0100_outbox.sql",
+        include_str!("../migrations/sqlite/0100_outbox.sql"),
     ),
 ];
+
+/// The first version listed in `schema_version` by the runner (earlier ones are listed
+/// by 0004 itself, which makes the table).
+const LISTED_FROM: u32 = 4;
 
 /// Apply pending migrations, each in its own transaction with its version bump. When the
 /// file is already at the latest version nothing is locked: the version is read first.
@@ -56,6 +73,13 @@ pub(crate) fn migrate_with(
             continue;
         }
         tx.execute_batch(sql).map_err(wrap)?;
+        if version >= LISTED_FROM {
+            tx.execute(
+                "INSERT OR REPLACE INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![version, name, crate::clock::rfc3339(chrono::Utc::now())],
+            )
+            .map_err(wrap)?;
+        }
         tx.pragma_update(None, "user_version", version)
             .map_err(wrap)?;
         tx.commit().map_err(wrap)?;

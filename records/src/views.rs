@@ -5,9 +5,10 @@ use rusqlite::params;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::backend::Filter;
 use crate::chain::{self, EvidenceEntry};
 use crate::clock::normalise_number;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::{mask, Contact, FieldKind, FieldValue, RecordKind, Store, CASE_PREFIX};
 
 /// One line of a staff listing.
@@ -29,6 +30,10 @@ pub struct RecordSummary {
     pub created_at: String,
     /// Dialogue session.
     pub session_id: String,
+    /// The site it was made at.
+    pub site: String,
+    /// The terminal it was made on.
+    pub terminal: String,
 }
 
 /// A record with its content and evidence history.
@@ -64,7 +69,7 @@ impl Store {
         let mut out = Vec::new();
         for n in numbers {
             if let Some(kind) = self.kind_of(&n)? {
-                if let Some(snap) = chain::snapshot(&self.conn, Some(sealer), kind, &n)? {
+                if let Some(snap) = chain::row_json(&self.conn, Some(sealer), kind, &n)? {
                     out.push(summarise(kind, &snap, reveal));
                 }
             }
@@ -97,7 +102,7 @@ impl Store {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for (number, id) in rows {
-                if let Some(snap) = chain::snapshot(&self.conn, self.sealer.as_ref(), k, &number)? {
+                if let Some(snap) = chain::row_json(&self.conn, self.sealer.as_ref(), k, &number)? {
                     let s = summarise(k, &snap, reveal);
                     out.push((s.created_at.clone(), id, s));
                 }
@@ -106,6 +111,41 @@ impl Store {
         out.sort_by(|a, b| b.0.cmp(&a.0).then(b.2.number.cmp(&a.2.number)));
         out.truncate(limit);
         Ok(out.into_iter().map(|(_, _, s)| s).collect())
+    }
+
+    /// Records matching `filter` (kind, status, site), newest first; personal data masked
+    /// unless `reveal`. A status needs a kind.
+    pub fn records(&self, filter: &Filter, reveal: bool) -> Result<Vec<RecordSummary>> {
+        if filter.status.is_some() && filter.kind.is_none() {
+            return Err(StoreError::Invalid("a status filter needs a kind".into()));
+        }
+        let kinds: Vec<RecordKind> = match filter.kind {
+            Some(k) => vec![k],
+            None => RecordKind::ALL.to_vec(),
+        };
+        let limit = filter.limit();
+        let lim = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut out: Vec<RecordSummary> = Vec::new();
+        for k in kinds {
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT number FROM {} WHERE (?1 IS NULL OR site = ?1) AND (?2 IS NULL OR status = ?2)
+                 ORDER BY created_at DESC, id DESC LIMIT ?3",
+                k.table()
+            ))?;
+            let numbers = stmt
+                .query_map(params![filter.site, filter.status, lim], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for number in numbers {
+                if let Some(row) = chain::row_json(&self.conn, self.sealer.as_ref(), k, &number)? {
+                    out.push(summarise(k, &row, reveal));
+                }
+            }
+        }
+        sort_newest_first(&mut out);
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// Records of one kind in one status (open events for the staff screen, cases
@@ -129,7 +169,7 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(numbers.len());
         for n in numbers {
-            if let Some(snap) = chain::snapshot(&self.conn, self.sealer.as_ref(), kind, &n)? {
+            if let Some(snap) = chain::row_json(&self.conn, self.sealer.as_ref(), kind, &n)? {
                 out.push(summarise(kind, &snap, reveal));
             }
         }
@@ -143,11 +183,22 @@ impl Store {
         let Some(kind) = self.kind_of(&number)? else {
             return Ok(None);
         };
-        let Some(snap) = chain::snapshot(&self.conn, self.sealer.as_ref(), kind, &number)? else {
+        let Some(snap) = chain::row_json(&self.conn, self.sealer.as_ref(), kind, &number)? else {
             return Ok(None);
         };
-        let summary = summarise(kind, &snap, reveal);
-        let mut record = snap;
+        Ok(Some(RecordDetail {
+            summary: summarise(kind, &snap, reveal),
+            record: shown_record(snap, reveal),
+            history: chain::history(&self.conn, &number, reveal)?,
+        }))
+    }
+}
+
+/// A record row as staff see it: JSON columns parsed, the row id dropped, personal data
+/// masked unless `reveal`.
+pub(crate) fn shown_record(row: Value, reveal: bool) -> Value {
+    let mut record = row;
+    {
         if let Value::Object(map) = &mut record {
             for col in [
                 "fields",
@@ -167,12 +218,18 @@ impl Store {
         if !reveal {
             mask::json(&mut record);
         }
-        Ok(Some(RecordDetail {
-            summary,
-            record,
-            history: chain::history(&self.conn, &number, reveal)?,
-        }))
     }
+    record
+}
+
+/// Newest first; ties by number, then terminal (descending).
+pub(crate) fn sort_newest_first(out: &mut [RecordSummary]) {
+    out.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then(b.number.cmp(&a.number))
+            .then(b.terminal.cmp(&a.terminal))
+    });
 }
 
 fn str_of<'a>(snap: &'a Value, key: &str) -> &'a str {
@@ -244,5 +301,7 @@ pub(crate) fn summarise(kind: RecordKind, snap: &Value, reveal: bool) -> RecordS
         status: str_of(snap, "status").to_string(),
         created_at: str_of(snap, "created_at").to_string(),
         session_id: str_of(snap, "session_id").to_string(),
+        site: str_of(snap, "site").to_string(),
+        terminal: str_of(snap, "terminal").to_string(),
     }
 }

@@ -10,13 +10,19 @@
 //! | --- | --- |
 //! | `GET /kiosk/` | the kiosk page and its files, built in (no token: the page takes its device token from the URL fragment) |
 //! | `GET /api/health` | liveness and schema version (no token, no personal data); 503 with the reason when the store is read-only or unreadable |
-//! | `GET /api/alerts` | open and acknowledged emergencies and hand-overs, newest first |
-//! | `GET /api/records?kind=&status=&limit=` | listing |
+//! | `GET /api/alerts?site=` | open and acknowledged emergencies and hand-overs, newest first |
+//! | `GET /api/alerts/wait?since=&seen=&timeout=&site=` | long poll: alerts raised after the cursor, at once or as soon as one is (LISTEN/NOTIFY on the centre's store, a re-read every `ALERT_POLL` on a file) |
+//! | `GET /api/records?kind=&status=&site=&limit=` | listing |
 //! | `GET /api/records/{number}` | one record with its evidence history |
 //! | `POST /api/records/{number}/status` | `{"status": "...", "note": "..."}`; 409 for a move the record's status does not allow (a closed alert reopened); the same status again changes nothing |
 //! | `GET /api/follow-ups` | mediation cases whose 48-hour call is due |
 //! | `GET /api/queue` | queue status |
-//! | `GET /api/verify` | check the evidence chain, against its signed anchor too (deleted or forged entries) |
+//! | `GET /api/verify?site=` | check the evidence chain, against its signed anchor too (deleted or forged entries); on the centre's store every terminal's chain, or one site's |
+//! | `GET /api/delivery?site=` | what waits to be delivered to the centre, per terminal: live from a terminal's outbox, or at the centre as each terminal last reported it |
+//!
+//! The store is a terminal's SQLite file or, with `[store] url`, the centre's PostgreSQL
+//! (every site and terminal: `?site=` narrows; a number two terminals hold is named
+//! `terminal:number`).
 //!
 //! The store is SQLite in WAL mode, so the API and a running agent share the file: the
 //! agent writes, the API reads and records staff status changes.
@@ -60,7 +66,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::Router;
-use xiaoan_records::Store;
+use xiaoan_records::RecordStore;
 
 pub use auth::{
     check_bind, check_token, token_bits, token_from_env, FAILURE_WINDOW, MAKE_TOKEN, MAX_FAILURES,
@@ -72,22 +78,28 @@ pub use registry::{
     TerminalInfo, PROFILES, REGISTRY_FILE, SEEN_FILE,
 };
 pub use serve::{
-    open_store, serve, serve_app, serve_listener, serve_listener_tls, Listen, CONNECTION_LIFETIME,
-    HEADER_TIMEOUT, MAX_CONNECTIONS,
+    open_records, open_store, serve, serve_app, serve_listener, serve_listener_tls, Listen,
+    CONNECTION_LIFETIME, HEADER_TIMEOUT, MAX_CONNECTIONS,
 };
 pub use staff::MAX_BODY;
 
 use error::ApiError;
 
-/// Every route over an open store, the staff token guarding all but `/api/health`
-/// (without the terminals' WebSocket route: see [`app`]).
-pub fn router(store: Store, token: String) -> Router {
-    app(store, token, None)
+/// Every route over an open store (a terminal's file or the centre's PostgreSQL), the
+/// staff token guarding all but `/api/health` (without the terminals' WebSocket route:
+/// see [`app`]).
+pub fn router<S: RecordStore + 'static>(store: S, token: String) -> Router {
+    app(Box::new(store), token, None)
 }
 
 /// Every route, with the terminals' WebSocket route (`/ws/terminal`, checked by device
-/// token at its `hello`) when `terminals` is given.
-pub fn app(store: Store, token: String, terminals: Option<Arc<terminal::Terminals>>) -> Router {
+/// token at its `hello`) when `terminals` is given. The staff routes read `store`: the
+/// store `[store] url` names, chosen at run time ([`open_records`]).
+pub fn app(
+    store: Box<dyn RecordStore>,
+    token: String,
+    terminals: Option<Arc<terminal::Terminals>>,
+) -> Router {
     let store = Arc::new(Mutex::new(store));
     let auth = auth::Auth::new(token);
     let mut routes = Router::new()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use tokio::io::{AsyncRead, AsyncWrite};
-use xiaoan_records::Store;
+use xiaoan_records::{RecordStore, Store};
 
 use crate::auth::{check_bind, check_token};
 use crate::error::{Error, Result};
@@ -66,13 +66,32 @@ pub async fn open_store(store_path: &Path) -> Result<Store> {
     let path = store_path.to_path_buf();
     tokio::task::spawn_blocking(move || -> Result<Store> {
         let store = Store::open(&path)?;
-        if let Err(reason) = store.health() {
-            eprintln!("xiaoan serve: WARNING: the records store is not healthy: {reason}");
-        }
+        warn_unhealthy(store.health());
         Ok(store)
     })
     .await
     .map_err(|_| Error::Stopped("opening the records store"))?
+}
+
+/// [`open_store`] for the store `open` opens, on the blocking pool: a terminal's file or
+/// the centre's PostgreSQL (`xiaoan serve` with `[store] url`, through
+/// `xiaoan_records::open_url`).
+pub async fn open_records(
+    open: impl FnOnce() -> Result<Box<dyn RecordStore>> + Send + 'static,
+) -> Result<Box<dyn RecordStore>> {
+    tokio::task::spawn_blocking(move || -> Result<Box<dyn RecordStore>> {
+        let store = open()?;
+        warn_unhealthy(store.health());
+        Ok(store)
+    })
+    .await
+    .map_err(|_| Error::Stopped("opening the records store"))?
+}
+
+fn warn_unhealthy(health: std::result::Result<(), String>) {
+    if let Err(reason) = health {
+        eprintln!("xiaoan serve: WARNING: the records store is not healthy: {reason}");
+    }
 }
 
 /// Serve the staff API ([`router`]) until Ctrl-C; see [`serve_app`].

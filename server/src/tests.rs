@@ -5,6 +5,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::*;
+use xiaoan_records::Store;
 
 const TOKEN: &str = "hV3k9Qz1Lr8Xw2Pn5Tb7Yc0Md4Fg6Js+";
 
@@ -103,6 +104,58 @@ fn health_reports_a_read_only_store() {
     let r = get(&api.addr, "/api/health", None);
     assert_eq!(code(&r), 503, "{r}");
     assert!(r.contains("unhealthy") && r.contains("read-only"), "{r}");
+}
+
+#[test]
+fn a_waiting_staff_screen_hears_a_new_alert_on_a_terminal_file() {
+    use xiaoan_records::{EventKind, NewEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.db");
+    let alert = |summary: &str| NewEvent {
+        kind: EventKind::Emergency,
+        summary: summary.into(),
+        transcript: Vec::new(),
+        wait_at: None,
+        needs: None,
+        session_id: "s".into(),
+    };
+    let old = Store::open(&path)
+        .unwrap()
+        .record_event(&alert("老人摔倒"))
+        .unwrap()
+        .number;
+    let api = start_with(dir, Store::open(&path).unwrap(), HEADER_TIMEOUT);
+    let body = |r: &str| -> serde_json::Value {
+        serde_json::from_str(r.split_once("\r\n\r\n").map_or("", |x| x.1)).unwrap()
+    };
+    // the first call: what is open now, and the cursor past it
+    let first = body(&get(&api.addr, "/api/alerts/wait", Some(TOKEN)));
+    assert_eq!(
+        first["alerts"][0]["summary"]["number"],
+        old.as_str(),
+        "{first}"
+    );
+    let cursor = format!(
+        "/api/alerts/wait?since={}&seen={}&timeout=30",
+        first["since"].as_str().unwrap(),
+        first["seen"].as_str().unwrap()
+    );
+    let new = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| get(&api.addr, &cursor, Some(TOKEN)));
+        std::thread::sleep(Duration::from_millis(300));
+        let n = Store::open(&path)
+            .unwrap()
+            .record_event(&alert("有人晕倒"))
+            .unwrap()
+            .number;
+        (n, waiter.join().unwrap())
+    });
+    let (number, r) = new;
+    assert_eq!(code(&r), 200, "{r}");
+    let v = body(&r);
+    let alerts = v["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "only the new one: {v}");
+    assert_eq!(alerts[0]["summary"]["number"], number.as_str(), "{v}");
 }
 
 #[test]

@@ -16,17 +16,11 @@ use std::time::{Duration, Instant};
 pub const USER: &str = "xiaoan";
 
 /// How a test cluster is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ClusterOptions {
     /// Flush to disk on commit. Off makes tests faster and is safe against a killed server
     /// process (not against a power cut); benches that report throughput keep it on.
     pub fsync: bool,
-}
-
-impl Default for ClusterOptions {
-    fn default() -> Self {
-        ClusterOptions { fsync: false }
-    }
 }
 
 /// A running throw-away PostgreSQL cluster.

@@ -331,6 +331,20 @@ pub enum BenchCmd {
         #[arg(long, value_name = "DIR")]
         write: Option<PathBuf>,
     },
+    /// Filings per second into a terminal's SQLite and the centre's PostgreSQL (fsync on;
+    /// a throw-away PostgreSQL cluster unless `--url`).
+    Store {
+        /// Runs of each measure (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Filings per run (per terminal for delivery).
+        #[arg(long, default_value_t = 300)]
+        filings: usize,
+        /// An existing PostgreSQL server to measure (`postgres://…`); its user must be
+        /// allowed to create databases.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 /// `xiaoan records ...`
@@ -354,6 +368,9 @@ pub enum RecordsCmd {
         /// keyed hash: the store keeps no number in clear).
         #[arg(long, value_name = "PHONE_OR_ID")]
         number: Option<String>,
+        /// Only records made at this site (`hall`, `grid-3`…).
+        #[arg(long)]
+        site: Option<String>,
     },
     /// Show one record by id, receipt or case number.
     Show {
@@ -365,6 +382,9 @@ pub enum RecordsCmd {
         /// Staff only: show personal data in full.
         #[arg(long)]
         reveal: bool,
+        /// Only a record made at this site.
+        #[arg(long)]
+        site: Option<String>,
     },
     /// Check the evidence chain against its signed anchor and name the first altered or
     /// missing entry.
@@ -372,6 +392,31 @@ pub enum RecordsCmd {
         /// Also check a receipt a resident holds: its number and the check code printed on it.
         #[arg(long, num_args = 2, value_names = ["NUMBER", "CODE"])]
         receipt: Option<Vec<String>>,
+        /// Check this terminal's chain against the anchors the centre holds: catches
+        /// entries deleted or rewritten after delivery (needs `[store] centre_url`).
+        #[arg(long)]
+        centre: bool,
+        /// Only the chains of this site's terminals (the centre's store).
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Copy this terminal's SQLite store into the centre's PostgreSQL, chain and all,
+    /// then verify it there and print the counts. Safe to run again: what is already
+    /// there is not copied twice.
+    Migrate {
+        /// The centre's database: `postgres://user@host:port/db`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// The SQLite file to copy (default: the configured records file).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+    },
+    /// What waits to be delivered to the centre: this terminal's outbox, and every
+    /// terminal as the centre sees it when a centre is configured.
+    Outbox {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -2,7 +2,9 @@
 //! Tests that depend on the date run on a store whose clock is fixed at [`now`].
 
 mod appointments;
+mod backends;
 mod cases;
+mod centre_store;
 mod crash;
 mod evidence;
 mod filings;

@@ -61,7 +61,11 @@ fn start(shared: Arc<Shared>, store: std::path::PathBuf, limits: Limits) -> Serv
         rt.block_on(async move {
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(l.local_addr().unwrap().to_string()).unwrap();
-            let app = app(staff_store, STAFF_TOKEN.to_string(), Some(terminals));
+            let app = app(
+                Box::new(staff_store),
+                STAFF_TOKEN.to_string(),
+                Some(terminals),
+            );
             serve_listener(l, app, HEADER_TIMEOUT, async {
                 let _ = stopped.await;
             })

@@ -1,4 +1,4 @@
-//! `xiaoan bench asr|kb|dialogue|tts|serve` and the story runner of `xiaoan eval stories`.
+//! `xiaoan bench asr|kb|dialogue|tts|serve|wake|store` and the story runner of `xiaoan eval stories`.
 //!
 //! Benchmarks report medians and percentiles over repeated work, with the machine they
 //! ran on; nothing here asserts a time.
@@ -15,6 +15,7 @@ use crate::BenchCmd;
 
 mod dialogue;
 mod serve;
+mod store;
 mod tts;
 mod wake;
 
@@ -93,6 +94,7 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
             babble_minutes,
             write,
         } => wake::run(s, seed, addressed, babble_minutes, write.as_deref()),
+        BenchCmd::Store { runs, filings, url } => store::run(runs, filings, url.as_deref()),
     }
 }
 

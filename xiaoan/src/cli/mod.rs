@@ -4,6 +4,7 @@ pub mod bench;
 pub mod chat;
 pub mod eval;
 pub mod records;
+pub mod records_centre;
 pub mod say;
 pub mod terminals;
 
@@ -24,6 +25,13 @@ pub fn settings(cli_config: Option<&std::path::Path>) -> Result<Settings> {
 /// Run one command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let s = settings(cli.config.as_deref())?;
+    // a terminal with a centre delivers its outbox while it serves (records_centre.rs)
+    let _delivery = match cli.command {
+        Command::Listen | Command::Chat { .. } | Command::Serve { .. } => {
+            records_centre::start_delivery(&s)?
+        }
+        _ => None,
+    };
     match cli.command {
         Command::Models { action } => models(&s, action),
         Command::Transcribe {
@@ -103,7 +111,17 @@ fn serve(
     xiaoan_server::check_token(&token)?;
     let terminals = terminal_route(s)?;
     rt.block_on(async {
-        let store = xiaoan_server::open_store(&s.store_path).await?;
+        // the staff routes read `[store] url` (the centre's PostgreSQL) when set, else
+        // this terminal's file
+        let (url, origin, keys) = (
+            s.store_url.clone(),
+            s.origin.clone(),
+            s.store_key_dir.clone(),
+        );
+        let store = xiaoan_server::open_records(move || {
+            Ok(xiaoan_records::open_url(&url, &origin, &keys)?)
+        })
+        .await?;
         let app = xiaoan_server::app(store, token, terminals);
         xiaoan_server::serve_app(listen, app).await
     })?;
@@ -121,7 +139,9 @@ fn terminal_route(
     let shared = match xiaoan_agent::conversation::Shared::load(s) {
         Ok(x) => Arc::new(x),
         Err(e) => {
-            eprintln!("xiaoan serve: WARNING: terminals cannot be served ({e}); the staff API runs alone");
+            eprintln!(
+                "xiaoan serve: WARNING: terminals cannot be served ({e}); the staff API runs alone"
+            );
             return Ok(None);
         }
     };

@@ -1,6 +1,7 @@
 //! The `xiaoan` binary as a user meets it: bad input gets one clear line naming the file
 //! and the reason, a non-zero exit, and no panic.
 
+mod centre;
 mod records;
 
 use std::path::Path;

@@ -6,7 +6,13 @@ use std::process::{Command, Output};
 use super::{chat_jsonl, stderr, xiaoan};
 
 /// One HTTP/1.1 request over a plain socket: (status code, body).
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+pub(super) fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("staff API accepts connections");
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))

@@ -1,0 +1,1182 @@
+//! The records in the centre's PostgreSQL: writing them (one transaction per record, with
+//! its evidence entry in the record's terminal chain), reading them for staff, and
+//! verifying every chain. The SQL mirrors the SQLite store's per-kind files; what is
+//! shared (entry hashing, snapshots, summaries, masking, the chain check itself) is the
+//! same code.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use postgres::types::{ToSql, Type};
+use postgres::{GenericClient, Row, Transaction};
+use serde_json::Value;
+
+use super::postgres::PgStore;
+use super::{Filter, Origin};
+use crate::chain::{
+    self, chained, entry_hash, shown_detail, snapshot_hash, ChainParts, EvidenceEntry, Problem,
+    VerifyReport, ENTRY_COLUMNS, GENESIS,
+};
+use crate::clock::{normalise_number, parse_rfc3339, rfc3339, TS};
+use crate::error::{Result, StoreError};
+use crate::seal::{self, personal_columns, Sealer};
+use crate::views::{shown_record, sort_newest_first, summarise};
+use crate::{
+    AppointmentConfig, AppointmentReceipt, Booking, CaseReceipt, EventKind, EventReceipt,
+    FilingReceipt, NewAppointment, NewCase, NewDraft, NewEvent, NewFeedback, NewFiling,
+    QueueStatus, QueueTicket, RecordDetail, RecordKind, RecordSummary, Refusal, RefusalReason,
+    CASE_PREFIX, FOLLOW_UP_HOURS,
+};
+
+/// A query parameter.
+type P<'a> = &'a (dyn ToSql + Sync);
+
+/// A record row as JSON: every column (integers as numbers, text as strings, NULL as
+/// null), personal columns opened with `sealer`, the row as SQLite's `row_json` gives it.
+pub(crate) fn row_to_json(row: &Row, kind: RecordKind, sealer: Option<&Sealer>) -> Value {
+    let mut map = serde_json::Map::new();
+    for (i, col) in row.columns().iter().enumerate() {
+        let t = col.type_();
+        let v = if *t == Type::INT8 {
+            row.get::<_, Option<i64>>(i)
+                .map_or(Value::Null, Value::from)
+        } else if *t == Type::INT4 {
+            row.get::<_, Option<i32>>(i)
+                .map_or(Value::Null, Value::from)
+        } else if *t == Type::FLOAT8 {
+            row.get::<_, Option<f64>>(i)
+                .map_or(Value::Null, Value::from)
+        } else if *t == Type::BYTEA {
+            row.get::<_, Option<Vec<u8>>>(i)
+                .map_or(Value::Null, |b| Value::String(hex::encode(b)))
+        } else {
+            row.get::<_, Option<String>>(i)
+                .map_or(Value::Null, Value::String)
+        };
+        map.insert(col.name().to_string(), v);
+    }
+    if let Some(sealer) = sealer {
+        for col in personal_columns(kind) {
+            if let Some(Value::String(stored)) = map.get(*col) {
+                if let Ok(plain) = sealer.open(stored) {
+                    map.insert((*col).to_string(), Value::String(plain));
+                }
+            }
+        }
+    }
+    Value::Object(map)
+}
+
+/// The row of record (terminal, number), as [`row_to_json`], or None.
+pub(crate) fn pg_row_json(
+    c: &mut impl GenericClient,
+    sealer: Option<&Sealer>,
+    kind: RecordKind,
+    terminal: &str,
+    number: &str,
+) -> Result<Option<Value>> {
+    let row = c.query_opt(
+        &format!(
+            "SELECT * FROM {} WHERE terminal = $1 AND number = $2",
+            kind.table()
+        ),
+        &[&terminal, &number],
+    )?;
+    Ok(row.map(|r| row_to_json(&r, kind, sealer)))
+}
+
+/// Read one `evidence` row (columns as [`ENTRY_COLUMNS`]).
+fn entry_of(r: &Row) -> EvidenceEntry {
+    EvidenceEntry {
+        seq: r.get(0),
+        at: r.get(1),
+        action: r.get(2),
+        record_kind: r.get(3),
+        record_number: r.get(4),
+        detail: r.get(5),
+        chained_detail: None,
+        payload_sha256: r.get(6),
+        prev_hash: r.get(7),
+        hash: r.get(8),
+    }
+}
+
+/// A record located by its key: kind, terminal, number, site.
+#[derive(Debug, Clone)]
+pub(crate) struct Located {
+    pub(crate) kind: RecordKind,
+    pub(crate) terminal: String,
+    pub(crate) number: String,
+    pub(crate) site: String,
+}
+
+/// Every table a record may be in, for "is this number taken anywhere".
+fn number_taken(c: &mut impl GenericClient, number: &str) -> Result<bool> {
+    let sql = RecordKind::ALL
+        .iter()
+        .map(|k| format!("SELECT 1 FROM {} WHERE number = $1", k.table()))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    Ok(c.query_opt(&format!("{sql} LIMIT 1"), &[&number])?
+        .is_some())
+}
+
+/// Key of the advisory lock that serialises bookings of one slot (or one mediator's
+/// slot) across terminals.
+fn slot_lock(tx: &mut Transaction<'_>, what: &str) -> Result<()> {
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&what])?;
+    Ok(())
+}
+
+impl PgStore {
+    /// Run `f` in a transaction that holds the `chain_head` row of `terminal` (made if
+    /// new): one writer per chain at a time, terminals side by side.
+    fn write<T>(
+        &self,
+        terminal: &str,
+        site: &str,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction()?;
+        tx.execute(
+            "INSERT INTO chain_head (terminal, site, seq, hash) VALUES ($1, $2, 0, '') ON CONFLICT (terminal) DO NOTHING",
+            &[&terminal, &site],
+        )?;
+        tx.query_one(
+            "SELECT seq FROM chain_head WHERE terminal = $1 FOR UPDATE",
+            &[&terminal],
+        )?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Write a new record of this store's origin.
+    fn write_own<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>, &Origin) -> Result<T>,
+    ) -> Result<T> {
+        let origin = self.origin.clone();
+        self.write(&origin.terminal, &origin.site, |tx| f(tx, &origin))
+    }
+
+    /// The next number the centre gives: `yymmdd` + the day's sequence from the one
+    /// `counters` row (locked until commit), skipping any number a record already holds
+    /// (one copied from a terminal).
+    pub(crate) fn next_number(&self, tx: &mut Transaction<'_>) -> Result<String> {
+        let day = self.clock.day();
+        loop {
+            let last: i64 = tx
+                .query_one(
+                    "INSERT INTO counters (day, last) VALUES ($1, 1)
+                     ON CONFLICT (day) DO UPDATE SET last = counters.last + 1 RETURNING last",
+                    &[&day],
+                )?
+                .get(0);
+            let number = format!("{day}{last:04}");
+            if !number_taken(tx, &number)? {
+                return Ok(number);
+            }
+        }
+    }
+
+    /// The next row id of `kind` for `terminal` (inside its chain's transaction).
+    fn next_id(tx: &mut Transaction<'_>, kind: RecordKind, terminal: &str) -> Result<i64> {
+        Ok(tx
+            .query_one(
+                &format!(
+                    "SELECT COALESCE(MAX(id), 0) + 1 FROM {} WHERE terminal = $1",
+                    kind.table()
+                ),
+                &[&terminal],
+            )?
+            .get(0))
+    }
+
+    /// Seal a personal field of record (terminal, number), keeping a lookup tag for
+    /// each phone or ID number in it.
+    pub(crate) fn sealed_pg(
+        &self,
+        tx: &mut Transaction<'_>,
+        terminal: &str,
+        number: &str,
+        plain: String,
+    ) -> Result<String> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(plain);
+        };
+        for n in seal::numbers_in(&plain) {
+            tx.execute(
+                "INSERT INTO lookup (tag, terminal, number) VALUES ($1, $2, $3)",
+                &[&sealer.tag(&n), &terminal, &number],
+            )?;
+        }
+        sealer.seal(&plain)
+    }
+
+    /// Insert a record row: site, terminal, id and number first, then `cols`.
+    fn insert(
+        tx: &mut Transaction<'_>,
+        kind: RecordKind,
+        origin: &Origin,
+        number: &str,
+        cols: &[&str],
+        vals: &[P<'_>],
+    ) -> Result<()> {
+        let id = Self::next_id(tx, kind, &origin.terminal)?;
+        let mut all: Vec<P<'_>> = vec![&origin.site, &origin.terminal, &id, &number];
+        all.extend_from_slice(vals);
+        let names = cols.join(", ");
+        let marks = (1..=all.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tx.execute(
+            &format!(
+                "INSERT INTO {} (site, terminal, id, number, {names}) VALUES ({marks})",
+                kind.table()
+            ),
+            &all,
+        )?;
+        Ok(())
+    }
+
+    /// Append an entry to `terminal`'s chain for the record's current state (inside the
+    /// transaction that changed it, which holds the chain's head row).
+    #[allow(clippy::too_many_arguments)]
+    fn append(
+        &self,
+        tx: &mut Transaction<'_>,
+        terminal: &str,
+        site: &str,
+        action: &str,
+        kind: RecordKind,
+        number: &str,
+        detail: &str,
+    ) -> Result<EvidenceEntry> {
+        let snap = pg_row_json(tx, self.sealer.as_ref(), kind, terminal, number)?
+            .map(chained)
+            .ok_or_else(|| StoreError::NotFound(number.to_string()))?;
+        let head = tx.query_one(
+            "SELECT seq, hash FROM chain_head WHERE terminal = $1",
+            &[&terminal],
+        )?;
+        let (head_seq, head_hash): (i64, String) = (head.get(0), head.get(1));
+        let mut e = EvidenceEntry {
+            seq: head_seq + 1,
+            at: self.clock.rfc3339(),
+            action: action.to_string(),
+            record_kind: kind.as_str().to_string(),
+            record_number: number.to_string(),
+            detail: detail.to_string(),
+            chained_detail: None,
+            payload_sha256: snapshot_hash(&snap),
+            prev_hash: if head_seq == 0 {
+                GENESIS.to_string()
+            } else {
+                head_hash
+            },
+            hash: String::new(),
+        };
+        e.hash = entry_hash(&e);
+        tx.execute(
+            "INSERT INTO evidence (site, terminal, seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[&site, &terminal, &e.seq, &e.at, &e.action, &e.record_kind, &e.record_number, &e.detail, &e.payload_sha256, &e.prev_hash, &e.hash],
+        )?;
+        tx.execute(
+            "UPDATE chain_head SET seq = $2, hash = $3 WHERE terminal = $1",
+            &[&terminal, &e.seq, &e.hash],
+        )?;
+        Ok(e)
+    }
+
+    /// [`PgStore::append`] with a staff note chained as its hash (as `chain::append_noted`).
+    fn append_noted(
+        &self,
+        tx: &mut Transaction<'_>,
+        at: &Located,
+        action: &str,
+        prefix: &str,
+        note: &str,
+    ) -> Result<EvidenceEntry> {
+        let note = note.trim();
+        let (t, s, k, n) = (&at.terminal, &at.site, at.kind, &at.number);
+        if note.is_empty() {
+            return self.append(tx, t, s, action, k, n, prefix);
+        }
+        let sep = if prefix.is_empty() { "" } else { "; " };
+        let detail = format!(
+            "{prefix}{sep}note sha256:{}",
+            chain::sha256_hex(note.as_bytes())
+        );
+        let e = self.append(tx, t, s, action, k, n, &detail)?;
+        tx.execute(
+            "INSERT INTO notes (terminal, seq, record_number, note) VALUES ($1, $2, $3, $4)",
+            &[t, &e.seq, n, &note],
+        )?;
+        Ok(e)
+    }
+
+    /// Find a record by its key: a number (`2611290017`, `TJ…`), or `terminal:number` for
+    /// a number more than one terminal holds. None when no record has it; an error naming
+    /// the terminals when the number alone is ambiguous.
+    pub(crate) fn locate(&self, c: &mut impl GenericClient, key: &str) -> Result<Option<Located>> {
+        let (terminal, number) = match key.trim().rsplit_once(':') {
+            Some((t, n)) if !t.trim().is_empty() => (Some(t.trim().to_string()), n),
+            _ => (None, key),
+        };
+        let number = normalise_number(number);
+        let mut found = Vec::new();
+        for kind in RecordKind::ALL {
+            for r in c.query(
+                &format!(
+                    "SELECT terminal, site FROM {} WHERE number = $1 AND ($2::text IS NULL OR terminal = $2)",
+                    kind.table()
+                ),
+                &[&number, &terminal],
+            )? {
+                found.push(Located {
+                    kind,
+                    terminal: r.get(0),
+                    number: number.clone(),
+                    site: r.get(1),
+                });
+            }
+        }
+        if found.len() > 1 {
+            let names: Vec<String> = found.iter().map(|l| l.terminal.clone()).collect();
+            return Err(StoreError::Invalid(format!(
+                "record number {number} is held by terminals {}: name it as <terminal>:{number}",
+                names.join(", ")
+            )));
+        }
+        Ok(found.pop())
+    }
+
+    /// Locate `key` for a write, or [`StoreError::NotFound`].
+    fn located(&self, key: &str) -> Result<Located> {
+        let mut c = self.conn()?;
+        self.locate(&mut *c, key)?
+            .ok_or_else(|| StoreError::NotFound(normalise_number(key)))
+    }
+
+    // ---- writing ----
+
+    pub(crate) fn pg_file_declaration(&self, f: &NewFiling) -> Result<FilingReceipt> {
+        if f.form_id.trim().is_empty() || f.fields.is_empty() {
+            return Err(StoreError::Invalid(
+                "a filing needs a form id and at least one field".into(),
+            ));
+        }
+        let now = self.clock.rfc3339();
+        let number = self.write_own(|tx, o| {
+            let number = self.next_number(tx)?;
+            let status = if f.materials_owed.is_empty() {
+                "filed"
+            } else {
+                "materials_owed"
+            };
+            let fields =
+                self.sealed_pg(tx, &o.terminal, &number, serde_json::to_string(&f.fields)?)?;
+            let owed = serde_json::to_string(&f.materials_owed)?;
+            Self::insert(
+                tx,
+                RecordKind::Filing,
+                o,
+                &number,
+                &[
+                    "form_id",
+                    "form_title",
+                    "fields",
+                    "materials_owed",
+                    "commitment",
+                    "status",
+                    "created_at",
+                    "updated_at",
+                    "session_id",
+                ],
+                &[
+                    &f.form_id,
+                    &f.form_title,
+                    &fields,
+                    &owed,
+                    &f.commitment,
+                    &status,
+                    &now,
+                    &now,
+                    &f.session_id,
+                ],
+            )?;
+            self.append(
+                tx,
+                &o.terminal,
+                &o.site,
+                "created",
+                RecordKind::Filing,
+                &number,
+                &f.form_id,
+            )?;
+            Ok(number)
+        })?;
+        Ok(FilingReceipt {
+            number,
+            materials_owed: f.materials_owed.clone(),
+            created_at: parse_rfc3339(&now, self.clock.now()),
+            check_code: None,
+        })
+    }
+
+    pub(crate) fn pg_record_event(&self, e: &NewEvent) -> Result<EventReceipt> {
+        let now = self.clock.rfc3339();
+        let kind = match e.kind {
+            EventKind::Emergency => "emergency",
+            EventKind::Handoff => "handoff",
+        };
+        let number = self.write_own(|tx, o| {
+            let number = self.next_number(tx)?;
+            let transcript = self.sealed_pg(
+                tx,
+                &o.terminal,
+                &number,
+                serde_json::to_string(&e.transcript)?,
+            )?;
+            Self::insert(
+                tx,
+                RecordKind::Event,
+                o,
+                &number,
+                &[
+                    "event_kind",
+                    "summary",
+                    "transcript",
+                    "wait_at",
+                    "needs",
+                    "status",
+                    "created_at",
+                    "updated_at",
+                    "session_id",
+                ],
+                &[
+                    &kind,
+                    &e.summary,
+                    &transcript,
+                    &e.wait_at,
+                    &e.needs,
+                    &"open",
+                    &now,
+                    &now,
+                    &e.session_id,
+                ],
+            )?;
+            self.append(
+                tx,
+                &o.terminal,
+                &o.site,
+                "created",
+                RecordKind::Event,
+                &number,
+                kind,
+            )?;
+            Ok(number)
+        })?;
+        Ok(EventReceipt {
+            number,
+            created_at: parse_rfc3339(&now, self.clock.now()),
+            check_code: None,
+        })
+    }
+
+    pub(crate) fn pg_record_feedback(&self, f: &NewFeedback) -> Result<String> {
+        if f.rating.is_some_and(|r| !(1..=5).contains(&r)) {
+            return Err(StoreError::Invalid("a rating is 1 to 5".into()));
+        }
+        let now = self.clock.rfc3339();
+        let rating = f.rating.map(i64::from);
+        self.write_own(|tx, o| {
+            let number = self.next_number(tx)?;
+            let contact =
+                self.sealed_pg(tx, &o.terminal, &number, serde_json::to_string(&f.contact)?)?;
+            Self::insert(
+                tx,
+                RecordKind::Feedback,
+                o,
+                &number,
+                &[
+                    "feedback_kind",
+                    "text",
+                    "place",
+                    "service_id",
+                    "rating",
+                    "contact",
+                    "status",
+                    "created_at",
+                    "updated_at",
+                    "session_id",
+                ],
+                &[
+                    &f.kind.as_str(),
+                    &f.text,
+                    &f.place,
+                    &f.service_id,
+                    &rating,
+                    &contact,
+                    &"open",
+                    &now,
+                    &now,
+                    &f.session_id,
+                ],
+            )?;
+            self.append(
+                tx,
+                &o.terminal,
+                &o.site,
+                "created",
+                RecordKind::Feedback,
+                &number,
+                f.kind.as_str(),
+            )?;
+            Ok(number)
+        })
+    }
+
+    pub(crate) fn pg_save_draft(&self, d: &NewDraft) -> Result<String> {
+        let now = self.clock.rfc3339();
+        self.write_own(|tx, o| {
+            let number = self.next_number(tx)?;
+            let fields =
+                self.sealed_pg(tx, &o.terminal, &number, serde_json::to_string(&d.fields)?)?;
+            Self::insert(
+                tx,
+                RecordKind::Draft,
+                o,
+                &number,
+                &[
+                    "form_id",
+                    "fields",
+                    "reason",
+                    "status",
+                    "created_at",
+                    "updated_at",
+                    "session_id",
+                ],
+                &[
+                    &d.form_id,
+                    &fields,
+                    &d.reason,
+                    &"open",
+                    &now,
+                    &now,
+                    &d.session_id,
+                ],
+            )?;
+            self.append(
+                tx,
+                &o.terminal,
+                &o.site,
+                "created",
+                RecordKind::Draft,
+                &number,
+                &d.reason,
+            )?;
+            Ok(number)
+        })
+    }
+
+    pub(crate) fn pg_open_case(&self, c: &NewCase) -> Result<CaseReceipt> {
+        let created = self.clock.now();
+        let now = rfc3339(created);
+        let due = parse_rfc3339(&now, created) + Duration::hours(FOLLOW_UP_HOURS);
+        let status = if c.danger {
+            "escalated"
+        } else if c.slot.is_some() {
+            "scheduled"
+        } else {
+            "open"
+        };
+        let slot_start = c.slot.as_ref().map(|s| s.start.format(TS).to_string());
+        let mediator = c.slot.as_ref().map(|s| s.mediator.clone());
+        let slot_place = c.slot.as_ref().map(|s| s.place.clone());
+        let danger = i64::from(c.danger);
+        let due_s = rfc3339(due);
+        let number = self.write_own(|tx, o| {
+            if let (Some(m), Some(start)) = (&mediator, &slot_start) {
+                // a mediator's slot is the centre's: held against every terminal's cases
+                slot_lock(tx, &format!("mediator:{m}:{start}"))?;
+                let taken: i64 = tx
+                    .query_one(
+                        "SELECT COUNT(*) FROM cases WHERE mediator = $1 AND slot_start = $2 AND status != 'closed'",
+                        &[m, start],
+                    )?
+                    .get(0);
+                if taken > 0 {
+                    let shown = c
+                        .slot
+                        .as_ref()
+                        .map(|s| s.start.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default();
+                    return Err(StoreError::SlotTaken(shown));
+                }
+            }
+            let number = self.next_number(tx)?;
+            let resident =
+                self.sealed_pg(tx, &o.terminal, &number, serde_json::to_string(&c.resident)?)?;
+            Self::insert(
+                tx,
+                RecordKind::Case,
+                o,
+                &number,
+                &["dispute_kind", "dispute_name", "resident", "other_party", "place", "what_happened", "wanted_outcome",
+                  "danger", "slot_start", "mediator", "slot_place", "follow_up_due", "status", "created_at", "updated_at", "session_id"],
+                &[&c.dispute_kind, &c.dispute_name, &resident, &c.other_party, &c.place, &c.what_happened, &c.wanted_outcome,
+                  &danger, &slot_start, &mediator, &slot_place, &due_s, &status, &now, &now, &c.session_id],
+            )?;
+            self.append(tx, &o.terminal, &o.site, "created", RecordKind::Case, &number, &c.dispute_kind)?;
+            Ok(number)
+        })?;
+        Ok(CaseReceipt {
+            display_number: format!("{CASE_PREFIX}{number}"),
+            number,
+            follow_up_due: due,
+            slot: c.slot.clone(),
+            check_code: None,
+        })
+    }
+
+    pub(crate) fn pg_take_ticket(&self, service_id: &str, session_id: &str) -> Result<QueueTicket> {
+        let day = self.clock.day();
+        let now = self.clock.rfc3339();
+        let (number, ticket, ahead) = self.write_own(|tx, o| {
+            let ticket: i64 = tx
+                .query_one(
+                    "SELECT COALESCE(MAX(ticket), 0) + 1 FROM queue WHERE terminal = $1 AND day = $2",
+                    &[&o.terminal, &day],
+                )?
+                .get(0);
+            let ahead: i64 = tx
+                .query_one(
+                    "SELECT COUNT(*) FROM queue WHERE terminal = $1 AND day = $2 AND service_id = $3 AND status = 'waiting'",
+                    &[&o.terminal, &day, &service_id],
+                )?
+                .get(0);
+            let number = self.next_number(tx)?;
+            Self::insert(
+                tx,
+                RecordKind::Queue,
+                o,
+                &number,
+                &["service_id", "day", "ticket", "status", "created_at", "updated_at", "session_id"],
+                &[&service_id, &day, &ticket, &"waiting", &now, &now, &session_id],
+            )?;
+            self.append(tx, &o.terminal, &o.site, "created", RecordKind::Queue, &number, service_id)?;
+            Ok((number, ticket, ahead))
+        })?;
+        Ok(QueueTicket {
+            number,
+            service_id: service_id.to_string(),
+            ticket: u32::try_from(ticket).unwrap_or(u32::MAX),
+            ahead: u32::try_from(ahead).unwrap_or(u32::MAX),
+        })
+    }
+
+    fn booked_count(
+        c: &mut impl GenericClient,
+        service: &str,
+        start: NaiveDateTime,
+    ) -> Result<u32> {
+        let n: i64 = c
+            .query_one(
+                "SELECT COUNT(*) FROM appointments WHERE service_id = $1 AND slot_start = $2 AND status = 'booked'",
+                &[&service, &start.format(TS).to_string()],
+            )?
+            .get(0);
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    fn free_slots_in(
+        c: &mut impl GenericClient,
+        cfg: &AppointmentConfig,
+        service: &str,
+        after: NaiveDateTime,
+        n: usize,
+    ) -> Result<Vec<NaiveDateTime>> {
+        let mut out = Vec::new();
+        for start in cfg.starts_after(service, after) {
+            if out.len() >= n {
+                break;
+            }
+            if Self::booked_count(c, service, start)? < cfg.capacity(service, start).unwrap_or(0) {
+                out.push(start);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn pg_book_appointment(
+        &self,
+        cfg: &AppointmentConfig,
+        a: &NewAppointment,
+    ) -> Result<Booking> {
+        if a.service_id.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "appointment without a service id".into(),
+            ));
+        }
+        let now_local = cfg.now.unwrap_or_else(|| self.clock.local_now());
+        let now = self.clock.rfc3339();
+        let start = a.start.format(TS).to_string();
+        self.write_own(|tx, o| {
+            // a slot's capacity is the centre's: bookings from every terminal count
+            slot_lock(tx, &format!("slot:{}:{start}", a.service_id))?;
+            let horizon = now_local + Duration::days(i64::from(cfg.horizon_days.max(1)));
+            let refusal = if a.start <= now_local || a.start > horizon {
+                Some((RefusalReason::OutOfRange, now_local))
+            } else {
+                match cfg.capacity(&a.service_id, a.start) {
+                    None => Some((RefusalReason::NotOffered, a.start.max(now_local))),
+                    Some(cap) if Self::booked_count(tx, &a.service_id, a.start)? >= cap => {
+                        Some((RefusalReason::Full, a.start.max(now_local)))
+                    }
+                    Some(_) => None,
+                }
+            };
+            if let Some((reason, from)) = refusal {
+                let alternatives = Self::free_slots_in(tx, cfg, &a.service_id, from, 3)?;
+                return Ok(Booking::Refused(Refusal {
+                    reason,
+                    alternatives,
+                }));
+            }
+            let number = self.next_number(tx)?;
+            let contact =
+                self.sealed_pg(tx, &o.terminal, &number, serde_json::to_string(&a.contact)?)?;
+            Self::insert(
+                tx,
+                RecordKind::Appointment,
+                o,
+                &number,
+                &[
+                    "service_id",
+                    "slot_start",
+                    "contact",
+                    "status",
+                    "created_at",
+                    "updated_at",
+                    "session_id",
+                ],
+                &[
+                    &a.service_id,
+                    &start,
+                    &contact,
+                    &"booked",
+                    &now,
+                    &now,
+                    &a.session_id,
+                ],
+            )?;
+            self.append(
+                tx,
+                &o.terminal,
+                &o.site,
+                "created",
+                RecordKind::Appointment,
+                &number,
+                &a.service_id,
+            )?;
+            Ok(Booking::Booked(AppointmentReceipt {
+                number,
+                service_id: a.service_id.clone(),
+                start: a.start,
+                check_code: None,
+            }))
+        })
+    }
+
+    // ---- staff actions ----
+
+    /// Whether `terminal` delivers its chain here (and is not this store's own origin):
+    /// then only it appends to that chain. An entry the centre added would fork it, and
+    /// the terminal's next delivery would be refused as diverged.
+    fn delivers_here(&self, terminal: &str) -> Result<bool> {
+        if terminal == self.origin.terminal {
+            return Ok(false);
+        }
+        Ok(self
+            .conn()?
+            .query_opt("SELECT 1 FROM terminals WHERE terminal = $1", &[&terminal])?
+            .is_some())
+    }
+
+    pub(crate) fn pg_set_status(&self, key: &str, status: &str, note: &str) -> Result<()> {
+        let at = self.located(key)?;
+        if self.delivers_here(&at.terminal)? {
+            return Err(StoreError::TerminalOwned {
+                terminal: at.terminal.clone(),
+                number: at.number.clone(),
+            });
+        }
+        let kind = at.kind;
+        if !kind.statuses().contains(&status) {
+            return Err(StoreError::BadStatus {
+                kind: kind.as_str(),
+                status: status.to_string(),
+                allowed: kind.statuses().join(", "),
+            });
+        }
+        let now = self.clock.rfc3339();
+        self.write(&at.terminal.clone(), &at.site.clone(), |tx| {
+            let old: String = tx
+                .query_one(
+                    &format!(
+                        "SELECT status FROM {} WHERE terminal = $1 AND number = $2 FOR UPDATE",
+                        kind.table()
+                    ),
+                    &[&at.terminal, &at.number],
+                )?
+                .get(0);
+            if old == status {
+                return Ok(());
+            }
+            let next = kind.next_statuses(&old);
+            if !next.contains(&status) {
+                return Err(StoreError::Transition {
+                    kind: kind.as_str(),
+                    number: at.number.clone(),
+                    from: old,
+                    to: status.to_string(),
+                    allowed: if next.is_empty() {
+                        "none: it is final".to_string()
+                    } else {
+                        next.join(", ")
+                    },
+                });
+            }
+            tx.execute(
+                &format!(
+                    "UPDATE {} SET status = $1, updated_at = $2 WHERE terminal = $3 AND number = $4",
+                    kind.table()
+                ),
+                &[&status, &now, &at.terminal, &at.number],
+            )?;
+            self.append_noted(tx, &at, "status", &format!("{old} -> {status}"), note)?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn pg_add_note(&self, key: &str, note: &str) -> Result<()> {
+        let at = self.located(key)?;
+        if self.delivers_here(&at.terminal)? {
+            return Err(StoreError::TerminalOwned {
+                terminal: at.terminal.clone(),
+                number: at.number.clone(),
+            });
+        }
+        self.write(&at.terminal.clone(), &at.site.clone(), |tx| {
+            self.append_noted(tx, &at, "note", "", note).map(|_| ())
+        })
+    }
+
+    pub(crate) fn pg_note_access(&self, key: &str, detail: &str) -> Result<()> {
+        let at = self.located(key)?;
+        if self.delivers_here(&at.terminal)? {
+            return Err(StoreError::TerminalOwned {
+                terminal: at.terminal.clone(),
+                number: at.number.clone(),
+            });
+        }
+        self.write(&at.terminal.clone(), &at.site.clone(), |tx| {
+            self.append(
+                tx,
+                &at.terminal,
+                &at.site,
+                "access",
+                at.kind,
+                &at.number,
+                detail,
+            )
+            .map(|_| ())
+        })
+    }
+
+    // ---- reading ----
+
+    pub(crate) fn pg_records(&self, filter: &Filter, reveal: bool) -> Result<Vec<RecordSummary>> {
+        if filter.status.is_some() && filter.kind.is_none() {
+            return Err(StoreError::Invalid("a status filter needs a kind".into()));
+        }
+        let kinds: Vec<RecordKind> = match filter.kind {
+            Some(k) => vec![k],
+            None => RecordKind::ALL.to_vec(),
+        };
+        let limit = filter.limit();
+        let lim = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut c = self.conn()?;
+        let mut out = Vec::new();
+        for k in kinds {
+            let rows = c.query(
+                &format!(
+                    "SELECT * FROM {} WHERE ($1::text IS NULL OR site = $1) AND ($2::text IS NULL OR status = $2)
+                     ORDER BY created_at DESC, id DESC LIMIT $3",
+                    k.table()
+                ),
+                &[&filter.site, &filter.status, &lim],
+            )?;
+            for r in rows {
+                out.push(summarise(
+                    k,
+                    &row_to_json(&r, k, self.sealer.as_ref()),
+                    reveal,
+                ));
+            }
+        }
+        sort_newest_first(&mut out);
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    pub(crate) fn pg_show(&self, key: &str, reveal: bool) -> Result<Option<RecordDetail>> {
+        let mut c = self.conn()?;
+        let Some(at) = self.locate(&mut *c, key)? else {
+            return Ok(None);
+        };
+        let Some(row) = pg_row_json(
+            &mut *c,
+            self.sealer.as_ref(),
+            at.kind,
+            &at.terminal,
+            &at.number,
+        )?
+        else {
+            return Ok(None);
+        };
+        let history = Self::history(&mut *c, &at.terminal, &at.number, reveal)?;
+        Ok(Some(RecordDetail {
+            summary: summarise(at.kind, &row, reveal),
+            record: shown_record(row, reveal),
+            history,
+        }))
+    }
+
+    fn history(
+        c: &mut impl GenericClient,
+        terminal: &str,
+        number: &str,
+        reveal: bool,
+    ) -> Result<Vec<EvidenceEntry>> {
+        let rows = c.query(
+            "SELECT e.seq, e.at, e.action, e.record_kind, e.record_number, e.detail, e.payload_sha256, e.prev_hash, e.hash, n.note
+             FROM evidence e LEFT JOIN notes n ON n.terminal = e.terminal AND n.seq = e.seq
+             WHERE e.terminal = $1 AND e.record_number = $2 ORDER BY e.seq",
+            &[&terminal, &number],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut e = entry_of(&r);
+            let note: Option<String> = r.get(9);
+            let shown = shown_detail(&e, note.as_deref(), reveal);
+            if shown != e.detail {
+                e.chained_detail = Some(std::mem::replace(&mut e.detail, shown));
+            }
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn pg_find_by_personal_number(
+        &self,
+        personal: &str,
+        reveal: bool,
+    ) -> Result<Vec<RecordSummary>> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(Vec::new());
+        };
+        let mut c = self.conn()?;
+        let pairs = c.query(
+            "SELECT DISTINCT terminal, number FROM lookup WHERE tag = $1 ORDER BY number DESC",
+            &[&sealer.tag(personal)],
+        )?;
+        let mut out = Vec::new();
+        for p in pairs {
+            let (terminal, number): (String, String) = (p.get(0), p.get(1));
+            for kind in RecordKind::ALL {
+                if let Some(row) = pg_row_json(&mut *c, Some(sealer), kind, &terminal, &number)? {
+                    out.push(summarise(kind, &row, reveal));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn pg_follow_ups_due(&self, by: DateTime<Utc>) -> Result<Vec<RecordSummary>> {
+        let mut c = self.conn()?;
+        let rows = c.query(
+            "SELECT * FROM cases WHERE follow_up_due <= $1 AND status NOT IN ('followed_up', 'closed') ORDER BY follow_up_due",
+            &[&rfc3339(by)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                summarise(
+                    RecordKind::Case,
+                    &row_to_json(r, RecordKind::Case, self.sealer.as_ref()),
+                    false,
+                )
+            })
+            .collect())
+    }
+
+    pub(crate) fn pg_queue_status(&self, service_id: Option<&str>) -> Result<QueueStatus> {
+        let day = self.clock.day();
+        let mut c = self.conn()?;
+        let rows = c.query(
+            "SELECT ticket, status FROM queue WHERE terminal = $1 AND day = $2 AND ($3::text IS NULL OR service_id = $3) ORDER BY ticket",
+            &[&self.origin.terminal, &day, &service_id],
+        )?;
+        let as_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let rows: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let waiting: Vec<u32> = rows
+            .iter()
+            .filter(|(_, s)| s == "waiting")
+            .map(|(t, _)| as_u32(*t))
+            .collect();
+        Ok(QueueStatus {
+            waiting: u32::try_from(waiting.len()).unwrap_or(u32::MAX),
+            serving: rows
+                .iter()
+                .filter(|(_, s)| s == "serving")
+                .map(|(t, _)| as_u32(*t))
+                .collect(),
+            next: waiting.first().copied(),
+        })
+    }
+
+    /// Every terminal with a chain or a record here.
+    pub fn terminals(&self) -> Result<Vec<String>> {
+        let mut c = self.conn()?;
+        Self::terminals_in(&mut *c)
+    }
+
+    fn terminals_of_site(c: &mut impl GenericClient, site: &str) -> Result<Vec<String>> {
+        let mut sql = String::from("SELECT terminal FROM chain_head WHERE site = $1");
+        for k in RecordKind::ALL {
+            sql.push_str(&format!(
+                " UNION SELECT terminal FROM {} WHERE site = $1",
+                k.table()
+            ));
+        }
+        let set: BTreeSet<String> = c.query(&sql, &[&site])?.iter().map(|r| r.get(0)).collect();
+        Ok(set.into_iter().collect())
+    }
+
+    fn terminals_in(c: &mut impl GenericClient) -> Result<Vec<String>> {
+        let mut sql = String::from("SELECT terminal FROM chain_head");
+        for k in RecordKind::ALL {
+            sql.push_str(&format!(" UNION SELECT terminal FROM {}", k.table()));
+        }
+        let set: BTreeSet<String> = c.query(&sql, &[])?.iter().map(|r| r.get(0)).collect();
+        Ok(set.into_iter().collect())
+    }
+
+    /// Check one terminal's chain and records, as a SQLite file is checked.
+    pub fn verify_terminal(&self, terminal: &str) -> Result<VerifyReport> {
+        let mut c = self.conn()?;
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let r = self.verify_in(&mut tx, terminal)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn verify_in(&self, tx: &mut Transaction<'_>, terminal: &str) -> Result<VerifyReport> {
+        let entries: Vec<EvidenceEntry> = tx
+            .query(
+                &format!("SELECT {ENTRY_COLUMNS} FROM evidence WHERE terminal = $1 ORDER BY seq"),
+                &[&terminal],
+            )?
+            .iter()
+            .map(entry_of)
+            .collect();
+        let head = tx
+            .query_opt(
+                "SELECT seq, hash FROM chain_head WHERE terminal = $1",
+                &[&terminal],
+            )?
+            .map_or((0, String::new()), |r| (r.get(0), r.get(1)));
+        let notes = tx
+            .query(
+                "SELECT e.seq, e.record_number, e.detail, n.note FROM evidence e
+                 LEFT JOIN notes n ON n.terminal = e.terminal AND n.seq = e.seq
+                 WHERE e.terminal = $1 AND e.detail LIKE '%note sha256:%' ORDER BY e.seq",
+                &[&terminal],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        let mut records = Vec::new();
+        for kind in RecordKind::ALL {
+            for r in tx.query(
+                &format!(
+                    "SELECT * FROM {} WHERE terminal = $1 ORDER BY id",
+                    kind.table()
+                ),
+                &[&terminal],
+            )? {
+                let row = row_to_json(&r, kind, self.sealer.as_ref());
+                let number = row
+                    .get("number")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                records.push((kind, number, Some(chained(row))));
+            }
+        }
+        Ok(chain::verify_parts(ChainParts {
+            entries,
+            head,
+            notes,
+            records,
+        }))
+    }
+
+    /// Check every terminal's chain and its records (one consistent snapshot); each
+    /// problem's message names its terminal.
+    pub(crate) fn pg_verify(&self, site: Option<&str>) -> Result<VerifyReport> {
+        let mut c = self.conn()?;
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let mut total = VerifyReport {
+            ok: true,
+            entries: 0,
+            records: 0,
+            first_problem: None,
+            problems: Vec::new(),
+        };
+        let terminals = match site {
+            None => Self::terminals_in(&mut tx)?,
+            Some(site) => Self::terminals_of_site(&mut tx, site)?,
+        };
+        for terminal in terminals {
+            let r = self.verify_in(&mut tx, &terminal)?;
+            total.entries += r.entries;
+            total.records += r.records;
+            total
+                .problems
+                .extend(r.problems.into_iter().map(|p| Problem {
+                    message: format!("terminal {terminal}: {}", p.message),
+                    ..p
+                }));
+        }
+        tx.commit()?;
+        total.problems.truncate(100);
+        total.ok = total.problems.is_empty();
+        total.first_problem = total.problems.first().cloned();
+        Ok(total)
+    }
+}
