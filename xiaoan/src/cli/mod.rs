@@ -121,7 +121,9 @@ fn terminal_route(
     let shared = match xiaoan_agent::conversation::Shared::load(s) {
         Ok(x) => Arc::new(x),
         Err(e) => {
-            eprintln!("xiaoan serve: WARNING: terminals cannot be served ({e}); the staff API runs alone");
+            eprintln!(
+                "xiaoan serve: WARNING: terminals cannot be served ({e}); the staff API runs alone"
+            );
             return Ok(None);
         }
     };
