@@ -24,7 +24,7 @@ pub enum Error {
         addr: SocketAddr,
     },
     /// The staff token is not set in the environment.
-    #[error("set {TOKEN_ENV} to the staff token before starting the staff API: make one with `{MAKE_TOKEN}`")]
+    #[error("set {TOKEN_ENV} to the staff token before starting xiaoan serve (it serves the staff API too): make one with `{MAKE_TOKEN}`")]
     NoToken,
     /// The staff token is guessable.
     #[error("{TOKEN_ENV} is too weak (about {bits:.0} bits; at least {MIN_TOKEN_BITS:.0} needed): make one with `{MAKE_TOKEN}`")]

@@ -356,6 +356,18 @@ try {
   await waitFor("stop_audio from the server", async () => (await stats()).stopped.length > 0, SHORT);
   check(true, "Esc stops the reply (the server answers stop_audio)");
 
+  // ---------------------------------------------------------------- more time, offered aloud
+  // silence: 小安 checks on the resident, then offers more time (idle_warning); the page
+  // shows the offer with its button focused, and Enter takes it
+  await waitFor("the offer of more time", () => visible("#idle"), LONG);
+  const offer = await lastXiaoan();
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id === "more-time"), "the offer of more time is shown and its button takes the focus", offer);
+  n = (await captions()).length;
+  await page.keyboard.press("Enter");
+  await waitFor("the offer to go away", async () => !(await visible("#idle")));
+  const given = await nextReply(n, "the answer to more_time");
+  check(given.length > 0 && !(await visible("#idle")), "还要时间 gives more time (小安 says so)", given);
+
   // ---------------------------------------------------------------- the resident is done
   await page.click("#end");
   await waitFor("the session to end", async () => (await captions()).length === 0 && /再见/.test(await text("#status")));

@@ -114,8 +114,8 @@ pub enum Command {
         #[command(subcommand)]
         action: RecordsCmd,
     },
-    /// The staff API over the records (alerts, records, status changes, verify). Needs
-    /// XIAOAN_STAFF_TOKEN.
+    /// The centre's server: the kiosk page (/kiosk/), the terminal endpoint (/ws/terminal)
+    /// and the staff API over the records. Needs XIAOAN_STAFF_TOKEN.
     Serve {
         /// Address to listen on (port 0 picks a free port; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8750")]

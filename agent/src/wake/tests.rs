@@ -369,6 +369,56 @@ mod with_models {
         );
     }
 
+    /// The conversation core in the robot profile: no greeting, other speech unheard,
+    /// the name answered.
+    #[test]
+    fn a_robot_session_answers_only_once_called_by_name() {
+        use crate::conversation::{Conversation, Event, SessionOptions, Shared};
+        let Some(r) = rig() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = r.settings.clone();
+        settings.store_path = dir.path().join("records.db");
+        let other = r.say("小区门口怎么走？");
+        let called = r.say("小安，敬老卡怎么办？");
+        let agent = crate::app::build_agent(&settings, &settings.store_path).unwrap();
+        let shared = Shared::new(agent, r.rec, r.speech, settings);
+        let now = std::time::Instant::now;
+        let mut conv = Conversation::new(
+            &shared,
+            &shared.recognizer,
+            Conversation::quiet_flag(),
+            SessionOptions::default(),
+            now(),
+        )
+        .unwrap();
+        let mut events = Vec::new();
+        conv.start(now(), &mut |e| events.push(e));
+        for c in other.chunks(1600) {
+            conv.push_audio(c, now(), &mut |e| events.push(e)).unwrap();
+            conv.tick(now(), &mut |e| events.push(e));
+        }
+        assert!(
+            events.is_empty(),
+            "waiting: nothing said, nothing heard: {events:?}"
+        );
+        for c in called.chunks(1600) {
+            conv.push_audio(c, now(), &mut |e| events.push(e)).unwrap();
+        }
+        while conv.speak_next(now(), &mut |e| events.push(e)).unwrap() {}
+        let finals: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Final { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(finals.len(), 1, "{events:?}");
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Reply { .. })),
+            "小安 answers: {events:?}"
+        );
+    }
+
     #[test]
     fn after_the_quiet_spell_the_gate_waits_again_for_the_name() {
         let Some(r) = rig() else { return };
