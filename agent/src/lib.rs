@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod records;
 pub mod route;
 pub mod speech;
+pub mod turn_end;
 
 /// The records store (`xiaoan-records`) under the path the dialogue names it by
 /// (`crate::store::…`), with the dialogue's way of saying a slot time.

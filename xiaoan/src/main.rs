@@ -218,6 +218,13 @@ pub enum BenchCmd {
     Kb,
     /// End of speech to first reply audio, over the bundled clips.
     Dialogue,
+    /// End of turn on clips with mid-sentence pauses (made with the neural voice):
+    /// cut-offs, end of speech to the final and to the first reply audio.
+    Turns {
+        /// The fixed hang-over only, the words not judged (the baseline).
+        #[arg(long)]
+        fixed: bool,
+    },
     /// Speech synthesis: real-time factor, first audio of a sentence, memory.
     Tts {
         /// How many times each sentence is spoken.
