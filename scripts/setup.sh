@@ -18,6 +18,11 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # ---------------------------------------------------------------- system packages
 # postgresql: the centre store's tests start a real server (initdb/pg_ctl in a temporary folder)
 need_pkgs=(cmake clang libclang-dev libasound2-dev pkg-config espeak-ng sox libsox-fmt-all postgresql)
+# the kiosk page's browser test: Debian's Chromium, CJK fonts for the captions, Node and npm
+# to drive it (a machine whose Node comes from elsewhere keeps it)
+need_pkgs+=(chromium fonts-noto-cjk)
+command -v node >/dev/null || need_pkgs+=(nodejs)
+command -v npm >/dev/null || need_pkgs+=(npm)
 if [ "${XIAOAN_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${need_pkgs[@]}"; do
@@ -31,6 +36,18 @@ if [ "${XIAOAN_SKIP_APT:-0}" != 1 ]; then
   else
     say "system packages: in place"
   fi
+fi
+
+# ---------------------------------------------------------------- the browser test's modules
+# puppeteer-core and axe-core, pinned by tests/browser/package-lock.json (no browser download)
+browser="$here/tests/browser"
+if [ -f "$browser/node_modules/.package-lock.json" ] && [ "$browser/node_modules/.package-lock.json" -nt "$browser/package-lock.json" ]; then
+  say "browser test modules: in place"
+elif command -v npm >/dev/null; then
+  say "installing the browser test's modules (npm ci in tests/browser)"
+  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  say "npm not found: the kiosk browser test will be skipped"
 fi
 
 # ---------------------------------------------------------------- model packages

@@ -60,6 +60,8 @@ pub struct Config {
     pub dialogue: DialogueConfig,
     /// Records store.
     pub store: StoreConfig,
+    /// The wake word (小安): on for the robot unless set (`crate::wake`).
+    pub wake: crate::wake::WakeConfig,
 }
 
 /// `[audio]`
@@ -515,6 +517,7 @@ impl Config {
                 format!("{} is outside 0.05–5 seconds", self.asr.step_s),
             ));
         }
+        self.wake.resolve(self.profile)?;
         let mut dialogue = DialogueSettings::for_profile(self.profile);
         let o = &self.dialogue;
         macro_rules! take {

@@ -17,6 +17,7 @@ pub mod adapters;
 pub mod app;
 pub mod bargein;
 pub mod config;
+pub mod conversation;
 pub mod dialogue;
 pub mod embedder;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod records;
 pub mod route;
 pub mod speech;
 pub mod turn_end;
+pub mod wake;
 
 /// The records store (`xiaoan-records`) under the path the dialogue names it by
 /// (`crate::store::…`), with the dialogue's way of saying a slot time.

@@ -1,100 +1,91 @@
-//! The live loop (`xiaoan listen`, feature `mic`): microphone → end-pointer → streaming
-//! ASR → dialogue → speech, with barge-in.
+//! The live loop (`xiaoan listen`, feature `mic`): the microphone and the speaker as a
+//! thin adapter over the conversation core ([`crate::conversation`]), the same core the
+//! terminal WebSocket route runs.
 //!
 //! Threads: the capture thread (inside `Microphone`) delivers 16 kHz frames; this loop
-//! runs the end-pointer and the recogniser ([`Hearing`], the same loop
-//! `xiaoan bench dialogue` measures); playback runs on the speaker's own thread, and
-//! each sentence of a reply is queued as soon as it is synthesised.
-//!
-//! Barge-in and its echo guard: see [`crate::bargein`].
+//! feeds them to the core (end-pointer, streaming recogniser, dialogue) and synthesises
+//! one reply sentence at a time between frames, queueing each on the speaker as soon as
+//! it is made: the first plays while the rest are being made, and speech over the reply
+//! (barge-in, with its echo guard: see [`crate::bargein`]) stops it and drops the rest.
 
 use std::time::{Duration, Instant};
 
-use xiaoan_audio::{Microphone, Speaker};
+use xiaoan_audio::{AudioBuf, Microphone, Speaker};
 
-use crate::app::build_agent;
-use crate::bargein::{active_level_db, BargeIn};
 use crate::config::Settings;
-use crate::dialogue::Reply;
+use crate::conversation::{ClientMessage, Conversation, Event, SessionOptions, Shared};
 use crate::error::Result;
-use crate::pipeline::{Heard, Hearing, Recognizer};
-use crate::speech::Speech;
+
+/// How long a read waits for the microphone when nothing is left to say.
+const IDLE_READ: Duration = Duration::from_millis(200);
+/// How long it waits between two sentences of a reply.
+const BUSY_READ: Duration = Duration::from_millis(1);
 
 /// Run until the process is stopped.
 pub fn run(s: &Settings) -> Result<()> {
     let mut mic = Microphone::open_default()?;
-    let mut speaker = Speaker::open_default()?;
-    let rec = Recognizer::load(s)?;
-    let speech = Speech::from_settings(s)?;
-    let agent = build_agent(s, &s.store_path)?;
-    let mut session = agent.new_session();
-    let mut hearing = Hearing::new(&rec)?;
-    let mut barge = BargeIn::new(
-        xiaoan_audio::vad_by_name(&s.config.audio.vad, None, None)?,
-        hearing.endpointer().threshold(),
-    );
-    let mut last_heard = Instant::now();
-
-    // each sentence is queued as soon as it is synthesised: the first plays while the
-    // rest are being made
-    let speak =
-        |speaker: &mut Speaker, session: &crate::dialogue::Session, r: &Reply| -> Result<f32> {
-            eprintln!("小安: {}", r.text);
-            let voice = crate::speech::voice_for(s, session);
-            let mut level = -120.0f32;
-            speech.speak(r, &voice, s.dialogue.earcons, &mut |a| {
-                level = level.max(active_level_db(&a.samples));
-                speaker.play(&a);
-            })?;
-            Ok(level)
-        };
-
-    let greet = agent.greet(&mut session);
-    let mut playing_level_db = speak(&mut speaker, &session, &greet)?;
+    let speaker = Speaker::open_default()?;
+    let shared = Shared::load(s)?;
+    // one resident at a time on this device: its decodes need no scheduling
+    let quiet = Conversation::quiet_flag();
+    let mut conv = Conversation::new(
+        &shared,
+        &shared.recognizer,
+        quiet.clone(),
+        SessionOptions::default(),
+        Instant::now(),
+    )?;
+    let mut events = Vec::new();
+    conv.start(Instant::now(), &mut |e| events.push(e));
     loop {
-        let Some(frame) = mic.read(Duration::from_millis(200)) else {
-            continue;
+        if conv.has_speech() {
+            conv.speak_next(Instant::now(), &mut |e| events.push(e))?;
+        }
+        play(&speaker, events.drain(..));
+        let wait = if conv.has_speech() {
+            BUSY_READ
+        } else {
+            IDLE_READ
         };
-        if speaker.is_playing() {
-            // while a reply plays only the barge-in detector listens: the echo of the
-            // reply must not become a turn
-            if s.dialogue.barge_in && barge.push(&frame, Some(playing_level_db)).is_some() {
-                speaker.stop();
-                barge.reset();
-                hearing.reset();
-            } else {
-                continue;
+        if let Some(frame) = mic.read(wait) {
+            conv.push_audio(&frame, Instant::now(), &mut |e| events.push(e))?;
+        }
+        if !speaker.is_playing() && !conv.has_speech() {
+            if let Some(turn) = conv.playing_turn() {
+                let played = ClientMessage::Played { turn };
+                conv.push_message(played, Instant::now(), &mut |e| events.push(e))?;
             }
         }
-        for heard in hearing.push(&frame, session.dialect_code())? {
-            match heard {
-                Heard::Started => {}
-                Heard::Partial(p) => eprint!("\r… {p}"),
-                Heard::Final { text, .. } => {
-                    eprintln!();
-                    // weak words: the utterance decoded again, both read together
-                    let (text, _) = hearing.reading(&text, agent.doubts(&session, &text))?;
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    last_heard = Instant::now();
-                    eprintln!("您: {text}");
-                    let out = agent.handle(&mut session, &text);
-                    playing_level_db = speak(&mut speaker, &session, &out.reply)?;
-                    if out.reply.end_session {
-                        session = agent.new_session();
-                    }
-                }
-            }
+        conv.tick(Instant::now(), &mut |e| events.push(e));
+        play(&speaker, events.drain(..));
+        if conv.finished().is_some() {
+            // the next resident: a fresh session, greeted when they speak
+            conv = Conversation::new(
+                &shared,
+                &shared.recognizer,
+                quiet.clone(),
+                SessionOptions::default(),
+                Instant::now(),
+            )?;
         }
-        let wait = if session.more_time { 2.0 } else { 1.0 } * agent.settings.reprompt_after_s;
-        if !speaker.is_playing() && last_heard.elapsed().as_secs_f32() > wait {
-            last_heard = Instant::now();
-            let r = agent.on_silence(&mut session);
-            playing_level_db = speak(&mut speaker, &session, &r)?;
-            if r.end_session {
-                session = agent.new_session();
-            }
+    }
+}
+
+/// Act on the core's events: audio to the speaker, words to the terminal's screen.
+fn play(speaker: &Speaker, events: impl Iterator<Item = Event>) {
+    for e in events {
+        match e {
+            Event::Audio {
+                pcm, sample_rate, ..
+            } => speaker.play(&AudioBuf::new(pcm, sample_rate)),
+            Event::StopAudio { .. } => speaker.stop(),
+            Event::Partial { text } => eprint!("\r… {text}"),
+            Event::Final { text, .. } => eprintln!("\r您: {text}"),
+            Event::Reply { text, .. } => eprintln!("小安: {text}"),
+            Event::Progress { text, label, .. } => eprintln!("（{text}：{label}）"),
+            Event::Receipt { number, label, .. } => eprintln!("（{label}：{number}）"),
+            Event::Error { message, .. } => eprintln!("（{message}）"),
+            _ => {}
         }
     }
 }

@@ -141,6 +141,27 @@ impl Recognizer {
         }
     }
 
+    /// The same recogniser with every engine passed through `wrap` (the terminal server
+    /// puts each session's decodes through its shared scheduler this way).
+    pub fn with_models(&self, wrap: &dyn Fn(Arc<dyn AsrModel>) -> Arc<dyn AsrModel>) -> Recognizer {
+        Recognizer {
+            model: wrap(self.model.clone()),
+            base: self.base.clone(),
+            second: self.second.clone(),
+            stream_cfg: self.stream_cfg.clone(),
+            vad: self.vad.clone(),
+            endpoint: self.endpoint.clone(),
+            adapters: self.adapters.clone(),
+            dialect_models: self
+                .dialect_models
+                .iter()
+                .map(|(k, m)| (k.clone(), wrap(m.clone())))
+                .collect(),
+            silero: self.silero.clone(),
+            ort_lib: self.ort_lib.clone(),
+        }
+    }
+
     /// Decoding options with the dialect's adapter applied.
     pub fn options_for(&self, dialect: &str) -> DecodeOptions {
         self.adapters.decode_options(dialect, &self.base)

@@ -82,7 +82,10 @@ fn a_resident_who_paused_mid_sentence_is_not_cut_off() {
     // judged: 我要办那个 is unfinished, so the pause is waited out
     let judged = hear(&s, &feed, "我要办那个", Expect::Free, true);
     assert_eq!(judged.len(), 1, "{judged:?}");
-    assert!(judged[0].0 > end_s, "{judged:?} ends after the speech ({end_s} s)");
+    assert!(
+        judged[0].0 > end_s,
+        "{judged:?} ends after the speech ({end_s} s)"
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The staff token: how strong it must be, where it comes from, the check before every
 //! guarded route, and the lock-out of a client that keeps sending wrong ones. Also the
-//! rule on which addresses may be bound (no TLS yet).
+//! rule on which addresses may be bound (plain HTTP on loopback only).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -153,18 +153,19 @@ pub fn token_from_env() -> Result<String> {
     }
 }
 
-/// Check the address to listen on: loopback only, unless `insecure` (the API has no TLS
-/// yet, so the token and personal data would cross the network in clear). Returns the
-/// warning to print loudly when a non-loopback address is allowed.
-pub fn check_bind(addr: SocketAddr, insecure: bool) -> Result<Option<String>> {
-    if addr.ip().is_loopback() {
+/// Check the address to listen on: with TLS any address; without it loopback only,
+/// unless `insecure` (the staff token, device tokens and residents' speech and personal
+/// data would cross the network in clear). Returns the warning to print loudly when a
+/// non-loopback address is allowed without TLS.
+pub fn check_bind(addr: SocketAddr, tls: bool, insecure: bool) -> Result<Option<String>> {
+    if tls || addr.ip().is_loopback() {
         return Ok(None);
     }
     if !insecure {
         return Err(Error::ExposedBind { addr });
     }
     Ok(Some(format!(
-        "WARNING: the staff API listens on {addr} WITHOUT TLS (--insecure-bind): the staff token and residents' personal data cross the network unencrypted"
+        "WARNING: xiaoan serve listens on {addr} WITHOUT TLS (--insecure-bind): the staff token, terminals' device tokens, residents' speech and personal data cross the network unencrypted, and browsers refuse the microphone to a page that is not secure"
     )))
 }
 

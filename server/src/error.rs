@@ -14,10 +14,10 @@ use crate::auth::{MAKE_TOKEN, MIN_TOKEN_BITS, TOKEN_ENV};
 /// What can stop the server from starting or serving.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A non-loopback address without `--insecure-bind`: there is no TLS yet.
+    /// A non-loopback address without TLS and without `--insecure-bind`.
     #[error(
-        "refusing to listen on {addr}: the staff API has no TLS yet, so the token and residents' data would cross the network unencrypted. \
-         Listen on 127.0.0.1 (and reach it through an SSH tunnel or a TLS proxy), or pass --insecure-bind if this network is trusted"
+        "refusing to listen on {addr} without TLS: the staff token, device tokens and residents' data would cross the network unencrypted, and browsers refuse the microphone to an insecure page. \
+         Pass --tls-cert and --tls-key (`xiaoan certs local` makes a test certificate), or listen on 127.0.0.1, or pass --insecure-bind if this network is trusted"
     )]
     ExposedBind {
         /// The address asked for.
@@ -43,6 +43,12 @@ pub enum Error {
     /// The records store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// The terminal registry could not be read or changed.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// A task the server waits on stopped before finishing (a panic on the blocking pool,
     /// the runtime shutting down).
     #[error("the server stopped while {0}")]

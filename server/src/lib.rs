@@ -8,6 +8,7 @@
 //!
 //! | route | what |
 //! | --- | --- |
+//! | `GET /kiosk/` | the kiosk page and its files, built in (no token: the page takes its device token from the URL fragment) |
 //! | `GET /api/health` | liveness and schema version (no token, no personal data); 503 with the reason when the store is read-only or unreadable |
 //! | `GET /api/alerts` | open and acknowledged emergencies and hand-overs, newest first |
 //! | `GET /api/records?kind=&status=&limit=` | listing |
@@ -21,10 +22,11 @@
 //! agent writes, the API reads and records staff status changes.
 //!
 //! Hardening: the token must carry at least [`MIN_TOKEN_BITS`] bits by a conservative
-//! estimate ([`token_bits`]); only a loopback address is bound unless `--insecure-bind`
-//! (there is no TLS yet); a client address that sends [`MAX_FAILURES`] wrong tokens within
-//! [`FAILURE_WINDOW`] gets 429 with `Retry-After` (logged without the token); the token is
-//! checked before any parameter is parsed; headers must arrive within
+//! estimate ([`token_bits`]); HTTPS/WSS with the centre's certificate ([`tls`]), and
+//! without TLS only a loopback address is bound unless `--insecure-bind`; a client
+//! address that sends [`MAX_FAILURES`] wrong tokens within [`FAILURE_WINDOW`] gets 429
+//! with `Retry-After` (logged without the token); the token is checked before any
+//! parameter is parsed; TLS handshakes and headers must arrive within
 //! [`HEADER_TIMEOUT`], a connection lives at most [`CONNECTION_LIFETIME`] and at most
 //! [`MAX_CONNECTIONS`] are served at once; bodies over [`MAX_BODY`] bytes get 413.
 //!
@@ -36,9 +38,9 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), xiaoan_server::Error> {
-//! let addr = "127.0.0.1:8750".parse().unwrap();
+//! let listen = xiaoan_server::Listen::plain("127.0.0.1:8750".parse().unwrap());
 //! let token = xiaoan_server::token_from_env()?;
-//! xiaoan_server::serve(addr, std::path::Path::new("records.db"), token, false).await?;
+//! xiaoan_server::serve(listen, std::path::Path::new("records.db"), token).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -46,8 +48,12 @@
 
 mod auth;
 mod error;
+mod kiosk;
+mod registry;
 mod serve;
 mod staff;
+pub mod terminal;
+pub mod tls;
 
 use std::sync::{Arc, Mutex};
 
@@ -61,18 +67,36 @@ pub use auth::{
     MIN_TOKEN_BITS, TOKEN_ENV,
 };
 pub use error::{Error, Result};
-pub use serve::{serve, serve_listener, CONNECTION_LIFETIME, HEADER_TIMEOUT, MAX_CONNECTIONS};
+pub use registry::{
+    check_id, last_seen, registry_path, seen_path, LiveRegistry, Registry, RegistryError, Terminal,
+    TerminalInfo, PROFILES, REGISTRY_FILE, SEEN_FILE,
+};
+pub use serve::{
+    open_store, serve, serve_app, serve_listener, serve_listener_tls, Listen, CONNECTION_LIFETIME,
+    HEADER_TIMEOUT, MAX_CONNECTIONS,
+};
 pub use staff::MAX_BODY;
 
 use error::ApiError;
 
-/// Every route over an open store, the staff token guarding all but `/api/health`.
+/// Every route over an open store, the staff token guarding all but `/api/health`
+/// (without the terminals' WebSocket route: see [`app`]).
 pub fn router(store: Store, token: String) -> Router {
+    app(store, token, None)
+}
+
+/// Every route, with the terminals' WebSocket route (`/ws/terminal`, checked by device
+/// token at its `hello`) when `terminals` is given.
+pub fn app(store: Store, token: String, terminals: Option<Arc<terminal::Terminals>>) -> Router {
     let store = Arc::new(Mutex::new(store));
     let auth = auth::Auth::new(token);
-    Router::new()
+    let mut routes = Router::new()
         .merge(staff::routes(store, auth))
-        // a terminal's WebSocket route (`terminal.rs`) merges here, behind its own check
+        .merge(kiosk::routes());
+    if let Some(t) = terminals {
+        routes = routes.merge(terminal::routes(t));
+    }
+    routes
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }

@@ -166,15 +166,20 @@ fn weak_tokens_are_refused_and_a_random_one_is_accepted() {
 #[test]
 fn only_loopback_is_bound_unless_told_and_then_with_a_warning() {
     let lan: SocketAddr = "0.0.0.0:8750".parse().unwrap();
-    let e = check_bind(lan, false).unwrap_err().to_string();
+    let e = check_bind(lan, false, false).unwrap_err().to_string();
     assert!(e.contains("--insecure-bind") && e.contains("TLS"), "{e}");
-    let w = check_bind(lan, true).unwrap().unwrap();
+    let w = check_bind(lan, false, true).unwrap().unwrap();
     assert!(w.starts_with("WARNING") && w.contains("WITHOUT TLS"), "{w}");
+    // with TLS any address may be bound, without a warning
+    assert_eq!(check_bind(lan, true, false).unwrap(), None);
     assert_eq!(
-        check_bind("127.0.0.1:0".parse().unwrap(), false).unwrap(),
+        check_bind("127.0.0.1:0".parse().unwrap(), false, false).unwrap(),
         None
     );
-    assert_eq!(check_bind("[::1]:0".parse().unwrap(), false).unwrap(), None);
+    assert_eq!(
+        check_bind("[::1]:0".parse().unwrap(), false, false).unwrap(),
+        None
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! End-to-end tests of Xiao'an, one module per topic.
 
 mod bargein;
+mod browser;
 mod dialogue;
 mod evaluation;
 mod fuzz;

@@ -120,10 +120,72 @@ pub enum Command {
         /// Address to listen on (port 0 picks a free port; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8750")]
         addr: std::net::SocketAddr,
-        /// Allow a non-loopback address although the API has no TLS yet (token and
-        /// personal data then cross the network unencrypted; a warning is printed).
+        /// Serve HTTPS/WSS with this certificate (PEM: the server's certificate first,
+        /// then any intermediates; `xiaoan certs local` makes one for a test set-up).
+        #[arg(long, requires = "tls_key", value_name = "PEM")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert", value_name = "PEM")]
+        tls_key: Option<PathBuf>,
+        /// Allow a non-loopback address without TLS (tokens, speech and personal data
+        /// then cross the network unencrypted; a warning is printed).
         #[arg(long)]
         insecure_bind: bool,
+    },
+    /// Registered terminals (kiosks, service windows, the robot): add, list, revoke.
+    Terminals {
+        #[command(subcommand)]
+        action: TerminalsCmd,
+    },
+    /// TLS certificates for `xiaoan serve`.
+    Certs {
+        #[command(subcommand)]
+        action: CertsCmd,
+    },
+}
+
+/// `xiaoan terminals ...`
+#[derive(Subcommand, Debug)]
+pub enum TerminalsCmd {
+    /// Register a terminal and print its device token (shown only now).
+    Add {
+        /// The terminal's id: a-z, 0-9, '-', '_' (e.g. gs-3).
+        id: String,
+        /// kiosk, window or robot.
+        #[arg(long, default_value = "kiosk")]
+        profile: String,
+        /// The server's address as the terminal reaches it, for the printed page link
+        /// (default: https://<this host>:8750).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+    /// List the registered terminals (never their tokens).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a terminal's token: a running server refuses it from its next hello.
+    Revoke {
+        /// The terminal's id.
+        id: String,
+    },
+}
+
+/// `xiaoan certs ...`
+#[derive(Subcommand, Debug)]
+pub enum CertsCmd {
+    /// Make a local certificate authority and a server certificate signed by it, for a
+    /// test set-up (an existing CA in the folder is kept), and print how to trust it.
+    Local {
+        /// Folder to write ca.pem, ca-key.pem, server.pem, server-key.pem (default:
+        /// $XIAOAN_HOME/tls).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Host name or IP address the kiosks use to reach the server (repeat); always
+        /// named too: localhost, 127.0.0.1, ::1 and this machine's host name.
+        #[arg(long = "host", value_name = "NAME_OR_IP")]
+        hosts: Vec<String>,
     },
 }
 
@@ -225,6 +287,30 @@ pub enum BenchCmd {
         #[arg(long)]
         fixed: bool,
     },
+    /// Many terminals on one server: end of speech → first reply audio (p50/p95) and
+    /// CPU per session at each concurrency, over loopback WebSockets in real time.
+    Serve {
+        /// Concurrency levels (sessions at once).
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,6")]
+        sessions: Vec<usize>,
+        /// Questions each session asks at each level.
+        #[arg(long, default_value_t = 3)]
+        turns: usize,
+        /// A running server (ws://…/ws/terminal, or its http(s)://host:port) instead of
+        /// starting `xiaoan serve` here.
+        #[arg(long)]
+        url: Option<String>,
+        /// Device tokens for --url, comma-separated, used in turn by the sessions (default:
+        /// one bench terminal per session, registered for the run).
+        #[arg(long = "token", value_delimiter = ',')]
+        tokens: Vec<String>,
+        /// The CA certificate a wss:// server's certificate is signed by.
+        #[arg(long, value_name = "PEM")]
+        ca: Option<PathBuf>,
+        /// The --url server's process id, to measure its CPU time.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
     /// Speech synthesis: real-time factor, first audio of a sentence, memory.
     Tts {
         /// How many times each sentence is spoken.
@@ -235,6 +321,22 @@ pub enum BenchCmd {
         /// report the recogniser's CER on it.
         #[arg(long, value_name = "JSONL")]
         heard: Option<PathBuf>,
+    },
+    /// The wake word (小安): misses, false wakes per hour, idle CPU in babble, on a set
+    /// built from the project's voices.
+    Wake {
+        /// Seed of the set (the same seed builds the same set).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many utterances addressed to the robot.
+        #[arg(long, default_value_t = 200)]
+        addressed: usize,
+        /// Minutes of TV-like babble.
+        #[arg(long, default_value_t = 60.0)]
+        babble_minutes: f32,
+        /// Also save the set's clips and manifest in this folder.
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
     },
 }
 

@@ -1,4 +1,4 @@
-//! `xiaoan bench asr|kb|dialogue|tts` and the story runner of `xiaoan eval stories`.
+//! `xiaoan bench asr|kb|dialogue|tts|serve` and the story runner of `xiaoan eval stories`.
 //!
 //! Benchmarks report medians and percentiles over repeated work, with the machine they
 //! ran on; nothing here asserts a time.
@@ -14,8 +14,10 @@ use xiaoan_agent::pipeline::Recognizer;
 use crate::BenchCmd;
 
 mod dialogue;
+mod serve;
 mod tts;
 mod turns;
+mod wake;
 
 /// nearest-rank percentile of a sorted slice
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -69,6 +71,30 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
         BenchCmd::Dialogue => dialogue::run(s),
         BenchCmd::Turns { fixed } => turns::run(s, fixed),
         BenchCmd::Tts { runs, heard } => tts::run(s, runs, heard.as_deref()),
+        BenchCmd::Serve {
+            sessions,
+            turns,
+            url,
+            tokens,
+            ca,
+            server_pid,
+        } => serve::run(
+            s,
+            serve::Args {
+                sessions,
+                turns,
+                url,
+                tokens,
+                ca,
+                server_pid,
+            },
+        ),
+        BenchCmd::Wake {
+            seed,
+            addressed,
+            babble_minutes,
+            write,
+        } => wake::run(s, seed, addressed, babble_minutes, write.as_deref()),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod eval;
 pub mod records;
 pub mod say;
+pub mod terminals;
 
 use std::process::ExitCode;
 
@@ -68,26 +69,69 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Records { action } => records::records(&s, action),
         Command::Serve {
             addr,
+            tls_cert,
+            tls_key,
             insecure_bind,
-        } => serve(&s, addr, insecure_bind),
+        } => serve(&s, addr, tls_cert.zip(tls_key), insecure_bind),
+        Command::Terminals { action } => terminals::terminals(&s, action),
+        Command::Certs { action } => terminals::certs(&s, action),
     }
 }
 
-fn serve(s: &Settings, addr: std::net::SocketAddr, insecure_bind: bool) -> Result<ExitCode> {
-    // refuse an exposed address before asking for the token
-    xiaoan_server::check_bind(addr, insecure_bind)?;
+fn serve(
+    s: &Settings,
+    addr: std::net::SocketAddr,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    insecure_bind: bool,
+) -> Result<ExitCode> {
+    // refuse an exposed address and unusable TLS files before asking for the token
+    let tls = match tls {
+        Some((cert, key)) => Some(xiaoan_server::tls::server_config(&cert, &key)?),
+        None => None,
+    };
+    let listen = xiaoan_server::Listen {
+        addr,
+        tls,
+        insecure_bind,
+    };
+    xiaoan_server::check_bind(addr, listen.tls.is_some(), insecure_bind)?;
     let token = xiaoan_server::token_from_env()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(xiaoan_server::serve(
-        addr,
-        &s.store_path,
-        token,
-        insecure_bind,
-    ))?;
+    xiaoan_server::check_token(&token)?;
+    let terminals = terminal_route(s)?;
+    rt.block_on(async {
+        let store = xiaoan_server::open_store(&s.store_path).await?;
+        let app = xiaoan_server::app(store, token, terminals);
+        xiaoan_server::serve_app(listen, app).await
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The terminals' WebSocket route (`/ws/terminal`): the registry, and the agent, the
+/// recogniser and the voice loaded once for every session. Without the models the staff
+/// API is served alone, with a warning.
+fn terminal_route(
+    s: &Settings,
+) -> Result<Option<std::sync::Arc<xiaoan_server::terminal::Terminals>>> {
+    use std::sync::Arc;
+    let registry = xiaoan_server::LiveRegistry::open(&xiaoan_server::registry_path(&s.home))?;
+    let shared = match xiaoan_agent::conversation::Shared::load(s) {
+        Ok(x) => Arc::new(x),
+        Err(e) => {
+            eprintln!(
+                "xiaoan serve: WARNING: terminals cannot be served ({e}); the staff API runs alone"
+            );
+            return Ok(None);
+        }
+    };
+    Ok(Some(Arc::new(xiaoan_server::terminal::Terminals::new(
+        shared,
+        Arc::new(registry),
+        xiaoan_server::terminal::Limits::default(),
+    ))))
 }
 
 fn models(s: &Settings, action: ModelsCmd) -> Result<ExitCode> {

@@ -141,18 +141,43 @@ pub(super) fn which_field_turn(
     Reply::say("哪一项要改？请说项目名字，比如“电话是……”。")
 }
 
-/// A field's value as it is read back aloud. ID and phone numbers are read whole only
-/// at the accessible window (a headset); in the hall and at kiosks, where others hear,
-/// only their last four digits.
+/// A field's value as it is read back aloud. Personal data is read whole only at the
+/// accessible window (a headset); in the hall and at kiosks, where others hear, ID and
+/// phone numbers only by their last four digits and a name only by its surname
+/// (陈大文 → 陈某某).
 pub(super) fn spoken_value(a: &Agent, kind: FieldKind, v: &str) -> String {
     let public = !matches!(a.settings.profile, crate::config::Profile::Window);
     match kind {
+        FieldKind::PersonName if public => surname_only(v),
         FieldKind::IdNumber | FieldKind::Phone if public => last_four(v),
         FieldKind::IdNumber => digits_for_ear(v, 6),
         FieldKind::Phone => digits_for_ear(v, 4),
         FieldKind::Date => spoken_date(v),
         _ => v.to_string(),
     }
+}
+
+/// Two-character surnames a name may start with (the common ones).
+const DOUBLE_SURNAMES: [&str; 12] = [
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容", "夏侯", "尉迟", "公孙", "司徒",
+];
+
+/// A name as said where others hear: the surname, and 某 for each character after it
+/// (at most two), as people say it of someone not named in public: 陈大文 → 陈某某,
+/// 王芳 → 王某, 欧阳小明 → 欧阳某某.
+fn surname_only(v: &str) -> String {
+    let v = v.trim();
+    let surname_len = if DOUBLE_SURNAMES.iter().any(|d| v.starts_with(d)) {
+        2
+    } else {
+        1
+    };
+    let total = v.chars().count();
+    let surname: String = v.chars().take(surname_len).collect();
+    if total <= surname_len {
+        return surname;
+    }
+    format!("{surname}{}", "某".repeat((total - surname_len).min(2)))
 }
 
 /// "尾号" and the last four characters of a number, digit by digit.
@@ -298,4 +323,18 @@ fn words_after_shi(t: &str) -> Option<String> {
                 .to_string()
         })
         .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::surname_only;
+
+    #[test]
+    fn a_name_said_in_public_keeps_only_the_surname() {
+        assert_eq!(surname_only("陈大文"), "陈某某");
+        assert_eq!(surname_only("王芳"), "王某");
+        assert_eq!(surname_only("欧阳小明"), "欧阳某某");
+        assert_eq!(surname_only("司马光"), "司马某");
+        assert_eq!(surname_only("李"), "李");
+    }
 }

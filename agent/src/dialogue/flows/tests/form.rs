@@ -49,14 +49,24 @@ fn confirm_parts(v: &mut Visit, mut r: Reply) -> String {
 fn the_read_back_has_the_values_and_personal_numbers_only_by_their_tail() {
     let mut v = Visit::new();
     let first = all_answered(&mut v);
-    hears(&first, &["我念一遍", "王小明"]);
+    hears(&first, &["我念一遍", "王某某"]);
     assert_eq!(first.awaiting, "yes_no");
     let heard = confirm_parts(&mut v, first);
-    // in the hall others hear: the ID and phone only by their last four digits
+    // in the hall others hear: the name by its surname, the ID and phone only by their
+    // last four digits
+    assert!(!heard.contains("王小明"), "{heard}");
     assert!(!heard.contains("13812345678"), "{heard}");
     for said in ["尾号", "3号楼502室", "2026年10月1日", "租房"] {
         assert!(heard.contains(said), "{said} not in: {heard}");
     }
+}
+
+#[test]
+fn at_the_accessible_window_the_name_is_read_back_whole() {
+    let mut v = Visit::at("window");
+    let first = all_answered(&mut v);
+    let heard = confirm_parts(&mut v, first);
+    assert!(heard.contains("王小明"), "{heard}");
 }
 
 #[test]
