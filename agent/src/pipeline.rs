@@ -12,7 +12,9 @@ use xiaoan_models::{AsrModel, AsrStream, DecodeOptions, LocalAgreementStream, St
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::turn_end::{Expect, TextJudge, TurnCall, TurnJudge, MAX_HANGOVER_MS};
+use crate::turn_end::{
+    Expect, TextJudge, TurnCall, TurnJudge, MAX_HANGOVER_MS, UNSURE_HANGOVER_MS,
+};
 
 /// How much audio is fed per step when simulating a live stream (a typical capture
 /// callback size).
@@ -852,7 +854,8 @@ impl<'a> Hearing<'a> {
                                         TurnCall::Complete => end_now = true,
                                         TurnCall::Incomplete => {}
                                         TurnCall::Unsure => self.ep.set_trailing_silence_ms(
-                                            self.rec.endpoint.trailing_silence_ms,
+                                            UNSURE_HANGOVER_MS
+                                                .max(self.rec.endpoint.trailing_silence_ms),
                                         ),
                                     }
                                 }

@@ -92,7 +92,8 @@ fn a_resident_who_paused_mid_sentence_is_not_cut_off() {
 fn an_awaited_id_number_with_digits_missing_is_waited_for() {
     let home = tempfile::tempdir().expect("a temp folder");
     let s = settings(home.path());
-    let (feed, _) = two_parts(&s, 0.9);
+    // a pause longer than the unsure hang-over (900 ms), within the cap (1.5 s)
+    let (feed, _) = two_parts(&s, 1.2);
     let judged = hear(&s, &feed, "3205 0219", Expect::Digits(18), true);
     assert_eq!(judged.len(), 1, "{judged:?}");
     // the same digits with nothing awaited are no sentence the judge can read

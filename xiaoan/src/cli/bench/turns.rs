@@ -121,6 +121,13 @@ fn clips() -> Vec<ClipSpec> {
         whole("你们几点下班", Expect::Free),
         whole("我要找工作人员", Expect::Free),
         whole("楼上天天半夜吵我想调解", Expect::Free),
+        ClipSpec {
+            expect: Expect::Name,
+            ..paused("我叫", 0.8, "王小明")
+        },
+        whole("我叫王小明", Expect::Name),
+        whole("对，没错", Expect::YesNo),
+        whole("再说一遍", Expect::Free),
         whole("是的", Expect::YesNo),
         whole("对", Expect::YesNo),
         whole("三二零五零二一九八八零五二三一二三四", id),
@@ -328,6 +335,7 @@ fn expect_label(e: Expect) -> String {
         Expect::Free => "free".into(),
         Expect::YesNo => "yes/no".into(),
         Expect::Digits(n) => format!("{n} digits"),
+        Expect::Name => "name".into(),
     }
 }
 
