@@ -235,8 +235,12 @@ impl LocalAgreementStream {
     }
 
     /// New audio the next partial decode waits for: `step_s`, or more after a slow
-    /// partial decode (`partial_duty`).
+    /// partial decode (`partial_duty`). Not paced before the first words are committed
+    /// (two agreeing decodes): the first partial a resident sees comes no later.
     fn next_step_samples(&self) -> usize {
+        if self.committed.is_empty() && self.done.is_empty() {
+            return self.step_samples();
+        }
         let paced = self.last_took.as_secs_f32() / self.cfg.partial_duty.max(0.01);
         self.step_samples().max((paced.min(10.0) * RATE) as usize)
     }

@@ -561,3 +561,25 @@ fn speech_after_the_early_final_makes_its_text_stale() {
     assert_eq!(s.early_text().unwrap(), None);
     assert_eq!(s.finish().unwrap().text, "一二三四五六");
 }
+
+#[test]
+fn pacing_does_not_delay_the_first_partial_a_resident_sees() {
+    // after how much audio the first words show, decoding every step and paced
+    let first = |duty: f32| {
+        let asr = Arc::new(
+            ScriptedAsr::growing("我想办社保卡", 3.0).with_delay(Duration::from_millis(200)),
+        );
+        let cfg = StreamConfig {
+            partial_duty: duty,
+            ..sync_cfg()
+        };
+        let mut s = LocalAgreementStream::new(asr, DecodeOptions::default(), cfg);
+        (1..=30).find(|_| {
+            s.accept_waveform(&[0.01; 1600]);
+            s.partial().unwrap().is_some_and(|p| !p.is_empty())
+        })
+    };
+    let every_step = first(1000.0);
+    assert!(every_step.is_some(), "partials show within 3 s");
+    assert_eq!(first(0.25), every_step);
+}
