@@ -114,6 +114,10 @@ pub struct AsrConfig {
     /// final. Greedy decoding on the onnx and candle engines; others ignore it. Off by
     /// default: on garbled speech early mistakes steer the rest (README).
     pub continue_committed: bool,
+    /// Largest share of the wall time spent on partial decodes: after a partial that
+    /// took `t`, the next waits for `t / partial_duty` s of new audio (at least
+    /// `step_s`). Default 0.25; 1000 decodes every `step_s` as before it existed.
+    pub partial_duty: f32,
     /// CPU threads for the recogniser.
     pub threads: usize,
     /// A folder of dialect adapters (`<code>/adapter.toml`); unset = the built-in ones.
@@ -183,6 +187,7 @@ impl Default for AsrConfig {
             },
             step_s: 0.5,
             continue_committed: false,
+            partial_duty: 0.25,
             threads: 2,
             adapters_dir: None,
             ggml_type: "f16".into(),
@@ -535,6 +540,12 @@ impl Config {
                     format!("{m} is outside 0–30 seconds"),
                 ));
             }
+        }
+        if !(self.asr.partial_duty > 0.0 && self.asr.partial_duty.is_finite()) {
+            return Err(invalid(
+                "asr.partial_duty",
+                format!("{} must be above 0", self.asr.partial_duty),
+            ));
         }
         if !(self.asr.step_s > 0.05 && self.asr.step_s <= 5.0) {
             return Err(invalid(

@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod records;
 pub mod route;
 pub mod speech;
+pub mod turn_end;
 pub mod wake;
 
 /// The records store (`xiaoan-records`) under the path the dialogue names it by

@@ -12,6 +12,9 @@ use xiaoan_models::{AsrModel, AsrStream, DecodeOptions, LocalAgreementStream, St
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::turn_end::{
+    Expect, TextJudge, TurnCall, TurnJudge, MAX_HANGOVER_MS, UNSURE_HANGOVER_MS,
+};
 
 /// How much audio is fed per step when simulating a live stream (a typical capture
 /// callback size).
@@ -80,6 +83,9 @@ pub struct StreamOutcome {
     /// The text understanding reads: the final transcript, with each doubted
     /// utterance's second opinion joined to it ([`crate::route::join_hypotheses`]).
     pub read_text: String,
+    /// All decode time while streaming (partials, finals, second opinions, cancelled
+    /// decodes), ms: divided by `audio_s`, the streaming compute RTF.
+    pub decode_ms: f64,
 }
 
 impl Recognizer {
@@ -334,6 +340,7 @@ impl Recognizer {
             after_speech_ms,
             audio_s,
             elapsed_ms: ms(start.elapsed()),
+            decode_ms: ms(hearing.decode_time()),
             second_opinions,
             read_text: read.join("，"),
         })
@@ -346,6 +353,7 @@ fn stream_config(settings: &Settings) -> StreamConfig {
         step_s: settings.config.asr.step_s,
         max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
         continue_committed: settings.config.asr.continue_committed,
+        partial_duty: settings.config.asr.partial_duty,
         ..StreamConfig::default()
     }
 }
@@ -641,6 +649,19 @@ pub struct Hearing<'a> {
     quiet: usize,
     /// the early final was asked for and only silence came since
     early: bool,
+    /// what the dialogue awaits (the end of turn reads the words against it)
+    expect: Expect,
+    /// judges the end of turn from the early final's words; `None`: the fixed hang-over
+    judge: Option<Arc<dyn TurnJudge>>,
+    /// the judge's call in the current pause, once made (`Incomplete` while the
+    /// early final's words are awaited: the hang-over is held at the cap)
+    call: Option<TurnCall>,
+    /// the early final's words are awaited for the judge
+    judging: bool,
+    /// the judge's call that ended (or lengthened) the utterance that ended last
+    last_call: Option<TurnCall>,
+    /// decode time of utterances no longer held
+    spent: Duration,
 }
 
 impl<'a> Hearing<'a> {
@@ -661,7 +682,61 @@ impl<'a> Hearing<'a> {
             held: Vec::new(),
             quiet: 0,
             early: false,
+            expect: Expect::Free,
+            judge: Some(Arc::new(TextJudge::builtin())),
+            call: None,
+            judging: false,
+            last_call: None,
+            spent: Duration::ZERO,
         })
+    }
+
+    /// What the dialogue awaits now (set after every reply, e.g. from its `awaiting`
+    /// label with [`Expect::from_label`]): an awaited ID number's turn waits for all
+    /// 18 digits, a yes/no question's ends on a short 是的.
+    pub fn expect(&mut self, e: Expect) {
+        self.expect = e;
+    }
+
+    /// Judge the end of turn with `judge` (`None`: always the configured hang-over, as
+    /// before the judge existed; the default is [`TextJudge::builtin`]).
+    pub fn set_judge(&mut self, judge: Option<Arc<dyn TurnJudge>>) {
+        self.judge = judge;
+    }
+
+    /// The judge's call on the utterance that ended last (`None`: not judged, e.g. its
+    /// early final was not ready before the end-point).
+    pub fn last_call(&self) -> Option<TurnCall> {
+        self.last_call
+    }
+
+    /// All decode time so far (partials, finals, second opinions, cancelled decodes):
+    /// the streaming compute.
+    pub fn decode_time(&self) -> Duration {
+        self.spent
+            + self
+                .stream
+                .as_ref()
+                .map_or(Duration::ZERO, |s| s.decode_time())
+            + self
+                .last
+                .as_ref()
+                .map_or(Duration::ZERO, |(s, _)| s.decode_time())
+    }
+
+    /// Back to the configured hang-over, the judge's call forgotten.
+    fn unjudge(&mut self) {
+        self.judging = false;
+        self.call = None;
+        self.ep
+            .set_trailing_silence_ms(self.rec.endpoint.trailing_silence_ms);
+    }
+
+    /// Keep the decode time of a stream that is let go.
+    fn retire(&mut self, st: Option<Box<dyn AsrStream>>) {
+        if let Some(st) = st {
+            self.spent += st.decode_time();
+        }
     }
 
     /// The end-pointer (thresholds, probability meter).
@@ -672,8 +747,10 @@ impl<'a> Hearing<'a> {
     /// Forget the current utterance and the end-pointer's state (after a barge-in).
     pub fn reset(&mut self) {
         self.ep.reset();
-        self.stream = None;
-        self.last = None;
+        let (st, last) = (self.stream.take(), self.last.take());
+        self.retire(st);
+        self.retire(last.map(|(s, _)| s));
+        self.unjudge();
         self.held.clear();
         self.quiet = 0;
         self.early = false;
@@ -737,13 +814,20 @@ impl<'a> Hearing<'a> {
         dialect: &str,
     ) -> Result<Vec<Heard>> {
         let mut out = Vec::new();
+        let mut end_now = false;
         let early_samples =
             (EARLY_FINAL_MS as u64 * xiaoan_audio::SAMPLE_RATE as u64 / 1000) as usize;
         for ev in events {
             match ev {
                 EndpointEvent::Start { .. } => {
-                    self.stream = Some(self.rec.new_stream(dialect, self.background));
-                    self.last = None;
+                    let old = self
+                        .stream
+                        .replace(self.rec.new_stream(dialect, self.background));
+                    self.retire(old);
+                    let last = self.last.take();
+                    self.retire(last.map(|(s, _)| s));
+                    self.unjudge();
+                    self.last_call = None;
                     self.held.clear();
                     self.quiet = 0;
                     self.early = false;
@@ -760,17 +844,48 @@ impl<'a> Hearing<'a> {
                     }
                     if self.early && silent {
                         self.held.extend_from_slice(&samples);
+                        if self.judging {
+                            if let Some(judge) = &self.judge {
+                                if let Some(text) = st.early_text()? {
+                                    let call = judge.judge(&text, self.expect);
+                                    self.call = Some(call);
+                                    self.judging = false;
+                                    match call {
+                                        TurnCall::Complete => end_now = true,
+                                        TurnCall::Incomplete => {}
+                                        TurnCall::Unsure => self.ep.set_trailing_silence_ms(
+                                            UNSURE_HANGOVER_MS
+                                                .max(self.rec.endpoint.trailing_silence_ms),
+                                        ),
+                                    }
+                                }
+                            }
+                        }
                         continue;
                     }
                     if self.early {
                         // speech resumed after the early final: it no longer stands
                         st.accept_waveform(&std::mem::take(&mut self.held));
                         self.early = false;
+                        self.judging = false;
+                        self.call = None;
+                        self.ep
+                            .set_trailing_silence_ms(self.rec.endpoint.trailing_silence_ms);
                     }
                     st.accept_waveform(&samples);
                     if self.quiet >= early_samples {
                         st.prepare_final()?;
                         self.early = true;
+                        if self.judge.is_some() && self.background && self.call.is_none() {
+                            // the end-point waits (up to the cap) for the judge to read
+                            // the words: the final needs this decode anyway, so holding
+                            // the end-point until it is read costs no time
+                            self.call = Some(TurnCall::Incomplete);
+                            self.judging = true;
+                            self.ep.set_trailing_silence_ms(
+                                MAX_HANGOVER_MS.max(self.rec.endpoint.trailing_silence_ms),
+                            );
+                        }
                     } else if self.quiet == 0 || self.background {
                         if let Some(p) = st.partial()? {
                             out.push(Heard::Partial(p));
@@ -797,13 +912,22 @@ impl<'a> Hearing<'a> {
                             early: decode_started < called,
                             at_s,
                         });
-                        self.last = Some((st, dialect.to_string()));
+                        let old = self.last.replace((st, dialect.to_string()));
+                        self.retire(old.map(|(s, _)| s));
                     }
                     self.held.clear();
                     self.quiet = 0;
                     self.early = false;
+                    // not judged when the words were not ready before the end-point
+                    self.last_call = self.call.filter(|_| !self.judging);
+                    self.unjudge();
                 }
             }
+        }
+        if end_now {
+            // the words make a complete turn: the rest of the hang-over is not waited for
+            let events = self.ep.end_now();
+            out.extend(self.handle(events, silent, dialect)?);
         }
         Ok(out)
     }

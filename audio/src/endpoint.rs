@@ -104,6 +104,9 @@ pub enum EndReason {
     MaxLength,
     /// The stream ended ([`Endpointer::flush`]).
     Flush,
+    /// The caller ended it during the hang-over ([`Endpointer::end_now`]), e.g. because
+    /// the words heard so far make a complete turn.
+    Judged,
 }
 
 /// What the end-pointer reports.
@@ -214,6 +217,45 @@ impl Endpointer {
     /// the onset, so 150 ms leaves time to stop the speaker within 200 ms.
     pub fn set_min_speech_ms(&mut self, ms: u32) {
         self.cfg.min_speech_ms = ms.min(10_000);
+    }
+
+    /// Change the non-speech that ends an utterance (ms, clamped to 50 ms–30 s), from
+    /// the next frame on: a caller that judges the words heard so far incomplete
+    /// lengthens the hang-over of this pause, and sets it back when speech resumes.
+    pub fn set_trailing_silence_ms(&mut self, ms: u32) {
+        self.cfg.trailing_silence_ms = ms.clamp(50, 30_000);
+    }
+
+    /// Non-speech heard since the last speech frame of the current utterance, in ms
+    /// (0 outside an utterance).
+    pub fn silence_ms(&self) -> u32 {
+        if self.state == State::Speech {
+            (self.silence_run as u64 * 1000 / SAMPLE_RATE as u64) as u32
+        } else {
+            0
+        }
+    }
+
+    /// End the current utterance at once ([`EndReason::Judged`]), without waiting for
+    /// the rest of the hang-over: the caller judged the turn complete. Frames still
+    /// pending (less than one VAD frame) are emitted with it. Nothing happens outside an
+    /// utterance.
+    pub fn end_now(&mut self) -> Vec<EndpointEvent> {
+        if self.state != State::Speech {
+            return Vec::new();
+        }
+        let mut events = Vec::new();
+        let tail = std::mem::take(&mut self.pending);
+        self.consumed += tail.len() as u64;
+        if !tail.is_empty() {
+            events.push(EndpointEvent::Audio(tail));
+        }
+        events.push(EndpointEvent::End {
+            at_s: self.t(self.consumed),
+            reason: EndReason::Judged,
+        });
+        self.go_idle();
+        events
     }
 
     /// The speech threshold in use.
@@ -561,6 +603,68 @@ mod tests {
         };
         // audio covers [start - pre_roll, end]
         assert!(((n as f64 / 16_000.0) - (e - s + 0.3)).abs() < 0.03);
+    }
+
+    /// Feed `buf` in 20 ms chunks; `on_chunk` may act on the end-pointer after each.
+    fn run(
+        ep: &mut Endpointer,
+        buf: &AudioBuf,
+        mut on_chunk: impl FnMut(&mut Endpointer) -> Vec<EndpointEvent>,
+    ) -> Vec<EndpointEvent> {
+        let mut evs = Vec::new();
+        for c in buf.samples.chunks(320) {
+            evs.extend(ep.push(c));
+            evs.extend(on_chunk(ep));
+        }
+        evs.extend(ep.flush());
+        evs
+    }
+
+    fn ends(evs: &[EndpointEvent]) -> Vec<(f64, EndReason)> {
+        evs.iter()
+            .filter_map(|e| match e {
+                EndpointEvent::End { at_s, reason } => Some((*at_s, *reason)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn end_now_closes_the_utterance_during_the_pause_and_nothing_outside_one() {
+        let buf = cat(&[sil(0.5), tone(1.0), sil(1.5)]);
+        let mut ep = Endpointer::new(Box::new(EnergyVad::new()), EndpointConfig::default());
+        assert!(ep.end_now().is_empty(), "no utterance yet");
+        let evs = run(&mut ep, &buf, |ep| {
+            if ep.silence_ms() >= 200 {
+                ep.end_now()
+            } else {
+                Vec::new()
+            }
+        });
+        let e = ends(&evs);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].1, EndReason::Judged);
+        // 200 ms after the tone (1.5 s), well before the 600 ms hang-over (2.1 s)
+        assert!(e[0].0 > 1.6 && e[0].0 < 1.85, "ended at {}", e[0].0);
+    }
+
+    #[test]
+    fn a_longer_hang_over_keeps_a_paused_utterance_whole() {
+        // speech, a 0.9 s pause, speech: the default 600 ms hang-over cuts it in two
+        let buf = cat(&[sil(0.5), tone(1.0), sil(0.9), tone(1.0), sil(2.0)]);
+        let mut ep = Endpointer::new(Box::new(EnergyVad::new()), EndpointConfig::default());
+        assert_eq!(ends(&run(&mut ep, &buf, |_| Vec::new())).len(), 2);
+        let mut ep = Endpointer::new(Box::new(EnergyVad::new()), EndpointConfig::default());
+        let evs = run(&mut ep, &buf, |ep| {
+            if ep.silence_ms() >= 200 {
+                ep.set_trailing_silence_ms(1500);
+            }
+            Vec::new()
+        });
+        let e = ends(&evs);
+        assert_eq!(e.len(), 1, "{e:?}");
+        // the second burst ends at 3.4 s; then the longer hang-over
+        assert!((e[0].0 - 4.9).abs() < 0.1, "ended at {}", e[0].0);
     }
 
     #[test]

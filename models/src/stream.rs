@@ -33,8 +33,23 @@ pub trait AsrStream: Send {
     fn prepare_final(&mut self) -> Result<()> {
         Ok(())
     }
+    /// The text of the early final [`prepare_final`](AsrStream::prepare_final) started,
+    /// once its decode has finished and it still stands for everything fed (never
+    /// waits): what [`finish`](AsrStream::finish) would return now, without a decode.
+    /// `None` while it runs, when speech came after it, or when the stream cannot tell;
+    /// empty when it heard no words. Lets the caller judge from the words whether the
+    /// turn is over.
+    fn early_text(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// Decode the whole utterance and return the final transcript.
     fn finish(&mut self) -> Result<Transcript>;
+    /// Wall time spent decoding this utterance so far: every partial, the final and
+    /// second opinions, cancelled decodes included (the streaming compute: divided by
+    /// the audio's duration, the streaming RTF).
+    fn decode_time(&self) -> Duration {
+        Duration::ZERO
+    }
     /// When the decode whose hypothesis the last [`finish`](AsrStream::finish) used
     /// started, and how long it ran.
     fn final_timing(&self) -> Option<(Instant, Duration)> {
@@ -70,6 +85,12 @@ pub struct StreamConfig {
     /// but on garbled speech early committed mistakes steer the rest (held-out espeak-ng
     /// Mandarin: CER 0.717 → 0.755), so the default is false.
     pub continue_committed: bool,
+    /// Spend at most about this share of the wall time on partial decodes: after a
+    /// partial decode that took `t`, the next one waits for `t / partial_duty` seconds
+    /// of new audio (and at least `step_s`). A slow machine, or one shared with other
+    /// sessions, then decodes partials less often instead of falling behind, and the
+    /// final decode finds the worker free. Default 0.25; 1 or more: every `step_s`.
+    pub partial_duty: f32,
 }
 
 impl Default for StreamConfig {
@@ -79,6 +100,7 @@ impl Default for StreamConfig {
             max_utterance_s: 28.0,
             background: true,
             continue_committed: false,
+            partial_duty: 0.25,
         }
     }
 }
@@ -96,6 +118,12 @@ impl StreamConfig {
             return Err(Error::Config(format!(
                 "max_utterance_s = {} (must be between 1 and {MAX_DECODE_SECONDS})",
                 self.max_utterance_s
+            )));
+        }
+        if !(self.partial_duty > 0.0 && self.partial_duty.is_finite()) {
+            return Err(Error::Config(format!(
+                "asr partial_duty = {} (must be above 0)",
+                self.partial_duty
             )));
         }
         Ok(())
@@ -129,6 +157,10 @@ pub struct LocalAgreementStream {
     job: Option<Job>,
     /// Start and duration of the decode behind `last_transcript`.
     timing: Option<(Instant, Duration)>,
+    /// All decode time of the utterance so far (cancelled decodes included).
+    busy: Duration,
+    /// How long the last partial decode took (paces the next, `partial_duty`).
+    last_took: Duration,
 }
 
 /// One decode of `buf[..len]` on a worker thread.
@@ -141,8 +173,14 @@ struct Job {
 }
 
 impl Job {
-    /// Wait for the decode; `None` when it was cancelled.
-    fn join(self) -> Result<Option<(Transcript, usize, Instant, Duration)>> {
+    /// Wait for the decode; `None` when it was cancelled. The time the worker spent
+    /// comes back either way.
+    fn join(
+        self,
+    ) -> (
+        Result<Option<(Transcript, usize, Instant, Duration)>>,
+        Duration,
+    ) {
         let Job {
             len,
             started,
@@ -150,12 +188,20 @@ impl Job {
             ..
         } = self;
         match handle.join() {
-            Ok((Ok(t), ended)) => Ok(Some((t, len, started, ended - started))),
-            Ok((Err(Error::Cancelled), _)) => Ok(None),
-            Ok((Err(e), _)) => Err(e),
-            Err(_) => Err(Error::Decode(
-                "the recogniser's worker thread failed".into(),
-            )),
+            Ok((Ok(t), ended)) => {
+                let took = ended.saturating_duration_since(started);
+                (Ok(Some((t, len, started, took))), took)
+            }
+            Ok((Err(Error::Cancelled), ended)) => {
+                (Ok(None), ended.saturating_duration_since(started))
+            }
+            Ok((Err(e), ended)) => (Err(e), ended.saturating_duration_since(started)),
+            Err(_) => (
+                Err(Error::Decode(
+                    "the recogniser's worker thread failed".into(),
+                )),
+                Duration::ZERO,
+            ),
         }
     }
 }
@@ -175,6 +221,8 @@ impl LocalAgreementStream {
             done: String::new(),
             job: None,
             timing: None,
+            busy: Duration::ZERO,
+            last_took: Duration::ZERO,
         }
     }
 
@@ -184,6 +232,17 @@ impl LocalAgreementStream {
 
     fn step_samples(&self) -> usize {
         ((self.cfg.step_s.max(0.01)) * RATE) as usize
+    }
+
+    /// New audio the next partial decode waits for: `step_s`, or more after a slow
+    /// partial decode (`partial_duty`). Not paced before the first words are committed
+    /// (two agreeing decodes): the first partial a resident sees comes no later.
+    fn next_step_samples(&self) -> usize {
+        if self.committed.is_empty() && self.done.is_empty() {
+            return self.step_samples();
+        }
+        let paced = self.last_took.as_secs_f32() / self.cfg.partial_duty.max(0.01);
+        self.step_samples().max((paced.min(10.0) * RATE) as usize)
     }
 
     fn committed_text(&self) -> String {
@@ -204,8 +263,10 @@ impl LocalAgreementStream {
     /// Decode the current window on this thread and update the agreement.
     fn redecode(&mut self) -> Result<()> {
         let started = Instant::now();
-        let t = self.model.decode(&self.buf, &self.step_opts())?;
-        self.apply(t, self.buf.len(), started, started.elapsed());
+        let t = self.model.decode(&self.buf, &self.step_opts());
+        let took = started.elapsed();
+        self.busy += took;
+        self.apply(t?, self.buf.len(), started, took);
         Ok(())
     }
 
@@ -236,7 +297,9 @@ impl LocalAgreementStream {
             return Ok(());
         }
         if let Some(job) = self.job.take() {
-            if let Some((t, len, started, took)) = job.join()? {
+            let (r, spent) = job.join();
+            self.busy += spent;
+            if let Some((t, len, started, took)) = r? {
                 self.apply(t, len, started, took);
             }
         }
@@ -368,15 +431,24 @@ impl AsrStream for LocalAgreementStream {
 
     fn partial(&mut self) -> Result<Option<String>> {
         let before = self.committed_text();
-        self.collect(false)?;
+        if self.job.as_ref().is_some_and(|j| j.handle.is_finished()) {
+            let busy = self.busy;
+            self.collect(false)?;
+            self.last_took = self.busy.saturating_sub(busy);
+        }
         if self.buf.len() > self.max_samples() {
             let rest = self.buf.split_off(self.max_samples());
             self.close_window()?;
             self.buf = rest;
         }
-        if self.buf.len() >= self.decoded_len + self.step_samples() {
+        // a partial only when enough new audio came and some of it is speech (growth
+        // by silence alone changes no words: the final decodes it when it comes)
+        if self.buf.len() >= self.decoded_len + self.next_step_samples()
+            && (self.decoded_len == 0 || !self.only_silence_after(self.decoded_len))
+        {
             if !self.cfg.background {
                 self.redecode()?;
+                self.last_took = self.timing.map(|(_, d)| d).unwrap_or_default();
             } else if self.job.is_none() {
                 self.start_job();
             }
@@ -405,6 +477,28 @@ impl AsrStream for LocalAgreementStream {
 
     fn final_timing(&self) -> Option<(Instant, Duration)> {
         self.timing
+    }
+
+    fn early_text(&mut self) -> Result<Option<String>> {
+        self.collect(false)?;
+        if self.job.is_some() || self.buf.is_empty() {
+            return Ok(None);
+        }
+        if !self.last_stands() {
+            // a decode that covers all but the pause and heard nothing: no words to
+            // judge (the final decodes the whole window again)
+            let heard_nothing = self.last_transcript.as_ref().is_some_and(|t| {
+                t.text.trim().is_empty() && self.only_silence_after(self.decoded_len)
+            });
+            return Ok(heard_nothing.then(String::new));
+        }
+        // the last hypothesis stands: no decode here
+        let t = self.final_of_window()?;
+        Ok(Some(format!("{}{}", self.done, t.text)))
+    }
+
+    fn decode_time(&self) -> Duration {
+        self.busy
     }
 
     fn finish(&mut self) -> Result<Transcript> {
@@ -436,7 +530,10 @@ impl AsrStream for LocalAgreementStream {
         }
         // the worker's partial, if any, is stale once the utterance is final
         self.cancel_job()?;
-        let mut t = self.model.decode(&self.buf, opts)?;
+        let started = Instant::now();
+        let t = self.model.decode(&self.buf, opts);
+        self.busy += started.elapsed();
+        let mut t = t?;
         if !self.done.is_empty() {
             t.text = format!("{}{}", self.done, t.text);
         }
@@ -449,6 +546,8 @@ impl AsrStream for LocalAgreementStream {
             job.cancel.store(true, Ordering::Relaxed);
         }
         self.timing = None;
+        self.busy = Duration::ZERO;
+        self.last_took = Duration::ZERO;
         self.buf.clear();
         self.decoded_len = 0;
         self.last_hyp = None;

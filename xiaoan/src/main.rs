@@ -280,6 +280,13 @@ pub enum BenchCmd {
     Kb,
     /// End of speech to first reply audio, over the bundled clips.
     Dialogue,
+    /// End of turn on clips with mid-sentence pauses (made with the neural voice):
+    /// cut-offs, end of speech to the final and to the first reply audio.
+    Turns {
+        /// The fixed hang-over only, the words not judged (the baseline).
+        #[arg(long)]
+        fixed: bool,
+    },
     /// Many terminals on one server: end of speech → first reply audio (p50/p95) and
     /// CPU per session at each concurrency, over loopback WebSockets in real time.
     Serve {

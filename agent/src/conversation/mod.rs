@@ -40,6 +40,7 @@ use crate::dialogue::{digits_for_ear, sentences, Agent, DialectSource, Flow, Rep
 use crate::error::Result;
 use crate::pipeline::{Heard, Hearing, Recognizer};
 use crate::speech::Speech;
+use crate::turn_end::Expect;
 
 pub use protocol::{ClientMessage, ErrorCode, Event};
 pub use scheduler::{DecodeScheduler, Priority, Scheduled};
@@ -679,6 +680,11 @@ impl<'a> Conversation<'a> {
     ) {
         self.quiet_since = now;
         self.voice = crate::speech::voice_for(&self.shared.settings, &self.session);
+        // the end of the next turn is judged against what this reply asks for (an ID
+        // number waits for its 18 digits, a yes/no question ends on 是的)
+        let agent = &self.shared.agent;
+        let awaiting = self.session.flow.awaiting(&agent.forms, &agent.mediation);
+        self.hearing.expect(Expect::from_awaiting(&awaiting));
         self.effects(r, intent, flow_before, out);
         self.turn += 1;
         self.queue.clear();

@@ -220,6 +220,7 @@ fn over_long_utterance_continues_in_a_new_window() {
         max_utterance_s: 2.0,
         background: false,
         continue_committed: true,
+        partial_duty: 0.25,
     };
     let mut s = LocalAgreementStream::new(
         Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 1.0)),
@@ -453,4 +454,132 @@ fn a_decode_that_heard_nothing_does_not_stand_for_the_pause_after_speech() {
     assert_eq!(asr.calls(), 2);
     s.accept_waveform(&[0.0; 4800]); // the pause
     assert_eq!(s.finish().unwrap().text, "我想办社保卡");
+}
+
+#[test]
+fn growth_by_silence_alone_decodes_no_partial() {
+    let asr = Arc::new(ScriptedAsr::growing("我想办社保卡", 3.0));
+    let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), sync_cfg());
+    feed(&mut s, 1.0);
+    let during_speech = asr.calls();
+    assert!(
+        during_speech >= 2,
+        "{during_speech} decodes of 1 s of speech"
+    );
+    for _ in 0..10 {
+        s.accept_waveform(&[0.0; 1600]);
+        assert_eq!(s.partial().unwrap(), None);
+    }
+    assert_eq!(
+        asr.calls(),
+        during_speech,
+        "a second of pause decoded nothing"
+    );
+    // speech again: partials resume
+    feed(&mut s, 1.0);
+    assert!(asr.calls() > during_speech);
+}
+
+#[test]
+fn a_slow_partial_decode_spaces_out_the_next_ones() {
+    let calls = |duty: f32| {
+        let asr = Arc::new(
+            ScriptedAsr::growing("我想办社保卡", 3.0).with_delay(Duration::from_millis(200)),
+        );
+        let cfg = StreamConfig {
+            partial_duty: duty,
+            ..sync_cfg()
+        };
+        let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), cfg);
+        feed(&mut s, 3.0);
+        let n = asr.calls();
+        // whatever was skipped, the final hears the whole utterance
+        assert_eq!(s.finish().unwrap().text, "我想办社保卡");
+        n
+    };
+    let every_step = calls(1000.0);
+    let paced = calls(0.25);
+    assert_eq!(every_step, 6, "a decode every 0.5 s of 3 s");
+    assert!(paced < every_step, "paced {paced} against {every_step}");
+    assert!(StreamConfig {
+        partial_duty: 0.0,
+        ..StreamConfig::default()
+    }
+    .validate()
+    .is_err());
+}
+
+#[test]
+fn the_early_final_text_is_read_without_waiting_and_counts_its_decode_time() {
+    let asr = Gated::new(ScriptedAsr::growing("我想办社保卡", 6.0));
+    let mut s = LocalAgreementStream::new(
+        asr.clone(),
+        DecodeOptions::default(),
+        StreamConfig::default(),
+    );
+    s.accept_waveform(&[0.01; 16_000]);
+    s.accept_waveform(&[0.0; 3200]);
+    s.prepare_final().unwrap();
+    let asked = Instant::now();
+    assert_eq!(s.early_text().unwrap(), None, "the decode is still running");
+    assert!(
+        asked.elapsed() < GATE_GUARD,
+        "early_text never waits for the decode"
+    );
+    asr.open();
+    settle(&s);
+    let early = s.early_text().unwrap();
+    assert_eq!(early.as_deref(), Some("我想办社保卡"));
+    assert!(s.decode_time() > Duration::ZERO);
+    // silence after it keeps it standing; the final is that text, with no new decode
+    s.accept_waveform(&[0.0; 1600]);
+    assert_eq!(s.early_text().unwrap(), early);
+    let starts = asr
+        .events()
+        .iter()
+        .filter(|e| e.starts_with("start"))
+        .count();
+    assert_eq!(s.finish().unwrap().text, "我想办社保卡");
+    let after = asr
+        .events()
+        .iter()
+        .filter(|e| e.starts_with("start"))
+        .count();
+    assert_eq!(starts, after);
+}
+
+#[test]
+fn speech_after_the_early_final_makes_its_text_stale() {
+    let asr = Arc::new(ScriptedAsr::growing("一二三四五六", 2.0));
+    let mut s = background(&asr);
+    s.accept_waveform(&[0.01; 16_000]);
+    s.accept_waveform(&[0.0; 3200]);
+    s.prepare_final().unwrap();
+    settle(&s);
+    assert!(s.early_text().unwrap().is_some());
+    s.accept_waveform(&[0.01; 32_000]);
+    assert_eq!(s.early_text().unwrap(), None);
+    assert_eq!(s.finish().unwrap().text, "一二三四五六");
+}
+
+#[test]
+fn pacing_does_not_delay_the_first_partial_a_resident_sees() {
+    // after how much audio the first words show, decoding every step and paced
+    let first = |duty: f32| {
+        let asr = Arc::new(
+            ScriptedAsr::growing("我想办社保卡", 3.0).with_delay(Duration::from_millis(200)),
+        );
+        let cfg = StreamConfig {
+            partial_duty: duty,
+            ..sync_cfg()
+        };
+        let mut s = LocalAgreementStream::new(asr, DecodeOptions::default(), cfg);
+        (1..=30).find(|_| {
+            s.accept_waveform(&[0.01; 1600]);
+            s.partial().unwrap().is_some_and(|p| !p.is_empty())
+        })
+    };
+    let every_step = first(1000.0);
+    assert!(every_step.is_some(), "partials show within 3 s");
+    assert_eq!(first(0.25), every_step);
 }

@@ -17,6 +17,7 @@ mod dialogue;
 mod serve;
 mod store;
 mod tts;
+mod turns;
 mod wake;
 
 /// nearest-rank percentile of a sorted slice
@@ -69,6 +70,7 @@ pub fn bench(s: &Settings, what: BenchCmd) -> Result<ExitCode> {
             ),
         },
         BenchCmd::Dialogue => dialogue::run(s),
+        BenchCmd::Turns { fixed } => turns::run(s, fixed),
         BenchCmd::Tts { runs, heard } => tts::run(s, runs, heard.as_deref()),
         BenchCmd::Serve {
             sessions,
@@ -242,6 +244,8 @@ fn bench_asr(
     let mut first = Vec::new();
     let mut fin = Vec::new();
     let mut cer = CerTally::default();
+    let mut cer_streamed = CerTally::default();
+    let (mut busy_ms, mut streamed_s) = (0.0, 0.0);
     let mut n = 0usize;
     let mut audio_total = 0.0;
     for item in m.items.iter().flatten() {
@@ -270,8 +274,11 @@ fn bench_asr(
         if let Some(x) = out.after_speech_ms {
             fin.push(x);
         }
+        busy_ms += out.decode_ms;
+        streamed_s += out.audio_s;
         if let Some(r) = &item.transcript {
             cer.add(&dialect, r, &text);
+            cer_streamed.add(&dialect, r, &out.text);
         }
         if std::env::var_os("XIAOAN_BENCH_VERBOSE").is_some() {
             eprintln!(
@@ -289,7 +296,7 @@ fn bench_asr(
     let first = sorted(first);
     let fin = sorted(fin);
     println!(
-        "bench asr  engine={label:<13} clips={n} audio={audio_total:.1}s  RTF p50 {:.3} p95 {:.3}  first-partial p50 {:.0} ms p95 {:.0} ms  end of speech → final p50 {:.0} ms p95 {:.0} ms  peak RSS {:.0} MB  {}  [{}; {}]",
+        "bench asr  engine={label:<13} clips={n} audio={audio_total:.1}s  RTF p50 {:.3} p95 {:.3}  first-partial p50 {:.0} ms p95 {:.0} ms  end of speech → final p50 {:.0} ms p95 {:.0} ms  peak RSS {:.0} MB  {}  streaming: compute RTF {:.3}, {}  [{}; {}]",
         pct(&rtf, 50.0),
         pct(&rtf, 95.0),
         pct(&first, 50.0),
@@ -298,6 +305,8 @@ fn bench_asr(
         pct(&fin, 95.0),
         peak_rss_mb().unwrap_or(f64::NAN),
         cer.describe(),
+        busy_ms / 1000.0 / streamed_s.max(1e-3),
+        cer_streamed.describe(),
         parts.describe(),
         crate::cli::eval::machine()
     );

@@ -34,6 +34,7 @@ use xiaoan_agent::config::Settings;
 use xiaoan_agent::dialogue::Agent;
 use xiaoan_agent::pipeline::{Heard, Hearing, Recognizer, EARLY_FINAL_MS};
 use xiaoan_agent::speech::{voice_for, Speech};
+use xiaoan_agent::turn_end::Expect;
 use xiaoan_audio::SAMPLE_RATE;
 
 use super::{pct, sorted};
@@ -65,6 +66,10 @@ struct Sample {
     heard: String,
     /// end-points that came before the end of speech (an utterance split in two)
     splits: usize,
+    /// all decode time while the clip was heard (partials, finals, second opinion)
+    decode_ms: f64,
+    /// audio heard up to the end-point, s
+    heard_s: f64,
 }
 
 impl Sample {
@@ -94,6 +99,7 @@ fn measure_clip(
     path: &Path,
     dialect: &str,
     cold: bool,
+    expect: Expect,
 ) -> Result<Option<Sample>> {
     let Rig {
         rec,
@@ -114,6 +120,8 @@ fn measure_clip(
         .clone()
         .unwrap_or_else(|| dialect.to_string());
     let mut hearing = Hearing::new(rec)?;
+    // what the dialogue awaits, as the live loop tells it after every reply
+    hearing.expect(expect);
 
     // the capture thread: frames released at the pace they were recorded
     let (tx, rx) = mpsc::channel::<Vec<f32>>();
@@ -191,6 +199,8 @@ fn measure_clip(
                 tts_ms,
                 heard: text,
                 splits,
+                decode_ms: ms(hearing.decode_time()),
+                heard_s: speech_s + ms(final_at.saturating_duration_since(speech_end_at)) / 1000.0,
             });
             break 'frames;
         }
@@ -219,6 +229,14 @@ fn pass(
     let mut samples = Vec::new();
     let mut missed = Vec::new();
     for input in demo_script() {
+        // what the dialogue awaits now (its last reply's)
+        let expect = Expect::from_label(
+            &session
+                .last_reply
+                .as_ref()
+                .map(|r| r.awaiting.clone())
+                .unwrap_or_default(),
+        );
         match input {
             DemoInput::Typed(t) => {
                 agent.handle(&mut session, &t);
@@ -235,6 +253,7 @@ fn pass(
                     &path,
                     &dialect,
                     cold,
+                    expect,
                 )
                 .with_context(|| format!("measuring {}", path.display()))?
                 {
@@ -350,6 +369,13 @@ pub fn run(s: &Settings) -> Result<ExitCode> {
         let n = second.len();
         println!("{}", line(&format!("second opinion ({n} doubted)"), second));
     }
+    let (busy, heard) = cold.iter().fold((0.0, 0.0), |(b, h), x| {
+        (b + x.decode_ms / 1000.0, h + x.heard_s)
+    });
+    println!(
+        "  streaming compute RTF {:.3} (all decode time {busy:.1} s ÷ audio heard {heard:.1} s)",
+        busy / heard.max(1e-3)
+    );
     let total = |v: &[Sample]| sorted(v.iter().map(Sample::total).collect());
     let (c, w) = (total(&cold), total(&warm));
     println!(
