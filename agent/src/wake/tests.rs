@@ -401,7 +401,10 @@ mod with_models {
             events.is_empty(),
             "waiting: nothing said, nothing heard: {events:?}"
         );
-        for c in called.chunks(1600) {
+        // the microphone goes on after the question: silence long enough for any
+        // hang-over the end of turn may choose (up to its 1.5 s cap)
+        let silence = vec![0.0f32; 16_000 * 2];
+        for c in called.chunks(1600).chain(silence.chunks(1600)) {
             conv.push_audio(c, now(), &mut |e| events.push(e)).unwrap();
         }
         while conv.speak_next(now(), &mut |e| events.push(e)).unwrap() {}
