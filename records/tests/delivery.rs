@@ -658,7 +658,9 @@ fn a_chain_cut_short_or_rewritten_after_delivery_is_caught_by_the_centre() {
     {
         let conn = rusqlite::Connection::open(&b.path).expect("open");
         conn.execute(
-            "UPDATE evidence SET hash = 'f' || substr(hash, 2) WHERE seq = 4",
+            // (a different first digit whatever the hash was: 'f' over an 'f' changed nothing
+            // one run in sixteen)
+            "UPDATE evidence SET hash = (CASE WHEN substr(hash, 1, 1) = 'f' THEN '0' ELSE 'f' END) || substr(hash, 2) WHERE seq = 4",
             [],
         )
         .expect("forge");

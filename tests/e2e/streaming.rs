@@ -120,19 +120,17 @@ fn a_doubted_utterance_gets_a_second_opinion() {
             true
         })
         .unwrap();
+    // (partials are paced by how long decodes take, so two runs over the same clip may
+    // commit different words: each run is checked against itself)
     assert_eq!(
         judged.into_inner(),
-        vec![plain.text.clone()],
-        "the final text is judged once"
+        vec![doubted.text.clone()],
+        "the final text is judged once, and the transcript is what was heard first"
     );
     assert_eq!(doubted.second_opinions.len(), 1);
     assert_eq!(
-        doubted.text, plain.text,
-        "the transcript is what was heard first"
-    );
-    assert_eq!(
         doubted.read_text,
-        xiaoan_agent::route::join_hypotheses(&plain.text, &doubted.second_opinions[0]),
+        xiaoan_agent::route::join_hypotheses(&doubted.text, &doubted.second_opinions[0]),
         "understanding reads both hypotheses"
     );
 }
