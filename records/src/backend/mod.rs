@@ -26,6 +26,7 @@
 
 mod migrate;
 mod pg_records;
+mod pg_staff;
 pub(crate) mod postgres;
 
 use chrono::{DateTime, Utc};
