@@ -239,6 +239,38 @@ pub(crate) fn snapshot_hash(v: &Value) -> String {
     sha256_hex(canonical(v).as_bytes())
 }
 
+/// The entry that follows a chain whose head is `(seq, hash)` (seq 0: an empty chain),
+/// for a record whose current snapshot is `snap`, hashed. Both stores form entries here,
+/// so a chain delivered to the centre hashes there as it did on the terminal.
+pub(crate) fn next_entry(
+    (head_seq, head_hash): (i64, String),
+    at: &str,
+    action: &str,
+    kind: RecordKind,
+    number: &str,
+    detail: &str,
+    snap: &Value,
+) -> EvidenceEntry {
+    let mut e = EvidenceEntry {
+        seq: head_seq + 1,
+        at: at.to_string(),
+        action: action.to_string(),
+        record_kind: kind.as_str().to_string(),
+        record_number: number.to_string(),
+        detail: detail.to_string(),
+        chained_detail: None,
+        payload_sha256: snapshot_hash(snap),
+        prev_hash: if head_seq == 0 {
+            GENESIS.to_string()
+        } else {
+            head_hash
+        },
+        hash: String::new(),
+    };
+    e.hash = entry_hash(&e);
+    e
+}
+
 /// Append an entry for the record's current state, written `at` (RFC 3339). Call inside
 /// the transaction that changed the record.
 pub(crate) fn append(
@@ -256,23 +288,15 @@ pub(crate) fn append(
         conn.query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    let mut e = EvidenceEntry {
-        seq: head_seq + 1,
-        at: at.to_string(),
-        action: action.to_string(),
-        record_kind: kind.as_str().to_string(),
-        record_number: number.to_string(),
-        detail: detail.to_string(),
-        chained_detail: None,
-        payload_sha256: snapshot_hash(&snap),
-        prev_hash: if head_seq == 0 {
-            GENESIS.to_string()
-        } else {
-            head_hash
-        },
-        hash: String::new(),
-    };
-    e.hash = entry_hash(&e);
+    let e = next_entry(
+        (head_seq, head_hash),
+        at,
+        action,
+        kind,
+        number,
+        detail,
+        &snap,
+    );
     conn.execute(
         "INSERT INTO evidence (seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::postgres::PgStore;
 use super::Origin;
-use crate::chain::{self, chained, entry_hash, snapshot_hash, EvidenceEntry, GENESIS};
+use crate::chain::{self, chained, EvidenceEntry};
 use crate::clock::{normalise_number, parse_rfc3339, rfc3339, TS};
 use crate::error::{Result, StoreError};
 use crate::seal::{self, personal_columns, Sealer};
@@ -258,24 +258,15 @@ impl PgStore {
             "SELECT seq, hash FROM chain_head WHERE terminal = $1",
             &[&terminal],
         )?;
-        let (head_seq, head_hash): (i64, String) = (head.get(0), head.get(1));
-        let mut e = EvidenceEntry {
-            seq: head_seq + 1,
-            at: self.clock.rfc3339(),
-            action: action.to_string(),
-            record_kind: kind.as_str().to_string(),
-            record_number: number.to_string(),
-            detail: detail.to_string(),
-            chained_detail: None,
-            payload_sha256: snapshot_hash(&snap),
-            prev_hash: if head_seq == 0 {
-                GENESIS.to_string()
-            } else {
-                head_hash
-            },
-            hash: String::new(),
-        };
-        e.hash = entry_hash(&e);
+        let e = chain::next_entry(
+            (head.get(0), head.get(1)),
+            &self.clock.rfc3339(),
+            action,
+            kind,
+            number,
+            detail,
+            &snap,
+        );
         tx.execute(
             "INSERT INTO evidence (site, terminal, seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
