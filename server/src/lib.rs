@@ -114,4 +114,6 @@ pub fn app(
 }
 
 #[cfg(test)]
+mod test_server;
+#[cfg(test)]
 mod tests;

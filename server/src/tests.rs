@@ -9,23 +9,11 @@ use xiaoan_records::Store;
 
 const TOKEN: &str = "hV3k9Qz1Lr8Xw2Pn5Tb7Yc0Md4Fg6Js+";
 
-/// A running API on a free loopback port; dropped, it stops.
+/// A running API on a free loopback port (with its records folder); dropped, it stops.
 struct Running {
+    _server: crate::test_server::Running,
     addr: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 fn start(header_timeout: Duration) -> Running {
@@ -35,29 +23,10 @@ fn start(header_timeout: Duration) -> Running {
 }
 
 fn start_with(dir: tempfile::TempDir, store: Store, header_timeout: Duration) -> Running {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap().to_string()).unwrap();
-            let app = router(store, TOKEN.to_string());
-            serve_listener(l, app, header_timeout, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
+    let server = crate::test_server::spawn(router(store, TOKEN.to_string()), header_timeout);
     Running {
-        addr: rx.recv_timeout(Duration::from_secs(10)).unwrap(),
-        stop: Some(stop),
-        thread: Some(thread),
+        addr: server.addr.clone(),
+        _server: server,
         _dir: dir,
     }
 }

@@ -15,31 +15,19 @@ use xiaoan_agent::speech::Speech;
 
 use super::*;
 use crate::registry::Registry;
-use crate::{app, serve_listener, HEADER_TIMEOUT};
+use crate::{app, HEADER_TIMEOUT};
 
 const STAFF_TOKEN: &str = "hV3k9Qz1Lr8Xw2Pn5Tb7Yc0Md4Fg6Js+";
 
 /// A server with the terminal route on a free loopback port; dropped, it stops.
 struct Server {
+    _server: crate::test_server::Running,
     addr: String,
     /// tokens of the registered terminals gs-1 and gs-2 (kiosks)
     tokens: [String; 2],
     registry: std::path::PathBuf,
     store: std::path::PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 fn start(shared: Arc<Shared>, store: std::path::PathBuf, limits: Limits) -> Server {
@@ -50,36 +38,18 @@ fn start(shared: Arc<Shared>, store: std::path::PathBuf, limits: Limits) -> Serv
     let live = Arc::new(LiveRegistry::open(&registry).unwrap());
     let terminals = Arc::new(Terminals::new(shared, live, limits));
     let staff_store = xiaoan_records::Store::open(&dir.path().join("staff.db")).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap().to_string()).unwrap();
-            let app = app(
-                Box::new(staff_store),
-                STAFF_TOKEN.to_string(),
-                Some(terminals),
-            );
-            serve_listener(l, app, HEADER_TIMEOUT, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
+    let app = app(
+        Box::new(staff_store),
+        STAFF_TOKEN.to_string(),
+        Some(terminals),
+    );
+    let server = crate::test_server::spawn(app, HEADER_TIMEOUT);
     Server {
-        addr: rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        addr: server.addr.clone(),
+        _server: server,
         tokens: [t1, t2],
         registry,
         store,
-        stop: Some(stop),
-        thread: Some(thread),
         _dir: dir,
     }
 }
