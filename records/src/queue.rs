@@ -30,6 +30,25 @@ pub struct QueueStatus {
     pub next: Option<u32>,
 }
 
+impl QueueStatus {
+    /// The status from today's (ticket, status) rows in ticket order (either store).
+    pub(crate) fn from_rows(rows: &[(i64, String)]) -> QueueStatus {
+        let as_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let with = |status: &str| -> Vec<u32> {
+            rows.iter()
+                .filter(|(_, s)| s == status)
+                .map(|(t, _)| as_u32(*t))
+                .collect()
+        };
+        let waiting = with("waiting");
+        QueueStatus {
+            waiting: u32::try_from(waiting.len()).unwrap_or(u32::MAX),
+            serving: with("serving"),
+            next: waiting.first().copied(),
+        }
+    }
+}
+
 impl Store {
     /// Take a queue ticket for `service_id` today.
     pub fn take_ticket(&self, service_id: &str, session_id: &str) -> Result<QueueTicket> {
@@ -74,20 +93,6 @@ impl Store {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let as_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-        let waiting: Vec<u32> = rows
-            .iter()
-            .filter(|(_, s)| s == "waiting")
-            .map(|(t, _)| as_u32(*t))
-            .collect();
-        Ok(QueueStatus {
-            waiting: u32::try_from(waiting.len()).unwrap_or(u32::MAX),
-            serving: rows
-                .iter()
-                .filter(|(_, s)| s == "serving")
-                .map(|(t, _)| as_u32(*t))
-                .collect(),
-            next: waiting.first().copied(),
-        })
+        Ok(QueueStatus::from_rows(&rows))
     }
 }

@@ -261,22 +261,8 @@ impl PgStore {
             "SELECT ticket, status FROM queue WHERE terminal = $1 AND day = $2 AND ($3::text IS NULL OR service_id = $3) ORDER BY ticket",
             &[&self.origin.terminal, &day, &service_id],
         )?;
-        let as_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
         let rows: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let waiting: Vec<u32> = rows
-            .iter()
-            .filter(|(_, s)| s == "waiting")
-            .map(|(t, _)| as_u32(*t))
-            .collect();
-        Ok(QueueStatus {
-            waiting: u32::try_from(waiting.len()).unwrap_or(u32::MAX),
-            serving: rows
-                .iter()
-                .filter(|(_, s)| s == "serving")
-                .map(|(t, _)| as_u32(*t))
-                .collect(),
-            next: waiting.first().copied(),
-        })
+        Ok(QueueStatus::from_rows(&rows))
     }
 
     /// Every terminal with a chain or a record here.
