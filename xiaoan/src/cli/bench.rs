@@ -14,6 +14,7 @@ use xiaoan_agent::pipeline::Recognizer;
 use crate::BenchCmd;
 
 mod dialogue;
+mod procfs;
 mod serve;
 mod store;
 mod tts;

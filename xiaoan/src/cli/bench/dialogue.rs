@@ -28,6 +28,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::procfs::loadavg;
 use anyhow::{Context as _, Result};
 use xiaoan_agent::app::build_agent;
 use xiaoan_agent::config::Settings;
@@ -273,13 +274,6 @@ fn line(name: &str, v: Vec<f64>) -> String {
         pct(&v, 50.0),
         pct(&v, 95.0)
     )
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "?".into())
 }
 
 /// `xiaoan bench dialogue`.

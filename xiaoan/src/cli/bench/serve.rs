@@ -37,6 +37,7 @@ use tokio_tungstenite::WebSocketStream;
 use xiaoan_agent::config::Settings;
 use xiaoan_audio::SAMPLE_RATE;
 
+use super::procfs::{clock_ticks, cpu_seconds, loadavg, peak_rss_mb, reset_peak, rss_mb};
 use super::{pct, sorted};
 
 /// Capture frame sent by a terminal, ms.
@@ -225,8 +226,14 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
         bail!("the warm-up session failed: {e}");
     }
 
+    // the server's memory with the models loaded and no session open
+    let idle_mb = pid.and_then(rss_mb);
+    if let Some(m) = idle_mb {
+        println!("  server memory after the warm-up, no session open: {m:.0} MB resident");
+    }
+
     println!(
-        "\n  {:>8} {:>6} {:>8} {:>9} {:>9} {:>9} {:>14} {:>6} {:>11} {:>7}",
+        "\n  {:>8} {:>6} {:>8} {:>9} {:>9} {:>9} {:>14} {:>6} {:>11} {:>9} {:>7}",
         "sessions",
         "turns",
         "replied",
@@ -236,11 +243,16 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
         "partials/turn",
         "CER",
         "CPU/session",
+        "peak RSS",
         "errors"
     );
     let tick = clock_ticks();
     let mut failed = false;
+    // (sessions, the server's peak resident memory at that level, MB)
+    let mut peaks: Vec<(usize, f64)> = Vec::new();
     for &n in &args.sessions {
+        // each level's peak counts from what the server holds as it starts
+        let peak_reset = pid.is_some_and(reset_peak);
         let cpu0 = pid.and_then(|p| cpu_seconds(&format!("/proc/{p}/stat"), tick));
         let me0 = cpu_seconds("/proc/self/stat", tick);
         let t0 = Instant::now();
@@ -269,8 +281,12 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
             (Some(a), Some(b)) => format!("{:.0}%", 100.0 * (b - a) / wall / n as f64),
             _ => "-".to_string(),
         };
+        let peak = pid.and_then(peak_rss_mb);
+        if let (Some(p), true) = (peak, peak_reset) {
+            peaks.push((n, p));
+        }
         println!(
-            "  {:>8} {:>6} {:>8} {:>7.2} s {:>7.2} s {:>7.2} s {:>14.1} {:>6} {:>11} {:>7}",
+            "  {:>8} {:>6} {:>8} {:>7.2} s {:>7.2} s {:>7.2} s {:>14.1} {:>6} {:>11} {:>9} {:>7}",
             n,
             turns.len(),
             replied,
@@ -280,6 +296,7 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
             partials,
             format!("{cer:.0}%"),
             cpu,
+            peak.map_or("-".to_string(), |p| format!("{p:.0} MB")),
             errors.len()
         );
         if let (Some(a), Some(b)) = (me0, me1) {
@@ -327,12 +344,53 @@ pub fn run(s: &Settings, args: Args) -> Result<ExitCode> {
     println!(
         "\n  CPU/session: the server's CPU time over the wall time of the level, per session (100% = one core)"
     );
+    println!("  peak RSS: the server's highest resident memory during the level (VmHWM, reset as each level starts)");
+    if let Some(line) = memory_growth(idle_mb, &peaks) {
+        println!("  {line}");
+    }
     drop(server);
     Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The memory summary: the peak with one session, and what each session added beyond it
+/// (the slope of peak over sessions, least squares over the levels measured; with one
+/// level, against the idle server). `None` when nothing was measured.
+fn memory_growth(idle_mb: Option<f64>, peaks: &[(usize, f64)]) -> Option<String> {
+    let mut pts: Vec<(f64, f64)> = peaks.iter().map(|&(n, p)| (n as f64, p)).collect();
+    if pts.len() < 2 {
+        pts.extend(idle_mb.map(|m| (0.0, m)));
+    }
+    if pts.len() < 2 {
+        return None;
+    }
+    let k = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / k,
+        pts.iter().map(|p| p.1).sum::<f64>() / k,
+    );
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx == 0.0 {
+        return None;
+    }
+    let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+    let one = peaks.iter().find(|p| p.0 == 1).map(|p| p.1);
+    Some(format!(
+        "memory: {}each added session {:+.0} MB (fit over {} levels{})",
+        one.map_or(String::new(), |p| format!(
+            "one session peaks at {p:.0} MB; "
+        )),
+        slope,
+        pts.len(),
+        if peaks.len() < 2 {
+            ", idle server included"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// The same words, punctuation and spaces aside.
@@ -343,35 +401,6 @@ fn same_words(a: &str, b: &str) -> bool {
             .collect()
     };
     keep(a) == keep(b)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "?".into())
-}
-
-/// Clock ticks per second of `/proc/*/stat` times.
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// User + system CPU time of the process whose `stat` file is `path`, seconds.
-fn cpu_seconds(path: &str, tick: f64) -> Option<f64> {
-    let stat = std::fs::read_to_string(path).ok()?;
-    // the fields after the command name, which is in parentheses and may hold spaces
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, 12th and 13th after ')'
-    let user: f64 = f.get(11)?.parse().ok()?;
-    let system: f64 = f.get(12)?.parse().ok()?;
-    Some((user + system) / tick)
 }
 
 /// The questions in the neural voice (espeak-ng when it is not installed), 16 kHz PCM16,
@@ -798,15 +827,21 @@ mod tests {
     }
 
     #[test]
-    fn cpu_time_is_read_past_a_command_name_with_spaces() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("stat");
-        std::fs::write(
-            &p,
-            "42 (xiaoan serve) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 100 0 0",
-        )
-        .unwrap();
-        assert_eq!(cpu_seconds(p.to_str().unwrap(), 100.0), Some(3.0));
+    fn memory_growth_is_the_slope_of_the_peaks() {
+        // 400 MB with one session, +30 MB for each more
+        let peaks = [(1, 400.0), (2, 430.0), (4, 490.0), (6, 550.0)];
+        let line = memory_growth(Some(350.0), &peaks).unwrap();
+        assert!(line.contains("one session peaks at 400 MB"), "{line}");
+        assert!(line.contains("each added session +30 MB"), "{line}");
+        // one level: against the idle server
+        let line = memory_growth(Some(350.0), &[(1, 420.0)]).unwrap();
+        assert!(line.contains("+70 MB") && line.contains("idle"), "{line}");
+        assert_eq!(memory_growth(None, &[(2, 420.0)]), None);
+        assert_eq!(memory_growth(None, &[]), None);
+    }
+
+    #[test]
+    fn the_same_words_ignore_punctuation_and_spaces() {
         assert!(same_words("敬老卡怎么办？", "敬老卡 怎么办"));
         assert!(!same_words("敬老卡怎么办", "残疾证怎么办"));
     }

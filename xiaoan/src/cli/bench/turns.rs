@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::procfs::loadavg;
 use anyhow::Result;
 use xiaoan_agent::app::build_agent;
 use xiaoan_agent::config::Settings;
@@ -291,13 +292,6 @@ fn run_clip(rig: &Rig, clip: Vec<f32>, speech_end: usize, expect: Expect) -> Res
     let _ = capture.join();
     out.decode = hearing.decode_time();
     Ok(out)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "?".into())
 }
 
 /// `text` with every run of 7 or more digits masked (made-up ID and phone numbers
