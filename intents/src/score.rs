@@ -355,9 +355,10 @@ mod tests {
         };
         let s = score(&u, &lines, None);
         println!("== with meaning\n{s}");
-        // not yet the targets (0.95 / 0.93): measured 0.928 overall, 0.897 Mandarin
-        assert!(s.intent.rate() >= 0.92, "overall {}", s.intent);
-        assert!(s.dialect_accuracy("cmn").unwrap() >= 0.89, "Mandarin");
+        // not yet the targets (0.95 / 0.93): measured 0.938 overall, 0.908 Mandarin
+        // (0.928 / 0.897 before the Sichuanese markers and the residents' lines of #19)
+        assert!(s.intent.rate() >= 0.93, "overall {}", s.intent);
+        assert!(s.dialect_accuracy("cmn").unwrap() >= 0.90, "Mandarin");
         // every dialect >= 0.90: met
         for d in DIALECTS.iter().skip(1) {
             let a = s.dialect_accuracy(d).unwrap();
@@ -378,11 +379,12 @@ mod tests {
         );
         assert!(s.false_emergency.hit <= 1, "{}", s.false_emergency);
         // dialect identification: every dialect but Sichuanese >= 0.9 (met); Sichuanese
-        // measured 0.730 (its written forms share most words with Mandarin); a marker-free
+        // measured 0.794 (0.746 before a marked text stopped going to Mandarin on n-gram
+        // counts; its written forms share most words with Mandarin); a marker-free
         // Mandarin line stays Mandarin
         for d in DIALECTS.iter().skip(1) {
             let a = s.dialect_id[*d].rate();
-            let floor = if *d == "cmn-sc" { 0.72 } else { 0.9 };
+            let floor = if *d == "cmn-sc" { 0.79 } else { 0.9 };
             assert!(a >= floor, "dialect id {d}: {a}");
         }
         assert!(
@@ -401,7 +403,7 @@ mod tests {
         let old = score(&u, &old_heldout(), None);
         assert!(old.intent.rate() >= 0.98, "{}", old.intent);
         assert_eq!(old.emergency_recall.hit, old.emergency_recall.n);
-        // recogniser transcripts of espeak-ng speech: measured 0.684 (alone 0.605)
+        // recogniser transcripts of espeak-ng speech: measured 0.697 (alone 0.605)
         let speech = score(&u, &speech_heldout(), None);
         assert!(speech.intent.rate() >= 0.65, "{}", speech.intent);
         assert_eq!(speech.emergency_recall.hit, speech.emergency_recall.n);
