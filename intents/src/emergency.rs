@@ -497,6 +497,8 @@ const SETTLED: &[&str] = &[
     // as normalised (numbers become digits: 摔过一次 → 摔过1次)
     "过1回",
     "过1次",
+    "前2天",
+    "前3天",
     "过2次",
     "过几次",
     "过好几次",
@@ -710,6 +712,9 @@ mod tests {
             "万一家里着火了怎么办",
             "想报名学学怎么救溺水的人",
             "总怕他再摔倒，想装个扶手",
+            // numbers are digits after normalising (前两天 → 前2天, 摔过一次 → 摔过1次)
+            "我爸前两天摔倒了，想问问能不能装扶手",
+            "我妈摔过一次，想装个扶手",
         ] {
             let c = cue(t);
             assert!(!c.certain(), "{t}: {c:?}");
