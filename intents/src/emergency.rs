@@ -66,6 +66,16 @@ const EMERGENCY_WORDS: &[&str] = &[
     "炸了",
     "漏电",
     "冒火花",
+    "火花",
+    "冒火星",
+    "黑烟",
+    "火苗",
+    "着了火",
+    "烧着了",
+    "漏气了",
+    "臭鸡蛋味",
+    "电线冒烟",
+    "焦糊味",
     "烧焦味",
     "煤气罐",
     // the body
@@ -80,6 +90,9 @@ const EMERGENCY_WORDS: &[&str] = &[
     "叫不醒",
     "叫不应",
     "喊不应",
+    "喊不醒",
+    "叫不答应",
+    "喊不答应",
     "没有反应",
     "没反应",
     "不省人事",
@@ -109,6 +122,13 @@ const EMERGENCY_WORDS: &[&str] = &[
     "半边身子",
     "说不出话",
     "说不了话",
+    "说不利索",
+    "口齿不清",
+    "一边身子",
+    "半边身体",
+    "一边手抬不起",
+    "一边手脚",
+    "半边手脚",
     "抽搐",
     "抽过去",
     "抽起来",
@@ -156,6 +176,30 @@ const EMERGENCY_WORDS: &[&str] = &[
     "砸伤",
     "砸到人",
     "被狗咬",
+    "被蛇咬",
+    "毒蛇",
+    "毒蘑菇",
+    "羊水破",
+    "没意识",
+    "醒不过来",
+    "压在下面",
+    "压住了",
+    "挨打",
+    "被打",
+    "打孩子",
+    "打老婆",
+    "砸门",
+    "耍刀",
+    "有枪",
+    "非礼",
+    "寻短见",
+    "走绝路",
+    "活够了",
+    "烧炭",
+    "抽筋",
+    "过敏",
+    "低血糖",
+    "要生了",
     // violence
     "打人",
     "砍人",
@@ -180,6 +224,7 @@ const EMERGENCY_WORDS: &[&str] = &[
     "抢东西",
     "撬门",
     "撬锁",
+    "被撬",
     "打劫",
     "被抢",
     "闯进",
@@ -227,6 +272,10 @@ const EMERGENCY_WORDS: &[&str] = &[
     "关在电梯",
     "困在电梯",
     "电梯卡住",
+    "电梯卡在",
+    "卡在电梯",
+    "困电梯",
+    "出不去",
     "电梯里关",
     "关在里面",
     "被关在",
@@ -280,6 +329,10 @@ const WEAK_WORDS: &[&str] = &[
     "半边身子",
     "骨折",
     "出不来",
+    "出不去",
+    "火花",
+    "说不利索",
+    "一边身子",
     "掉下来",
     "掉水里",
     "打架",
@@ -300,7 +353,18 @@ const WEAK_WORDS: &[&str] = &[
     "走失",
     "撬门",
     "撬锁",
+    "被撬",
     "抢东西",
+    "挨打",
+    "被打",
+    "打孩子",
+    "抽筋",
+    "过敏",
+    "低血糖",
+    "要生了",
+    "压住了",
+    "砸门",
+    "漏气了",
     "说不出话",
     "没反应",
     "没有反应",
@@ -349,8 +413,54 @@ const LOST_THING: &[char] = &['的', '卡', '证', '本', '机', '钥', '包', '
 /// Words before an emergency word that deny it (没打人, 不是着火).
 const DENIED: &[&str] = &["没", "不是", "没有", "别"];
 
-/// Words before a hazard that make it prevention, not an emergency (防摔倒扶手).
-const PREVENTION: &[&str] = &["防", "预防", "避免", "以防", "怕", "演练", "培训", "知识"];
+/// Words anywhere that make the whole utterance about learning or preparing, not an
+/// emergency (消防演练, 急救培训, 防诈骗讲座, 报名学急救).
+const PREVENTION: &[&str] = &["演练", "培训", "知识", "讲座", "课程", "报名", "隐患"];
+
+/// Words shortly before a hazard ([`PREVENTION_GAP`] characters) that make it
+/// prevention or a supposition, not an emergency now (防摔倒扶手, 总怕他再摔, 万一着火,
+/// 学学怎么救溺水的人). Checked after [`NOT_PREVENTION`] is taken out of the text before
+/// the hazard: 消防 (叫消防) and 防盗门 are not prevention, 害怕 is not a worry about
+/// what may happen.
+const PREVENTION_NEAR: &[&str] = &[
+    "防",
+    "预防",
+    "避免",
+    "以防",
+    "怕",
+    "万一",
+    "要是",
+    "如果",
+    "假如",
+    "容易",
+    "学学",
+    "学习",
+    "学会",
+    "学一下",
+    "学怎么",
+    "教",
+];
+/// Most characters between a [`PREVENTION_NEAR`] word and the hazard it is about.
+const PREVENTION_GAP: usize = 8;
+/// Words containing a [`PREVENTION_NEAR`] word that are not prevention (叫消防, 防盗门被撬,
+/// 我好害怕).
+const NOT_PREVENTION: &[&str] = &[
+    "消防", "防盗", "害怕", "可怕", "好怕", "很怕", "怕死", "吓", "教室", "教训",
+];
+
+/// Whether the few characters before a hazard make it prevention or a supposition.
+fn prevented(head: &str) -> bool {
+    let start = head
+        .char_indices()
+        .rev()
+        .nth(PREVENTION_GAP - 1)
+        .map_or(0, |(i, _)| i);
+    let mut near = head[start..].to_string();
+    for w in NOT_PREVENTION {
+        near = near.replace(w, "|");
+    }
+    PREVENTION_NEAR.iter().any(|p| near.contains(p))
+}
 
 /// Words that put the event in the past or say it is over (上个月摔倒了, 中风以后,
 /// 现在没事了): a need that follows from it, not an emergency now.
@@ -384,6 +494,14 @@ const SETTLED: &[&str] = &[
     "后来",
     "过一回",
     "过一次",
+    // as normalised (numbers become digits: 摔过一次 → 摔过1次)
+    "过1回",
+    "过1次",
+    "前2天",
+    "前3天",
+    "过2次",
+    "过几次",
+    "过好几次",
     "现在好了",
     "没事了",
     "好多了",
@@ -448,7 +566,11 @@ fn lost_person(text: &str) -> bool {
             LOST.iter().any(|l| {
                 after.find(l).is_some_and(|j| {
                     let between = &after[..j];
-                    between.chars().count() <= LOST_GAP && !between.contains(LOST_THING)
+                    between.chars().count() <= LOST_GAP
+                        && !between.contains(LOST_THING)
+                        && !between.contains('防')
+                        // 走丢过 (1次): it happened before
+                        && !after[j + l.len()..].starts_with('过')
                 })
             })
         })
@@ -463,10 +585,15 @@ pub fn emergency_cue(text: &str, pinyin: &[String]) -> EmergencyCue {
     let mut strong = false;
     let mut weak = false;
     let mut after_past = false;
+    let mut any_prevented = false;
     for w in EMERGENCY_WORDS {
         for (i, _) in text.match_indices(w) {
             let head = &text[..i];
             if DENIED.iter().any(|d| head.ends_with(d)) {
+                continue;
+            }
+            if prevented(head) {
+                any_prevented = true;
                 continue;
             }
             if WEAK_WORDS.contains(w) {
@@ -483,7 +610,7 @@ pub fn emergency_cue(text: &str, pinyin: &[String]) -> EmergencyCue {
     if lost_person(text) {
         strong = true;
     }
-    if !strong && !weak {
+    if !strong && !weak && !any_prevented {
         let py: Vec<String> = pinyin.iter().map(|p| fuzzy(p)).collect();
         strong = EMERGENCY_SOUNDS.iter().any(|pat| {
             let pat: Vec<String> = pat.iter().map(|p| fuzzy(p)).collect();
@@ -564,6 +691,9 @@ mod tests {
             "孩子在商场里不见了",
             "我被关在电梯里出不来",
             "有人要跳楼",
+            "厨房冒黑烟了",
+            "我爸在山上被蛇咬了",
+            "他说活够了，在屋里烧炭",
         ] {
             let c = cue(t);
             assert!(c.hit, "{t}: {c:?}");
@@ -579,9 +709,19 @@ mod tests {
             "上个月家里失火了，能申请救助吗",
             "卫生间想装防摔倒的扶手",
             "他们吵得很凶，没打人",
+            "万一家里着火了怎么办",
+            "想报名学学怎么救溺水的人",
+            "总怕他再摔倒，想装个扶手",
+            // numbers are digits after normalising (前两天 → 前2天, 摔过一次 → 摔过1次)
+            "我爸前两天摔倒了，想问问能不能装扶手",
+            "我妈摔过一次，想装个扶手",
         ] {
             let c = cue(t);
             assert!(!c.certain(), "{t}: {c:?}");
+        }
+        // ...but 消防 and 害怕 are not prevention, and a fire is still a fire
+        for t in ["着火了，快叫消防", "我好害怕，他拿着刀要砍人"] {
+            assert!(cue(t).certain(), "{t}: {:?}", cue(t));
         }
         // ...unless something says it is happening again now
         assert!(cue("去年摔过一次，刚才又摔倒了").urgent);
@@ -594,6 +734,9 @@ mod tests {
         assert!(!lost_person("孩子的社保卡不见了"));
         assert!(!lost_person("老人手机找不到了"));
         assert!(!lost_person("老人眼睛看不见了"));
+        // prevention, and a loss that happened before
+        assert!(!lost_person("想给孩子办个防走丢的手环"));
+        assert!(!lost_person("孩子走丢过1次，想办个手环"));
     }
 
     #[test]

@@ -44,9 +44,15 @@ pub struct Line {
 
 /// The frozen held-out set, parsed (line-numbered errors on a malformed line).
 pub fn frozen_v2() -> Result<Vec<Line>> {
-    let name = "data/frozen/heldout-v2.tsv";
+    parse_lines("data/frozen/heldout-v2.tsv", FROZEN_V2_TSV)
+}
+
+/// Lines in the frozen set's format (5 tab-separated columns: text, intent, dialect,
+/// guide id or `-`, style; `# ` comments), e.g. a development set; `name` is the file
+/// named in an error.
+pub fn parse_lines(name: &str, text: &str) -> Result<Vec<Line>> {
     let mut out = Vec::new();
-    for (i, raw) in FROZEN_V2_TSV.lines().enumerate() {
+    for (i, raw) in text.lines().enumerate() {
         if raw.trim().is_empty() || raw.starts_with('#') {
             continue;
         }
@@ -349,9 +355,10 @@ mod tests {
         };
         let s = score(&u, &lines, None);
         println!("== with meaning\n{s}");
-        // not yet the targets (0.95 / 0.93): measured 0.928 overall, 0.897 Mandarin
-        assert!(s.intent.rate() >= 0.92, "overall {}", s.intent);
-        assert!(s.dialect_accuracy("cmn").unwrap() >= 0.89, "Mandarin");
+        // not yet the targets (0.95 / 0.93): measured 0.938 overall, 0.908 Mandarin
+        // (0.928 / 0.897 before the Sichuanese markers and the residents' lines of #19)
+        assert!(s.intent.rate() >= 0.93, "overall {}", s.intent);
+        assert!(s.dialect_accuracy("cmn").unwrap() >= 0.90, "Mandarin");
         // every dialect >= 0.90: met
         for d in DIALECTS.iter().skip(1) {
             let a = s.dialect_accuracy(d).unwrap();
@@ -372,11 +379,12 @@ mod tests {
         );
         assert!(s.false_emergency.hit <= 1, "{}", s.false_emergency);
         // dialect identification: every dialect but Sichuanese >= 0.9 (met); Sichuanese
-        // measured 0.730 (its written forms share most words with Mandarin); a marker-free
+        // measured 0.794 (0.746 before a marked text stopped going to Mandarin on n-gram
+        // counts; its written forms share most words with Mandarin); a marker-free
         // Mandarin line stays Mandarin
         for d in DIALECTS.iter().skip(1) {
             let a = s.dialect_id[*d].rate();
-            let floor = if *d == "cmn-sc" { 0.72 } else { 0.9 };
+            let floor = if *d == "cmn-sc" { 0.79 } else { 0.9 };
             assert!(a >= floor, "dialect id {d}: {a}");
         }
         assert!(
@@ -395,7 +403,7 @@ mod tests {
         let old = score(&u, &old_heldout(), None);
         assert!(old.intent.rate() >= 0.98, "{}", old.intent);
         assert_eq!(old.emergency_recall.hit, old.emergency_recall.n);
-        // recogniser transcripts of espeak-ng speech: measured 0.684 (alone 0.605)
+        // recogniser transcripts of espeak-ng speech: measured 0.697 (alone 0.605)
         let speech = score(&u, &speech_heldout(), None);
         assert!(speech.intent.rate() >= 0.65, "{}", speech.intent);
         assert_eq!(speech.emergency_recall.hit, speech.emergency_recall.n);

@@ -1,5 +1,6 @@
 //! Fits the fusion of terms-and-sound with meaning ([`xiaoan_kb::fused`]) on the
-//! retrieval development questions (`kb/data/queries.tsv`) and off-topic probes: for each
+//! retrieval development questions (`kb/data/queries.tsv`), the residents' development
+//! lines (`intents/data/dev-residents.tsv`) and off-topic probes: for each
 //! weight and floor, recall at 1 and 3 and how many off-topic questions would be
 //! answered.
 //!
@@ -99,6 +100,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             heard.push((gi, r.parts(&xiaoan_intents::normalize(&e.text).text)?));
         }
     }
+    // the residents' development lines written for issue #19 (intents/data/dev-residents.tsv)
+    let mut dev: Vec<(usize, Vec<(f32, f32)>)> = Vec::new();
+    let dev_tsv = include_str!("../../intents/data/dev-residents.tsv");
+    for l in xiaoan_intents::score::parse_lines("dev-residents.tsv", dev_tsv)? {
+        if let Some(gi) = l
+            .guide
+            .as_ref()
+            .and_then(|g| ids.iter().position(|x| x == g))
+        {
+            dev.push((gi, r.parts(&xiaoan_intents::normalize(&l.text).text)?));
+        }
+    }
     emb.save();
     let rank = |p: &[(f32, f32)], w: f32, fl: f32| -> Vec<(usize, f32)> {
         let mut s: Vec<(usize, f32)> = p
@@ -148,16 +161,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (a1, a3) = at3(&asked, &f);
             let (h1, h3) = at3(&heard, &f);
             let (q1, q3) = at3(&q, &f);
-            println!("rrf k {k:>3} wd {wd:.1}: asks {a1:.3} {a3:.3} | heard {h1:.3} {h3:.3} | queries {q1:.3} {q3:.3}");
+            let (d1, d3) = at3(&dev, &f);
+            println!("rrf k {k:>3} wd {wd:.1}: asks {a1:.3} {a3:.3} | heard {h1:.3} {h3:.3} | queries {q1:.3} {q3:.3} | dev {d1:.3} {d3:.3}");
         }
     }
-    for w in [0.0f32, 100.0, 200.0, 400.0, 800.0, 1500.0] {
-        for fl in [0.84f32, 0.86, 0.88] {
+    for w in [0.0f32, 100.0, 200.0, 400.0, 800.0, 1200.0, 1500.0, 2000.0] {
+        for fl in [0.84f32, 0.86, 0.87, 0.88, 0.89] {
             let f = |p: &[(f32, f32)]| rank(p, w, fl);
             let (a1, a3) = at3(&asked, &f);
             let (h1, h3) = at3(&heard, &f);
             let (q1, q3) = at3(&q, &f);
-            println!("lin w {w:>5} fl {fl:.2}: asks {a1:.3} {a3:.3} | heard {h1:.3} {h3:.3} | queries {q1:.3} {q3:.3}");
+            let (d1, d3) = at3(&dev, &f);
+            println!("lin w {w:>5} fl {fl:.2}: asks {a1:.3} {a3:.3} | heard {h1:.3} {h3:.3} | queries {q1:.3} {q3:.3} | dev {d1:.3} {d3:.3}");
         }
     }
     let rel = |p: &[(f32, f32)], w: f32, d: f32| -> Vec<(usize, f32)> {
@@ -179,7 +194,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (a1, a3) = at3(&asked, &f);
             let (h1, h3) = at3(&heard, &f);
             let (q1, q3) = at3(&q, &f);
-            println!("rel w {w:>5} d {d:.2}: asks {a1:.3} {a3:.3} | heard {h1:.3} {h3:.3} | queries {q1:.3} {q3:.3}");
+            let (d1, d3) = at3(&dev, &f);
+            println!("rel w {w:>5} d {d:.2}: asks {a1:.3} {a3:.3} | heard {h1:.3} {h3:.3} | queries {q1:.3} {q3:.3} | dev {d1:.3} {d3:.3}");
         }
     }
     if !std::env::args().any(|a| a == "--grid") {
