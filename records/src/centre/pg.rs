@@ -327,9 +327,10 @@ fn latest_seq(b: &Batch, number: &str) -> i64 {
 }
 
 /// After a delivered row was written over a record staff have acted on at the centre:
-/// when the row now differs from what the centre's newest entry about it recorded, that
-/// chain logs the row as it now stands (`delivery`, naming the terminal's entry), so the
-/// row stays accounted for by the entry the verifier reads. Runs in the delivery's
+/// when the row now differs from what the centre's newest entry about it recorded, or the
+/// terminal's status was overruled by staff's, that chain logs the row as it now stands
+/// (`delivery`, naming the terminal's entry and any status kept), so the row stays
+/// accounted for by the entry the verifier reads. Runs in the delivery's
 /// transaction, which already holds the terminal's row (staff actions on its records
 /// lock it first too), then locks the centre chain's head.
 fn log_merge(
@@ -343,17 +344,16 @@ fn log_merge(
     let snap = crate::backend::pg_records::pg_row_json(tx, sealer, r.kind, &b.terminal, &r.number)?
         .map(chain::chained)
         .ok_or_else(|| StoreError::NotFound(r.number.clone()))?;
-    if chain::snapshot_hash(&snap) == centre.payload {
+    let delivered = r.row.get("status").and_then(Value::as_str).unwrap_or("");
+    let kept = snap.get("status").and_then(Value::as_str).unwrap_or("");
+    let overruled = centre.status_set && delivered != kept;
+    if chain::snapshot_hash(&snap) == centre.payload && !overruled {
         return Ok(());
     }
     let seq = latest_seq(b, &r.number);
     let mut detail = format!("{} entry {seq}", b.terminal);
-    if centre.status_set {
-        let delivered = r.row.get("status").and_then(Value::as_str).unwrap_or("");
-        let kept = snap.get("status").and_then(Value::as_str).unwrap_or("");
-        if delivered != kept {
-            detail.push_str(&format!("; status {delivered} there, {kept} kept here"));
-        }
+    if overruled {
+        detail.push_str(&format!("; status {delivered} there, {kept} kept here"));
     }
     lock_chain(tx, &centre.chain, &centre.site)?;
     append_to(
