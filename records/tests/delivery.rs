@@ -891,3 +891,84 @@ fn staff_at_the_centre_follow_up_a_case_a_terminal_owns() {
             .join(" | ")
     );
 }
+
+/// Staff acting at the centre while the terminal keeps filing, moving its own records and
+/// delivering: the two never deadlock or interleave (both lock the terminal's row
+/// first), staff's statuses stand, and every chain verifies.
+#[test]
+fn staff_actions_and_deliveries_side_by_side() {
+    let Some(pg) = cluster() else { return };
+    let url = pg.create_db("side_by_side").expect("db");
+    let dir = tempfile::tempdir().expect("dir");
+    let keys = dir.path().join("centre-keys");
+    let mut centre = PgCentre::connect(&url, &keys).expect("centre");
+    let mut t = terminal(dir.path(), "kiosk-s", 44);
+    t.file(5);
+    deliver_all(&t, &mut centre);
+    let stop = Arc::new(AtomicBool::new(false));
+    let staff = {
+        let (url, keys, stop) = (url.clone(), keys.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let hall = xiaoan_records::PgStore::open(&url, Origin::new("hall", "hall-desk"), &keys)
+                .expect("centre store");
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+            let mut moved = BTreeMap::new();
+            while !stop.load(Ordering::SeqCst) {
+                let numbers: Vec<String> = c
+                    .query(
+                        "SELECT number FROM filings WHERE status = 'filed' ORDER BY number",
+                        &[],
+                    )
+                    .expect("list")
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                for n in numbers {
+                    hall.set_status(&n, "complete", "材料已核")
+                        .expect("staff move");
+                    hall.add_note(&n, "已通知居民").expect("staff note");
+                    moved.insert(n, ());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            moved.into_keys().collect::<Vec<String>>()
+        })
+    };
+    for round in 0..15 {
+        t.file(2);
+        // the terminal moves one of its older records itself now and then
+        if round % 3 == 0 {
+            let n = t.receipts[round].clone();
+            let _ = t.store.set_status(&n, "materials_owed", "缺照片");
+        }
+        deliver_once(&t.store, &mut centre, 3).expect("deliver");
+    }
+    deliver_all(&t, &mut centre);
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::SeqCst);
+    let moved = staff.join().expect("staff thread");
+    assert!(moved.len() >= 5, "staff acted on {} records", moved.len());
+    let hall = xiaoan_records::PgStore::open(&url, Origin::new("hall", "check"), &keys)
+        .expect("centre store");
+    for n in &moved {
+        let s = hall.show(n, false).expect("show").expect("found");
+        assert_eq!(s.summary.status, "complete", "{n}: staff's status stands");
+    }
+    let report = RecordStore::verify(&hall).expect("verify");
+    assert!(report.ok, "{:?}", report.problems);
+    assert!(
+        verify_against_centre(&t.store, &mut centre)
+            .expect("check")
+            .ok
+    );
+    assert_eq!(
+        psql_count(&url, "SELECT COUNT(*) FROM filings"),
+        i64::try_from(t.receipts.len()).unwrap()
+    );
+    println!(
+        "side by side: {} filed and delivered, staff moved and noted {} at the centre meanwhile; {} entries verified",
+        t.receipts.len(),
+        moved.len(),
+        report.entries
+    );
+}
