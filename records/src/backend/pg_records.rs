@@ -145,6 +145,11 @@ pub(crate) fn entry_key(chain: &str, row_terminal: &str, number: &str) -> String
     }
 }
 
+/// The chains (terminal, site) that are not a delivering terminal's: the centre's own
+/// (and migrated ones). Only these hold entries about other chains' records.
+pub(crate) const CENTRE_CHAINS: &str = "SELECT terminal, site FROM chain_head
+     WHERE NOT EXISTS (SELECT 1 FROM terminals t WHERE t.terminal = chain_head.terminal)";
+
 /// The newest entry about a record in a chain other than its own (see [`centre_entry`]).
 pub(crate) struct CentreEntry {
     pub(crate) chain: String,
@@ -164,10 +169,15 @@ pub(crate) fn centre_entry(
     number: &str,
 ) -> Result<Option<CentreEntry>> {
     let key = format!("{terminal}:{number}");
+    // only the chains of no delivering terminal can hold such entries: probe those by
+    // the (terminal, record_number) index rather than scanning every chain
     let rows = c.query(
-        "SELECT e.terminal, h.site, e.at, e.payload_sha256, e.action FROM evidence e
-         JOIN chain_head h ON h.terminal = e.terminal
-         WHERE e.record_number = $1 ORDER BY e.at DESC, e.seq DESC",
+        &format!(
+            "SELECT h.terminal, h.site, e.at, e.payload_sha256, e.action FROM ({CENTRE_CHAINS}) h
+             CROSS JOIN LATERAL (SELECT at, payload_sha256, action, seq FROM evidence
+                                 WHERE terminal = h.terminal AND record_number = $1) e
+             ORDER BY e.at DESC, e.seq DESC"
+        ),
         &[&key],
     )?;
     let status_set = rows.iter().any(|r| r.get::<_, String>(4) == "status");

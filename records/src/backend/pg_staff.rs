@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use postgres::{GenericClient, Transaction};
 use serde_json::Value;
 
-use super::pg_records::{append_to, entry_of, lock_chain, pg_row_json, row_to_json, Located};
+use super::pg_records::{
+    append_to, entry_of, lock_chain, pg_row_json, row_to_json, Located, CENTRE_CHAINS,
+};
 use super::postgres::PgStore;
 use super::Filter;
 use crate::chain::{
@@ -371,9 +373,12 @@ impl PgStore {
         // of them, by time then entry number, is what such a row must match
         let mut overrides = BTreeMap::new();
         for r in tx.query(
-            "SELECT record_number, terminal, seq, payload_sha256 FROM evidence
-             WHERE terminal <> $1 AND left(record_number, length($1) + 1) = $1 || ':'
-             ORDER BY at, seq",
+            &format!(
+                "SELECT record_number, terminal, seq, payload_sha256 FROM evidence
+                 WHERE terminal IN (SELECT terminal FROM ({CENTRE_CHAINS}) c) AND terminal <> $1
+                   AND left(record_number, length($1) + 1) = $1 || ':'
+                 ORDER BY at, seq"
+            ),
             &[&terminal],
         )? {
             let key: String = r.get(0);
