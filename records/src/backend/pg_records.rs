@@ -3,6 +3,8 @@
 //! SQL mirrors the SQLite store's per-kind files; what is shared (entry hashing, snapshots,
 //! summaries, masking, the chain check itself) is the same code.
 
+use std::collections::HashMap;
+
 use chrono::{Duration, NaiveDateTime};
 use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, Row, Transaction};
@@ -168,26 +170,51 @@ pub(crate) fn centre_entry(
     terminal: &str,
     number: &str,
 ) -> Result<Option<CentreEntry>> {
-    let key = format!("{terminal}:{number}");
+    Ok(centre_entries(c, terminal, &[number.to_string()])?.remove(number))
+}
+
+/// [`centre_entry`] for several records of one terminal in one query (a delivered batch):
+/// number -> entry, for those staff acted on.
+pub(crate) fn centre_entries(
+    c: &mut impl GenericClient,
+    terminal: &str,
+    numbers: &[String],
+) -> Result<HashMap<String, CentreEntry>> {
+    let keys: Vec<String> = numbers.iter().map(|n| format!("{terminal}:{n}")).collect();
     // only the chains of no delivering terminal can hold such entries: probe those by
     // the (terminal, record_number) index rather than scanning every chain
     let rows = c.query(
         &format!(
-            "SELECT h.terminal, h.site, e.at, e.payload_sha256, e.action FROM ({CENTRE_CHAINS}) h
-             CROSS JOIN LATERAL (SELECT at, payload_sha256, action, seq FROM evidence
-                                 WHERE terminal = h.terminal AND record_number = $1) e
+            "SELECT e.record_number, h.terminal, h.site, e.at, e.payload_sha256, e.action
+             FROM ({CENTRE_CHAINS}) h
+             CROSS JOIN LATERAL (SELECT record_number, at, payload_sha256, action, seq FROM evidence
+                                 WHERE terminal = h.terminal AND record_number = ANY($1)) e
              ORDER BY e.at DESC, e.seq DESC"
         ),
-        &[&key],
+        &[&keys],
     )?;
-    let status_set = rows.iter().any(|r| r.get::<_, String>(4) == "status");
-    Ok(rows.first().map(|r| CentreEntry {
-        chain: r.get(0),
-        site: r.get(1),
-        at: r.get(2),
-        payload: r.get(3),
-        status_set,
-    }))
+    let mut out: HashMap<String, CentreEntry> = HashMap::new();
+    for r in rows {
+        let key: String = r.get(0);
+        let number = key[terminal.len() + 1..].to_string();
+        let status = r.get::<_, String>(5) == "status";
+        match out.get_mut(&number) {
+            Some(e) => e.status_set |= status,
+            None => {
+                out.insert(
+                    number,
+                    CentreEntry {
+                        chain: r.get(1),
+                        site: r.get(2),
+                        at: r.get(3),
+                        payload: r.get(4),
+                        status_set: status,
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Append an entry to `chain` (terminal, site) for the current state of the record row

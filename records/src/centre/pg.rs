@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{check_batch, Ack, Batch, Centre, ChainAnchor, DeliveredRecord};
-use crate::backend::pg_records::{append_to, centre_entry, lock_chain, CentreEntry};
+use crate::backend::pg_records::{append_to, centre_entries, lock_chain, CentreEntry};
 use crate::backend::{Origin, PgStore};
 use crate::chain;
 use crate::error::{Result, StoreError};
@@ -270,8 +270,10 @@ fn deliver_in(tx: &mut Transaction<'_>, sealer: Option<&Sealer>, b: &Batch) -> R
     let mut records = 0u64;
     if current {
         let mut stmts: HashMap<String, postgres::Statement> = HashMap::new();
+        let numbers: Vec<String> = b.records.iter().map(|r| r.number.clone()).collect();
+        let mut acted = centre_entries(tx, t, &numbers)?;
         for r in &b.records {
-            let centre = centre_entry(tx, t, &r.number)?;
+            let centre = acted.remove(&r.number);
             if centre.is_some() && held.contains_key(&latest_seq(b, &r.number)) {
                 // staff acted on it here: the terminal's change applies once, when its
                 // entry first arrives, not again with a repeated batch
