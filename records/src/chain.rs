@@ -418,6 +418,18 @@ pub(crate) struct ChainParts {
     pub(crate) head: (i64, String),
     pub(crate) notes: Vec<(i64, String, String, Option<String>)>,
     pub(crate) records: Vec<(RecordKind, String, Option<Value>)>,
+    /// For records of this chain that staff acted on at the centre: the newest entry
+    /// the centre's chains hold about each (number -> chain, seq, payload hash). Such a
+    /// row must match that entry rather than this chain's latest (empty for a SQLite
+    /// file).
+    pub(crate) overrides: BTreeMap<String, (String, i64, String)>,
+}
+
+/// Whether an entry is about a record of another chain (`terminal:number`: the centre's
+/// staff acting on a terminal's record). Such an entry is checked with the chain it
+/// links into, and the record against it by the verify of the record's own chain.
+pub(crate) fn names_other_chain(record_number: &str) -> bool {
+    record_number.contains(':')
 }
 
 /// Check the whole chain and every record against it. Reads in one transaction-free pass;
@@ -460,6 +472,7 @@ pub(crate) fn verify(conn: &Connection, sealer: Option<&Sealer>) -> Result<Verif
         head,
         notes,
         records,
+        overrides: BTreeMap::new(),
     }))
 }
 
@@ -470,6 +483,7 @@ pub(crate) fn verify_parts(parts: ChainParts) -> VerifyReport {
         head: (head_seq, head_hash),
         notes,
         records: rows,
+        overrides,
     } = parts;
     let mut problems: Vec<Problem> = Vec::new();
     let push = |p: Problem, problems: &mut Vec<Problem>| {
@@ -487,10 +501,12 @@ pub(crate) fn verify_parts(parts: ChainParts) -> VerifyReport {
     {
         for e in stored {
             entries += 1;
-            latest.insert(
-                e.record_number.clone(),
-                (e.seq, e.record_kind.clone(), e.payload_sha256.clone()),
-            );
+            if !names_other_chain(&e.record_number) {
+                latest.insert(
+                    e.record_number.clone(),
+                    (e.seq, e.record_kind.clone(), e.payload_sha256.clone()),
+                );
+            }
             if !chain_broken {
                 if e.seq != expected {
                     push(
@@ -592,7 +608,25 @@ pub(crate) fn verify_parts(parts: ChainParts) -> VerifyReport {
             let Some(snap) = snap else {
                 continue;
             };
-            match latest.remove(&number) {
+            let own = latest.remove(&number);
+            if let Some((chain, seq, payload)) = overrides.get(&number) {
+                if *payload != snapshot_hash(&snap) {
+                    push(
+                        Problem {
+                            kind: ProblemKind::RecordAltered,
+                            seq: own.as_ref().map(|o| o.0),
+                            record_number: Some(number.clone()),
+                            message: format!(
+                                "{} {number} was altered after entry {seq} of chain {chain} recorded it",
+                                kind.as_str()
+                            ),
+                        },
+                        &mut problems,
+                    );
+                }
+                continue;
+            }
+            match own {
                 None => push(
                     Problem {
                         kind: ProblemKind::RecordUnlogged,

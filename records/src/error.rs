@@ -103,16 +103,6 @@ pub enum StoreError {
         /// What differs.
         message: String,
     },
-    /// A staff action at the centre on a record whose terminal delivers its chain there:
-    /// the entry would fork that chain (the terminal's next delivery would be refused), so
-    /// the action is taken at the terminal.
-    #[error("record {number} belongs to terminal {terminal}, which delivers its evidence chain to the centre: change it, add notes or reveal it at that terminal (its `xiaoan serve` or `xiaoan records`); the change reaches the centre with its next delivery")]
-    TerminalOwned {
-        /// The terminal that made the record.
-        terminal: String,
-        /// The record.
-        number: String,
-    },
     /// The mediator slot was taken by another case in the meantime.
     #[error("the mediator slot {0} is already taken")]
     SlotTaken(String),

@@ -681,3 +681,294 @@ fn a_chain_cut_short_or_rewritten_after_delivery_is_caught_by_the_centre() {
         forged.problems.len()
     );
 }
+
+fn dispute(i: usize) -> xiaoan_records::NewCase {
+    xiaoan_records::NewCase {
+        dispute_kind: "noise".into(),
+        dispute_name: "噪音".into(),
+        resident: xiaoan_records::Contact {
+            name: Some("王小明".into()),
+            phone: Some(format!("138{:08}", i)),
+        },
+        other_party: "楼上邻居".into(),
+        place: "3号楼".into(),
+        what_happened: "楼上天天半夜吵".into(),
+        wanted_outcome: "晚上十点以后安静".into(),
+        danger: false,
+        slot: None,
+        session_id: format!("case-{i}"),
+    }
+}
+
+fn deliver_all(t: &Terminal, centre: &mut PgCentre) -> (u64, u64) {
+    let mut n = (0, 0);
+    while let Some(a) = deliver_once(&t.store, centre, 20).expect("deliver") {
+        n = (n.0 + a.stored, n.1 + a.duplicates);
+    }
+    n
+}
+
+/// A mediation case the robot opened at a grid station is followed up by the mediator at
+/// the hall: staff move it and note it at the centre (entries in the centre's own chain),
+/// the terminal keeps filing, delivering and changing things locally, and every chain
+/// still verifies on both sides; a row changed behind both chains' back is still caught.
+#[test]
+fn staff_at_the_centre_follow_up_a_case_a_terminal_owns() {
+    let Some(pg) = cluster() else { return };
+    let url = pg.create_db("follow_up").expect("db");
+    let dir = tempfile::tempdir().expect("dir");
+    let keys = dir.path().join("centre-keys");
+    let mut centre = PgCentre::connect(&url, &keys).expect("centre");
+    let mut t = terminal(dir.path(), "robot-3", 33);
+    t.file(3);
+    let case = t.store.open_case(&dispute(1)).expect("case").number;
+    deliver_all(&t, &mut centre);
+    // the mediator at the hall, through the store the staff API serves
+    let hall = xiaoan_records::PgStore::open(&url, Origin::new("hall", "hall-desk"), &keys)
+        .expect("centre store");
+    hall.set_status(&case, "scheduled", "已约双方周三下午来调解")
+        .expect("staff move a terminal's case at the centre");
+    hall.add_note(&case, "对方电话13912345678，已联系")
+        .expect("staff note it");
+    hall.note_access(&case, "revealed by mediator")
+        .expect("the reveal is logged");
+    let seen = hall.show(&case, false).expect("show").expect("found");
+    assert_eq!(seen.summary.status, "scheduled");
+    assert_eq!(seen.summary.terminal, "robot-3");
+    // meanwhile at the terminal (a minute later by its clock): it closes the same case,
+    // completes a filing, files more
+    t.store.set_clock(xiaoan_records::Clock::Fixed(
+        chrono::Utc::now() + chrono::Duration::minutes(1),
+    ));
+    t.store
+        .set_status(&case, "closed", "居民说不用了")
+        .expect("local move");
+    t.store
+        .set_status(&t.receipts[0].clone(), "complete", "")
+        .expect("local move");
+    t.file(4);
+    let (stored, dup) = deliver_all(&t, &mut centre);
+    assert_eq!((stored, dup), (6, 0), "what the terminal did since");
+    // the mediator goes on from their own status: the centre's stays
+    let seen = hall.show(&case, false).expect("show").expect("found");
+    assert_eq!(
+        seen.summary.status, "scheduled",
+        "the terminal's later move does not undo staff's at the centre"
+    );
+    hall.set_status(&case, "followed_up", "双方达成协议")
+        .expect("the next move from the centre's status");
+    // the same outbox delivered again changes nothing and logs nothing more
+    let centre_entries = |hall: &xiaoan_records::PgStore| {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        let _ = hall;
+        c.query(
+            "SELECT action, detail FROM evidence WHERE terminal = 'hall-desk' ORDER BY seq",
+            &[],
+        )
+        .expect("query")
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect::<Vec<_>>()
+    };
+    let before = centre_entries(&hall);
+    t.store.outbox_requeue_all().expect("requeue");
+    let again = deliver_all(&t, &mut centre);
+    assert_eq!(again.0, 0, "nothing stored twice");
+    assert_eq!(centre_entries(&hall), before, "nothing logged twice");
+    println!("the centre's chain: {before:?}");
+    let actions: Vec<&str> = before.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["status", "note", "access", "delivery", "status"],
+        "staff's entries, and the terminal's change logged where it met staff's"
+    );
+    assert!(
+        before[3].1.contains("robot-3") && before[3].1.contains("closed there, scheduled kept"),
+        "{before:?}"
+    );
+
+    // what the centre shows: staff's status, the filing the terminal completed, the
+    // whole history of the case from both chains, notes in place of their hashes
+    let shown = hall.show(&case, true).expect("show").expect("found");
+    assert_eq!(shown.summary.status, "followed_up");
+    let history: Vec<(&str, &str)> = shown
+        .history
+        .iter()
+        .map(|e| (e.action.as_str(), e.detail.as_str()))
+        .collect();
+    assert_eq!(history.len(), 7, "{history:?}");
+    assert!(
+        history.contains(&("note", "对方电话13912345678，已联系")),
+        "{history:?}"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|(a, d)| *a == "status" && d.starts_with("open -> closed")),
+        "the terminal's own move is kept as evidence: {history:?}"
+    );
+    let masked = hall.show(&case, false).expect("show").expect("found");
+    assert!(
+        !format!("{:?}", masked.history).contains("13912345678"),
+        "a note is masked unless revealed"
+    );
+    let filing = hall
+        .show(&t.receipts[0], false)
+        .expect("show")
+        .expect("found");
+    assert_eq!(filing.summary.status, "complete");
+    // nothing lost or duplicated
+    assert_eq!(
+        psql_count(
+            &url,
+            "SELECT COUNT(*) FROM filings WHERE terminal = 'robot-3'"
+        ),
+        7
+    );
+    assert_eq!(
+        psql_count(&url, "SELECT COUNT(DISTINCT number) FROM filings"),
+        7
+    );
+    assert_eq!(psql_count(&url, "SELECT COUNT(*) FROM cases"), 1);
+    let local_entries = t.store.chain_hashes().expect("hashes");
+    assert_eq!(
+        psql_count(
+            &url,
+            "SELECT COUNT(*) FROM evidence WHERE terminal = 'robot-3'"
+        ),
+        i64::try_from(local_entries.len()).unwrap()
+    );
+    // every chain verifies at the centre, and the terminal's against the centre
+    let report = RecordStore::verify(&hall).expect("centre verify");
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(
+        report.entries,
+        u64::try_from(local_entries.len() + 5).unwrap(),
+        "both chains read"
+    );
+    let local = RecordStore::verify(&t.store).expect("local verify");
+    assert!(local.ok, "{:?}", local.problems);
+    let against = verify_against_centre(&t.store, &mut centre).expect("check");
+    assert!(against.ok, "{:?}", against.problems);
+    // the terminal still delivers after all this
+    t.file(1);
+    assert_eq!(deliver_all(&t, &mut centre).0, 1);
+
+    // a row changed directly in SQL, behind both chains' back, is still caught: the
+    // case staff acted on, and a filing only the terminal's chain covers
+    let mut sql = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    sql.execute(
+        "UPDATE cases SET status = 'closed' WHERE number = $1",
+        &[&case],
+    )
+    .expect("tamper");
+    sql.execute(
+        "UPDATE filings SET status = 'withdrawn' WHERE number = $1",
+        &[&t.receipts[1]],
+    )
+    .expect("tamper");
+    let report = RecordStore::verify(&hall).expect("centre verify");
+    let altered: Vec<&str> = report
+        .problems
+        .iter()
+        .filter(|p| p.kind == xiaoan_records::ProblemKind::RecordAltered)
+        .filter_map(|p| p.record_number.as_deref())
+        .collect();
+    assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+    assert!(
+        altered.contains(&case.as_str()) && altered.contains(&t.receipts[1].as_str()),
+        "{:?}",
+        report.problems
+    );
+    println!(
+        "follow-up at the centre: {} entries in robot-3's chain, 5 in the centre's; tampered rows caught: {}",
+        local_entries.len(),
+        report
+            .problems
+            .iter()
+            .map(|p| p.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+}
+
+/// Staff acting at the centre while the terminal keeps filing, moving its own records and
+/// delivering: the two never deadlock or interleave (both lock the terminal's row
+/// first), staff's statuses stand, and every chain verifies.
+#[test]
+fn staff_actions_and_deliveries_side_by_side() {
+    let Some(pg) = cluster() else { return };
+    let url = pg.create_db("side_by_side").expect("db");
+    let dir = tempfile::tempdir().expect("dir");
+    let keys = dir.path().join("centre-keys");
+    let mut centre = PgCentre::connect(&url, &keys).expect("centre");
+    let mut t = terminal(dir.path(), "kiosk-s", 44);
+    t.file(5);
+    deliver_all(&t, &mut centre);
+    let stop = Arc::new(AtomicBool::new(false));
+    let staff = {
+        let (url, keys, stop) = (url.clone(), keys.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let hall = xiaoan_records::PgStore::open(&url, Origin::new("hall", "hall-desk"), &keys)
+                .expect("centre store");
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+            let mut moved = BTreeMap::new();
+            while !stop.load(Ordering::SeqCst) {
+                let numbers: Vec<String> = c
+                    .query(
+                        "SELECT number FROM filings WHERE status = 'filed' ORDER BY number",
+                        &[],
+                    )
+                    .expect("list")
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                for n in numbers {
+                    hall.set_status(&n, "complete", "材料已核")
+                        .expect("staff move");
+                    hall.add_note(&n, "已通知居民").expect("staff note");
+                    moved.insert(n, ());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            moved.into_keys().collect::<Vec<String>>()
+        })
+    };
+    for round in 0..15 {
+        t.file(2);
+        // the terminal moves one of its older records itself now and then
+        if round % 3 == 0 {
+            let n = t.receipts[round].clone();
+            let _ = t.store.set_status(&n, "materials_owed", "缺照片");
+        }
+        deliver_once(&t.store, &mut centre, 3).expect("deliver");
+    }
+    deliver_all(&t, &mut centre);
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::SeqCst);
+    let moved = staff.join().expect("staff thread");
+    assert!(moved.len() >= 5, "staff acted on {} records", moved.len());
+    let hall = xiaoan_records::PgStore::open(&url, Origin::new("hall", "check"), &keys)
+        .expect("centre store");
+    for n in &moved {
+        let s = hall.show(n, false).expect("show").expect("found");
+        assert_eq!(s.summary.status, "complete", "{n}: staff's status stands");
+    }
+    let report = RecordStore::verify(&hall).expect("verify");
+    assert!(report.ok, "{:?}", report.problems);
+    assert!(
+        verify_against_centre(&t.store, &mut centre)
+            .expect("check")
+            .ok
+    );
+    assert_eq!(
+        psql_count(&url, "SELECT COUNT(*) FROM filings"),
+        i64::try_from(t.receipts.len()).unwrap()
+    );
+    println!(
+        "side by side: {} filed and delivered, staff moved and noted {} at the centre meanwhile; {} entries verified",
+        t.receipts.len(),
+        moved.len(),
+        report.entries
+    );
+}

@@ -80,7 +80,6 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(n) => ApiError(StatusCode::NOT_FOUND, format!("no record {n}")),
             e @ StoreError::BadStatus { .. } => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
             e @ StoreError::Transition { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
-            e @ StoreError::TerminalOwned { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
             e @ StoreError::Busy { .. } => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             other => {
                 // the reason is the database's, without personal data

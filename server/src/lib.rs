@@ -15,6 +15,7 @@
 //! | `GET /api/records?kind=&status=&site=&limit=` | listing |
 //! | `GET /api/records/{number}` | one record with its evidence history |
 //! | `POST /api/records/{number}/status` | `{"status": "...", "note": "..."}`; 409 for a move the record's status does not allow (a closed alert reopened); the same status again changes nothing |
+//! | `POST /api/records/{number}/note` | `{"note": "..."}` (1-500 characters): a staff note in the evidence chain, shown masked unless revealed |
 //! | `GET /api/follow-ups` | mediation cases whose 48-hour call is due |
 //! | `GET /api/queue` | queue status |
 //! | `GET /api/verify?site=` | check the evidence chain, against its signed anchor too (deleted or forged entries); on the centre's store every terminal's chain, or one site's |

@@ -55,6 +55,7 @@ pub(crate) fn routes(store: Arc<Mutex<Box<dyn RecordStore>>>, auth: Auth) -> Rou
         .route("/api/records", get(list))
         .route("/api/records/{number}", get(show))
         .route("/api/records/{number}/status", post(set_status))
+        .route("/api/records/{number}/note", post(add_note))
         .route("/api/follow-ups", get(follow_ups))
         .route("/api/queue", get(queue))
         .route("/api/verify", get(verify))
@@ -140,6 +141,11 @@ struct ListQuery {
     limit: Option<usize>,
     #[serde(default)]
     reveal: bool,
+}
+
+#[derive(Deserialize)]
+struct NoteBody {
+    note: String,
 }
 
 #[derive(Deserialize)]
@@ -470,6 +476,49 @@ async fn set_status(
     }
     with_store(&api, move |s| {
         s.set_status(&number, body.status.trim(), body.note.trim())?;
+        match s.show(&number, false)? {
+            Some(d) => Ok(Json(to_json(&d.summary)?)),
+            None => Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no record {number}"),
+            )),
+        }
+    })
+    .await
+}
+
+async fn add_note(
+    State(api): State<Api>,
+    UrlPath(number): UrlPath<String>,
+    body: Result<Json<NoteBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {MAX_BODY} bytes"),
+            );
+        }
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("expected {{\"note\": \"…\"}}: {}", e.body_text()),
+        )
+    })?;
+    let note = body.note.trim().to_string();
+    if note.is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "the note is empty".into(),
+        ));
+    }
+    if note.chars().count() > 500 {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "note is longer than 500 characters".into(),
+        ));
+    }
+    with_store(&api, move |s| {
+        s.add_note(&number, &note)?;
         match s.show(&number, false)? {
             Some(d) => Ok(Json(to_json(&d.summary)?)),
             None => Err(ApiError(

@@ -393,6 +393,25 @@ pub enum RecordsCmd {
         #[arg(long)]
         site: Option<String>,
     },
+    /// Staff: move a record to another status (in the evidence chain, with an optional
+    /// note). At the centre this works on every terminal's record.
+    Status {
+        /// Id, receipt or case number (`terminal:number` for a number two terminals hold).
+        id: String,
+        /// The new status (`scheduled`, `followed_up`, `acknowledged`, `closed`…).
+        status: String,
+        /// A note kept with the move (shown masked unless revealed).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Staff: add a note to a record (in the evidence chain; shown masked unless
+    /// revealed).
+    Note {
+        /// Id, receipt or case number (`terminal:number` for a number two terminals hold).
+        id: String,
+        /// The note.
+        text: String,
+    },
     /// Check the evidence chain against its signed anchor and name the first altered or
     /// missing entry.
     Verify {

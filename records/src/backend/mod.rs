@@ -25,7 +25,7 @@
 //! records) is shown with its terminal: `show("hall-1:2612050001")`.
 
 mod migrate;
-mod pg_records;
+pub(crate) mod pg_records;
 mod pg_staff;
 pub(crate) mod postgres;
 

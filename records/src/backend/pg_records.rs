@@ -3,6 +3,8 @@
 //! SQL mirrors the SQLite store's per-kind files; what is shared (entry hashing, snapshots,
 //! summaries, masking, the chain check itself) is the same code.
 
+use std::collections::HashMap;
+
 use chrono::{Duration, NaiveDateTime};
 use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, Row, Transaction};
@@ -120,6 +122,158 @@ pub(super) fn slot_lock(tx: &mut Transaction<'_>, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Lock the `chain_head` row of `terminal`'s chain (made if new) until the transaction
+/// ends: one writer per chain at a time, terminals side by side.
+pub(crate) fn lock_chain(tx: &mut Transaction<'_>, terminal: &str, site: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO chain_head (terminal, site, seq, hash) VALUES ($1, $2, 0, '') ON CONFLICT (terminal) DO NOTHING",
+        &[&terminal, &site],
+    )?;
+    tx.query_one(
+        "SELECT seq FROM chain_head WHERE terminal = $1 FOR UPDATE",
+        &[&terminal],
+    )?;
+    Ok(())
+}
+
+/// How an entry names its record: the number in the record's own chain, and
+/// `terminal:number` in another chain (the centre's, for staff acting on a terminal's
+/// record).
+pub(crate) fn entry_key(chain: &str, row_terminal: &str, number: &str) -> String {
+    if chain == row_terminal {
+        number.to_string()
+    } else {
+        format!("{row_terminal}:{number}")
+    }
+}
+
+/// The chains (terminal, site) that are not a delivering terminal's: the centre's own
+/// (and migrated ones). Only these hold entries about other chains' records.
+pub(crate) const CENTRE_CHAINS: &str = "SELECT terminal, site FROM chain_head
+     WHERE NOT EXISTS (SELECT 1 FROM terminals t WHERE t.terminal = chain_head.terminal)";
+
+/// The newest entry about a record in a chain other than its own (see [`centre_entry`]).
+pub(crate) struct CentreEntry {
+    pub(crate) chain: String,
+    pub(crate) site: String,
+    pub(crate) at: String,
+    pub(crate) payload: String,
+    pub(crate) status_set: bool,
+}
+
+/// The newest entry in a chain other than the record's own that is about record
+/// (terminal, number): the centre's staff acted on it there. Newest by time, then by
+/// entry number (the order the verifier reads them in, `pg_staff.rs`); `status_set`
+/// says whether any such entry moved the record's status.
+pub(crate) fn centre_entry(
+    c: &mut impl GenericClient,
+    terminal: &str,
+    number: &str,
+) -> Result<Option<CentreEntry>> {
+    Ok(centre_entries(c, terminal, &[number.to_string()])?.remove(number))
+}
+
+/// [`centre_entry`] for several records of one terminal in one query (a delivered batch):
+/// number -> entry, for those staff acted on.
+pub(crate) fn centre_entries(
+    c: &mut impl GenericClient,
+    terminal: &str,
+    numbers: &[String],
+) -> Result<HashMap<String, CentreEntry>> {
+    let keys: Vec<String> = numbers.iter().map(|n| format!("{terminal}:{n}")).collect();
+    // only the chains of no delivering terminal can hold such entries: probe those by
+    // the (terminal, record_number) index rather than scanning every chain
+    let rows = c.query(
+        &format!(
+            "SELECT e.record_number, h.terminal, h.site, e.at, e.payload_sha256, e.action
+             FROM ({CENTRE_CHAINS}) h
+             CROSS JOIN LATERAL (SELECT record_number, at, payload_sha256, action, seq FROM evidence
+                                 WHERE terminal = h.terminal AND record_number = ANY($1)) e
+             ORDER BY e.at DESC, e.seq DESC"
+        ),
+        &[&keys],
+    )?;
+    let mut out: HashMap<String, CentreEntry> = HashMap::new();
+    for r in rows {
+        let key: String = r.get(0);
+        let number = key[terminal.len() + 1..].to_string();
+        let status = r.get::<_, String>(5) == "status";
+        match out.get_mut(&number) {
+            Some(e) => e.status_set |= status,
+            None => {
+                out.insert(
+                    number,
+                    CentreEntry {
+                        chain: r.get(1),
+                        site: r.get(2),
+                        at: r.get(3),
+                        payload: r.get(4),
+                        status_set: status,
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Append an entry to `chain` (terminal, site) for the current state of the record row
+/// (terminal, number), inside the transaction that changed it, which holds the chain's
+/// head row. An entry about another chain's record names it `terminal:number`, and is
+/// never dated before the newest entry another chain holds about it (clocks differ; the
+/// verifier takes the newest by time).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn append_to(
+    tx: &mut Transaction<'_>,
+    sealer: Option<&Sealer>,
+    at: &str,
+    (chain, site): (&str, &str),
+    action: &str,
+    kind: RecordKind,
+    (row_terminal, number): (&str, &str),
+    detail: &str,
+) -> Result<EvidenceEntry> {
+    let snap = pg_row_json(tx, sealer, kind, row_terminal, number)?
+        .map(chained)
+        .ok_or_else(|| StoreError::NotFound(number.to_string()))?;
+    let key = entry_key(chain, row_terminal, number);
+    let mut at = at.to_string();
+    if chain != row_terminal {
+        if let Some(newest) = centre_entry(tx, row_terminal, number)? {
+            if newest.at > at {
+                at = newest.at.clone();
+            }
+            if newest.at == at && newest.chain != chain {
+                let t = parse_rfc3339(&at, chrono::Utc::now()) + Duration::seconds(1);
+                at = rfc3339(t);
+            }
+        }
+    }
+    let head = tx.query_one(
+        "SELECT seq, hash FROM chain_head WHERE terminal = $1",
+        &[&chain],
+    )?;
+    let e = chain::next_entry(
+        (head.get(0), head.get(1)),
+        &at,
+        action,
+        kind,
+        &key,
+        detail,
+        &snap,
+    );
+    tx.execute(
+        "INSERT INTO evidence (site, terminal, seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &[&site, &chain, &e.seq, &e.at, &e.action, &e.record_kind, &e.record_number, &e.detail, &e.payload_sha256, &e.prev_hash, &e.hash],
+    )?;
+    tx.execute(
+        "UPDATE chain_head SET seq = $2, hash = $3 WHERE terminal = $1",
+        &[&chain, &e.seq, &e.hash],
+    )?;
+    Ok(e)
+}
+
 impl PgStore {
     /// Run `f` in a transaction that holds the `chain_head` row of `terminal` (made if
     /// new): one writer per chain at a time, terminals side by side.
@@ -131,14 +285,7 @@ impl PgStore {
     ) -> Result<T> {
         let mut c = self.conn()?;
         let mut tx = c.transaction()?;
-        tx.execute(
-            "INSERT INTO chain_head (terminal, site, seq, hash) VALUES ($1, $2, 0, '') ON CONFLICT (terminal) DO NOTHING",
-            &[&terminal, &site],
-        )?;
-        tx.query_one(
-            "SELECT seq FROM chain_head WHERE terminal = $1 FOR UPDATE",
-            &[&terminal],
-        )?;
+        lock_chain(&mut tx, terminal, site)?;
         let out = f(&mut tx)?;
         tx.commit()?;
         Ok(out)
@@ -238,8 +385,8 @@ impl PgStore {
         Ok(())
     }
 
-    /// Append an entry to `terminal`'s chain for the record's current state (inside the
-    /// transaction that changed it, which holds the chain's head row).
+    /// Append an entry to `terminal`'s own chain for the record's current state (inside
+    /// the transaction that changed it, which holds the chain's head row).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn append(
         &self,
@@ -251,58 +398,57 @@ impl PgStore {
         number: &str,
         detail: &str,
     ) -> Result<EvidenceEntry> {
-        let snap = pg_row_json(tx, self.sealer.as_ref(), kind, terminal, number)?
-            .map(chained)
-            .ok_or_else(|| StoreError::NotFound(number.to_string()))?;
-        let head = tx.query_one(
-            "SELECT seq, hash FROM chain_head WHERE terminal = $1",
-            &[&terminal],
-        )?;
-        let e = chain::next_entry(
-            (head.get(0), head.get(1)),
+        append_to(
+            tx,
+            self.sealer.as_ref(),
             &self.clock.rfc3339(),
+            (terminal, site),
             action,
             kind,
-            number,
+            (terminal, number),
             detail,
-            &snap,
-        );
-        tx.execute(
-            "INSERT INTO evidence (site, terminal, seq, at, action, record_kind, record_number, detail, payload_sha256, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[&site, &terminal, &e.seq, &e.at, &e.action, &e.record_kind, &e.record_number, &e.detail, &e.payload_sha256, &e.prev_hash, &e.hash],
-        )?;
-        tx.execute(
-            "UPDATE chain_head SET seq = $2, hash = $3 WHERE terminal = $1",
-            &[&terminal, &e.seq, &e.hash],
-        )?;
-        Ok(e)
+        )
     }
 
-    /// [`PgStore::append`] with a staff note chained as its hash (as `chain::append_noted`).
+    /// A staff entry about record `at`, appended to `chain` (terminal, site): the
+    /// record's own chain, or the centre's for a record a delivering terminal owns. A
+    /// staff note is chained as its hash (as `chain::append_noted`), its text kept in
+    /// `notes` under the entry.
     pub(super) fn append_noted(
         &self,
         tx: &mut Transaction<'_>,
         at: &Located,
+        (chain, site): (&str, &str),
         action: &str,
         prefix: &str,
         note: &str,
     ) -> Result<EvidenceEntry> {
         let note = note.trim();
-        let (t, s, k, n) = (&at.terminal, &at.site, at.kind, &at.number);
-        if note.is_empty() {
-            return self.append(tx, t, s, action, k, n, prefix);
-        }
-        let sep = if prefix.is_empty() { "" } else { "; " };
-        let detail = format!(
-            "{prefix}{sep}note sha256:{}",
-            chain::sha256_hex(note.as_bytes())
-        );
-        let e = self.append(tx, t, s, action, k, n, &detail)?;
-        tx.execute(
-            "INSERT INTO notes (terminal, seq, record_number, note) VALUES ($1, $2, $3, $4)",
-            &[t, &e.seq, n, &note],
+        let detail = if note.is_empty() {
+            prefix.to_string()
+        } else {
+            let sep = if prefix.is_empty() { "" } else { "; " };
+            format!(
+                "{prefix}{sep}note sha256:{}",
+                chain::sha256_hex(note.as_bytes())
+            )
+        };
+        let e = append_to(
+            tx,
+            self.sealer.as_ref(),
+            &self.clock.rfc3339(),
+            (chain, site),
+            action,
+            at.kind,
+            (&at.terminal, &at.number),
+            &detail,
         )?;
+        if !note.is_empty() {
+            tx.execute(
+                "INSERT INTO notes (terminal, seq, record_number, note) VALUES ($1, $2, $3, $4)",
+                &[&chain, &e.seq, &e.record_number, &note],
+            )?;
+        }
         Ok(e)
     }
 

@@ -1,15 +1,23 @@
 //! Staff's side of the records in the centre's PostgreSQL: status moves, notes and
-//! access entries (refused on a record a delivering terminal owns: only it appends to its
-//! chain), listings and one record, look-ups, follow-ups, the queue, and verifying every
-//! chain. Writing records is `pg_records.rs`.
+//! access entries, listings and one record, look-ups, follow-ups, the queue, and
+//! verifying every chain. Writing records is `pg_records.rs`.
+//!
+//! A record a delivering terminal owns is acted on at the centre too, but its chain is
+//! the terminal's alone (an entry the centre added would fork it): staff's entries about
+//! it go to the centre's own chain (this store's origin), naming it `terminal:number`.
+//! From the first status move there, the row's status is the centre's (a later delivery
+//! keeps it, `centre/pg.rs`), and the verifier checks the row against the newest entry
+//! the centre's chains hold about it, else against its own chain's latest.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use postgres::{GenericClient, Transaction};
 use serde_json::Value;
 
-use super::pg_records::{entry_of, pg_row_json, row_to_json};
+use super::pg_records::{
+    append_to, entry_of, lock_chain, pg_row_json, row_to_json, Located, CENTRE_CHAINS,
+};
 use super::postgres::PgStore;
 use super::Filter;
 use crate::chain::{
@@ -24,8 +32,7 @@ impl PgStore {
     // ---- staff actions ----
 
     /// Whether `terminal` delivers its chain here (and is not this store's own origin):
-    /// then only it appends to that chain. An entry the centre added would fork it, and
-    /// the terminal's next delivery would be refused as diverged.
+    /// then only it appends to that chain, and staff's entries go to the centre's.
     fn delivers_here(&self, terminal: &str) -> Result<bool> {
         if terminal == self.origin.terminal {
             return Ok(false);
@@ -36,14 +43,37 @@ impl PgStore {
             .is_some())
     }
 
+    /// Run a staff action on record `at` in one transaction; `f` gets the chain its entry
+    /// goes to (terminal, site). For a delivering terminal's record that is this store's
+    /// own chain, and the terminal's row in `terminals` is locked first: its deliveries
+    /// lock it too, so a delivery and a staff action on its records apply one after the
+    /// other (and always in the order: terminal, centre's chain head, record row).
+    fn staff_write<T>(
+        &self,
+        at: &Located,
+        f: impl FnOnce(&mut Transaction<'_>, (&str, &str)) -> Result<T>,
+    ) -> Result<T> {
+        let chain = if self.delivers_here(&at.terminal)? {
+            (self.origin.terminal.clone(), self.origin.site.clone())
+        } else {
+            (at.terminal.clone(), at.site.clone())
+        };
+        let mut c = self.conn()?;
+        let mut tx = c.transaction()?;
+        if chain.0 != at.terminal {
+            tx.query_opt(
+                "SELECT 1 FROM terminals WHERE terminal = $1 FOR UPDATE",
+                &[&at.terminal],
+            )?;
+        }
+        lock_chain(&mut tx, &chain.0, &chain.1)?;
+        let out = f(&mut tx, (&chain.0, &chain.1))?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     pub(crate) fn pg_set_status(&self, key: &str, status: &str, note: &str) -> Result<()> {
         let at = self.located(key)?;
-        if self.delivers_here(&at.terminal)? {
-            return Err(StoreError::TerminalOwned {
-                terminal: at.terminal.clone(),
-                number: at.number.clone(),
-            });
-        }
         let kind = at.kind;
         if !kind.statuses().contains(&status) {
             return Err(StoreError::BadStatus {
@@ -53,7 +83,7 @@ impl PgStore {
             });
         }
         let now = self.clock.rfc3339();
-        self.write(&at.terminal.clone(), &at.site.clone(), |tx| {
+        self.staff_write(&at, |tx, chain| {
             let old: String = tx
                 .query_one(
                     &format!(
@@ -87,40 +117,30 @@ impl PgStore {
                 ),
                 &[&status, &now, &at.terminal, &at.number],
             )?;
-            self.append_noted(tx, &at, "status", &format!("{old} -> {status}"), note)?;
+            self.append_noted(tx, &at, chain, "status", &format!("{old} -> {status}"), note)?;
             Ok(())
         })
     }
 
     pub(crate) fn pg_add_note(&self, key: &str, note: &str) -> Result<()> {
         let at = self.located(key)?;
-        if self.delivers_here(&at.terminal)? {
-            return Err(StoreError::TerminalOwned {
-                terminal: at.terminal.clone(),
-                number: at.number.clone(),
-            });
-        }
-        self.write(&at.terminal.clone(), &at.site.clone(), |tx| {
-            self.append_noted(tx, &at, "note", "", note).map(|_| ())
+        self.staff_write(&at, |tx, chain| {
+            self.append_noted(tx, &at, chain, "note", "", note)
+                .map(|_| ())
         })
     }
 
     pub(crate) fn pg_note_access(&self, key: &str, detail: &str) -> Result<()> {
         let at = self.located(key)?;
-        if self.delivers_here(&at.terminal)? {
-            return Err(StoreError::TerminalOwned {
-                terminal: at.terminal.clone(),
-                number: at.number.clone(),
-            });
-        }
-        self.write(&at.terminal.clone(), &at.site.clone(), |tx| {
-            self.append(
+        self.staff_write(&at, |tx, chain| {
+            append_to(
                 tx,
-                &at.terminal,
-                &at.site,
+                self.sealer.as_ref(),
+                &self.clock.rfc3339(),
+                chain,
                 "access",
                 at.kind,
-                &at.number,
+                (&at.terminal, &at.number),
                 detail,
             )
             .map(|_| ())
@@ -195,8 +215,9 @@ impl PgStore {
         let rows = c.query(
             "SELECT e.seq, e.at, e.action, e.record_kind, e.record_number, e.detail, e.payload_sha256, e.prev_hash, e.hash, n.note
              FROM evidence e LEFT JOIN notes n ON n.terminal = e.terminal AND n.seq = e.seq
-             WHERE e.terminal = $1 AND e.record_number = $2 ORDER BY e.seq",
-            &[&terminal, &number],
+             WHERE (e.terminal = $1 AND e.record_number = $2) OR e.record_number = $3
+             ORDER BY e.at, e.terminal = $1 DESC, e.seq",
+            &[&terminal, &number, &format!("{terminal}:{number}")],
         )?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -348,11 +369,28 @@ impl PgStore {
                 records.push((kind, number, Some(chained(row))));
             }
         }
+        // entries other chains (the centre's) hold about this chain's records: the newest
+        // of them, by time then entry number, is what such a row must match
+        let mut overrides = BTreeMap::new();
+        for r in tx.query(
+            &format!(
+                "SELECT record_number, terminal, seq, payload_sha256 FROM evidence
+                 WHERE terminal IN (SELECT terminal FROM ({CENTRE_CHAINS}) c) AND terminal <> $1
+                   AND left(record_number, length($1) + 1) = $1 || ':'
+                 ORDER BY at, seq"
+            ),
+            &[&terminal],
+        )? {
+            let key: String = r.get(0);
+            let number = key[terminal.len() + 1..].to_string();
+            overrides.insert(number, (r.get(1), r.get(2), r.get(3)));
+        }
         Ok(chain::verify_parts(ChainParts {
             entries,
             head,
             notes,
             records,
+            overrides,
         }))
     }
 

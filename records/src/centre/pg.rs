@@ -8,7 +8,10 @@
 //! 2. check the batch against the entries and anchors held ([`super::check_batch`]);
 //! 3. insert the entries with `ON CONFLICT (terminal, seq) DO NOTHING`, and their notes;
 //! 4. unless the batch is stale, upsert the record rows (personal fields sealed with the
-//!    centre's key, their lookup tags renewed) and add the anchor;
+//!    centre's key, their lookup tags renewed) and add the anchor. A record staff acted
+//!    on at the centre (entries about it in the centre's chain) keeps the centre's
+//!    status once staff moved it there, takes the terminal's change only when its entry
+//!    first arrives, and the centre's chain logs the row when that changed it;
 //! 5. move the terminal's `chain_head`, commit, and only then answer.
 
 use std::collections::HashMap;
@@ -21,7 +24,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{check_batch, Ack, Batch, Centre, ChainAnchor, DeliveredRecord};
+use crate::backend::pg_records::{append_to, centre_entries, lock_chain, CentreEntry};
 use crate::backend::{Origin, PgStore};
+use crate::chain;
 use crate::error::{Result, StoreError};
 use crate::seal::{self, Sealer};
 
@@ -265,8 +270,19 @@ fn deliver_in(tx: &mut Transaction<'_>, sealer: Option<&Sealer>, b: &Batch) -> R
     let mut records = 0u64;
     if current {
         let mut stmts: HashMap<String, postgres::Statement> = HashMap::new();
+        let numbers: Vec<String> = b.records.iter().map(|r| r.number.clone()).collect();
+        let mut acted = centre_entries(tx, t, &numbers)?;
         for r in &b.records {
-            upsert_record(tx, sealer, b, r, &mut stmts)?;
+            let centre = acted.remove(&r.number);
+            if centre.is_some() && held.contains_key(&latest_seq(b, &r.number)) {
+                // staff acted on it here: the terminal's change applies once, when its
+                // entry first arrives, not again with a repeated batch
+                continue;
+            }
+            upsert_record(tx, sealer, b, r, centre.as_ref(), &mut stmts)?;
+            if let Some(centre) = centre {
+                log_merge(tx, sealer, b, r, &centre, &now)?;
+            }
             records += 1;
         }
         tx.execute(
@@ -303,17 +319,89 @@ fn deliver_in(tx: &mut Transaction<'_>, sealer: Option<&Sealer>, b: &Batch) -> R
     })
 }
 
+/// The newest entry of the batch about record `number` (the batch's count if none).
+fn latest_seq(b: &Batch, number: &str) -> i64 {
+    b.entries
+        .iter()
+        .rev()
+        .find(|e| e.record_number == number)
+        .map_or(b.anchor.count, |e| e.seq)
+}
+
+/// After a delivered row was written over a record staff have acted on at the centre:
+/// when the row now differs from what the centre's newest entry about it recorded, or the
+/// terminal's status was overruled by staff's, that chain logs the row as it now stands
+/// (`delivery`, naming the terminal's entry and any status kept), so the row stays
+/// accounted for by the entry the verifier reads. Runs in the delivery's
+/// transaction, which already holds the terminal's row (staff actions on its records
+/// lock it first too), then locks the centre chain's head.
+fn log_merge(
+    tx: &mut Transaction<'_>,
+    sealer: Option<&Sealer>,
+    b: &Batch,
+    r: &DeliveredRecord,
+    centre: &CentreEntry,
+    now: &str,
+) -> Result<()> {
+    let snap = crate::backend::pg_records::pg_row_json(tx, sealer, r.kind, &b.terminal, &r.number)?
+        .map(chain::chained)
+        .ok_or_else(|| StoreError::NotFound(r.number.clone()))?;
+    let delivered = r.row.get("status").and_then(Value::as_str).unwrap_or("");
+    let kept = snap.get("status").and_then(Value::as_str).unwrap_or("");
+    let overruled = centre.status_set && delivered != kept;
+    if chain::snapshot_hash(&snap) == centre.payload && !overruled {
+        return Ok(());
+    }
+    let seq = latest_seq(b, &r.number);
+    let mut detail = format!("{} entry {seq}", b.terminal);
+    if overruled {
+        detail.push_str(&format!("; status {delivered} there, {kept} kept here"));
+    }
+    lock_chain(tx, &centre.chain, &centre.site)?;
+    append_to(
+        tx,
+        sealer,
+        now,
+        (&centre.chain, &centre.site),
+        "delivery",
+        r.kind,
+        (&b.terminal, &r.number),
+        &detail,
+    )?;
+    Ok(())
+}
+
 /// Write one delivered record row (insert or replace), its personal fields sealed with the
-/// centre's key and their lookup tags renewed.
+/// centre's key and their lookup tags renewed. A record whose status staff moved at the
+/// centre keeps the centre's status (and the later of the two `updated_at`): the rule
+/// when both sides change one record (docs/centre-store.md).
 fn upsert_record(
     tx: &mut Transaction<'_>,
     sealer: Option<&Sealer>,
     b: &Batch,
     r: &DeliveredRecord,
+    centre: Option<&CentreEntry>,
     stmts: &mut HashMap<String, postgres::Statement>,
 ) -> Result<()> {
     let table = r.kind.table();
     let mut row = r.row.clone();
+    if centre.is_some_and(|c| c.status_set) {
+        if let Some(held) = tx.query_opt(
+            &format!("SELECT status, updated_at FROM {table} WHERE terminal = $1 AND number = $2"),
+            &[&b.terminal, &r.number],
+        )? {
+            let (status, updated): (String, String) = (held.get(0), held.get(1));
+            row.insert("status".into(), Value::String(status));
+            let delivered = row
+                .get("updated_at")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if updated > delivered {
+                row.insert("updated_at".into(), Value::String(updated));
+            }
+        }
+    }
     // the key is the delivering terminal, whatever an older row was stamped with
     row.insert("terminal".into(), Value::String(b.terminal.clone()));
     if row

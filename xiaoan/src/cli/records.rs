@@ -1,6 +1,7 @@
-//! `xiaoan records list|show|verify|migrate`: staff views of the records. Personal data
-//! is masked unless `--reveal` is given, and every reveal is written to the evidence
-//! chain (as the staff API does) before anything is shown.
+//! `xiaoan records list|show|status|note|verify|migrate`: staff views of the records and
+//! staff's status moves and notes. Personal data is masked unless `--reveal` is given,
+//! and every reveal is written to the evidence chain (as the staff API does) before
+//! anything is shown.
 //!
 //! The store read is the centre's PostgreSQL when `[store] url` is set (every site and
 //! terminal; `--site` narrows it), else this terminal's file.
@@ -163,6 +164,18 @@ pub fn records(s: &Settings, action: RecordsCmd) -> Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        RecordsCmd::Status { id, status, note } => {
+            store.set_status(&id, status.trim(), note.trim())?;
+            print_moved(store, &id)
+        }
+        RecordsCmd::Note { id, text } => {
+            if text.trim().is_empty() {
+                eprintln!("xiaoan: the note is empty");
+                return Ok(ExitCode::FAILURE);
+            }
+            store.add_note(&id, text.trim())?;
+            print_moved(store, &id)
+        }
         RecordsCmd::Verify { receipt, site, .. } => {
             let receipt_ok = match receipt.as_deref() {
                 Some([number, code]) => {
@@ -202,6 +215,28 @@ fn terminal_file(s: &Settings) -> Result<Option<Store>> {
 
 /// A record's key that names it in the centre's store even when two terminals hold
 /// its number (`terminal:number`); the bare number in a terminal's file.
+/// After a staff action: the record's line as it now stands.
+fn print_moved(store: &dyn RecordStore, id: &str) -> Result<ExitCode> {
+    match store.show(id, false)? {
+        Some(d) => {
+            println!(
+                "{} {} — {} ({}/{}; {} evidence entries)",
+                d.summary.display_number,
+                d.summary.title,
+                d.summary.status,
+                d.summary.site,
+                d.summary.terminal,
+                d.history.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("xiaoan: no record \"{id}\"");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 fn qualified(terminal: &str, number: &str, store: &dyn RecordStore) -> String {
     match store.backend() {
         xiaoan_records::BackendKind::Postgres if !terminal.is_empty() => {

@@ -352,25 +352,40 @@ fn staff_read_the_whole_centre_by_site_and_a_cut_chain_is_caught_by_verify_centr
         // verify over the API: grid-3's chain at the centre is intact (the cut was local)
         let v = get("/api/verify?site=grid-3");
         assert_eq!(v["ok"], true, "{v}");
-        // the robot's chain is the robot's: the centre does not append to it (that would
-        // fork it), it says where to act instead
-        let (code, body) = super::records::http(
-            &addr,
-            "POST",
-            &format!("/api/records/{}/status", robot_numbers[2]),
-            Some(token),
+        // staff at the centre act on the robot's alert: their entries go to the centre's
+        // own chain (the robot's stays the robot's, so its deliveries go on)
+        let alert = &robot_numbers[2];
+        let post = |path: &str, body: &str| -> serde_json::Value {
+            let (code, out) = super::records::http(&addr, "POST", path, Some(token), body);
+            assert_eq!(code, 200, "{path}: {out}");
+            serde_json::from_str(&out).unwrap()
+        };
+        let v = post(
+            &format!("/api/records/{alert}/status"),
             r#"{"status": "acknowledged", "note": "已派人"}"#,
         );
-        assert_eq!(code, 409, "{body}");
-        assert!(
-            body.contains("robot-1") && body.contains("at that terminal"),
-            "{body}"
+        assert_eq!(v["status"], "acknowledged", "{v}");
+        assert_eq!(v["terminal"], "robot-1", "{v}");
+        let v = post(
+            &format!("/api/records/{alert}/note"),
+            r#"{"note": "家属电话13800138000已接通"}"#,
         );
-        // so the robot's next delivery is stored, and nothing waits any more
+        assert_eq!(v["status"], "acknowledged", "{v}");
+        // meanwhile the robot closes it locally; its next delivery is stored, and the
+        // centre keeps staff's status
+        robot.store().set_status(alert, "closed", "").unwrap();
         robot.deliver(&url, &keys);
         let v = get("/api/delivery?site=hall");
         assert_eq!(v["waiting"], 0, "{v}");
-        assert_eq!(v["terminals"][0]["delivered"], 6, "{v}");
+        assert_eq!(v["terminals"][0]["delivered"], 7, "{v}");
+        let v = get(&format!("/api/records/{alert}"));
+        assert_eq!(v["summary"]["status"], "acknowledged", "{v}");
+        let history = v["history"].as_array().unwrap();
+        assert_eq!(history.len(), 5, "{v}");
+        assert!(
+            !v.to_string().contains("13800138000"),
+            "the note is masked: {v}"
+        );
         assert_eq!(get("/api/verify")["ok"], true);
 
         // a staff screen waiting on the long poll hears an emergency raised on a
@@ -408,6 +423,64 @@ fn staff_read_the_whole_centre_by_site_and_a_cut_chain_is_caught_by_verify_centr
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+    // the mediator at the hall follows up from the command line too: the centre's
+    // store, the robot's record
+    let alert = &robot_numbers[2];
+    let o = run(
+        &staff,
+        &["records", "status", alert, "closed", "--note", "老人已送医"],
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("closed") && out.contains("hall/robot-1"),
+        "{out}"
+    );
+    let o = run(&staff, &["records", "note", alert, "家属已到医院"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&staff, &["records", "status", alert, "acknowledged"]);
+    assert_eq!(o.status.code(), Some(1), "a closed alert is not reopened");
+    let o = run(&staff, &["records", "show", alert, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(shown["summary"]["status"], "closed", "{shown}");
+    // the robot's entries and the centre's, by time (the order within one second is
+    // the record's own chain first)
+    let mut actions: Vec<&str> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    actions.sort_unstable();
+    assert_eq!(
+        actions,
+        ["created", "delivery", "note", "note", "status", "status", "status"],
+        "{shown}"
+    );
+    // every chain verifies at the centre, and the robot's on the robot
+    let o = run(&staff, &["records", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = run(&robot.home, &["records", "verify", "--centre"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("matches what the centre anchored"));
+    // a row changed behind both chains' back is caught at the centre
+    {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.execute(
+            "UPDATE events SET status = 'open' WHERE number = $1",
+            &[alert],
+        )
+        .unwrap();
+    }
+    let o = run(&staff, &["records", "verify", "--site", "hall"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(
+        out.contains(alert.as_str()) && out.contains("altered"),
+        "{out}"
+    );
+
     // staff at the centre: every terminal's delivery
     let o = run(&staff, &["records", "outbox"]);
     let out = stdout(&o);

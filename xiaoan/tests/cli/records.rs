@@ -194,6 +194,48 @@ fn staff_api_shows_alerts_masked_needs_the_token_and_records_status_changes() {
             http(&addr, "GET", "/api/records/0000000000", Some(token), "").0,
             404
         );
+        // a note alone, after the alert was closed; an empty one is refused
+        let note_path = format!("/api/records/{emergency}/note");
+        let (code, body) = http(
+            &addr,
+            "POST",
+            &note_path,
+            Some(token),
+            r#"{"note":"family called back"}"#,
+        );
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("closed"), "{body}");
+        assert_eq!(
+            http(&addr, "POST", &note_path, Some(token), r#"{"note":"  "}"#).0,
+            400
+        );
+        assert_eq!(
+            http(
+                &addr,
+                "POST",
+                "/api/records/0000000000/note",
+                Some(token),
+                r#"{"note":"x"}"#
+            )
+            .0,
+            404
+        );
+        let (_, body) = http(
+            &addr,
+            "GET",
+            &format!("/api/records/{emergency}"),
+            Some(token),
+            "",
+        );
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            v["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "note" && e["detail"] == "family called back"),
+            "{body}"
+        );
 
         let (code, body) = http(&addr, "GET", "/api/verify", Some(token), "");
         assert_eq!(code, 200, "{body}");
