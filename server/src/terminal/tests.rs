@@ -593,18 +593,15 @@ fn a_spoken_question_is_heard_and_answered_with_audio_over_the_socket() {
         c.hello(&server.tokens[0]).await;
         c.until(LONG, |e| *e == Event::Listening).await;
         let from = c.events.len();
-        // in real time, as a microphone delivers it: partials while the resident speaks
-        let mut partials = Vec::new();
+        // in real time, as a microphone delivers it
         for chunk in audio.chunks(1600) {
             c.ws.send(WsMessage::Binary(pcm16_le(chunk).into()))
                 .await
                 .unwrap();
             let due = Instant::now() + Duration::from_millis(100);
             while let Some(left) = due.checked_duration_since(Instant::now()) {
-                match c.next(left).await {
-                    Some(Got::Event(Event::Partial { text })) => partials.push(text),
-                    None => break,
-                    _ => {}
+                if c.next(left).await.is_none() {
+                    break;
                 }
             }
         }
@@ -622,7 +619,17 @@ fn a_spoken_question_is_heard_and_answered_with_audio_over_the_socket() {
             unreachable!()
         };
         assert!(heard_share(&text, question) >= 0.5, "heard {text}");
-        assert!(!partials.is_empty(), "partials while speaking");
+        // partials before the final: while the resident speaks, or (on a loaded machine,
+        // where the scheduler paces them by decode time) just after
+        let partials: Vec<String> = c.events[from..]
+            .iter()
+            .take_while(|e| !matches!(e, Event::Final { .. }))
+            .filter_map(|e| match e {
+                Event::Partial { text } => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(!partials.is_empty(), "partials before the final");
         // each partial extends the last
         assert!(
             partials.windows(2).all(|w| w[1].starts_with(w[0].as_str())),
