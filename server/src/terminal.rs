@@ -297,7 +297,15 @@ async fn hello(
         Some(Ok(d)) => d,
         Some(Err(())) => return Err(ErrorCode::BadMessage),
     };
-    Ok((info, SessionOptions { profile, dialect }))
+    let device = Some(info.id.clone());
+    Ok((
+        info,
+        SessionOptions {
+            profile,
+            dialect,
+            device,
+        },
+    ))
 }
 
 /// One session on the blocking pool: inputs in, events out, until it finishes or the

@@ -119,6 +119,10 @@ pub struct SessionOptions {
     pub profile: Option<Profile>,
     /// A dialect code chosen by the terminal; `None`: the configured default.
     pub dialect: Option<String>,
+    /// The registered terminal the session is held on (a kiosk on `/ws/terminal`), when
+    /// it is not this process: its id leads the session id (`gs-3/s…`), which every
+    /// record of the session carries, so staff see which kiosk a filing came from.
+    pub device: Option<String>,
 }
 
 /// The keypad's expectation while a number is asked.
@@ -207,6 +211,9 @@ impl<'a> Conversation<'a> {
         if let Some(d) = opts.dialect {
             session.dialect = Some(d);
             session.dialect_source = DialectSource::Configured;
+        }
+        if let Some(device) = opts.device.as_deref().filter(|d| !d.is_empty()) {
+            session.id = format!("{device}/{}", session.id);
         }
         let hearing = Hearing::new(recognizer)?;
         let barge = BargeIn::new(

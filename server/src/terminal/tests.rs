@@ -688,7 +688,13 @@ fn a_declaration_started_by_voice_with_the_id_on_the_keypad_ends_in_a_receipt() 
             .unwrap()
             .show(&number, false)
             .unwrap();
-        assert!(filed.is_some(), "{number} is in the store");
+        let filed = filed.unwrap_or_else(|| panic!("{number} is not in the store"));
+        // staff see which kiosk it came from
+        assert!(
+            filed.summary.session_id.starts_with("gs-1/"),
+            "{}",
+            filed.summary.session_id
+        );
     });
 }
 
