@@ -138,6 +138,10 @@ pub struct WakeConfig {
     /// Verify a near miss by the decoder's likelihood of the name (default on, with
     /// an engine that can score; [`near_name`] says which texts are near misses).
     pub verify: Option<bool>,
+    /// Also verify near misses of the name's syllables (小汉, 小孩), not only the name
+    /// after two stray units (default off: on `xiaoan bench wake` seed 1 it hears
+    /// espeak-ng's 小安 but also wakes on that voice's 小韩, docs/wake.md).
+    pub verify_syllables: Option<bool>,
     /// How much less likely (nats, 0–20) than what the decoder wrote the name may be
     /// and still wake (default [`DEFAULT_VERIFY_MARGIN`]).
     pub verify_margin: Option<f32>,
@@ -161,6 +165,8 @@ pub struct WakeSettings {
     pub bias: f32,
     /// Verify near misses by likelihood.
     pub verify: bool,
+    /// Verify near misses of the name's syllables too.
+    pub verify_syllables: bool,
     /// Nats the name may fall short of what was written and still wake.
     pub verify_margin: f32,
     /// The same, for the name after two stray units read as a filler.
@@ -178,6 +184,7 @@ impl WakeConfig {
             min_score: self.min_score.unwrap_or(DEFAULT_MIN_SCORE),
             bias: self.bias.unwrap_or(DEFAULT_BIAS),
             verify: self.verify.unwrap_or(true),
+            verify_syllables: self.verify_syllables.unwrap_or(false),
             verify_margin: self.verify_margin.unwrap_or(DEFAULT_VERIFY_MARGIN),
             filler_margin: self.filler_margin.unwrap_or(DEFAULT_FILLER_MARGIN),
         };
@@ -703,7 +710,8 @@ impl WakeGate {
         self.last_ratio = None;
         let mut named = starts_with_name(&heard, self.settings.min_score);
         if !named && self.settings.verify {
-            if let Some(near) = near_name(&heard) {
+            let near = near_name(&heard).filter(|n| n.filler || self.settings.verify_syllables);
+            if let Some(near) = near {
                 self.last_ratio = self.name_ratio(n, &near)?;
                 let margin = if near.filler {
                     self.settings.filler_margin

@@ -257,14 +257,22 @@ impl AsrModel for Scoring {
     }
 }
 
-/// Whether a gate on `model` (default settings but `verify`) wakes on one segment.
+/// Whether a gate on `model` (default settings but `verify`, and near syllables
+/// verified too) wakes on one segment.
 fn wakes_on_one_segment(model: Arc<dyn AsrModel>, verify: bool) -> bool {
-    let settings = WakeConfig {
-        verify: Some(verify),
-        ..WakeConfig::default()
-    }
-    .resolve(Profile::Robot)
-    .unwrap();
+    wakes_with(
+        model,
+        WakeConfig {
+            verify: Some(verify),
+            verify_syllables: Some(true),
+            ..WakeConfig::default()
+        },
+    )
+}
+
+/// Whether a gate on `model` under `config` wakes on one segment.
+fn wakes_with(model: Arc<dyn AsrModel>, config: WakeConfig) -> bool {
+    let settings = config.resolve(Profile::Robot).unwrap();
     let mut gate = WakeGate::new(
         model,
         &DecodeOptions::default(),
@@ -326,6 +334,23 @@ fn a_near_miss_wakes_only_when_the_decoder_finds_the_name_about_as_likely() {
     });
     assert!(!wakes_on_one_segment(other.clone(), true));
     assert!(other.scored.lock().unwrap().is_empty());
+}
+
+#[test]
+fn by_default_only_the_name_after_a_misheard_filler_is_verified() {
+    let close = |text: &'static str| {
+        Arc::new(Scoring {
+            text,
+            score: |t| if t.contains("小安") { -4.5 } else { -4.0 },
+            scored: Default::default(),
+        })
+    };
+    // 小汉 stays refused unless near syllables are asked for (it would wake on
+    // espeak-ng's 小韩 too)
+    let han = close("小汉，我想问一下");
+    assert!(!wakes_with(han.clone(), WakeConfig::default()));
+    assert!(han.scored.lock().unwrap().is_empty());
+    assert!(wakes_with(close("给您小安子"), WakeConfig::default()));
 }
 
 #[test]
