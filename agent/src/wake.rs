@@ -17,12 +17,14 @@
 //!    of the homophones the recogniser writes (晓安, 小案, 小暗, 肖安) and of the
 //!    fillers people start with (诶, 嗯, 那个, 你好), strict on what follows 小 (小区,
 //!    小爱, 小韩 and 西安 are not the name);
-//! 4. a near miss ([`near_name`]: 小汉 or 小孩 where the name may have been said, or the
-//!    name after two stray units) is verified by the decoder's own likelihood: the
-//!    same audio is read again with the name in that place (teacher forcing,
-//!    [`AsrModel::score_texts`]) and wakes when the name is at most
-//!    [`WakeSettings::verify_margin`] nats less likely than what was written (a
-//!    likelihood-ratio test). Text alone never credits 小汉 or 小孩.
+//! 4. a near miss ([`near_name`]: the name after two stray units, a filler written as
+//!    words, and with [`WakeSettings::verify_syllables`] also 小汉 or 小孩 where the
+//!    name may have been said) is verified by the decoder's own likelihood: the same
+//!    audio is read again with a filler or the name in that place (teacher forcing,
+//!    [`AsrModel::score_texts`]) and wakes when that reading is at most
+//!    [`WakeSettings::filler_margin`] (or [`WakeSettings::verify_margin`]) nats less
+//!    likely than what was written (a likelihood-ratio test). Text alone never
+//!    credits 小汉 or 小孩.
 //!
 //! On a wake the gate hands back the segment's audio so far, so the caller's recogniser
 //! hears the whole utterance; what follows the name is the request
@@ -96,8 +98,8 @@ const VERIFY_FILLERS: [&str; 4] = ["诶，", "嗯，", "诶", "嗯"];
 /// syllables (小汉, 小孩) wakes when the decoder finds 小安 there at most this much
 /// less likely than what it wrote. Chosen on `xiaoan bench wake` seed 1: espeak-ng's
 /// 小安 written 小汉/小孩 scored −1.5 to −5.4, spoken 小孩 −7 and below, espeak-ng's
-/// 小韩 −1.6 to −2.8 (the recogniser cannot tell it from that voice's 小安; see
-/// docs/wake.md).
+/// 小韩 −1.6 to −3.5 (the recogniser cannot tell it from that voice's 小安; see
+/// docs/wake.md). Used only with [`WakeSettings::verify_syllables`].
 pub const DEFAULT_VERIFY_MARGIN: f32 = 4.5;
 
 /// Default margin for the name after two stray units, read again with a filler in
