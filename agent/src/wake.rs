@@ -16,7 +16,15 @@
 //! 3. the text's start is matched by sound ([`find_name`]): tone-less pinyin, tolerant
 //!    of the homophones the recogniser writes (晓安, 小案, 小暗, 肖安) and of the
 //!    fillers people start with (诶, 嗯, 那个, 你好), strict on what follows 小 (小区,
-//!    小爱, 小韩 and 西安 are not the name).
+//!    小爱, 小韩 and 西安 are not the name);
+//! 4. a near miss ([`near_name`]: the name after two stray units, a filler written as
+//!    words, and with [`WakeSettings::verify_syllables`] also 小汉 or 小孩 where the
+//!    name may have been said) is verified by the decoder's own likelihood: the same
+//!    audio is read again with a filler or the name in that place (teacher forcing,
+//!    [`AsrModel::score_texts`]) and wakes when that reading is at most
+//!    [`WakeSettings::filler_margin`] (or [`WakeSettings::verify_margin`]) nats less
+//!    likely than what was written (a likelihood-ratio test). Text alone never
+//!    credits 小汉 or 小孩.
 //!
 //! On a wake the gate hands back the segment's audio so far, so the caller's recogniser
 //! hears the whole utterance; what follows the name is the request
@@ -42,7 +50,7 @@ pub const NAME: &str = "小安";
 
 /// Token budget of a check's decode: the name and a few words after it (Whisper writes
 /// most Chinese characters as one token, some as two).
-pub const CHECK_TOKENS: usize = 8;
+pub const CHECK_TOKENS: usize = 12;
 
 /// Leading words skipped before the name: hesitations and greetings people put first
 /// (诶，小安; 你好小安). Longest first, so 那个 is not read as 那 + 个.
@@ -82,6 +90,24 @@ const MAX_STRAY: usize = 1;
 /// What each stray unit costs the match.
 const STRAY_COST: f32 = 0.1;
 
+/// Fillers tried in place of two stray units before the name when a check is verified
+/// by likelihood (给您小安 may be 诶，小安 written as two words).
+const VERIFY_FILLERS: [&str; 4] = ["诶，", "嗯，", "诶", "嗯"];
+
+/// Default margin of the likelihood check, in nats: a near miss of the name's
+/// syllables (小汉, 小孩) wakes when the decoder finds 小安 there at most this much
+/// less likely than what it wrote. Chosen on `xiaoan bench wake` seed 1: espeak-ng's
+/// 小安 written 小汉/小孩 scored −1.5 to −5.4, spoken 小孩 −7 and below, espeak-ng's
+/// 小韩 −1.6 to −3.5 (the recogniser cannot tell it from that voice's 小安; see
+/// docs/wake.md). Used only with [`WakeSettings::verify_syllables`].
+pub const DEFAULT_VERIFY_MARGIN: f32 = 4.5;
+
+/// Default margin for the name after two stray units, read again with a filler in
+/// their place (给您小安 as 诶小安): wider, since a filler's spelling is itself unlikely
+/// to the recogniser. Seed 1: the neural voice's 诶/嗯 + 小安 −5.3 to −9.1;
+/// 这个小安静一点 −11.7.
+pub const DEFAULT_FILLER_MARGIN: f32 = 9.5;
+
 /// Default smallest score (out of 2) that counts as the name: both syllables right,
 /// or one exact and the other a near miss of the kinds credited above.
 pub const DEFAULT_MIN_SCORE: f32 = 1.7;
@@ -111,6 +137,19 @@ pub struct WakeConfig {
     /// Logit boost for the name's tokens in the check's decode (contextual biasing;
     /// 0 = off; default [`DEFAULT_BIAS`]).
     pub bias: Option<f32>,
+    /// Verify a near miss by the decoder's likelihood of the name (default on, with
+    /// an engine that can score; [`near_name`] says which texts are near misses).
+    pub verify: Option<bool>,
+    /// Also verify near misses of the name's syllables (小汉, 小孩), not only the name
+    /// after two stray units (default off: on `xiaoan bench wake` seed 1 it hears
+    /// espeak-ng's 小安 but also wakes on that voice's 小韩, docs/wake.md).
+    pub verify_syllables: Option<bool>,
+    /// How much less likely (nats, 0–20) than what the decoder wrote the name may be
+    /// and still wake (default [`DEFAULT_VERIFY_MARGIN`]).
+    pub verify_margin: Option<f32>,
+    /// The same for the name after two stray units read as a filler (default
+    /// [`DEFAULT_FILLER_MARGIN`]).
+    pub filler_margin: Option<f32>,
 }
 
 /// The wake word's settings, resolved.
@@ -126,6 +165,14 @@ pub struct WakeSettings {
     pub min_score: f32,
     /// Logit boost for the name's tokens in the check's decode (0 = off).
     pub bias: f32,
+    /// Verify near misses by likelihood.
+    pub verify: bool,
+    /// Verify near misses of the name's syllables too.
+    pub verify_syllables: bool,
+    /// Nats the name may fall short of what was written and still wake.
+    pub verify_margin: f32,
+    /// The same, for the name after two stray units read as a filler.
+    pub filler_margin: f32,
 }
 
 impl WakeConfig {
@@ -138,6 +185,10 @@ impl WakeConfig {
             sleep_after_s: self.sleep_after_s.unwrap_or(15.0),
             min_score: self.min_score.unwrap_or(DEFAULT_MIN_SCORE),
             bias: self.bias.unwrap_or(DEFAULT_BIAS),
+            verify: self.verify.unwrap_or(true),
+            verify_syllables: self.verify_syllables.unwrap_or(false),
+            verify_margin: self.verify_margin.unwrap_or(DEFAULT_VERIFY_MARGIN),
+            filler_margin: self.filler_margin.unwrap_or(DEFAULT_FILLER_MARGIN),
         };
         let invalid = |field: &str, reason: String| Error::Config {
             file: "xiaoan.toml".into(),
@@ -163,6 +214,14 @@ impl WakeConfig {
         }
         if !(0.0..=10.0).contains(&s.bias) {
             return Err(invalid("bias", format!("{} is outside 0–10", s.bias)));
+        }
+        for (field, v) in [
+            ("verify_margin", s.verify_margin),
+            ("filler_margin", s.filler_margin),
+        ] {
+            if !(0.0..=20.0).contains(&v) {
+                return Err(invalid(field, format!("{v} is outside 0–20")));
+            }
         }
         Ok(s)
     }
@@ -316,6 +375,89 @@ pub fn find_name(text: &str) -> Option<NameMatch> {
     best
 }
 
+/// A check's text that may hide the name, to be verified by likelihood
+/// ([`AsrModel::score_texts`]): what was written up to the name's place, and readings
+/// of it with the name there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NearName {
+    /// The text as written, up to and including the two units in the name's place.
+    pub heard: String,
+    /// The same start with 小安 in the name's place (and, for two stray units, a
+    /// filler in theirs).
+    pub named: Vec<String>,
+    /// Whether the stray units before the name were read as a filler (judged with
+    /// [`WakeSettings::filler_margin`]).
+    pub filler: bool,
+}
+
+/// Whether a syllable is near enough to `xiao` to be the name's first syllable
+/// misheard, for a check verified by likelihood: the palatals [`first_credit`] credits,
+/// and `xia`/`xiang` (想安 for a fast 小安).
+fn near_xiao(p: &str) -> bool {
+    matches!(p, "xiao" | "jiao" | "qiao" | "xia" | "xiang")
+}
+
+/// Whether a syllable is near enough to `an` to be the name's second syllable
+/// misheard: `an` or `ang`, or either with an h or n heard at the onset (小汉, 小南),
+/// and `hai` (小孩: espeak-ng's 安 is often written so). Not `ai`: 小爱 is another
+/// assistant's name.
+fn near_an(p: &str) -> bool {
+    matches!(p, "an" | "ang" | "han" | "hang" | "hai" | "nan" | "nang")
+}
+
+/// The near miss at the start of `text`, if there is one: after the fillers, a
+/// syllable like `xiao` ([`near_xiao`]) then one near `an` ([`near_an`]) with at most [`MAX_STRAY`]
+/// stray units before them (小汉你好, 小孩你好, 叫安), or the name after one more
+/// stray unit than [`find_name`] allows (给您小安子). 小 followed by a word beginning
+/// with 安 (安静) is not one. Text alone never wakes on these: the gate asks the
+/// decoder whether the name explains the audio about as well as what it wrote.
+///
+/// ```
+/// use xiaoan_agent::wake::near_name;
+/// let n = near_name("小汉，我想问一下").unwrap();
+/// assert_eq!((n.heard.as_str(), n.named[0].as_str()), ("小汉", "小安"));
+/// assert!(near_name("小区门口怎么走").is_none());
+/// ```
+pub fn near_name(text: &str) -> Option<NearName> {
+    let us = units(text);
+    let mut at = 0;
+    for _ in 0..MAX_FILLERS {
+        match filler_at(&us, at) {
+            Some(n) => at += n,
+            None => break,
+        }
+    }
+    let start_of = |u: &Unit| u.end - u.text.len();
+    for stray in 0..=MAX_STRAY + 1 {
+        let (Some(first), Some(second)) = (us.get(at + stray), us.get(at + stray + 1)) else {
+            break;
+        };
+        let word = us
+            .get(at + stray + 2)
+            .is_some_and(|next| second.text == "安" && AN_WORDS.contains(&next.text.as_str()));
+        if !near_xiao(&first.pinyin) || !near_an(&second.pinyin) || word {
+            continue;
+        }
+        let heard = text[..second.end].to_string();
+        let named = if stray <= MAX_STRAY {
+            vec![format!("{}{NAME}", &text[..start_of(first)])]
+        } else {
+            // the stray units may be a filler written as words
+            let before = us.get(at).map_or(0, |u| start_of(u).min(start_of(first)));
+            VERIFY_FILLERS
+                .iter()
+                .map(|f| format!("{}{f}{NAME}", &text[..before]))
+                .collect()
+        };
+        return Some(NearName {
+            heard,
+            named,
+            filler: stray > MAX_STRAY,
+        });
+    }
+    None
+}
+
 /// Whether `text` starts with the name, scoring at least `min_score` (see
 /// [`find_name`]).
 pub fn starts_with_name(text: &str, min_score: f32) -> bool {
@@ -379,7 +521,7 @@ pub enum WakeEvent {
 pub struct WakeStats {
     /// Checks run (one per voiced segment while waiting).
     pub checks: usize,
-    /// Wall time spent decoding checks, seconds.
+    /// Wall time spent decoding checks (and verifying near misses), seconds.
     pub decode_s: f64,
     /// Audio pushed, seconds.
     pub audio_s: f64,
@@ -405,6 +547,8 @@ pub struct WakeGate {
     pre_roll: usize,
     /// what the last check decoded
     last_heard: String,
+    /// the last check's likelihood ratio of the name, when it was verified
+    last_ratio: Option<f32>,
     stats: WakeStats,
 }
 
@@ -448,6 +592,7 @@ impl WakeGate {
             checked: true,
             pre_roll,
             last_heard: String::new(),
+            last_ratio: None,
             stats: WakeStats::default(),
         }
     }
@@ -507,6 +652,12 @@ impl WakeGate {
         &self.last_heard
     }
 
+    /// The last check's log-likelihood ratio of the name against what the decoder
+    /// wrote (nats), when that check was a near miss verified by likelihood.
+    pub fn last_ratio(&self) -> Option<f32> {
+        self.last_ratio
+    }
+
     /// Feed captured 16 kHz frames (all of them, engaged or not: the quiet spell is
     /// counted in them). While waiting, a voiced segment's start is checked for the
     /// name; while engaged, only the quiet spell is watched.
@@ -558,10 +709,24 @@ impl WakeGate {
         let n = window.min(self.seg.len());
         let t = Instant::now();
         let heard = self.model.decode(&self.seg[..n], &self.opts)?.text;
+        self.last_ratio = None;
+        let mut named = starts_with_name(&heard, self.settings.min_score);
+        if !named && self.settings.verify {
+            let near = near_name(&heard).filter(|n| n.filler || self.settings.verify_syllables);
+            if let Some(near) = near {
+                self.last_ratio = self.name_ratio(n, &near)?;
+                let margin = if near.filler {
+                    self.settings.filler_margin
+                } else {
+                    self.settings.verify_margin
+                };
+                named = self.last_ratio.is_some_and(|r| r >= -margin);
+            }
+        }
         self.stats.decode_s += t.elapsed().as_secs_f64();
         self.stats.checks += 1;
         self.last_heard.clone_from(&heard);
-        if !starts_with_name(&heard, self.settings.min_score) {
+        if !named {
             self.seg.clear();
             return Ok(None);
         }
@@ -572,6 +737,21 @@ impl WakeGate {
             audio: std::mem::take(&mut self.seg),
             speaking,
         }))
+    }
+
+    /// How much likelier (log, nats) the best reading with the name is than what was
+    /// written, for the segment's first `n` samples; `None` when the engine cannot say.
+    fn name_ratio(&self, n: usize, near: &NearName) -> Result<Option<f32>> {
+        let mut texts = vec![near.heard.clone()];
+        texts.extend(near.named.iter().cloned());
+        let Some(lp) = self.model.score_texts(&self.seg[..n], &self.opts, &texts)? else {
+            return Ok(None);
+        };
+        let (Some(heard), Some(named)) = (lp.first(), lp.iter().skip(1).copied().reduce(f32::max))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(named - heard))
     }
 
     fn engage(&mut self) {

@@ -169,6 +169,23 @@ pub trait AsrModel: Send + Sync {
         opts: &DecodeOptions,
         cancel: &AtomicBool,
     ) -> Result<Transcript>;
+
+    /// How likely each of `texts` is as the start of what `samples` say: the summed
+    /// log-probability of its tokens, read by the decoder as if it had written them
+    /// (teacher forcing, from the same audio, without `opts`' bias phrases; the text in
+    /// Simplified or Traditional characters, whichever is likelier, since the script is
+    /// not something heard). For verifying a few candidate readings against each other
+    /// (a likelihood ratio); `None` when the engine cannot score (then callers keep to
+    /// the text).
+    fn score_texts(
+        &self,
+        samples: &[f32],
+        opts: &DecodeOptions,
+        texts: &[String],
+    ) -> Result<Option<Vec<f32>>> {
+        let _ = (samples, opts, texts);
+        Ok(None)
+    }
 }
 
 /// [`Error::Cancelled`] when `cancel` is set.

@@ -218,6 +218,19 @@ impl AsrModel for Scheduled {
         };
         self.inner.decode_cancellable(samples, opts, cancel)
     }
+
+    fn score_texts(
+        &self,
+        samples: &[f32],
+        opts: &DecodeOptions,
+        texts: &[String],
+    ) -> xiaoan_models::Result<Option<Vec<f32>>> {
+        let cancel = AtomicBool::new(false);
+        let Some(_permit) = self.sched.acquire(&|| self.priority(), &cancel) else {
+            return Err(xiaoan_models::Error::Cancelled);
+        };
+        self.inner.score_texts(samples, opts, texts)
+    }
 }
 
 #[cfg(test)]

@@ -92,6 +92,42 @@ fn near_misses_score_below_exact_names() {
 }
 
 #[test]
+fn near_misses_are_offered_for_verification_with_the_name_in_place() {
+    // the recogniser's ways of writing espeak-ng's 小安: verified with 小安 there
+    for (heard, name_place, named) in [
+        ("小汉，你好", "小汉", "小安"),
+        ("小汗小汗", "小汗", "小安"),
+        ("小孩 天天", "小孩", "小安"),
+        ("小翰丽熬饭", "小翰", "小安"),
+        ("想安保我查一下", "想安", "小安"),
+        ("诶，小昂", "诶，小昂", "诶，小安"),
+    ] {
+        let n = near_name(heard).unwrap_or_else(|| panic!("{heard} is a near miss"));
+        assert_eq!(n.heard, name_place);
+        assert_eq!(n.named, vec![named.to_string()], "{heard}");
+    }
+    // a filler written as two words before the name: read again as a filler
+    let n = near_name("给您小安子").unwrap();
+    assert_eq!(n.heard, "给您小安");
+    assert!(n.named.contains(&"诶，小安".to_string()), "{:?}", n.named);
+    let n = near_name("二人,小安").unwrap();
+    assert!(n.named.contains(&"诶，小安".to_string()), "{:?}", n.named);
+    // words that only share a syllable with the name are not near misses
+    for heard in [
+        "小区门口怎么走",
+        "小爱同学",
+        "西安的票怎么买",
+        "平安保险打电话",
+        "这个小安静一点好不好",
+        "小王",
+        "我想问问小安",
+        "",
+    ] {
+        assert_eq!(near_name(heard), None, "{heard:?}");
+    }
+}
+
+#[test]
 fn the_request_is_what_follows_the_name() {
     assert_eq!(
         request_after_name("小安，我想问一下敬老卡"),
@@ -188,6 +224,133 @@ fn only_a_segment_starting_with_the_name_engages_and_its_audio_is_handed_on() {
     let st = gate.stats();
     assert_eq!(st.checks, 2);
     assert!((st.audio_s - 8.5).abs() < 0.11, "{}", st.audio_s);
+}
+
+/// A recogniser that always writes `text` and scores a reading by `score` (a likelier
+/// reading gets a higher log-probability), as the likelihood check asks it to.
+struct Scoring {
+    text: &'static str,
+    score: fn(&str) -> f32,
+    scored: std::sync::Mutex<Vec<String>>,
+}
+
+impl AsrModel for Scoring {
+    fn name(&self) -> &str {
+        "scoring"
+    }
+    fn decode_cancellable(
+        &self,
+        _: &[f32],
+        _: &DecodeOptions,
+        _: &std::sync::atomic::AtomicBool,
+    ) -> xiaoan_models::Result<xiaoan_models::Transcript> {
+        Ok(xiaoan_models::Transcript::from_text(self.text))
+    }
+    fn score_texts(
+        &self,
+        _: &[f32],
+        _: &DecodeOptions,
+        texts: &[String],
+    ) -> xiaoan_models::Result<Option<Vec<f32>>> {
+        self.scored.lock().unwrap().extend(texts.iter().cloned());
+        Ok(Some(texts.iter().map(|t| (self.score)(t)).collect()))
+    }
+}
+
+/// Whether a gate on `model` (default settings but `verify`, and near syllables
+/// verified too) wakes on one segment.
+fn wakes_on_one_segment(model: Arc<dyn AsrModel>, verify: bool) -> bool {
+    wakes_with(
+        model,
+        WakeConfig {
+            verify: Some(verify),
+            verify_syllables: Some(true),
+            ..WakeConfig::default()
+        },
+    )
+}
+
+/// Whether a gate on `model` under `config` wakes on one segment.
+fn wakes_with(model: Arc<dyn AsrModel>, config: WakeConfig) -> bool {
+    let settings = config.resolve(Profile::Robot).unwrap();
+    let mut gate = WakeGate::new(
+        model,
+        &DecodeOptions::default(),
+        Box::new(xiaoan_audio::EnergyVad::new()),
+        EndpointConfig::default(),
+        settings,
+    );
+    let mut audio = silence(0.5);
+    audio.extend(tone(2.0));
+    audio.extend(silence(1.5));
+    let woke = run(&mut gate, &audio)
+        .iter()
+        .any(|e| matches!(e, WakeEvent::Woke { .. }));
+    assert_eq!(woke, gate.is_engaged());
+    woke
+}
+
+#[test]
+fn a_near_miss_wakes_only_when_the_decoder_finds_the_name_about_as_likely() {
+    // espeak-ng's 小安 written 小汉: the name nearly as likely as what was written
+    let close = Arc::new(Scoring {
+        text: "小汉，我想问一下",
+        score: |t| if t.contains("小安") { -4.5 } else { -4.0 },
+        scored: Default::default(),
+    });
+    assert!(wakes_on_one_segment(close.clone(), true));
+    assert_eq!(*close.scored.lock().unwrap(), ["小汉", "小安"]);
+    // 小孩 said: the name far less likely than the word
+    let far = Arc::new(Scoring {
+        text: "小孩上学要办什么手续",
+        score: |t| if t.contains("小安") { -12.0 } else { -3.0 },
+        scored: Default::default(),
+    });
+    assert!(!wakes_on_one_segment(far, true));
+    // verification off: the text alone decides, and 小汉 is not the name
+    assert!(!wakes_on_one_segment(close, false));
+    // an engine that cannot score keeps to the text
+    let cannot = Arc::new(xiaoan_models::ScriptedAsr::fixed("小汉，我想问一下"));
+    assert!(!wakes_on_one_segment(cannot, true));
+    // 诶，小安 written 给您小安子: read again as a filler, the name wakes
+    let filler = Arc::new(Scoring {
+        text: "给您小安子",
+        score: |t| if t.starts_with("给您") { -2.0 } else { -9.0 },
+        scored: Default::default(),
+    });
+    assert!(wakes_on_one_segment(filler, true));
+    // 这个小安静一点 cut short: 这个 is no filler, by far
+    let quieter = Arc::new(Scoring {
+        text: "这个小安天也",
+        score: |t| if t.starts_with("这个") { -4.0 } else { -16.0 },
+        scored: Default::default(),
+    });
+    assert!(!wakes_on_one_segment(quieter, true));
+    // what is not a near miss is never scored
+    let other = Arc::new(Scoring {
+        text: "小区门口怎么走",
+        score: |_| 0.0,
+        scored: Default::default(),
+    });
+    assert!(!wakes_on_one_segment(other.clone(), true));
+    assert!(other.scored.lock().unwrap().is_empty());
+}
+
+#[test]
+fn by_default_only_the_name_after_a_misheard_filler_is_verified() {
+    let close = |text: &'static str| {
+        Arc::new(Scoring {
+            text,
+            score: |t| if t.contains("小安") { -4.5 } else { -4.0 },
+            scored: Default::default(),
+        })
+    };
+    // 小汉 stays refused unless near syllables are asked for (it would wake on
+    // espeak-ng's 小韩 too)
+    let han = close("小汉，我想问一下");
+    assert!(!wakes_with(han.clone(), WakeConfig::default()));
+    assert!(han.scored.lock().unwrap().is_empty());
+    assert!(wakes_with(close("给您小安子"), WakeConfig::default()));
 }
 
 #[test]

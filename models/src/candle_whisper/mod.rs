@@ -376,4 +376,31 @@ impl AsrModel for CandleWhisper {
             cancel,
         })
     }
+
+    fn score_texts(
+        &self,
+        samples: &[f32],
+        opts: &DecodeOptions,
+        texts: &[String],
+    ) -> Result<Option<Vec<f32>>> {
+        begin_decode(samples, &AtomicBool::new(false))?;
+        if samples.len() < HOP {
+            return Ok(Some(vec![f32::NEG_INFINITY; texts.len()]));
+        }
+        let mel = self.log_mel(samples, self.frames_for(samples.len()))?;
+        let cross_kv = self.encode(&mel)?;
+        let (prefix, _) = self.prefix(opts)?;
+        let mut out = Vec::with_capacity(texts.len());
+        for text in texts {
+            let simplified = text.trim();
+            let traditional = zhconv::zhconv(simplified, zhconv::Variant::ZhHant);
+            let mut best = self.forced_logprob(&cross_kv, &prefix, &self.tokens(simplified)?)?;
+            if traditional != simplified {
+                let t = self.forced_logprob(&cross_kv, &prefix, &self.tokens(&traditional)?)?;
+                best = best.max(t);
+            }
+            out.push(best);
+        }
+        Ok(Some(out))
+    }
 }

@@ -303,6 +303,36 @@ impl CandleWhisper {
     }
 }
 
+impl CandleWhisper {
+    /// The summed log-probability of `tokens` after `prefix`, the decoder reading them
+    /// in one pass over the audio's `cross_kv` (the never-written tokens ruled out, no
+    /// bias).
+    pub(super) fn forced_logprob(
+        &self,
+        cross_kv: &[(Tensor, Tensor)],
+        prefix: &[u32],
+        tokens: &[u32],
+    ) -> Result<f32> {
+        if tokens.is_empty() {
+            return Ok(0.0);
+        }
+        let mut st = DecoderState::new(cross_kv, self.model.dec_blocks.len());
+        let mut seq = prefix.to_vec();
+        seq.extend_from_slice(tokens);
+        let hidden = self.model.decode_step(&seq, &mut st).map_err(ce)?;
+        let mut sum = 0f32;
+        for (i, &t) in tokens.iter().enumerate() {
+            let mut logits = self
+                .model
+                .logits(&hidden, prefix.len() - 1 + i)
+                .map_err(ce)?;
+            self.suppress_in(&mut logits, i == 0);
+            sum += log_softmax_at(&logits, t);
+        }
+        Ok(sum)
+    }
+}
+
 /// One beam step's choice among `cands`, best score first: finished continuations
 /// (end of text, a loop cut back, the token budget or the last position `at_end`) go
 /// to `finished` while it holds fewer than `beam`; the best `beam` others go on.

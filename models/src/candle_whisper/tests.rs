@@ -560,3 +560,34 @@ fn fused_beam_search_writes_whole_characters() {
         assert!(t.tokens.len() <= token_budget(samples.len() as f32 / 16_000.0, 10.0));
     }
 }
+
+/// The likelihood check of the wake word: the decoder, reading given texts against the
+/// audio, scores the start of what it heard above words that were not said.
+#[test]
+fn what_was_said_scores_above_what_was_not() {
+    let Some(m) = model() else {
+        return;
+    };
+    let greedy = DecodeOptions {
+        temperatures: vec![0.0],
+        ..DecodeOptions::default()
+    };
+    let mut tried = 0;
+    for f in fixtures() {
+        let heard = m.decode(&f.samples, &greedy).unwrap().text;
+        let head: String = heard
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .take(4)
+            .collect();
+        if head.chars().count() < 4 || head == "小区门口" {
+            continue;
+        }
+        let texts = [head.clone(), "小区门口".to_string()];
+        let lp = m.score_texts(&f.samples, &greedy, &texts).unwrap().unwrap();
+        assert!(lp.iter().all(|l| l.is_finite() && *l <= 0.0), "{lp:?}");
+        assert!(lp[0] > lp[1], "{}: {head} {lp:?}", f.file);
+        tried += 1;
+    }
+    assert!(tried >= 4, "{tried} fixtures long enough");
+}

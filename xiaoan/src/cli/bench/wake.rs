@@ -267,7 +267,7 @@ fn run_gate(gate: &mut WakeGate, audio: &[f32], what: &str, out: &mut Run) -> Re
     let t = Instant::now();
     for c in audio.chunks(1600) {
         if let Some(WakeEvent::Woke { heard, .. }) = gate.push(c)? {
-            out.wakes.push(format!("{heard:?} ({what})"));
+            out.wakes.push(format!("{heard:?}{} ({what})", ratio(gate)));
             gate.sleep();
         }
     }
@@ -279,8 +279,15 @@ fn run_gate(gate: &mut WakeGate, audio: &[f32], what: &str, out: &mut Run) -> Re
     Ok(())
 }
 
+/// ", by likelihood (ratio …)" when the gate's last check was verified by likelihood.
+fn ratio(gate: &WakeGate) -> String {
+    gate.last_ratio()
+        .map(|r| format!(", name by likelihood {r:+.2}"))
+        .unwrap_or_default()
+}
+
 /// Whether the gate wakes on one addressed clip (with silence around it), and what its
-/// check heard.
+/// check heard (with the likelihood ratio when it was verified).
 fn hits(gate: &mut WakeGate, clip: &[f32]) -> Result<(bool, String)> {
     gate.sleep();
     let mut audio = silence(0.5);
@@ -289,10 +296,10 @@ fn hits(gate: &mut WakeGate, clip: &[f32]) -> Result<(bool, String)> {
     for c in audio.chunks(1600) {
         if let Some(WakeEvent::Woke { heard, .. }) = gate.push(c)? {
             gate.sleep();
-            return Ok((true, heard));
+            return Ok((true, format!("{heard:?}{}", ratio(gate))));
         }
     }
-    Ok((false, gate.last_heard().to_string()))
+    Ok((false, format!("{:?}{}", gate.last_heard(), ratio(gate))))
 }
 
 /// Run the benchmark.
@@ -359,6 +366,7 @@ pub fn run(
 
     // 1. misses on addressed utterances, alone and over babble 10 dB below them
     let mut misses = Vec::new();
+    let mut verified = Vec::new();
     let mut by_engine: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
     for c in &addressed {
         let (hit, heard) = hits(&mut gate, &c.audio)?;
@@ -366,7 +374,9 @@ pub fn run(
         e.1 += 1;
         if !hit {
             e.0 += 1;
-            misses.push(format!("{} [{:?}] heard {heard:?}", c.text, c.voice));
+            misses.push(format!("{} [{:?}] heard {heard}", c.text, c.voice));
+        } else if gate.last_ratio().is_some() {
+            verified.push(format!("{} [{:?}] heard {heard}", c.text, c.voice));
         }
     }
     let mut noisy_misses = Vec::new();
@@ -386,7 +396,7 @@ pub fn run(
         // the babble goes on before the resident speaks: the gate hears it first
         let (hit, heard) = hits(&mut gate, &clip)?;
         if !hit {
-            noisy_misses.push(format!("{} [{:?}] heard {heard:?}", c.text, c.voice));
+            noisy_misses.push(format!("{} [{:?}] heard {heard}", c.text, c.voice));
         }
     }
     let n = addressed.len().max(1) as f64;
@@ -403,6 +413,13 @@ pub fn run(
     );
     for m in &misses {
         println!("  miss: {m}");
+    }
+    println!(
+        "  {} of the wakes were near misses verified by likelihood",
+        verified.len()
+    );
+    for v in &verified {
+        println!("  woke: {v}");
     }
     println!(
         "addressed, over babble at -10 dB: {} missed ({:.1}%)",
