@@ -448,12 +448,13 @@ async fn show(
     .await
 }
 
-async fn set_status(
-    State(api): State<Api>,
-    UrlPath(number): UrlPath<String>,
-    body: Result<Json<StatusBody>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult {
-    let Json(body) = body.map_err(|e| {
+/// A JSON body, or the error a client can act on: too large, or not of the shape
+/// `expected`.
+fn json_body<T>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+    expected: &str,
+) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return ApiError(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -462,12 +463,17 @@ async fn set_status(
         }
         ApiError(
             StatusCode::BAD_REQUEST,
-            format!(
-                "expected {{\"status\": \"…\", \"note\": \"…\"}}: {}",
-                e.body_text()
-            ),
+            format!("expected {expected}: {}", e.body_text()),
         )
-    })?;
+    })
+}
+
+async fn set_status(
+    State(api): State<Api>,
+    UrlPath(number): UrlPath<String>,
+    body: Result<Json<StatusBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let body = json_body(body, r#"{"status": "…", "note": "…"}"#)?;
     if body.note.chars().count() > 500 {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -492,18 +498,7 @@ async fn add_note(
     UrlPath(number): UrlPath<String>,
     body: Result<Json<NoteBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult {
-    let Json(body) = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body is larger than {MAX_BODY} bytes"),
-            );
-        }
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("expected {{\"note\": \"…\"}}: {}", e.body_text()),
-        )
-    })?;
+    let body = json_body(body, r#"{"note": "…"}"#)?;
     let note = body.note.trim().to_string();
     if note.is_empty() {
         return Err(ApiError(
