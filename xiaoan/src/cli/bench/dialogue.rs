@@ -42,7 +42,34 @@ use super::{pct, sorted};
 use crate::cli::chat::{demo_script, DemoInput};
 
 /// Capture frame, ms (a typical capture callback).
-const FRAME_MS: u64 = 20;
+pub(super) const FRAME_MS: u64 = 20;
+
+/// A capture thread releasing `feed` in [`FRAME_MS`] frames at the pace they were
+/// recorded, as a microphone would: when it started, the frames, and the thread (it
+/// stops early when the receiver is dropped).
+pub(super) fn live_capture(
+    feed: Vec<f32>,
+) -> (
+    Instant,
+    mpsc::Receiver<Vec<f32>>,
+    std::thread::JoinHandle<()>,
+) {
+    let (tx, rx) = mpsc::channel::<Vec<f32>>();
+    let frame = (SAMPLE_RATE as u64 * FRAME_MS / 1000) as usize;
+    let start = Instant::now();
+    let capture = std::thread::spawn(move || {
+        for (i, f) in feed.chunks(frame).enumerate() {
+            let due = start + Duration::from_millis(FRAME_MS * (i as u64 + 1));
+            if let Some(d) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+            if tx.send(f.to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    (start, rx, capture)
+}
 /// Silence fed after the speech at most; no end-point by then counts as a failure.
 const MAX_TAIL_S: f64 = 5.0;
 
@@ -124,21 +151,7 @@ fn measure_clip(
     // what the dialogue awaits, as the live loop tells it after every reply
     hearing.expect(expect);
 
-    // the capture thread: frames released at the pace they were recorded
-    let (tx, rx) = mpsc::channel::<Vec<f32>>();
-    let frame = (SAMPLE_RATE as u64 * FRAME_MS / 1000) as usize;
-    let start = Instant::now();
-    let capture = std::thread::spawn(move || {
-        for (i, f) in feed.chunks(frame).enumerate() {
-            let due = start + Duration::from_millis(FRAME_MS * (i as u64 + 1));
-            if let Some(d) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(d);
-            }
-            if tx.send(f.to_vec()).is_err() {
-                return;
-            }
-        }
-    });
+    let (start, rx, capture) = live_capture(feed);
     let speech_end_at = start + Duration::from_secs_f64(speech_s);
     let mut splits = 0;
     let mut result = None;

@@ -18,7 +18,6 @@
 //!   judged), the baseline.
 
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::procfs::loadavg;
@@ -31,10 +30,9 @@ use xiaoan_agent::turn_end::{Expect, TurnCall};
 use xiaoan_audio::{AudioBuf, SAMPLE_RATE};
 use xiaoan_models::Voice;
 
+use super::dialogue::live_capture;
 use super::{pct, sorted};
 
-/// Capture frame, ms.
-const FRAME_MS: u64 = 20;
 /// Silence after the speech; no end-point by then counts as a miss.
 const TAIL_S: f64 = 3.0;
 
@@ -240,20 +238,7 @@ fn run_clip(rig: &Rig, clip: Vec<f32>, speech_end: usize, expect: Expect) -> Res
         (TAIL_S * SAMPLE_RATE as f64) as usize,
     ));
     let speech_s = speech_end as f64 / SAMPLE_RATE as f64;
-    let (tx, rx) = mpsc::channel::<Vec<f32>>();
-    let frame = (SAMPLE_RATE as u64 * FRAME_MS / 1000) as usize;
-    let start = Instant::now();
-    let capture = std::thread::spawn(move || {
-        for (i, f) in feed.chunks(frame).enumerate() {
-            let due = start + Duration::from_millis(FRAME_MS * (i as u64 + 1));
-            if let Some(d) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(d);
-            }
-            if tx.send(f.to_vec()).is_err() {
-                return;
-            }
-        }
-    });
+    let (start, rx, capture) = live_capture(feed);
     let spoken = start + Duration::from_secs_f64(speech_s);
     let mut out = Outcome {
         cut: 0,
