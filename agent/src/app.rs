@@ -85,7 +85,7 @@ pub fn build_agent(settings: &Settings, store_path: &Path) -> Result<Agent> {
         code => Some(code.to_string()),
     };
     Ok(Agent {
-        understander: crate::embedder::understander(encoder)?,
+        understander: std::sync::Arc::new(crate::embedder::understander(encoder)?),
         guide,
         retriever,
         forms,

@@ -40,6 +40,9 @@ pub enum Expect {
     Digits(usize),
     /// A person's name (我叫王小明, 王小明).
     Name,
+    /// The answer to a flow's question in words: a form's field (what the certificate
+    /// is for, an address, a date), the form wanted, where an emergency is.
+    Answer,
 }
 
 impl Expect {
@@ -55,15 +58,27 @@ impl Expect {
         }
     }
 
-    /// From a reply's `awaiting` label ([`crate::dialogue::awaiting_label`]: `nothing`,
-    /// `yes_no`, `slot:id_number`, …); an unknown label expects anything.
-    pub fn from_label(label: &str) -> Expect {
-        match label {
-            "yes_no" => Expect::YesNo,
-            "slot:id_number" => Expect::Digits(18),
-            "slot:phone" => Expect::Digits(11),
-            "slot:person_name" => Expect::Name,
-            _ => Expect::Free,
+    /// For a turn: what the dialogue awaits, and whether a flow's question is being
+    /// answered (`answering`: a form collects a field, an emergency asks where).
+    /// Numbers, names and yes/no keep their own rules; any other awaited answer is
+    /// [`Expect::Answer`].
+    pub fn for_turn(a: &Awaiting, answering: bool) -> Expect {
+        match Expect::from_awaiting(a) {
+            Expect::Free if answering => Expect::Answer,
+            e => e,
+        }
+    }
+}
+
+impl std::fmt::Display for Expect {
+    /// As the benches print it: `free`, `yes/no`, `18 digits`, `name`, `answer`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expect::Free => f.write_str("free"),
+            Expect::YesNo => f.write_str("yes/no"),
+            Expect::Digits(n) => write!(f, "{n} digits"),
+            Expect::Name => f.write_str("name"),
+            Expect::Answer => f.write_str("answer"),
         }
     }
 }
@@ -77,6 +92,17 @@ pub enum TurnCall {
     Incomplete,
     /// Cannot tell: [`UNSURE_HANGOVER_MS`] (or the configured hang-over if longer).
     Unsure,
+}
+
+impl std::fmt::Display for TurnCall {
+    /// `complete`, `incomplete`, `unsure`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TurnCall::Complete => "complete",
+            TurnCall::Incomplete => "incomplete",
+            TurnCall::Unsure => "unsure",
+        })
+    }
 }
 
 /// Judges whether the words heard so far end a turn.
@@ -171,6 +197,44 @@ const QUESTION_WORDS: &[&str] = &[
     "要不要",
     "为什么",
 ];
+
+/// Openings that announce a question still to be asked (我想问一下…, 请问…): with
+/// fewer than [`ASKED`] characters of the question after them, the turn is unfinished.
+const ASK_OPENINGS: &[&str] = &[
+    "我想问一下",
+    "我想问问",
+    "我想咨询一下",
+    "我想咨询",
+    "想问一下",
+    "问一下",
+    "咨询一下",
+    "帮我查一下",
+    "请问一下",
+    "我想问",
+    "请问",
+];
+
+/// Characters of a question after an opening that make it asked (社保卡 is 3).
+const ASKED: usize = 3;
+
+/// Words that name a number the resident is about to say (我的身份证号…, 手机号码…).
+/// Heard with no digit and no problem with the number itself, the number is still to
+/// come; the recogniser often mishears what follows the pause's edge (身份证号是 as
+/// 身份正好熟), so the cue's first characters are enough.
+const NUMBER_NAMES: &[&str] = &["身份", "证件号", "手机", "电话", "号码"];
+
+/// Words that make a sentence about the number or the card, not its announcement
+/// (身份证丢了, 我想换手机号, 我要办身份证).
+const ABOUT_THE_NUMBER: &[char] = &[
+    '忘', '丢', '没', '不', '补', '办', '换', '改', '查', '打', '找', '坏', '掉', '修', '充', '过',
+    '到', '用', '带', '拿', '交',
+];
+
+/// Shortest answer to a flow's question that ends a turn by itself, in characters.
+const ANSWER: usize = 3;
+
+/// Longest greeting alone that ends a turn (你好, 小安你好, 早上好啊), in characters.
+const GREETING_ALONE: usize = 6;
 
 /// Short answers to a yes/no question.
 const YES_NO: &[&str] = &[
@@ -271,20 +335,77 @@ impl TextJudge {
         }
     }
 
-    /// A confident reading of a request (not a mere greeting, filler or out of scope).
-    fn confident(&self, text: &str) -> bool {
-        let Some(u) = &self.understander else {
-            return false;
-        };
+    /// The intent of a confident reading (`None`: no model, or not confident).
+    fn confident(&self, text: &str) -> Option<Intent> {
+        let u = self.understander.as_ref()?;
         let r = u.understand_on(
             text,
             &Context::default(),
             chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
         );
-        !r.intent.unsure
-            && r.intent.confidence >= CONFIDENT
-            && !matches!(r.intent.intent, Intent::OutOfScope | Intent::Greeting)
+        (!r.intent.unsure && r.intent.confidence >= CONFIDENT).then_some(r.intent.intent)
     }
+}
+
+/// Made only of yes/no words, one of them of two characters or more (没错, 对没错,
+/// 好的好的), longest words first.
+fn only_yes_no_words(w: &str) -> bool {
+    let mut rest = w;
+    let mut long = false;
+    while !rest.is_empty() {
+        let Some(y) = YES_NO
+            .iter()
+            .filter(|y| rest.starts_with(*y))
+            .max_by_key(|y| y.len())
+        else {
+            return false;
+        };
+        long |= y.chars().count() >= 2;
+        rest = &rest[y.len()..];
+    }
+    long
+}
+
+/// The last character sounds like a word that links to what follows (和, 跟, 的) and
+/// may be that word misheard at the pause's edge (老年人优待卡和 heard as …卡合).
+fn sounds_like_a_link(w: &str) -> bool {
+    let Some(last) = w.chars().last() else {
+        return false;
+    };
+    let sound = xiaoan_intents::to_pinyin(&last.to_string());
+    matches!(sound.first().map(String::as_str), Some("he" | "gen" | "de"))
+}
+
+/// An opening that announces a question (我想问一下) with the question not asked yet:
+/// fewer than [`ASKED`] characters after it, and no question word among them.
+fn question_still_to_come(w: &str) -> bool {
+    let Some(rest) = ASK_OPENINGS.iter().find_map(|o| w.strip_prefix(o)) else {
+        return false;
+    };
+    rest.chars().count() < ASKED && !QUESTION_WORDS.iter().any(|q| rest.contains(q))
+}
+
+/// A number named (我的身份证号, 手机号码是) with none of its digits said yet, and
+/// nothing said about the number or the card itself.
+fn number_still_to_come(w: &str) -> bool {
+    NUMBER_NAMES.iter().any(|n| w.contains(n))
+        && digits(w) == 0
+        && !w.contains(ABOUT_THE_NUMBER)
+        && !QUESTION_WORDS.iter().any(|q| w.contains(q))
+}
+
+/// Ends on a word that waits for more (那个, 我要办, 是), `号` after a digit (五号, a
+/// date or a building) excepted.
+fn open_ended(w: &str) -> bool {
+    if UNFINISHED_ENDINGS.iter().any(|e| w.ends_with(e)) {
+        return true;
+    }
+    let date_or_building = w.ends_with('号')
+        && w.chars()
+            .rev()
+            .nth(1)
+            .is_some_and(|c| digit_value(c) || c == '十');
+    !date_or_building && OPEN_ENDINGS.iter().any(|e| w.ends_with(e))
 }
 
 impl TurnJudge for TextJudge {
@@ -342,6 +463,18 @@ impl TurnJudge for TextJudge {
                     return TurnCall::Complete;
                 }
             }
+            Expect::Answer => {
+                // the answer to the question asked (孩子上学用, 3号楼502, 明天上午):
+                // complete unless it stops on a word that waits for more; two
+                // characters (孩子…) may be its start, and go by the rules below
+                if w.chars().count() >= ANSWER
+                    && !open_ended(&w)
+                    && !number_still_to_come(&w)
+                    && !text.trim_end().ends_with(['…', '，', ','])
+                {
+                    return TurnCall::Complete;
+                }
+            }
             Expect::Free => {}
         }
         // a number announced and only begun: 我的身份证号是3205…
@@ -360,6 +493,15 @@ impl TurnJudge for TextJudge {
                 return TurnCall::Incomplete;
             }
         }
+        // a yes or a no said whole (没错, 对没错, 同意) closes a turn whatever was asked;
+        // a lone 是 or 对 may begin a sentence
+        if only_yes_no_words(&w) {
+            return TurnCall::Complete;
+        }
+        // 我想问一下 … : the question itself is still to come
+        if question_still_to_come(&w) {
+            return TurnCall::Incomplete;
+        }
         let last = w.chars().last().unwrap_or(' ');
         let chars = w.chars().count();
         // a question word or particle at the very end closes it (怎么办 ends in 办)
@@ -368,7 +510,9 @@ impl TurnJudge for TextJudge {
         {
             return TurnCall::Complete;
         }
-        if tail == 0 && UNFINISHED_ENDINGS.iter().any(|e| w.ends_with(e)) {
+        if tail == 0
+            && (UNFINISHED_ENDINGS.iter().any(|e| w.ends_with(e)) || sounds_like_a_link(&w))
+        {
             return TurnCall::Incomplete;
         }
         if text.trim_end().ends_with(['…', '，', ',']) || text.trim_end().ends_with("...") {
@@ -377,13 +521,22 @@ impl TurnJudge for TextJudge {
         if chars >= 3 && QUESTION_WORDS.iter().any(|q| w.contains(q)) {
             return TurnCall::Complete;
         }
-        if tail == 0 && OPEN_ENDINGS.iter().any(|e| w.ends_with(e)) {
+        // 我的身份证号 … : the number is still to come
+        if number_still_to_come(&w) {
+            return TurnCall::Incomplete;
+        }
+        if tail == 0 && open_ended(&w) {
             return TurnCall::Incomplete;
         }
         // a confident reading alone (再说一遍, 我想办理社保卡): the open endings above
-        // already kept 我想预约 waiting for what
-        if chars >= 4 && self.confident(&w) {
-            return TurnCall::Complete;
+        // already kept 我想预约 waiting for what. A greeting is complete only alone
+        // (小安你好 waits for its answer; 你好我想问 is a request begun)
+        if chars >= 4 {
+            match self.confident(&w) {
+                Some(Intent::OutOfScope) | None => {}
+                Some(Intent::Greeting) if chars > GREETING_ALONE => {}
+                Some(_) => return TurnCall::Complete,
+            }
         }
         TurnCall::Unsure
     }
@@ -417,9 +570,56 @@ mod tests {
             "我要开一个",
             "我想预约",
             "我想问一下",
+            // the pause's edge misheard: the question or the number is still to come
+            "我想问一下就熟。",
+            "我的身份正好熟",
+            "我的身份证号",
+            "你好，我想问一下",
+            "老年人优待卡合",
         ] {
             assert_eq!(call(t, Expect::Free), TurnCall::Incomplete, "{t}");
         }
+    }
+
+    #[test]
+    fn a_sentence_about_the_card_or_a_short_question_is_not_an_announced_number() {
+        for t in [
+            "我的身份证丢了",
+            "请问在哪",
+            "手机号码是多少",
+            "我身份证忘带了",
+        ] {
+            assert_eq!(call(t, Expect::Free), TurnCall::Complete, "{t}");
+        }
+    }
+
+    #[test]
+    fn an_answer_to_a_forms_question_ends_unless_it_stops_on_an_open_word() {
+        for t in ["孩子上学用", "3号楼502", "下个月5号", "明天上午"] {
+            assert_eq!(
+                TextJudge::rules_only().judge(t, Expect::Answer),
+                TurnCall::Complete,
+                "{t}"
+            );
+        }
+        for t in ["3号楼的", "那个", "我的身份证号", "就是，", "孩子"] {
+            assert_ne!(
+                TextJudge::rules_only().judge(t, Expect::Answer),
+                TurnCall::Complete,
+                "{t}"
+            );
+        }
+        // the same words with nothing asked give no clear sign
+        assert_eq!(
+            TextJudge::rules_only().judge("孩子上学用", Expect::Free),
+            TurnCall::Unsure
+        );
+    }
+
+    #[test]
+    fn a_greeting_alone_ends_the_turn() {
+        assert_eq!(call("小安你好", Expect::Free), TurnCall::Complete);
+        assert_eq!(call("你好小安", Expect::Free), TurnCall::Complete);
     }
 
     #[test]
@@ -465,6 +665,10 @@ mod tests {
         }
         // the same word, with nothing awaited, is no sentence
         assert_eq!(call("是", Expect::Free), TurnCall::Incomplete);
+        // a yes said whole is one, whatever was asked
+        for t in ["对，没错。", "同意", "没问题", "好的好的"] {
+            assert_eq!(call(t, Expect::Free), TurnCall::Complete, "{t}");
+        }
     }
 
     #[test]
@@ -473,7 +677,10 @@ mod tests {
         assert_eq!(call("王小明", Expect::Name), TurnCall::Complete);
         assert_eq!(call("我叫", Expect::Name), TurnCall::Incomplete);
         assert_eq!(call("我姓王", Expect::Free), TurnCall::Unsure);
-        assert_eq!(Expect::from_label("slot:person_name"), Expect::Name);
+        assert_eq!(
+            Expect::from_awaiting(&Awaiting::Slot(EntityKind::PersonName)),
+            Expect::Name
+        );
     }
 
     #[test]
@@ -497,9 +704,14 @@ mod tests {
 
     #[test]
     fn expectations_follow_the_dialogue() {
-        assert_eq!(Expect::from_label("slot:id_number"), Expect::Digits(18));
-        assert_eq!(Expect::from_label("yes_no"), Expect::YesNo);
-        assert_eq!(Expect::from_label("nothing"), Expect::Free);
+        let id = Awaiting::Slot(EntityKind::IdNumber);
+        assert_eq!(Expect::for_turn(&id, true), Expect::Digits(18));
+        assert_eq!(Expect::for_turn(&Awaiting::YesNo, true), Expect::YesNo);
+        assert_eq!(Expect::for_turn(&Awaiting::Nothing, false), Expect::Free);
+        // a form's field in words, an address: an answer to the question asked
+        assert_eq!(Expect::for_turn(&Awaiting::Nothing, true), Expect::Answer);
+        let address = Awaiting::Slot(EntityKind::Address);
+        assert_eq!(Expect::for_turn(&address, true), Expect::Answer);
         assert_eq!(
             Expect::from_awaiting(&Awaiting::Slot(EntityKind::Phone)),
             Expect::Digits(11)

@@ -40,7 +40,6 @@ use crate::dialogue::{digits_for_ear, sentences, Agent, DialectSource, Flow, Rep
 use crate::error::Result;
 use crate::pipeline::{Heard, Hearing, Recognizer};
 use crate::speech::Speech;
-use crate::turn_end::Expect;
 
 use reply::earcon_name;
 
@@ -215,7 +214,8 @@ impl<'a> Conversation<'a> {
         if let Some(device) = opts.device.as_deref().filter(|d| !d.is_empty()) {
             session.id = format!("{device}/{}", session.id);
         }
-        let hearing = Hearing::new(recognizer)?;
+        let mut hearing = Hearing::new(recognizer)?;
+        hearing.set_judge(Some(agent.turn_judge()));
         let barge = BargeIn::new(
             xiaoan_audio::vad_by_name(&shared.settings.config.audio.vad, None, None)?,
             hearing.endpointer().threshold(),

@@ -25,8 +25,7 @@ impl Conversation<'_> {
         // the end of the next turn is judged against what this reply asks for (an ID
         // number waits for its 18 digits, a yes/no question ends on 是的)
         let agent = &self.shared.agent;
-        let awaiting = self.session.flow.awaiting(&agent.forms, &agent.mediation);
-        self.hearing.expect(Expect::from_awaiting(&awaiting));
+        self.hearing.expect(agent.expect(&self.session));
         self.effects(r, intent, flow_before, out);
         self.turn += 1;
         self.queue.clear();

@@ -47,7 +47,9 @@ fn shared(profile: &str) -> (Shared, TempDir) {
     let retriever =
         TantivyRetriever::open_or_build(&guide, &settings.index_dir).expect("the guide's index");
     let agent = Agent {
-        understander: Understander::builtin().expect("the built-in intent model"),
+        understander: std::sync::Arc::new(
+            Understander::builtin().expect("the built-in intent model"),
+        ),
         guide,
         retriever: Box::new(retriever),
         forms: Forms::builtin().expect("the built-in forms"),

@@ -12,7 +12,7 @@ pub mod reply;
 pub mod session;
 mod turn;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use xiaoan_audio::Earcon;
@@ -126,8 +126,8 @@ pub struct TurnOutcome {
 /// Shared by every session of a terminal: models, guide, store. Cheap sessions are made
 /// from it.
 pub struct Agent {
-    /// Text understanding.
-    pub understander: Understander,
+    /// Text understanding (shared with the end-of-turn judge, [`Agent::turn_judge`]).
+    pub understander: Arc<Understander>,
     /// The service guide.
     pub guide: Guide,
     /// Retrieval over the guide.
@@ -155,6 +155,26 @@ impl Agent {
             self.settings.rate_wpm,
             self.settings.volume,
             self.default_dialect.clone(),
+        )
+    }
+
+    /// The end-of-turn judge for this terminal's sessions: the text rules with this
+    /// agent's own intent reading (the meaning model included when one is loaded), so
+    /// the end of a turn reads the words as the dialogue will.
+    pub fn turn_judge(&self) -> Arc<dyn crate::turn_end::TurnJudge> {
+        Arc::new(crate::turn_end::TextJudge::with_understander(
+            self.understander.clone(),
+        ))
+    }
+
+    /// What the end of the session's next turn is judged against: what the dialogue
+    /// awaits now, and whether a question of a flow (a form's field, where it
+    /// happened) is being answered.
+    pub fn expect(&self, s: &Session) -> crate::turn_end::Expect {
+        let ctx = self.context(s);
+        crate::turn_end::Expect::for_turn(
+            &ctx.awaiting,
+            ctx.awaiting != Awaiting::Nothing || s.flow.is_collecting(),
         )
     }
 
@@ -451,7 +471,7 @@ impl Agent {
 
     /// Record the reply in the session (for repeat and hand-over) and fill in the flow
     /// fields.
-    fn finish(&self, s: &mut Session, mut r: Reply) -> Reply {
+    pub(crate) fn finish(&self, s: &mut Session, mut r: Reply) -> Reply {
         s.silence_prompts = 0;
         self.finish_keep_silence_inner(s, &mut r);
         r

@@ -166,16 +166,17 @@ impl Agent {
     }
 
     /// Words read as an emergency. Words that name one (摔倒, 救命, …) raise the alarm at
-    /// once, anywhere. Only the classifier's guess: inside a form a confident one acts
-    /// (asking would drop the form) and an unsure one does not break into the answer;
-    /// elsewhere a strong guess acts and a weak one is asked about first, and the answer
-    /// to that question is judged by the question's own rules (`None`).
+    /// once, anywhere. Only the classifier's guess: inside a form a confident one is
+    /// asked about first, the form kept to go back to (an answer misheard, 孩子上学用 as
+    /// 孩子上血用, must not call staff), and an unsure one does not break into the
+    /// answer; elsewhere a strong guess acts and a weak one is asked about first, and
+    /// the answer to that question is judged by the question's own rules (`None`).
     fn emergency_heard(&self, s: &mut Session, u: &Understanding, asking: bool) -> Option<Reply> {
         if xiaoan_intents::names_emergency(&u.normalized) {
             return Some(flows::emergency(self, s, u));
         }
         if s.flow.is_collecting() {
-            return (!u.intent.unsure).then(|| flows::emergency(self, s, u));
+            return (!u.intent.unsure).then(|| flows::confirm_emergency(s, u));
         }
         if asking {
             return None;

@@ -110,7 +110,7 @@ impl<'a> Hearing<'a> {
     }
 
     /// What the dialogue awaits now (set after every reply, e.g. from its `awaiting`
-    /// label with [`Expect::from_label`]): an awaited ID number's turn waits for all
+    /// the session with [`crate::dialogue::Agent::expect`]): an awaited ID number's turn waits for all
     /// 18 digits, a yes/no question's ends on a short 是的.
     pub fn expect(&mut self, e: Expect) {
         self.expect = e;

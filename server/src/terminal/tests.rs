@@ -281,7 +281,7 @@ fn model_free(dir: &std::path::Path) -> (Arc<Shared>, std::path::PathBuf) {
         xiaoan_kb::TantivyRetriever::open_or_build(&guide, &settings.index_dir).unwrap();
     let store = dir.join("records.db");
     let agent = Agent {
-        understander: xiaoan_intents::Understander::builtin().unwrap(),
+        understander: std::sync::Arc::new(xiaoan_intents::Understander::builtin().unwrap()),
         guide,
         retriever: Box::new(retriever),
         forms: xiaoan_agent::forms::Forms::builtin().unwrap(),

@@ -34,14 +34,26 @@ pub fn emergency(a: &Agent, s: &mut Session, u: &Understanding) -> Reply {
     emergency_said(a, s, &u.normalized.original)
 }
 
-/// An unsure guess of "emergency" outside a form: one yes/no question first. A resident
-/// in danger answers "是" and help is called; noise does not alarm the staff.
+/// An unsure guess of "emergency" outside a form, or a guess without emergency words
+/// while a form is being filled (most likely its answer misheard: 孩子上学用 heard as
+/// 孩子上血用): one yes/no question first. A resident in danger answers "是" and help is
+/// called; noise does not alarm the staff, and a form in progress is taken up again.
 pub fn confirm_emergency(s: &mut Session, u: &Understanding) -> Reply {
+    let resume = s
+        .flow
+        .is_collecting()
+        .then(|| Box::new(std::mem::replace(&mut s.flow, Flow::Idle)));
     s.flow = Flow::ConfirmEmergency {
         said: u.normalized.original.clone(),
         again: false,
+        resume,
     };
     Reply::say(CONFIRM_EMERGENCY)
+}
+
+/// Back to the form the emergency question broke into (nothing when there was none).
+fn take_up_again(s: &mut Session, resume: Option<Box<Flow>>) {
+    s.flow = resume.map_or(Flow::Idle, |f| *f);
 }
 
 /// The answer to the emergency question. Yes (or a strong reading of emergency) calls
@@ -54,10 +66,13 @@ pub(super) fn emergency_answer(
     s: &mut Session,
     said: String,
     again: bool,
+    resume: Option<Box<Flow>>,
     u: &Understanding,
 ) -> Option<Reply> {
     let i = &u.intent;
     if i.intent == Intent::ConfirmYes || crate::dialogue::strong_emergency_guess(u) {
+        // a form in progress is kept as a draft, as for any emergency
+        take_up_again(s, resume);
         return Some(emergency_said(
             a,
             s,
@@ -65,19 +80,36 @@ pub(super) fn emergency_answer(
         ));
     }
     if i.intent == Intent::ConfirmNo {
-        s.flow = Flow::Idle;
-        return Some(Reply::say("好的，没事就好。您想办什么事？"));
+        take_up_again(s, resume);
+        const FINE: &str = "好的，没事就好。";
+        return Some(match &s.flow {
+            // the form's own question again, where it was
+            Flow::Form(st) => {
+                let st = st.clone();
+                super::form::ask_next(a, s, st, FINE.into())
+            }
+            f => Reply::say(match f.prompt() {
+                Some(q) => format!("{FINE}{q}"),
+                None => format!("{FINE}您想办什么事？"),
+            }),
+        });
     }
     // the line under which a reading counts as weak (as for a second opinion)
     let clear = !i.unsure && i.confidence >= crate::route::SECOND_OPINION_BELOW;
     if clear && i.intent != Intent::Emergency {
-        s.flow = Flow::Idle;
+        // something else said clearly: handled as usual, in the form if there was one
+        take_up_again(s, resume);
         return None;
     }
     if !again {
-        s.flow = Flow::ConfirmEmergency { said, again: true };
+        s.flow = Flow::ConfirmEmergency {
+            said,
+            again: true,
+            resume,
+        };
         return Some(Reply::say(CONFIRM_EMERGENCY_AGAIN));
     }
+    take_up_again(s, resume);
     Some(check_on_resident(
         a,
         s,
@@ -88,6 +120,11 @@ pub(super) fn emergency_answer(
 /// No clear answer to the emergency question (twice unclear, or silence): a hand-over
 /// ticket asking staff to come over, and the resident is told to stay where they are.
 pub(crate) fn check_on_resident(a: &Agent, s: &mut Session, text: &str) -> Reply {
+    // a form the question broke into is kept for staff as a draft
+    if let Flow::ConfirmEmergency { resume, .. } = &mut s.flow {
+        let resume = resume.take();
+        take_up_again(s, resume);
+    }
     ticket_for_staff(a, s, |_| text.to_string())
 }
 

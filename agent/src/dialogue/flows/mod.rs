@@ -81,7 +81,11 @@ pub fn continue_flow(a: &Agent, s: &mut Session, u: &Understanding) -> Option<Re
             a, s, kind, values, offer, u,
         )),
         Flow::Appointment { service } => Some(appointment::appointment_turn(a, s, &service, u)),
-        Flow::ConfirmEmergency { said, again } => emergency::emergency_answer(a, s, said, again, u),
+        Flow::ConfirmEmergency {
+            said,
+            again,
+            resume,
+        } => emergency::emergency_answer(a, s, said, again, resume, u),
         Flow::Emergency {
             kind,
             ticket,

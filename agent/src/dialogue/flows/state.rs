@@ -108,6 +108,9 @@ pub enum Flow {
         said: String,
         /// The question has been asked again once (the first answer was not clear).
         again: bool,
+        /// The form (or other question) the guess broke into: taken up again where it
+        /// was when the answer is no, kept as a draft when help is called.
+        resume: Option<Box<Flow>>,
     },
     /// "取消" in the middle of a form: waiting for "确定不办了吗" to be answered. The
     /// form is kept as it was.

@@ -35,7 +35,7 @@ use xiaoan_agent::config::Settings;
 use xiaoan_agent::dialogue::Agent;
 use xiaoan_agent::pipeline::{Heard, Hearing, Recognizer, EARLY_FINAL_MS};
 use xiaoan_agent::speech::{voice_for, Speech};
-use xiaoan_agent::turn_end::Expect;
+use xiaoan_agent::turn_end::{Expect, TurnCall};
 use xiaoan_audio::SAMPLE_RATE;
 
 use super::{pct, sorted};
@@ -98,6 +98,9 @@ struct Sample {
     decode_ms: f64,
     /// audio heard up to the end-point, s
     heard_s: f64,
+    /// what the dialogue awaited, and the end of turn's call on the words
+    awaits: Expect,
+    call: Option<TurnCall>,
 }
 
 impl Sample {
@@ -127,7 +130,6 @@ fn measure_clip(
     path: &Path,
     dialect: &str,
     cold: bool,
-    expect: Expect,
 ) -> Result<Option<Sample>> {
     let Rig {
         rec,
@@ -147,9 +149,11 @@ fn measure_clip(
         .dialect
         .clone()
         .unwrap_or_else(|| dialect.to_string());
+    // the judge and what the dialogue awaits, as the conversation core sets them
     let mut hearing = Hearing::new(rec)?;
-    // what the dialogue awaits, as the live loop tells it after every reply
-    hearing.expect(expect);
+    hearing.set_judge(Some(agent.turn_judge()));
+    let awaits = agent.expect(session);
+    hearing.expect(awaits);
 
     let (start, rx, capture) = live_capture(feed);
     let speech_end_at = start + Duration::from_secs_f64(speech_s);
@@ -215,6 +219,8 @@ fn measure_clip(
                 splits,
                 decode_ms: ms(hearing.decode_time()),
                 heard_s: speech_s + ms(final_at.saturating_duration_since(speech_end_at)) / 1000.0,
+                awaits,
+                call: hearing.last_call(),
             });
             break 'frames;
         }
@@ -243,14 +249,6 @@ fn pass(
     let mut samples = Vec::new();
     let mut missed = Vec::new();
     for input in demo_script() {
-        // what the dialogue awaits now (its last reply's)
-        let expect = Expect::from_label(
-            &session
-                .last_reply
-                .as_ref()
-                .map(|r| r.awaiting.clone())
-                .unwrap_or_default(),
-        );
         match input {
             DemoInput::Typed(t) => {
                 agent.handle(&mut session, &t);
@@ -267,7 +265,6 @@ fn pass(
                     &path,
                     &dialect,
                     cold,
-                    expect,
                 )
                 .with_context(|| format!("measuring {}", path.display()))?
                 {
@@ -321,7 +318,7 @@ pub fn run(s: &Settings) -> Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
-        "\n  {:<24} {:>6} {:>9} {:>10} {:>9} {:>9} {:>8} {:>8}  heard",
+        "\n  {:<24} {:>6} {:>9} {:>10} {:>9} {:>9} {:>8} {:>8}  {:<8} {:<10} heard",
         "clip (cold cache)",
         "speech",
         "wait",
@@ -329,11 +326,13 @@ pub fn run(s: &Settings) -> Result<ExitCode> {
         "hang-over",
         "dialogue",
         "TTS 1st",
-        "total"
+        "total",
+        "awaits",
+        "call"
     );
     for x in &cold {
         println!(
-            "  {:<24} {:>5.2}s {:>6.0} ms {:>6.0} ms{} {:>6.0} ms {:>6.1} ms {:>5.0} ms {:>5.0} ms  {}{}{}",
+            "  {:<24} {:>5.2}s {:>6.0} ms {:>6.0} ms{} {:>6.0} ms {:>6.1} ms {:>5.0} ms {:>5.0} ms  {:<8} {:<10} {}{}{}",
             x.clip,
             x.speech_s,
             x.wait_ms,
@@ -343,6 +342,8 @@ pub fn run(s: &Settings) -> Result<ExitCode> {
             x.dialogue_ms,
             x.tts_ms,
             x.total(),
+            x.awaits.to_string(),
+            x.call.map_or("-".to_string(), |c| c.to_string()),
             x.heard,
             match x.second_ms {
                 Some(t) => format!("  (doubted: decoded again, {t:.0} ms)"),

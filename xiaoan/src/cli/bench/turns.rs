@@ -131,6 +131,17 @@ fn clips() -> Vec<ClipSpec> {
         whole("对", Expect::YesNo),
         whole("三二零五零二一九八八零五二三一二三四", id),
         whole("一三八一二三四五六七八", phone),
+        // answers to a form's question in words (what it is for, where)
+        ClipSpec {
+            expect: Expect::Answer,
+            ..paused("孩子", 0.8, "上学要用")
+        },
+        ClipSpec {
+            expect: Expect::Answer,
+            ..paused("我住在", 0.9, "三号楼五零二")
+        },
+        whole("孩子上学要用", Expect::Answer),
+        whole("三号楼五零二室", Expect::Answer),
     ];
     let held_out = [
         paused("我想咨询一下那个", 0.9, "独生子女证怎么办"),
@@ -228,9 +239,7 @@ fn run_clip(rig: &Rig, clip: Vec<f32>, speech_end: usize, expect: Expect) -> Res
         judged,
     } = *rig;
     let mut hearing = Hearing::new(rec)?;
-    if !judged {
-        hearing.set_judge(None);
-    }
+    hearing.set_judge(judged.then(|| agent.turn_judge()));
     hearing.expect(expect);
     let mut feed = clip;
     feed.extend(std::iter::repeat_n(
@@ -307,15 +316,6 @@ fn masked(text: &str) -> String {
     }
     flush(&mut run, &mut out);
     out
-}
-
-fn expect_label(e: Expect) -> String {
-    match e {
-        Expect::Free => "free".into(),
-        Expect::YesNo => "yes/no".into(),
-        Expect::Digits(n) => format!("{n} digits"),
-        Expect::Name => "name".into(),
-    }
 }
 
 /// `xiaoan bench turns [--fixed]`.
@@ -403,18 +403,13 @@ pub fn run(s: &Settings, fixed: bool) -> Result<ExitCode> {
             } else {
                 format!("{:.1}s", c.pause_s)
             },
-            expect_label(c.expect),
+            c.expect.to_string(),
             if o.cut > 0 { "CUT" } else { "" },
             o.final_ms.map_or("-".into(), |x| format!("{x:.0} ms")),
             o.reply_ms.map_or("-".into(), |x| format!("{x:.0} ms")),
             o.calls
                 .iter()
-                .map(|c| match c {
-                    Some(TurnCall::Complete) => "complete",
-                    Some(TurnCall::Incomplete) => "incomplete",
-                    Some(TurnCall::Unsure) => "unsure",
-                    None => "-",
-                })
+                .map(|c| c.map_or("-".to_string(), |c| c.to_string()))
                 .collect::<Vec<_>>()
                 .join("|"),
             masked(&o.heard.join(" | "))

@@ -72,7 +72,61 @@ fn asked_about_an_emergency(v: &mut Visit) {
     v.s.flow = Flow::ConfirmEmergency {
         said: "九座窗面".into(),
         again: false,
+        resume: None,
     };
+}
+
+/// A form at its "what for" question, then a confident guess of "emergency" on words
+/// that name none (the answer misheard).
+fn form_then_a_guessed_emergency(v: &mut Visit) -> crate::dialogue::Reply {
+    v.say_all(&[
+        "我要开一个居住证明",
+        "我叫王小明",
+        "320503198506123049",
+        "13812345678",
+        "居住证明",
+    ]);
+    let asked = v.s.last_reply.clone().expect("a form question pending");
+    hears(&asked, &["做什么用"]);
+    v.guessed("孩子上血用", Intent::Emergency, 0.79)
+}
+
+#[test]
+fn a_guessed_emergency_mid_form_is_asked_about_and_no_goes_back_to_the_form() {
+    let mut v = Visit::new();
+    let r = form_then_a_guessed_emergency(&mut v);
+    hears(&r, &["急事", "叫工作人员吗"]);
+    assert_eq!(v.alarms(), 0, "no alarm on a misheard answer");
+    let r = v.say("不是");
+    hears(&r, &["没事就好", "做什么用"]);
+    assert_eq!(v.alarms(), 0);
+    // the form goes on where it was: the answer said again is taken
+    let r = v.say("孩子上学用");
+    hears(&r, &["第6项", "住在哪里"]);
+    assert!(v.records("draft").is_empty(), "{:?}", v.records("draft"));
+}
+
+#[test]
+fn yes_to_a_guessed_emergency_mid_form_alerts_staff_and_keeps_the_form() {
+    let mut v = Visit::new();
+    form_then_a_guessed_emergency(&mut v);
+    let r = v.say("是的");
+    assert!(r.receipt.is_some(), "an alert: {r:?}");
+    hears(&r, &["已经通知工作人员"]);
+    assert_eq!(v.alarms(), 1);
+    assert_eq!(v.records("draft").len(), 1, "the form is kept for staff");
+}
+
+#[test]
+fn no_answer_to_a_guessed_emergency_mid_form_brings_staff_and_keeps_the_form() {
+    let mut v = Visit::new();
+    form_then_a_guessed_emergency(&mut v);
+    v.unclear("窗面座九", Intent::OutOfScope)
+        .expect("asked again");
+    let r = v.unclear("窗面座九", Intent::OutOfScope).expect("answered");
+    hears(&r, &["工作人员过来看看您"]);
+    assert_eq!(v.alarms(), 0, "a person looks; no alarm");
+    assert_eq!(v.records("draft").len(), 1, "the form is kept for staff");
 }
 
 #[test]

@@ -45,7 +45,9 @@ impl Visit {
             .expect("the guide's index");
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
         let a = Agent {
-            understander: Understander::builtin().expect("the built-in intent model"),
+            understander: std::sync::Arc::new(
+                Understander::builtin().expect("the built-in intent model"),
+            ),
             guide,
             retriever: Box::new(retriever),
             forms: Forms::builtin().expect("the built-in forms"),
@@ -97,6 +99,21 @@ impl Visit {
         u.intent.unsure = true;
         u.intent.confidence = 0.1;
         super::continue_flow(&self.a, &mut self.s, &u)
+    }
+
+    /// The classifier's guess of `intent` at `confidence` on `text` (confident, no
+    /// emergency words needed), answered by the whole turn as the dialogue would.
+    fn guessed(&mut self, text: &str, intent: Intent, confidence: f32) -> Reply {
+        let ctx = Context::default();
+        let mut u = self
+            .a
+            .understander
+            .understand_on(text, &ctx, self.a.today());
+        u.intent.intent = intent;
+        u.intent.unsure = false;
+        u.intent.confidence = confidence;
+        let r = self.a.respond(&mut self.s, &u);
+        self.a.finish(&mut self.s, r)
     }
 
     /// The resident says nothing for a while.
