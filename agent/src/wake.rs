@@ -18,13 +18,17 @@
 //!    fillers people start with (诶, 嗯, 那个, 你好), strict on what follows 小 (小区,
 //!    小爱, 小韩 and 西安 are not the name);
 //! 4. a near miss ([`near_name`]: the name after two stray units, a filler written as
-//!    words, and with [`WakeSettings::verify_syllables`] also 小汉 or 小孩 where the
-//!    name may have been said) is verified by the decoder's own likelihood: the same
-//!    audio is read again with a filler or the name in that place (teacher forcing,
-//!    [`AsrModel::score_texts`]) and wakes when that reading is at most
-//!    [`WakeSettings::filler_margin`] (or [`WakeSettings::verify_margin`]) nats less
-//!    likely than what was written (a likelihood-ratio test). Text alone never
-//!    credits 小汉 or 小孩.
+//!    words, and with [`WakeSettings::verify_syllables`], on by default, also 小汉 or
+//!    小孩 where the name may have been said) is verified by the decoder's own
+//!    likelihood: the same audio is read again with a filler or the name in that place
+//!    (teacher forcing, [`AsrModel::score_texts`]) and wakes when that reading is at
+//!    most [`WakeSettings::filler_margin`] (or [`WakeSettings::onset_margin`]) nats
+//!    less likely than what was written (a likelihood-ratio test). Text alone never
+//!    credits 小汉 or 小孩;
+//! 5. with [`WakeSettings::verify_onset`] (default on) the sound decides between 安
+//!    and 韩/汉/孩 ([`onset::second_onset`]: a fricative before the second vowel or
+//!    not), over a quiet background only: 小汉/小孩 wake only when it says 安, and 小安
+//!    written where it found a fricative does not wake.
 //!
 //! On a wake the gate hands back the segment's audio so far, so the caller's recogniser
 //! hears the whole utterance; what follows the name is the request
@@ -71,8 +75,8 @@ const SECOND_EXACT: f32 = 1.0;
 /// Credit for `ang` (昂) heard for `an`: the -n/-ng confusion of southern speakers
 /// and of the recogniser.
 const SECOND_NASAL: f32 = 0.8;
-/// Credit for `han` heard for `an` (小汉, 小汗, 小翰): the breathy onset of a
-/// zero-initial syllable heard as an h (espeak-ng's voice, often). Below what wakes on
+/// Credit for `han` heard for `an` (小汉, 小汗, 小翰): a zero-initial syllable heard
+/// as if it had an h (espeak-ng's voice, often, though its 安 has none). Below what wakes on
 /// its own: the recogniser writes 小韩 as 小喊 or 小汗 too (measured: 0.7 woke on
 /// 小韩今天没来上班).
 const SECOND_ADDED_H: f32 = 0.5;
@@ -147,8 +151,9 @@ pub struct WakeConfig {
     /// an engine that can score; [`near_name`] says which texts are near misses).
     pub verify: Option<bool>,
     /// Also verify near misses of the name's syllables (小汉, 小孩), not only the name
-    /// after two stray units (default off: on `xiaoan bench wake` seed 1 it hears
-    /// espeak-ng's 小安 but also wakes on that voice's 小韩, docs/wake.md).
+    /// after two stray units (default on; with [`WakeConfig::verify_onset`] on, they
+    /// wake only when the sound of the second syllable was measured and says 安:
+    /// without that check it woke on espeak-ng's 小韩, docs/wake.md).
     pub verify_syllables: Option<bool>,
     /// How much less likely (nats, 0–20) than what the decoder wrote the name may be
     /// and still wake (default [`DEFAULT_VERIFY_MARGIN`]).
@@ -207,7 +212,7 @@ impl WakeConfig {
             min_score: self.min_score.unwrap_or(DEFAULT_MIN_SCORE),
             bias: self.bias.unwrap_or(DEFAULT_BIAS),
             verify: self.verify.unwrap_or(true),
-            verify_syllables: self.verify_syllables.unwrap_or(false),
+            verify_syllables: self.verify_syllables.unwrap_or(true),
             verify_margin: self.verify_margin.unwrap_or(DEFAULT_VERIFY_MARGIN),
             filler_margin: self.filler_margin.unwrap_or(DEFAULT_FILLER_MARGIN),
             verify_onset: self.verify_onset.unwrap_or(true),

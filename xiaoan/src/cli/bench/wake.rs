@@ -383,7 +383,7 @@ pub fn run(
         if !hit {
             e.0 += 1;
             misses.push(format!("{} [{:?}] heard {heard}", c.text, c.voice));
-        } else if gate.last_ratio().is_some() || gate.last_onset().is_some() {
+        } else if gate.last_ratio().is_some() {
             verified.push(format!("{} [{:?}] heard {heard}", c.text, c.voice));
         }
     }
