@@ -281,9 +281,17 @@ fn run_gate(gate: &mut WakeGate, audio: &[f32], what: &str, out: &mut Run) -> Re
 
 /// ", by likelihood (ratio …)" when the gate's last check was verified by likelihood.
 fn ratio(gate: &WakeGate) -> String {
-    gate.last_ratio()
+    let mut s = gate
+        .last_ratio()
         .map(|r| format!(", name by likelihood {r:+.2}"))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if let Some(o) = gate.last_onset() {
+        s.push_str(&format!(
+            ", second syllable's fricative {} ms",
+            o.fricative_ms
+        ));
+    }
+    s
 }
 
 /// Whether the gate wakes on one addressed clip (with silence around it), and what its
