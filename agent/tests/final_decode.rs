@@ -112,9 +112,24 @@ fn the_final_decodes_with_beam_and_language_model_while_partials_stay_greedy() {
 }
 
 #[test]
-fn without_final_settings_every_decode_is_greedy_and_second_opinions_stay() {
+fn by_default_the_final_searches_with_beam_and_language_model() {
     let home = tempfile::tempdir().unwrap();
-    let s = settings(home.path(), "");
+    let rec =
+        Recognizer::with_model(Graded::new(), &settings(home.path(), "")).expect("a recogniser");
+    assert_eq!(rec.final_search(), "beam3+lm0.3");
+    assert_eq!(rec.options_for("cmn").beam_size, 1, "partials greedy");
+    let shipped = Config::parse(include_str!("../../xiaoan.toml"), "xiaoan.toml")
+        .unwrap()
+        .resolve()
+        .unwrap();
+    let rec = Recognizer::with_model(Graded::new(), &shipped).expect("a recogniser");
+    assert_eq!(rec.final_search(), "beam3+lm0.3", "the shipped config");
+}
+
+#[test]
+fn a_greedy_final_decodes_like_the_partials_and_second_opinions_stay() {
+    let home = tempfile::tempdir().unwrap();
+    let s = settings(home.path(), "[asr.final]\nbeam_size = 1\nlm_weight = 0.0\n");
     let asr = Graded::new();
     let rec = Recognizer::with_model(asr.clone(), &s).expect("a recogniser");
     assert_eq!(rec.final_search(), "greedy");
@@ -132,7 +147,11 @@ fn a_final_unlike_the_second_opinion_keeps_it_and_bad_final_settings_are_refused
     let home = tempfile::tempdir().unwrap();
     let s = settings(home.path(), "[asr.final]\nbeam_size = 3\n");
     let rec = Recognizer::with_model(Graded::new(), &s).expect("a recogniser");
-    assert_eq!(rec.final_search(), "beam3");
+    assert_eq!(
+        rec.final_search(),
+        "beam3+lm0.3",
+        "unset fields keep the defaults"
+    );
     assert!(rec.second_options_for("cmn").is_some());
     for (bad, field) in [
         ("beam_size = 9", "asr.final.beam_size"),
