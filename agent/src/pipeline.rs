@@ -31,6 +31,9 @@ pub struct Recognizer {
     pub model: Arc<dyn AsrModel>,
     /// Decoding options before a dialect adapter is applied.
     pub base: DecodeOptions,
+    /// Options of each utterance's final decode when `[asr.final]` makes them differ
+    /// from `base` (partials keep `base`), before a dialect adapter; `None`: the same.
+    pub final_opts: Option<DecodeOptions>,
     /// Options of the second opinion on doubted words (beam search with the domain
     /// language model), before a dialect adapter; `None` when off.
     pub second: Option<DecodeOptions>,
@@ -129,13 +132,14 @@ impl Recognizer {
     /// (the `earshot` VAD needs none).
     fn assemble(
         model: Arc<dyn AsrModel>,
-        (base, second): (DecodeOptions, Option<DecodeOptions>),
+        Options { base, fin, second }: Options,
         adapters: crate::adapters::Adapters,
         settings: &Settings,
     ) -> Recognizer {
         Recognizer {
             model,
             base,
+            final_opts: fin,
             second,
             stream_cfg: stream_config(settings),
             vad: settings.config.audio.vad.clone(),
@@ -153,6 +157,7 @@ impl Recognizer {
         Recognizer {
             model: wrap(self.model.clone()),
             base: self.base.clone(),
+            final_opts: self.final_opts.clone(),
             second: self.second.clone(),
             stream_cfg: self.stream_cfg.clone(),
             vad: self.vad.clone(),
@@ -168,16 +173,50 @@ impl Recognizer {
         }
     }
 
-    /// Decoding options with the dialect's adapter applied.
+    /// Decoding options with the dialect's adapter applied (the partials').
     pub fn options_for(&self, dialect: &str) -> DecodeOptions {
         self.adapters.decode_options(dialect, &self.base)
+    }
+
+    /// The final decode's options with the dialect's adapter applied.
+    pub fn final_options_for(&self, dialect: &str) -> DecodeOptions {
+        self.adapters
+            .decode_options(dialect, self.final_opts.as_ref().unwrap_or(&self.base))
     }
 
     /// The second opinion's decoding options with the dialect's adapter applied (`None`
     /// when second opinions are off).
     pub fn second_options_for(&self, dialect: &str) -> Option<DecodeOptions> {
         let second = self.second.as_ref()?;
+        if self
+            .final_opts
+            .as_ref()
+            .is_some_and(|f| same_search(f, second))
+        {
+            return None; // the final already was that reading
+        }
         Some(self.adapters.decode_options(dialect, second))
+    }
+
+    /// How the final decode searches, for reports: `greedy`, or e.g. `beam5+lm0.3`
+    /// (with `+ladder` for a temperature fallback, `+prompt` for a prompt).
+    pub fn final_search(&self) -> String {
+        let f = self.final_opts.as_ref().unwrap_or(&self.base);
+        let mut d = if f.beam_size > 1 {
+            format!("beam{}", f.beam_size)
+        } else {
+            "greedy".to_string()
+        };
+        if f.lm.is_some() {
+            d.push_str(&format!("+lm{}", f.lm_weight));
+        }
+        if f.temperatures.len() > 1 {
+            d.push_str("+ladder");
+        }
+        if f.prompt.as_deref().is_some_and(|p| !p.trim().is_empty()) {
+            d.push_str("+prompt");
+        }
+        d
     }
 
     /// A new end-pointer with the configured VAD.
@@ -199,22 +238,26 @@ impl Recognizer {
     /// worker thread (the live loop: capture never waits for a decode), else every step
     /// on the caller's thread (a file decoded as fast as possible shows every partial).
     pub fn new_stream(&self, dialect: &str, background: bool) -> Box<dyn AsrStream> {
-        Box::new(LocalAgreementStream::new(
+        let s = LocalAgreementStream::new(
             self.model_for(dialect),
             self.options_for(dialect),
             StreamConfig {
                 background,
                 ..self.stream_cfg.clone()
             },
-        ))
+        );
+        Box::new(match &self.final_opts {
+            Some(_) => s.with_final_options(self.final_options_for(dialect)),
+            None => s,
+        })
     }
 
     /// Transcribe a whole recording: the VAD cuts it into utterances, each is decoded
-    /// once (no re-decoding, since nobody is waiting for partials).
+    /// once, as a final (no re-decoding, since nobody is waiting for partials).
     pub fn transcribe(&self, audio: &AudioBuf, dialect: &str) -> Result<String> {
         let vad =
             xiaoan_audio::vad_by_name(&self.vad, self.silero.as_deref(), self.ort_lib.as_deref())?;
-        let opts = self.options_for(dialect);
+        let opts = self.final_options_for(dialect);
         let model = self.model_for(dialect);
         let mut parts = Vec::new();
         for u in xiaoan_audio::split_utterances(audio, vad, &self.endpoint) {
@@ -362,13 +405,27 @@ fn stream_config(settings: &Settings) -> StreamConfig {
     }
 }
 
-/// Decoding options from the config, before a dialect adapter is applied: the ones
-/// every utterance is decoded with, and those of the second opinion (when enabled).
-fn decode_options(settings: &Settings) -> Result<(DecodeOptions, Option<DecodeOptions>)> {
+/// Decoding options from the config, before a dialect adapter is applied.
+struct Options {
+    /// every decode's (the partials')
+    base: DecodeOptions,
+    /// the final decode's, when `[asr.final]` makes them differ
+    fin: Option<DecodeOptions>,
+    /// the second opinion's, when enabled
+    second: Option<DecodeOptions>,
+}
+
+/// The options of every decode, of the final one, and of the second opinion.
+fn decode_options(settings: &Settings) -> Result<Options> {
     let asr = &settings.config.asr;
     let second = &asr.second_opinion;
-    // one model serves both decodes
-    let lm = if asr.lm_weight > 0.0 || (second.enabled && second.lm_weight > 0.0) {
+    let fc = &asr.final_decode;
+    let final_lm_weight = fc.lm_weight.unwrap_or(asr.lm_weight);
+    // one model serves every decode
+    let lm = if asr.lm_weight > 0.0
+        || final_lm_weight > 0.0
+        || (second.enabled && second.lm_weight > 0.0)
+    {
         Some(Arc::new(domain_lm(settings)?))
     } else {
         None
@@ -382,6 +439,28 @@ fn decode_options(settings: &Settings) -> Result<(DecodeOptions, Option<DecodeOp
         no_speech_threshold: asr.no_speech_threshold,
         ..DecodeOptions::default()
     };
+    let prompt = match fc.prompt.as_deref().map(str::trim) {
+        Some("guide") => Some(guide_prompt(&crate::app::load_guide(settings)?)),
+        Some(p) if !p.is_empty() => Some(p.to_string()),
+        _ => None,
+    };
+    let fin = DecodeOptions {
+        temperatures: fc
+            .temperatures
+            .clone()
+            .unwrap_or_else(|| asr.temperatures.clone()),
+        beam_size: fc.beam_size.unwrap_or(asr.beam_size),
+        lm: lm.clone().filter(|_| final_lm_weight > 0.0),
+        lm_weight: final_lm_weight,
+        lm_bonus: fc.lm_bonus.unwrap_or(asr.lm_bonus),
+        prompt: prompt.or_else(|| base.prompt.clone()),
+        ..base.clone()
+    };
+    let differs = fin.temperatures != base.temperatures
+        || fin.beam_size != base.beam_size
+        || fin.lm.is_some() != base.lm.is_some()
+        || (fin.lm.is_some() && (fin.lm_weight, fin.lm_bonus) != (base.lm_weight, base.lm_bonus))
+        || fin.prompt != base.prompt;
     let second = second.enabled.then(|| DecodeOptions {
         temperatures: vec![0.0],
         beam_size: second.beam_size,
@@ -389,7 +468,41 @@ fn decode_options(settings: &Settings) -> Result<(DecodeOptions, Option<DecodeOp
         lm_weight: second.lm_weight,
         ..base.clone()
     });
-    Ok((base, second))
+    Ok(Options {
+        base,
+        fin: differs.then_some(fin),
+        second,
+    })
+}
+
+/// Whether two decodes search alike (beam, language model, prompt): a second opinion
+/// with the final's own search would only repeat it.
+fn same_search(a: &DecodeOptions, b: &DecodeOptions) -> bool {
+    a.beam_size == b.beam_size
+        && a.lm.is_some() == b.lm.is_some()
+        && (a.lm.is_none() || (a.lm_weight, a.lm_bonus) == (b.lm_weight, b.lm_bonus))
+        && a.prompt == b.prompt
+}
+
+/// Longest decoding prompt made of the guide's titles, in characters (Whisper reads
+/// at most half its 448-token context as a prompt; a short one costs little time).
+const GUIDE_PROMPT_CHARS: usize = 60;
+
+/// The service guide's vocabulary as a decoding prompt: item titles in the guide's
+/// order, joined by enumeration commas, up to [`GUIDE_PROMPT_CHARS`] characters.
+fn guide_prompt(guide: &xiaoan_kb::Guide) -> String {
+    let mut p = String::new();
+    for it in &guide.items {
+        let add = it.title.chars().count() + usize::from(!p.is_empty());
+        if p.chars().count() + add > GUIDE_PROMPT_CHARS {
+            break;
+        }
+        if !p.is_empty() {
+            p.push('、');
+        }
+        p.push_str(&it.title);
+    }
+    p
 }
 
 /// The service-domain character language model: trained on what residents say and

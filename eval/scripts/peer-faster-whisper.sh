@@ -12,7 +12,10 @@
 #   careful  faster-whisper's defaults (beam 5, temperature fallback 0.0..1.0)
 #   fast     one temperature, 0 (no fallback)
 # both on cpu, int8, $PEER_THREADS threads (default 2), language zh. Ours:
-# `xiaoan bench asr` with $XIAOAN_ENGINES (default onnx,whisper:f16,whisper:q8_0,candle).
+# `xiaoan bench asr` with $XIAOAN_ENGINES (default onnx,whisper:f16,whisper:q8_0,candle),
+# once per config file in $XIAOAN_CONFIGS (space-separated; default: the usual config),
+# e.g. one with a greedy final and one with `[asr.final]` beam search and language model:
+# each row's engine label names the final's search (`onnx/beam5+lm0.3`).
 # Both sides are scored by the same code: the peer's transcripts are written as
 # predictions and scored by `xiaoan bench asr --score` (the project's CER: Traditional
 # -> Simplified, full-width folding, punctuation and spaces removed).
@@ -20,7 +23,7 @@
 # faster-whisper is installed with pip (a pinned version) into a venv under
 # $XIAOAN_CACHE the first time; it is only the peer, never part of the product.
 # Environment: XIAOAN_HOME, XIAOAN_CACHE, XIAOAN_BIN (default target/release/xiaoan,
-# honouring CARGO_TARGET_DIR), PEER_THREADS, XIAOAN_ENGINES.
+# honouring CARGO_TARGET_DIR), PEER_THREADS, XIAOAN_ENGINES, XIAOAN_CONFIGS.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,6 +35,7 @@ export XIAOAN_HOME XIAOAN_CACHE
 bin="${XIAOAN_BIN:-${CARGO_TARGET_DIR:-$here/target}/release/xiaoan}"
 threads="${PEER_THREADS:-2}"
 engines="${XIAOAN_ENGINES:-onnx,whisper:f16,whisper:q8_0,candle}"
+configs="${XIAOAN_CONFIGS:-}"
 fw_version="1.2.1"
 ct2="$XIAOAN_HOME/models/src/whisper-base-ct2"
 venv="$XIAOAN_CACHE/peer-faster-whisper/venv"
@@ -66,8 +70,17 @@ for config in careful fast; do
 done
 
 # ------------------------------------------------------------- ours, then scoring
-say "xiaoan bench asr --engines $engines"
-ours="$("$bin" bench asr "$manifest" --engines "$engines" 2>>"$log")"
+if [ -z "$configs" ]; then
+  say "xiaoan bench asr --engines $engines"
+  ours="$("$bin" bench asr "$manifest" --engines "$engines" 2>>"$log")"
+else
+  ours=""
+  for c in $configs; do
+    [ -f "$c" ] || die "no config file $c"
+    say "xiaoan --config $c bench asr --engines $engines"
+    ours+="$("$bin" --config "$c" bench asr "$manifest" --engines "$engines" 2>>"$log")"$'\n'
+  done
+fi
 peer=""
 for config in careful fast; do
   peer+="$("$bin" bench asr "$manifest" --score "$out/faster-whisper-$config.jsonl" \

@@ -139,6 +139,9 @@ impl StreamConfig {
 pub struct LocalAgreementStream {
     model: Arc<dyn AsrModel>,
     opts: DecodeOptions,
+    /// Options of the final decode when they differ from the partials' (e.g. beam
+    /// search with the domain language model): `None` decodes the final like a partial.
+    final_opts: Option<DecodeOptions>,
     cfg: StreamConfig,
     /// Audio of the current window.
     buf: Vec<f32>,
@@ -149,6 +152,8 @@ pub struct LocalAgreementStream {
     /// The last full transcript of the current window, reused by `finish` when no
     /// audio arrived since.
     last_transcript: Option<Transcript>,
+    /// Whether `last_transcript` came from a decode with the final's options.
+    last_final: bool,
     /// Committed characters of the current window.
     committed: Vec<char>,
     /// Final text of earlier windows of an over-long utterance.
@@ -166,6 +171,8 @@ pub struct LocalAgreementStream {
 /// One decode of `buf[..len]` on a worker thread.
 struct Job {
     len: usize,
+    /// decoding with the final's options
+    fin: bool,
     cancel: Arc<AtomicBool>,
     started: Instant,
     /// the result and when the decode ended
@@ -175,14 +182,10 @@ struct Job {
 impl Job {
     /// Wait for the decode; `None` when it was cancelled. The time the worker spent
     /// comes back either way.
-    fn join(
-        self,
-    ) -> (
-        Result<Option<(Transcript, usize, Instant, Duration)>>,
-        Duration,
-    ) {
+    fn join(self) -> (Result<Option<(Transcript, Decoded)>>, Duration) {
         let Job {
             len,
+            fin,
             started,
             handle,
             ..
@@ -190,7 +193,13 @@ impl Job {
         match handle.join() {
             Ok((Ok(t), ended)) => {
                 let took = ended.saturating_duration_since(started);
-                (Ok(Some((t, len, started, took))), took)
+                let d = Decoded {
+                    len,
+                    fin,
+                    started,
+                    took,
+                };
+                (Ok(Some((t, d))), took)
             }
             Ok((Err(Error::Cancelled), ended)) => {
                 (Ok(None), ended.saturating_duration_since(started))
@@ -206,17 +215,28 @@ impl Job {
     }
 }
 
+/// What one decode covered: `buf[..len]`, with the final's options or not, when it
+/// started and how long it ran.
+struct Decoded {
+    len: usize,
+    fin: bool,
+    started: Instant,
+    took: Duration,
+}
+
 impl LocalAgreementStream {
-    /// A stream over `model` decoding with `opts`.
+    /// A stream over `model` decoding with `opts` (partials and final alike).
     pub fn new(model: Arc<dyn AsrModel>, opts: DecodeOptions, cfg: StreamConfig) -> Self {
         Self {
             model,
             opts,
+            final_opts: None,
             cfg,
             buf: Vec::new(),
             decoded_len: 0,
             last_hyp: None,
             last_transcript: None,
+            last_final: false,
             committed: Vec::new(),
             done: String::new(),
             job: None,
@@ -224,6 +244,16 @@ impl LocalAgreementStream {
             busy: Duration::ZERO,
             last_took: Duration::ZERO,
         }
+    }
+
+    /// Decode the final of each utterance with `opts` instead (e.g. beam search with the
+    /// domain language model), while partials keep the quick options given to
+    /// [`new`](Self::new). The final's hypothesis then stands whole: its reading replaces
+    /// the committed words where the two differ. A partial never stands for the final,
+    /// even when only the pause came after it.
+    pub fn with_final_options(mut self, opts: DecodeOptions) -> Self {
+        self.final_opts = Some(opts);
+        self
     }
 
     fn max_samples(&self) -> usize {
@@ -251,29 +281,46 @@ impl LocalAgreementStream {
         s
     }
 
-    /// The options of one step's decode: the committed words as its known beginning.
-    fn step_opts(&self) -> DecodeOptions {
-        let mut o = self.opts.clone();
+    /// The options of one step's decode (`fin`: the final's): the committed words as
+    /// its known beginning.
+    fn step_opts(&self, fin: bool) -> DecodeOptions {
+        let mut o = match (&self.final_opts, fin) {
+            (Some(f), true) => f.clone(),
+            _ => self.opts.clone(),
+        };
         if self.cfg.continue_committed && !self.committed.is_empty() {
             o.continue_from = Some(self.committed.iter().collect());
         }
         o
     }
 
-    /// Decode the current window on this thread and update the agreement.
-    fn redecode(&mut self) -> Result<()> {
+    /// Whether a decode (`fin`: with the final's options) can stand for the final.
+    fn final_grade(&self, fin: bool) -> bool {
+        fin || self.final_opts.is_none()
+    }
+
+    /// Decode the current window on this thread (`fin`: with the final's options) and
+    /// update the agreement.
+    fn redecode(&mut self, fin: bool) -> Result<()> {
         let started = Instant::now();
-        let t = self.model.decode(&self.buf, &self.step_opts());
+        let t = self.model.decode(&self.buf, &self.step_opts(fin));
         let took = started.elapsed();
         self.busy += took;
-        self.apply(t?, self.buf.len(), started, took);
+        let d = Decoded {
+            len: self.buf.len(),
+            fin,
+            started,
+            took,
+        };
+        self.apply(t?, d);
         Ok(())
     }
 
-    /// Start decoding the current window on a worker thread.
-    fn start_job(&mut self) {
+    /// Start decoding the current window on a worker thread (`fin`: with the final's
+    /// options).
+    fn start_job(&mut self, fin: bool) {
         let cancel = Arc::new(AtomicBool::new(false));
-        let (model, opts, audio) = (self.model.clone(), self.step_opts(), self.buf.clone());
+        let (model, opts, audio) = (self.model.clone(), self.step_opts(fin), self.buf.clone());
         let flag = cancel.clone();
         let handle = std::thread::spawn(move || {
             let r = model.decode_cancellable(&audio, &opts, &flag);
@@ -281,6 +328,7 @@ impl LocalAgreementStream {
         });
         self.job = Some(Job {
             len: self.buf.len(),
+            fin,
             cancel,
             started: Instant::now(),
             handle,
@@ -299,8 +347,8 @@ impl LocalAgreementStream {
         if let Some(job) = self.job.take() {
             let (r, spent) = job.join();
             self.busy += spent;
-            if let Some((t, len, started, took)) = r? {
-                self.apply(t, len, started, took);
+            if let Some((t, d)) = r? {
+                self.apply(t, d);
             }
         }
         Ok(())
@@ -327,17 +375,21 @@ impl LocalAgreementStream {
         let Some(t) = &self.last_transcript else {
             return false;
         };
+        if !self.final_grade(self.last_final) {
+            return false; // a partial's quick reading, the final decodes with its own options
+        }
         self.decoded_len == self.buf.len()
             || (!t.text.trim().is_empty() && self.covers(self.decoded_len))
     }
 
-    /// A hypothesis of `buf[..len]` arrived: update the agreement.
-    fn apply(&mut self, t: Transcript, len: usize, started: Instant, took: Duration) {
-        if len > self.buf.len() {
+    /// A hypothesis of `buf[..d.len]` arrived: update the agreement.
+    fn apply(&mut self, t: Transcript, d: Decoded) {
+        if d.len > self.buf.len() {
             return; // the window was closed meanwhile
         }
-        self.decoded_len = len;
-        self.timing = Some((started, took));
+        self.decoded_len = d.len;
+        self.last_final = d.fin;
+        self.timing = Some((d.started, d.took));
         let hyp: Vec<char> = t.text.chars().collect();
         if let Some(prev) = &self.last_hyp {
             let lcp = prev.iter().zip(&hyp).take_while(|(a, b)| a == b).count();
@@ -358,6 +410,7 @@ impl LocalAgreementStream {
         self.decoded_len = 0;
         self.last_hyp = None;
         self.last_transcript = None;
+        self.last_final = false;
         self.committed.clear();
         Ok(())
     }
@@ -389,12 +442,15 @@ impl LocalAgreementStream {
             return Ok(Transcript::no_speech(1.0));
         }
         if !self.last_stands() {
-            self.redecode()?;
+            self.redecode(true)?;
         }
         let mut t = match &self.last_transcript {
             Some(t) => t.clone(),
             None => return Err(Error::Decode("no hypothesis after decoding".into())),
         };
+        if self.final_opts.is_some() {
+            return Ok(t); // the final's own reading stands whole
+        }
         let hyp: Vec<char> = t.text.chars().collect();
         if !hyp.starts_with(&self.committed) {
             // The model changed its mind about committed text: keep what was shown,
@@ -447,10 +503,10 @@ impl AsrStream for LocalAgreementStream {
             && (self.decoded_len == 0 || !self.only_silence_after(self.decoded_len))
         {
             if !self.cfg.background {
-                self.redecode()?;
+                self.redecode(false)?;
                 self.last_took = self.timing.map(|(_, d)| d).unwrap_or_default();
             } else if self.job.is_none() {
-                self.start_job();
+                self.start_job(false);
             }
         }
         let now = self.committed_text();
@@ -462,8 +518,8 @@ impl AsrStream for LocalAgreementStream {
             return Ok(());
         }
         self.collect(false)?;
-        if let Some(len) = self.job.as_ref().map(|j| j.len) {
-            if self.covers(len) {
+        if let Some((len, fin)) = self.job.as_ref().map(|j| (j.len, j.fin)) {
+            if self.covers(len) && self.final_grade(fin) {
                 return Ok(()); // the running decode already hears everything
             }
             self.cancel_job()?;
@@ -471,7 +527,7 @@ impl AsrStream for LocalAgreementStream {
         if self.last_stands() {
             return Ok(());
         }
-        self.start_job();
+        self.start_job(true);
         Ok(())
     }
 
@@ -502,8 +558,8 @@ impl AsrStream for LocalAgreementStream {
     }
 
     fn finish(&mut self) -> Result<Transcript> {
-        if let Some(len) = self.job.as_ref().map(|j| j.len) {
-            if self.covers(len) {
+        if let Some((len, fin)) = self.job.as_ref().map(|j| (j.len, j.fin)) {
+            if self.covers(len) && self.final_grade(fin) {
                 self.collect(true)?;
             } else {
                 self.cancel_job()?;
@@ -552,6 +608,7 @@ impl AsrStream for LocalAgreementStream {
         self.decoded_len = 0;
         self.last_hyp = None;
         self.last_transcript = None;
+        self.last_final = false;
         self.committed.clear();
         self.done.clear();
     }

@@ -160,6 +160,7 @@ fn audio_floors(
         rates_wpm: vec![150],
         pitches: vec![50],
         conditions: vec![xiaoan_eval::synth::Condition::Clean],
+        rate_per_utterance: false,
         seed: 7,
     };
     let manifest = match xiaoan_eval::synth::render(dir.path(), &utts, &opts, voice) {

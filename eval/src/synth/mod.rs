@@ -84,6 +84,10 @@ pub struct SynthOptions {
     pub conditions: Vec<Condition>,
     /// Seed of the noise and rooms (same seed, same files).
     pub seed: u64,
+    /// Render each utterance once, at one rate of `rates_wpm` in turn (and the pitches
+    /// in turn across rates), instead of at every rate: a set of many sentences that
+    /// still varies in pace and pitch without multiplying its size. Default false.
+    pub rate_per_utterance: bool,
 }
 
 impl Default for SynthOptions {
@@ -98,6 +102,7 @@ impl Default for SynthOptions {
                 Condition::Noise(10.0),
             ],
             seed: 7,
+            rate_per_utterance: false,
         }
     }
 }
@@ -371,7 +376,14 @@ pub fn render(
     let mut clean: Vec<Clean> = Vec::new();
     for (ui, u) in utts.iter().enumerate() {
         for (ri, &rate) in opts.rates_wpm.iter().enumerate() {
-            let pitch = opts.pitches[(ui + ri) % opts.pitches.len()];
+            let pitch = if opts.rate_per_utterance {
+                if ri != ui % opts.rates_wpm.len() {
+                    continue;
+                }
+                opts.pitches[(ui / opts.rates_wpm.len()) % opts.pitches.len()]
+            } else {
+                opts.pitches[(ui + ri) % opts.pitches.len()]
+            };
             let (x, sr) = voice.render(&u.text, &u.dialect, rate, pitch)?;
             clean.push(Clean {
                 utt: ui,
@@ -417,11 +429,15 @@ pub fn render(
     std::fs::write(&manifest, lines.join("\n") + "\n").map_err(|e| Error::io(&manifest, e))?;
     let readme = out.join("README.txt");
     let note = format!(
-        "SYNTHETIC test set made by `xiaoan eval synth`: {} utterances x {} rates x {} rooms = {} items.\n\
+        "SYNTHETIC test set made by `xiaoan eval synth`: {} utterances x {} x {} rooms = {} items.\n\
          Voice: {} (the note of each item says which voice spoke it; dialects without a voice of their own are spoken in Mandarin).\n\
          Rooms: {}. Seed {}. It measures robustness and regressions, not real dialect accuracy.\n",
         utts.len(),
-        opts.rates_wpm.len(),
+        if opts.rate_per_utterance {
+            format!("one of {} rates each", opts.rates_wpm.len())
+        } else {
+            format!("{} rates", opts.rates_wpm.len())
+        },
         opts.conditions.len(),
         lines.len(),
         voice.describe("cmn").0,
@@ -566,6 +582,66 @@ mod tests {
             .collect()
     }
 
+    /// A voice that says a tone and remembers the rate and pitch it was asked for.
+    struct Recording(std::cell::RefCell<Vec<(u32, u8)>>);
+
+    impl SynthVoice for Recording {
+        fn render(&self, _: &str, _: &str, rate_wpm: u32, pitch: u8) -> Result<(Vec<f32>, u32)> {
+            self.0.borrow_mut().push((rate_wpm, pitch));
+            let tone = (0..8000).map(|i| (i as f32 * 0.1).sin() * 0.3).collect();
+            Ok((tone, 16000))
+        }
+        fn describe(&self, _: &str) -> (String, bool) {
+            ("a test tone".into(), true)
+        }
+    }
+
+    #[test]
+    fn one_rate_per_utterance_varies_pace_and_pitch_without_multiplying_the_set() {
+        let utts: Vec<SynthUtterance> = default_utterances()
+            .into_iter()
+            .filter(|u| u.dialect == "cmn")
+            .take(6)
+            .collect();
+        assert_eq!(utts.len(), 6);
+        let voice = Recording(Default::default());
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SynthOptions {
+            rates_wpm: vec![120, 150, 185],
+            pitches: vec![30, 50, 70],
+            conditions: vec![Condition::Clean],
+            rate_per_utterance: true,
+            seed: 7,
+        };
+        let m = crate::read_manifest(&render(dir.path(), &utts, &opts, &voice).unwrap()).unwrap();
+        assert_eq!(m.items.len(), 6, "one clip per sentence");
+        let asked = voice.0.borrow().clone();
+        assert_eq!(
+            asked,
+            [
+                (120, 30),
+                (150, 30),
+                (185, 30),
+                (120, 50),
+                (150, 50),
+                (185, 50)
+            ]
+        );
+        // the default still renders every sentence at every rate
+        let all = Recording(Default::default());
+        render(
+            dir.path(),
+            &utts,
+            &SynthOptions {
+                rate_per_utterance: false,
+                ..opts
+            },
+            &all,
+        )
+        .unwrap();
+        assert_eq!(all.0.borrow().len(), 18);
+    }
+
     #[test]
     fn renders_a_labelled_deterministic_set_at_the_asked_snr() {
         if !espeak_present() {
@@ -584,6 +660,7 @@ mod tests {
                 Condition::Noise(10.0),
                 Condition::Noise(5.0),
             ],
+            rate_per_utterance: false,
             seed: 1,
         };
         let a = tempfile::tempdir().unwrap();

@@ -583,3 +583,137 @@ fn pacing_does_not_delay_the_first_partial_a_resident_sees() {
     assert!(every_step.is_some(), "partials show within 3 s");
     assert_eq!(first(0.25), every_step);
 }
+
+/// A recogniser whose greedy reading mishears one character and whose beam search
+/// (with the language model) hears it right; it logs the beam size of every decode.
+struct Graded {
+    greedy: ScriptedAsr,
+    beam: ScriptedAsr,
+    beams: Mutex<Vec<usize>>,
+}
+
+impl Graded {
+    fn new(greedy: &str, beam: &str) -> Arc<Self> {
+        Arc::new(Self {
+            greedy: ScriptedAsr::growing(greedy, 3.0),
+            beam: ScriptedAsr::growing(beam, 3.0),
+            beams: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn beams(&self) -> Vec<usize> {
+        self.beams.lock().unwrap().clone()
+    }
+}
+
+impl AsrModel for Graded {
+    fn name(&self) -> &str {
+        "graded"
+    }
+
+    fn decode_cancellable(
+        &self,
+        samples: &[f32],
+        opts: &DecodeOptions,
+        cancel: &AtomicBool,
+    ) -> Result<Transcript> {
+        self.beams.lock().unwrap().push(opts.beam_size);
+        if opts.beam_size > 1 {
+            self.beam.decode_cancellable(samples, opts, cancel)
+        } else {
+            self.greedy.decode_cancellable(samples, opts, cancel)
+        }
+    }
+}
+
+fn final_beam() -> DecodeOptions {
+    DecodeOptions {
+        beam_size: 5,
+        ..DecodeOptions::default()
+    }
+}
+
+#[test]
+fn partials_stay_greedy_and_the_final_decodes_with_its_own_beam() {
+    let asr = Graded::new(
+        "我想办理社保卡需要代什么材料",
+        "我想办理社保卡需要带什么材料",
+    );
+    let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), sync_cfg())
+        .with_final_options(final_beam());
+    let partials = feed(&mut s, 5.0);
+    assert!(partials.len() >= 3, "{partials:?}");
+    assert!(
+        asr.beams().iter().all(|&b| b == 1),
+        "every partial greedy: {:?}",
+        asr.beams()
+    );
+    assert!(
+        partials.last().unwrap().contains("代"),
+        "the partials show the greedy reading: {partials:?}"
+    );
+    // only the pause after the speech: the last partial is not reused for the final
+    s.accept_waveform(&[0.0; 4800]);
+    let t = s.finish().unwrap();
+    assert_eq!(asr.beams().last(), Some(&5), "{:?}", asr.beams());
+    assert_eq!(
+        asr.beams().iter().filter(|&&b| b == 5).count(),
+        1,
+        "one final decode"
+    );
+    assert_eq!(
+        t.text, "我想办理社保卡需要带什么材料",
+        "the final's reading stands"
+    );
+    // finishing again without new audio reuses it
+    let n = asr.beams().len();
+    assert_eq!(s.finish().unwrap().text, t.text);
+    assert_eq!(asr.beams().len(), n);
+    // and the next utterance's partials are greedy again
+    s.reset();
+    feed(&mut s, 1.0);
+    assert!(asr.beams()[n..].iter().all(|&b| b == 1));
+}
+
+#[test]
+fn without_final_options_the_last_partial_still_stands_for_the_final() {
+    let asr = Graded::new("我想办社保卡", "我想办社保卡");
+    let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), sync_cfg());
+    feed(&mut s, 2.0);
+    let n = asr.beams().len();
+    s.accept_waveform(&[0.0; 4800]);
+    s.finish().unwrap();
+    assert_eq!(asr.beams().len(), n, "no extra decode of the same speech");
+}
+
+#[test]
+fn the_early_final_decodes_with_the_final_options_in_the_background() {
+    let asr = Graded::new(
+        "我想办理社保卡需要代什么材料",
+        "我想办理社保卡需要带什么材料",
+    );
+    let mut s = LocalAgreementStream::new(
+        asr.clone(),
+        DecodeOptions::default(),
+        StreamConfig::default(),
+    )
+    .with_final_options(final_beam());
+    for _ in 0..50 {
+        settle(&s);
+        s.accept_waveform(&[0.01; 1600]);
+        s.partial().unwrap();
+    }
+    settle(&s);
+    s.accept_waveform(&[0.0; 4800]);
+    s.prepare_final().unwrap();
+    settle(&s);
+    assert_eq!(
+        s.early_text().unwrap().as_deref(),
+        Some("我想办理社保卡需要带什么材料"),
+        "the early final is the beam's reading"
+    );
+    let n = asr.beams().len();
+    assert_eq!(s.finish().unwrap().text, "我想办理社保卡需要带什么材料");
+    assert_eq!(asr.beams().len(), n, "finish found the early final ready");
+    assert_eq!(asr.beams().iter().filter(|&&b| b == 5).count(), 1);
+}

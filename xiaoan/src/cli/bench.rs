@@ -241,6 +241,11 @@ fn bench_asr(
     let mut rec = Recognizer::load_engine(&s, &engine)?;
     rec.adapters
         .set_parts(parts.prompt.then_some(true), parts.bias);
+    // the final decode's search when it is not the partials' greedy one
+    let label = match rec.final_search().as_str() {
+        "greedy" => label,
+        f => format!("{label}/{f}"),
+    };
     let mut rtf = Vec::new();
     let mut first = Vec::new();
     let mut fin = Vec::new();

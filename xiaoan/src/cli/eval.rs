@@ -74,6 +74,13 @@ pub enum EvalCmd {
         /// `yue`) or `espeak` (espeak-ng for every dialect: the old, harder set).
         #[arg(long, default_value = "neural")]
         voice: String,
+        /// What is said: `project` (the project's synthetic test lines, every rate and
+        /// room) or `never-tuned` (Mandarin sentences nothing was trained or tuned on:
+        /// the references of `intents/data/speech_heldout.tsv` and every other Mandarin
+        /// line of `intents/data/dev-residents.tsv`, each said once, clean, at one of
+        /// three rates and pitches in turn).
+        #[arg(long, default_value = "project")]
+        sentences: String,
     },
 }
 
@@ -132,7 +139,12 @@ pub fn eval(s: &Settings, args: EvalArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(EvalCmd::Stories { dir }) => crate::cli::bench::stories(s, &dir),
-        Some(EvalCmd::Synth { out, small, voice }) => synth(s, &out, small, &voice),
+        Some(EvalCmd::Synth {
+            out,
+            small,
+            voice,
+            sentences,
+        }) => synth(s, &out, small, &voice, &sentences),
         None => {
             let Some(manifest) = args.manifest else {
                 anyhow::bail!("give a manifest: xiaoan eval MANIFEST [--predictions OUT.jsonl] [--report DIR]");
@@ -152,14 +164,28 @@ pub fn eval(s: &Settings, args: EvalArgs) -> Result<ExitCode> {
 }
 
 /// `xiaoan eval synth`: the project's utterances in the chosen voice and rooms.
-fn synth(s: &Settings, out: &Path, small: bool, voice: &str) -> Result<ExitCode> {
+fn synth(s: &Settings, out: &Path, small: bool, voice: &str, sentences: &str) -> Result<ExitCode> {
     use xiaoan_eval::synth::{Condition, EspeakVoice, SynthOptions, SynthVoice};
-    let utts = synth_utterances();
-    let opts = if small {
+    let utts = match sentences {
+        "project" => synth_utterances(),
+        "never-tuned" => never_tuned_utterances(),
+        other => anyhow::bail!("unknown sentences \"{other}\" (project or never-tuned)"),
+    };
+    let opts = if sentences == "never-tuned" {
+        // the pace and pitch spread of `bench wake`, one clip per sentence
+        SynthOptions {
+            rates_wpm: vec![120, 150, 185],
+            pitches: vec![30, 50, 70],
+            conditions: vec![Condition::Clean],
+            rate_per_utterance: true,
+            seed: 7,
+        }
+    } else if small {
         SynthOptions {
             rates_wpm: vec![150],
             pitches: vec![50],
             conditions: vec![Condition::Clean, Condition::Noise(10.0)],
+            rate_per_utterance: false,
             seed: 7,
         }
     } else {
@@ -173,6 +199,7 @@ fn synth(s: &Settings, out: &Path, small: bool, voice: &str) -> Result<ExitCode>
                 Condition::Noise(10.0),
                 Condition::Phone,
             ],
+            rate_per_utterance: false,
             seed: 7,
         }
     };
@@ -309,4 +336,53 @@ fn synth_utterances() -> Vec<xiaoan_eval::synth::SynthUtterance> {
             },
         )
         .collect()
+}
+
+/// Mandarin sentences never trained or tuned on, for the natural-speech test set
+/// (`eval synth --sentences never-tuned`): the references of the speech held-out set
+/// (written for that test only; neither the intent training lines nor the domain
+/// language model hold them) and every other Mandarin line of the residents'
+/// development set (written without seeing the frozen set; the language model does not
+/// read it). Ids: `ho-NN` and `dev-NNN` (the line's rank among the Mandarin ones).
+fn never_tuned_utterances() -> Vec<xiaoan_eval::synth::SynthUtterance> {
+    const HELDOUT: &str = include_str!("../../../intents/data/speech_heldout.tsv");
+    const DEV: &str = include_str!("../../../intents/data/dev-residents.tsv");
+    let rows = |text: &'static str| {
+        text.lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|l| l.split('\t').map(str::trim).collect::<Vec<_>>())
+    };
+    let service = |s: Option<&&str>| {
+        s.filter(|s| !s.is_empty() && **s != "-")
+            .map(|s| s.to_string())
+    };
+    let mut out: Vec<xiaoan_eval::synth::SynthUtterance> = Vec::new();
+    // transcript, intent, dialect, asr, reference text, rendering, service id
+    for r in rows(HELDOUT).filter(|r| r.len() >= 5 && r[2] == "cmn") {
+        if out.iter().any(|u| u.text == r[4]) {
+            continue; // each sentence was rendered at two rates there
+        }
+        out.push(xiaoan_eval::synth::SynthUtterance {
+            id: format!("ho-{:02}", out.len() + 1),
+            text: r[4].to_string(),
+            dialect: "cmn".into(),
+            intent: Some(r[1].to_string()),
+            service_id: service(r.get(6)),
+        });
+    }
+    // text, intent, dialect, service id, note
+    for (i, r) in rows(DEV)
+        .filter(|r| r.len() >= 3 && r[2] == "cmn")
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+    {
+        out.push(xiaoan_eval::synth::SynthUtterance {
+            id: format!("dev-{:03}", i + 1),
+            text: r[0].to_string(),
+            dialect: "cmn".into(),
+            intent: Some(r[1].to_string()),
+            service_id: service(r.get(3)),
+        });
+    }
+    out
 }
