@@ -456,7 +456,9 @@ impl TurnJudge for TextJudge {
                     .iter()
                     .find_map(|p| w.strip_prefix(p))
                     .unwrap_or(&w);
+                // no name starts with a pronoun or 这/那 (我叫 heard as 我家)
                 if name.chars().count() >= 2
+                    && !name.starts_with(['我', '你', '他', '她', '这', '那'])
                     && !UNFINISHED_ENDINGS.iter().any(|e| name.ends_with(e))
                     && !OPEN_ENDINGS.iter().any(|e| name.ends_with(e))
                 {
@@ -676,6 +678,8 @@ mod tests {
         assert_eq!(call("我叫王小明", Expect::Name), TurnCall::Complete);
         assert_eq!(call("王小明", Expect::Name), TurnCall::Complete);
         assert_eq!(call("我叫", Expect::Name), TurnCall::Incomplete);
+        // 我叫 misheard at the pause's edge is no name
+        assert_ne!(call("我家", Expect::Name), TurnCall::Complete);
         assert_eq!(call("我姓王", Expect::Free), TurnCall::Unsure);
         assert_eq!(
             Expect::from_awaiting(&Awaiting::Slot(EntityKind::PersonName)),
