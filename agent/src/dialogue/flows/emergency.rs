@@ -97,9 +97,15 @@ pub(super) fn emergency_answer(
     // the line under which a reading counts as weak (as for a second opinion)
     let clear = !i.unsure && i.confidence >= crate::route::SECOND_OPINION_BELOW;
     if clear && i.intent != Intent::Emergency {
-        // something else said clearly: handled as usual, in the form if there was one
+        // something else said clearly: handled as usual, or, when a form was broken
+        // into, as the form's answer (the field said again, 孩子上学用)
+        let form = resume.is_some();
         take_up_again(s, resume);
-        return None;
+        return if form {
+            super::continue_flow(a, s, u)
+        } else {
+            None
+        };
     }
     if !again {
         s.flow = Flow::ConfirmEmergency {

@@ -107,6 +107,17 @@ fn a_guessed_emergency_mid_form_is_asked_about_and_no_goes_back_to_the_form() {
 }
 
 #[test]
+fn a_clear_request_after_a_guessed_emergency_goes_to_the_form() {
+    let mut v = Visit::new();
+    form_then_a_guessed_emergency(&mut v);
+    // the form hears it: cancelling asks to be sure, the filled fields not lost
+    let r = v.say("取消");
+    assert_eq!(v.s.flow.name(), "declaration", "{r:?}");
+    hears(&r, &["确定"]);
+    assert_eq!(v.alarms(), 0);
+}
+
+#[test]
 fn yes_to_a_guessed_emergency_mid_form_alerts_staff_and_keeps_the_form() {
     let mut v = Visit::new();
     form_then_a_guessed_emergency(&mut v);
