@@ -349,6 +349,18 @@ fn filler_at(us: &[Unit], at: usize) -> Option<usize> {
     })
 }
 
+/// Where the units after up to [`MAX_FILLERS`] leading fillers begin.
+fn past_fillers(us: &[Unit]) -> usize {
+    let mut at = 0;
+    for _ in 0..MAX_FILLERS {
+        match filler_at(us, at) {
+            Some(n) => at += n,
+            None => break,
+        }
+    }
+    at
+}
+
 /// The name at the start of `text`, scored by sound, or `None` when the text does not
 /// start with anything like it. At most two fillers may come first, and then at most
 /// [`MAX_STRAY`] other units at [`STRAY_COST`] each (the best-scoring place wins). Latin `xiao an` /
@@ -362,13 +374,7 @@ fn filler_at(us: &[Unit], at: usize) -> Option<usize> {
 /// ```
 pub fn find_name(text: &str) -> Option<NameMatch> {
     let us = units(text);
-    let mut at = 0;
-    for _ in 0..MAX_FILLERS {
-        match filler_at(&us, at) {
-            Some(n) => at += n,
-            None => break,
-        }
-    }
+    let at = past_fillers(&us);
     let rest_after = |end: usize| -> String {
         text[end..]
             .trim_start_matches(|c: char| !c.is_alphanumeric())
@@ -449,13 +455,7 @@ fn near_an(p: &str) -> bool {
 /// ```
 pub fn near_name(text: &str) -> Option<NearName> {
     let us = units(text);
-    let mut at = 0;
-    for _ in 0..MAX_FILLERS {
-        match filler_at(&us, at) {
-            Some(n) => at += n,
-            None => break,
-        }
-    }
+    let at = past_fillers(&us);
     let start_of = |u: &Unit| u.end - u.text.len();
     for stray in 0..=MAX_STRAY + 1 {
         let (Some(first), Some(second)) = (us.get(at + stray), us.get(at + stray + 1)) else {

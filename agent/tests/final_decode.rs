@@ -4,59 +4,18 @@
 //! reading mishears a character that its beam search hears right.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use xiaoan_agent::config::{Config, Settings};
 use xiaoan_agent::pipeline::{load_audio, Recognizer};
-use xiaoan_models::{AsrModel, DecodeOptions, ScriptedAsr, Transcript};
+use xiaoan_models::GradedAsr;
 
 const SAID: &str = "老年人优待卡怎么办";
 const MISHEARD: &str = "老年人有待卡怎么办";
 
-/// Greedy decodes hear `MISHEARD`, beam decodes `SAID`; every decode's options are kept.
-struct Graded {
-    greedy: ScriptedAsr,
-    beam: ScriptedAsr,
-    seen: Mutex<Vec<(usize, bool)>>,
-}
-
-impl Graded {
-    fn new() -> Arc<Self> {
-        Arc::new(Graded {
-            greedy: ScriptedAsr::growing(MISHEARD, 8.0),
-            beam: ScriptedAsr::growing(SAID, 8.0),
-            seen: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// (beam size, language model fused) of every decode, in order.
-    fn seen(&self) -> Vec<(usize, bool)> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl AsrModel for Graded {
-    fn name(&self) -> &str {
-        "graded"
-    }
-
-    fn decode_cancellable(
-        &self,
-        samples: &[f32],
-        opts: &DecodeOptions,
-        cancel: &AtomicBool,
-    ) -> xiaoan_models::Result<Transcript> {
-        self.seen
-            .lock()
-            .unwrap()
-            .push((opts.beam_size, opts.lm.is_some()));
-        if opts.beam_size > 1 {
-            self.beam.decode_cancellable(samples, opts, cancel)
-        } else {
-            self.greedy.decode_cancellable(samples, opts, cancel)
-        }
-    }
+/// Greedy decodes hear `MISHEARD`, beam decodes `SAID`; every decode's search is kept.
+fn graded() -> Arc<GradedAsr> {
+    Arc::new(GradedAsr::new(MISHEARD, SAID, 8.0))
 }
 
 fn settings(home: &Path, extra: &str) -> Settings {
@@ -75,7 +34,7 @@ fn clip() -> std::path::PathBuf {
 fn the_final_decodes_with_beam_and_language_model_while_partials_stay_greedy() {
     let home = tempfile::tempdir().unwrap();
     let s = settings(home.path(), "[asr.final]\nbeam_size = 5\nlm_weight = 0.3\n");
-    let asr = Graded::new();
+    let asr = graded();
     let rec = Recognizer::with_model(asr.clone(), &s).expect("a recogniser");
     assert_eq!(rec.final_search(), "beam5+lm0.3");
     let audio = load_audio(&s, &clip()).unwrap();
@@ -88,7 +47,7 @@ fn the_final_decodes_with_beam_and_language_model_while_partials_stay_greedy() {
         partials.iter().all(|p| MISHEARD.starts_with(p.as_str())),
         "partials are the greedy reading: {partials:?}"
     );
-    let seen = asr.seen();
+    let seen = asr.searches();
     let (last, before) = seen.split_last().expect("decodes ran");
     assert_eq!(
         *last,
@@ -104,9 +63,9 @@ fn the_final_decodes_with_beam_and_language_model_while_partials_stay_greedy() {
         "the final's careful reading is what is heard"
     );
     // a whole-recording transcription is one final decode per utterance
-    let n = asr.seen().len();
+    let n = asr.searches().len();
     assert_eq!(rec.transcribe(&audio, "cmn").unwrap(), SAID);
-    assert!(asr.seen()[n..].iter().all(|d| *d == (5, true)));
+    assert!(asr.searches()[n..].iter().all(|d| *d == (5, true)));
     // the default second opinion (beam 5, weight 0.3) would only repeat the final
     assert!(rec.second_options_for("cmn").is_none());
 }
@@ -114,15 +73,14 @@ fn the_final_decodes_with_beam_and_language_model_while_partials_stay_greedy() {
 #[test]
 fn by_default_the_final_searches_with_beam_and_language_model() {
     let home = tempfile::tempdir().unwrap();
-    let rec =
-        Recognizer::with_model(Graded::new(), &settings(home.path(), "")).expect("a recogniser");
+    let rec = Recognizer::with_model(graded(), &settings(home.path(), "")).expect("a recogniser");
     assert_eq!(rec.final_search(), "beam3+lm0.3");
     assert_eq!(rec.options_for("cmn").beam_size, 1, "partials greedy");
     let shipped = Config::parse(include_str!("../../xiaoan.toml"), "xiaoan.toml")
         .unwrap()
         .resolve()
         .unwrap();
-    let rec = Recognizer::with_model(Graded::new(), &shipped).expect("a recogniser");
+    let rec = Recognizer::with_model(graded(), &shipped).expect("a recogniser");
     assert_eq!(rec.final_search(), "beam3+lm0.3", "the shipped config");
 }
 
@@ -130,13 +88,13 @@ fn by_default_the_final_searches_with_beam_and_language_model() {
 fn a_greedy_final_decodes_like_the_partials_and_second_opinions_stay() {
     let home = tempfile::tempdir().unwrap();
     let s = settings(home.path(), "[asr.final]\nbeam_size = 1\nlm_weight = 0.0\n");
-    let asr = Graded::new();
+    let asr = graded();
     let rec = Recognizer::with_model(asr.clone(), &s).expect("a recogniser");
     assert_eq!(rec.final_search(), "greedy");
     let audio = load_audio(&s, &clip()).unwrap();
     let out = rec.stream(&audio, "cmn", false, &mut |_| {}).unwrap();
     assert_eq!(out.text, MISHEARD);
-    assert!(asr.seen().iter().all(|d| *d == (1, false)));
+    assert!(asr.searches().iter().all(|d| *d == (1, false)));
     assert!(rec
         .second_options_for("cmn")
         .is_some_and(|o| o.beam_size == 5 && o.lm.is_some()));
@@ -146,7 +104,7 @@ fn a_greedy_final_decodes_like_the_partials_and_second_opinions_stay() {
 fn a_final_unlike_the_second_opinion_keeps_it_and_bad_final_settings_are_refused() {
     let home = tempfile::tempdir().unwrap();
     let s = settings(home.path(), "[asr.final]\nbeam_size = 3\n");
-    let rec = Recognizer::with_model(Graded::new(), &s).expect("a recogniser");
+    let rec = Recognizer::with_model(graded(), &s).expect("a recogniser");
     assert_eq!(
         rec.final_search(),
         "beam3+lm0.3",
@@ -175,7 +133,7 @@ fn a_final_unlike_the_second_opinion_keeps_it_and_bad_final_settings_are_refused
 fn the_guide_prompt_names_the_centres_services() {
     let home = tempfile::tempdir().unwrap();
     let s = settings(home.path(), "[asr.final]\nprompt = \"guide\"\n");
-    let rec = Recognizer::with_model(Graded::new(), &s).expect("a recogniser");
+    let rec = Recognizer::with_model(graded(), &s).expect("a recogniser");
     let p = rec
         .final_options_for("cmn")
         .prompt

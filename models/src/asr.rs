@@ -354,6 +354,59 @@ impl AsrModel for ScriptedAsr {
     }
 }
 
+/// A scripted recogniser whose greedy decodes hear one text and whose searching
+/// decodes (a beam) another, the way a harder search hears a misheard word right; it
+/// keeps the search of every decode. For tests of which decodes search. Always compiled.
+pub struct GradedAsr {
+    greedy: ScriptedAsr,
+    beam: ScriptedAsr,
+    searches: Mutex<Vec<(usize, bool)>>,
+}
+
+impl GradedAsr {
+    /// Greedy decodes grow into `greedy`, beam decodes into `beam`, at
+    /// `chars_per_second` (see [`ScriptedAsr::growing`]).
+    pub fn new(greedy: &str, beam: &str, chars_per_second: f32) -> Self {
+        Self {
+            greedy: ScriptedAsr::growing(greedy, chars_per_second),
+            beam: ScriptedAsr::growing(beam, chars_per_second),
+            searches: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// (beam size, language model fused) of every decode, in order.
+    pub fn searches(&self) -> Vec<(usize, bool)> {
+        self.searches.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The beam size of every decode, in order.
+    pub fn beams(&self) -> Vec<usize> {
+        self.searches().into_iter().map(|(b, _)| b).collect()
+    }
+}
+
+impl AsrModel for GradedAsr {
+    fn name(&self) -> &str {
+        "graded"
+    }
+
+    fn decode_cancellable(
+        &self,
+        samples: &[f32],
+        opts: &DecodeOptions,
+        cancel: &AtomicBool,
+    ) -> Result<Transcript> {
+        if let Ok(mut s) = self.searches.lock() {
+            s.push((opts.beam_size, opts.lm.is_some()));
+        }
+        if opts.beam_size > 1 {
+            self.beam.decode_cancellable(samples, opts, cancel)
+        } else {
+            self.greedy.decode_cancellable(samples, opts, cancel)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

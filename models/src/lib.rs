@@ -63,7 +63,8 @@ pub use whisper_cpp::WhisperCpp;
 use std::path::{Path, PathBuf};
 
 pub use asr::{
-    to_simplified, AsrModel, DecodeOptions, ScriptedAsr, StopReason, Transcript, MAX_DECODE_SECONDS,
+    to_simplified, AsrModel, DecodeOptions, GradedAsr, ScriptedAsr, StopReason, Transcript,
+    MAX_DECODE_SECONDS,
 };
 #[cfg(feature = "candle")]
 pub use candle_whisper::CandleWhisper;

@@ -1,7 +1,7 @@
 use std::sync::{Condvar, Mutex};
 
 use super::*;
-use crate::asr::ScriptedAsr;
+use crate::asr::{GradedAsr, ScriptedAsr};
 
 /// Every step decoded on the caller's thread, as `--fast` file decoding does.
 fn sync_cfg() -> StreamConfig {
@@ -585,45 +585,9 @@ fn pacing_does_not_delay_the_first_partial_a_resident_sees() {
 }
 
 /// A recogniser whose greedy reading mishears one character and whose beam search
-/// (with the language model) hears it right; it logs the beam size of every decode.
-struct Graded {
-    greedy: ScriptedAsr,
-    beam: ScriptedAsr,
-    beams: Mutex<Vec<usize>>,
-}
-
-impl Graded {
-    fn new(greedy: &str, beam: &str) -> Arc<Self> {
-        Arc::new(Self {
-            greedy: ScriptedAsr::growing(greedy, 3.0),
-            beam: ScriptedAsr::growing(beam, 3.0),
-            beams: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn beams(&self) -> Vec<usize> {
-        self.beams.lock().unwrap().clone()
-    }
-}
-
-impl AsrModel for Graded {
-    fn name(&self) -> &str {
-        "graded"
-    }
-
-    fn decode_cancellable(
-        &self,
-        samples: &[f32],
-        opts: &DecodeOptions,
-        cancel: &AtomicBool,
-    ) -> Result<Transcript> {
-        self.beams.lock().unwrap().push(opts.beam_size);
-        if opts.beam_size > 1 {
-            self.beam.decode_cancellable(samples, opts, cancel)
-        } else {
-            self.greedy.decode_cancellable(samples, opts, cancel)
-        }
-    }
+/// hears it right, at 3 characters a second.
+fn graded(greedy: &str, beam: &str) -> Arc<GradedAsr> {
+    Arc::new(GradedAsr::new(greedy, beam, 3.0))
 }
 
 fn final_beam() -> DecodeOptions {
@@ -635,7 +599,7 @@ fn final_beam() -> DecodeOptions {
 
 #[test]
 fn partials_stay_greedy_and_the_final_decodes_with_its_own_beam() {
-    let asr = Graded::new(
+    let asr = graded(
         "我想办理社保卡需要代什么材料",
         "我想办理社保卡需要带什么材料",
     );
@@ -677,7 +641,7 @@ fn partials_stay_greedy_and_the_final_decodes_with_its_own_beam() {
 
 #[test]
 fn without_final_options_the_last_partial_still_stands_for_the_final() {
-    let asr = Graded::new("我想办社保卡", "我想办社保卡");
+    let asr = graded("我想办社保卡", "我想办社保卡");
     let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), sync_cfg());
     feed(&mut s, 2.0);
     let n = asr.beams().len();
@@ -688,7 +652,7 @@ fn without_final_options_the_last_partial_still_stands_for_the_final() {
 
 #[test]
 fn the_early_final_decodes_with_the_final_options_in_the_background() {
-    let asr = Graded::new(
+    let asr = graded(
         "我想办理社保卡需要代什么材料",
         "我想办理社保卡需要带什么材料",
     );
