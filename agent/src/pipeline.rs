@@ -18,7 +18,7 @@ use crate::turn_end::{
 
 mod hearing;
 
-pub use hearing::{Heard, Hearing, EARLY_FINAL_MS};
+pub use hearing::{Heard, Hearing, EARLY_DECODE_MS, EARLY_FINAL_MS};
 
 /// How much audio is fed per step when simulating a live stream (a typical capture
 /// callback size).

@@ -263,6 +263,10 @@ const YES_NO: &[&str] = &[
     "没错",
 ];
 
+/// Whisper's stock phrases for sound it cannot place (learned from subtitles): alone,
+/// they are a filler, a breath or noise as often as words.
+const STOCK_PHRASES: &[&str] = &["谢谢", "谢谢观看", "谢谢大家", "谢谢收看", "字幕"];
+
 /// Longest answer to a yes/no question read as a yes or a no followed by a few words
 /// (对，没错 / 好的谢谢), in characters.
 const SHORT_ANSWER: usize = 6;
@@ -419,6 +423,12 @@ impl TurnJudge for TextJudge {
         if w.chars().all(|c| c.is_ascii_alphabetic()) {
             return TurnCall::Incomplete;
         }
+        // what Whisper writes for a filler, a breath or noise it cannot place (its
+        // subtitle-trained stock phrases: 嗯 heard as 谢谢) is no turn by itself unless a
+        // yes or no was asked for (不用了，谢谢): wait as for a filler
+        if expect != Expect::YesNo && STOCK_PHRASES.contains(&w.as_str()) {
+            return TurnCall::Incomplete;
+        }
         let tail = trailing_digits(&w);
         match expect {
             Expect::Digits(n) => {
@@ -569,6 +579,9 @@ mod tests {
             "我的身份正好是3205",
             "号码是一三八",
             "Thank you",
+            // 嗯 written as Whisper's stock phrase
+            "谢谢",
+            "谢谢。",
             "我要开一个",
             "我想预约",
             "我想问一下",
@@ -667,6 +680,8 @@ mod tests {
         }
         // the same word, with nothing awaited, is no sentence
         assert_eq!(call("是", Expect::Free), TurnCall::Incomplete);
+        // a thank-you may be the answer (no, thanks): not held as a filler then
+        assert_ne!(call("谢谢", Expect::YesNo), TurnCall::Incomplete);
         // a yes said whole is one, whatever was asked
         for t in ["对，没错。", "同意", "没问题", "好的好的"] {
             assert_eq!(call(t, Expect::Free), TurnCall::Complete, "{t}");

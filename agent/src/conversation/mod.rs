@@ -324,7 +324,7 @@ impl<'a> Conversation<'a> {
         } else {
             self.silent_run = 0;
         }
-        let near = crate::pipeline::EARLY_FINAL_MS as usize * 3 / 4 * 16;
+        let near = crate::pipeline::EARLY_DECODE_MS as usize * 3 / 4 * 16;
         self.quiet.store(self.silent_run >= near, Ordering::Relaxed);
         Ok(())
     }

@@ -9,12 +9,19 @@ use xiaoan_models::AsrStream;
 
 use super::*;
 
-/// Trailing silence after which the final decode starts, in ms, while the end-pointer
-/// is still waiting out its longer hang-over (`trailing_silence_ms`). The decode runs in
-/// the background and is dropped if speech resumes, so a short wait costs only CPU
-/// time when the resident merely paused; 200 ms is longer than the gaps between
-/// syllables of espeak-ng's Mandarin (about 120 ms plus a soft onset).
+/// Trailing silence after which the words may end the turn, in ms, while the
+/// end-pointer is still waiting out its longer hang-over (`trailing_silence_ms`): the
+/// judge reads the early final no sooner. 200 ms is about the gap people leave between
+/// turns, and longer than the gap between two sentences said one after the other
+/// (150 ms ended a turn in that gap, `agent/tests/turn_end_scripted.rs`).
 pub const EARLY_FINAL_MS: u32 = 200;
+
+/// Trailing silence after which the final decode starts, in ms: earlier than
+/// [`EARLY_FINAL_MS`], so that the decode (about 180 ms with the final's beam on 2
+/// cores) runs while the end of turn is still being waited for, not after it. The
+/// decode runs in the background and is dropped if speech resumes, so a resident who
+/// merely paused costs CPU time, not words.
+pub const EARLY_DECODE_MS: u32 = 80;
 
 /// What [`Hearing::push`] reports.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,11 +54,13 @@ pub enum Heard {
 /// while the resident speaks, decoded on a worker thread so that capture never waits).
 /// The end-pointer closes an utterance only after `trailing_silence_ms` of silence;
 /// waiting that long before starting the final decode would add the decode to the
-/// hang-over. So once [`EARLY_FINAL_MS`] of silence has followed speech, the stream is
+/// hang-over. So once [`EARLY_DECODE_MS`] of silence has followed speech, the stream is
 /// told to decode everything heard so far at once (a partial still decoding older
-/// audio is cancelled), and further silence is held back from the recogniser; when the
-/// end-point comes the final is ready or nearly so. If speech resumes first, the
-/// held-back audio is fed and streaming carries on as if nothing happened.
+/// audio is cancelled), and further silence is held back from the recogniser. From
+/// [`EARLY_FINAL_MS`] of silence on, the judge reads that decode's words as soon as
+/// they are ready and may end the turn there; when the end-point comes the final is
+/// ready or nearly so. If speech resumes first, the held-back audio is fed and
+/// streaming carries on as if nothing happened.
 pub struct Hearing<'a> {
     rec: &'a Recognizer,
     ep: Endpointer,
@@ -233,8 +242,9 @@ impl<'a> Hearing<'a> {
     ) -> Result<Vec<Heard>> {
         let mut out = Vec::new();
         let mut end_now = false;
-        let early_samples =
-            (EARLY_FINAL_MS as u64 * xiaoan_audio::SAMPLE_RATE as u64 / 1000) as usize;
+        let samples_of = |ms: u32| (ms as u64 * xiaoan_audio::SAMPLE_RATE as u64 / 1000) as usize;
+        let (decode_samples, judge_samples) =
+            (samples_of(EARLY_DECODE_MS), samples_of(EARLY_FINAL_MS));
         for ev in events {
             match ev {
                 EndpointEvent::Start { .. } => {
@@ -262,7 +272,7 @@ impl<'a> Hearing<'a> {
                     }
                     if self.early && silent {
                         self.held.extend_from_slice(&samples);
-                        if self.judging {
+                        if self.judging && self.quiet >= judge_samples {
                             if let Some(judge) = &self.judge {
                                 if let Some(text) = st.early_text()? {
                                     let call = judge.judge(&text, self.expect);
@@ -291,7 +301,7 @@ impl<'a> Hearing<'a> {
                             .set_trailing_silence_ms(self.rec.endpoint.trailing_silence_ms);
                     }
                     st.accept_waveform(&samples);
-                    if self.quiet >= early_samples {
+                    if self.quiet >= decode_samples {
                         st.prepare_final()?;
                         self.early = true;
                         if self.judge.is_some() && self.background && self.call.is_none() {

@@ -19,7 +19,7 @@
 //!   kept (warm) is reported on its own line.
 //!
 //! Stages: wait (speech end → the final decode starts: the silence the early final
-//! waits for, [`EARLY_FINAL_MS`], or the whole hang-over, plus any partial decode
+//! waits for, [`EARLY_DECODE_MS`], or the whole hang-over, plus any partial decode
 //! still running), the final decode, what is left of the end-pointer's hang-over after
 //! it, understanding + dialogue (with retrieval), TTS of the first sentence.
 
@@ -33,7 +33,7 @@ use anyhow::{Context as _, Result};
 use xiaoan_agent::app::build_agent;
 use xiaoan_agent::config::Settings;
 use xiaoan_agent::dialogue::Agent;
-use xiaoan_agent::pipeline::{Heard, Hearing, Recognizer, EARLY_FINAL_MS};
+use xiaoan_agent::pipeline::{Heard, Hearing, Recognizer, EARLY_DECODE_MS, EARLY_FINAL_MS};
 use xiaoan_agent::speech::{voice_for, Speech};
 use xiaoan_agent::turn_end::{Expect, TurnCall};
 use xiaoan_audio::SAMPLE_RATE;
@@ -298,12 +298,13 @@ pub fn run(s: &Settings) -> Result<ExitCode> {
         "bench dialogue: end of speech → first audio of the reply, the demo conversation replayed in real time ({FRAME_MS} ms capture frames)"
     );
     println!(
-        "  engine {} ({} threads, {}), VAD {}, hang-over {} ms, early final after {} ms, partial step {} s, TTS {}",
+        "  engine {} ({} threads, {}), VAD {}, hang-over {} ms, early final decoded after {} ms and judged after {} ms, partial step {} s, TTS {}",
         s.config.asr.engine,
         s.config.asr.threads,
         s.config.asr.ggml_type,
         s.config.audio.vad,
         ep.trailing_silence_ms,
+        EARLY_DECODE_MS,
         EARLY_FINAL_MS,
         s.config.asr.step_s,
         s.config.tts.engine
