@@ -118,6 +118,11 @@ pub struct AsrConfig {
     /// took `t`, the next waits for `t / partial_duty` s of new audio (at least
     /// `step_s`). Default 0.25; 1000 decodes every `step_s` as before it existed.
     pub partial_duty: f32,
+    /// Seconds of silence the encoder sees after the audio in a partial decode (the
+    /// final keeps `encoder_margin_s`), when `[asr.final]` decodes the final with its
+    /// own search. Default 2.0: partials are most of the streaming work, and the
+    /// encoder's grows with its window (docs/benchmarks.md).
+    pub partial_margin_s: f32,
     /// CPU threads for the recogniser.
     pub threads: usize,
     /// A folder of dialect adapters (`<code>/adapter.toml`); unset = the built-in ones.
@@ -229,6 +234,7 @@ impl Default for AsrConfig {
             step_s: 0.5,
             continue_committed: false,
             partial_duty: 0.25,
+            partial_margin_s: 2.0,
             threads: 2,
             adapters_dir: None,
             ggml_type: "f16".into(),
@@ -611,6 +617,12 @@ impl Config {
                     format!("{m} is outside 0–30 seconds"),
                 ));
             }
+        }
+        if !(0.0..=30.0).contains(&self.asr.partial_margin_s) {
+            return Err(invalid(
+                "asr.partial_margin_s",
+                format!("{} is outside 0–30 seconds", self.asr.partial_margin_s),
+            ));
         }
         if !(self.asr.partial_duty > 0.0 && self.asr.partial_duty.is_finite()) {
             return Err(invalid(

@@ -401,6 +401,7 @@ fn stream_config(settings: &Settings) -> StreamConfig {
         max_utterance_s: settings.config.audio.endpoint.max_utterance_s,
         continue_committed: settings.config.asr.continue_committed,
         partial_duty: settings.config.asr.partial_duty,
+        partial_pad_s: Some(settings.config.asr.partial_margin_s),
         ..StreamConfig::default()
     }
 }

@@ -52,6 +52,12 @@ pub struct DecodeOptions {
     /// beam search and whisper.cpp ignore it (the stream keeps committed text either
     /// way). Default none.
     pub continue_from: Option<String>,
+    /// Seconds of silence the encoder sees after the audio in this decode, instead of
+    /// the engine's own margin (the candle and onnx engines' trimmed window; whisper.cpp
+    /// keeps its own). A stream's partials use a shorter one than its final: the
+    /// encoder's cost grows with the window, and a partial is a quick guess the final
+    /// decodes again. Default none (the engine's).
+    pub encoder_pad_s: Option<f32>,
 }
 
 impl DecodeOptions {
@@ -84,6 +90,7 @@ impl Default for DecodeOptions {
             lm_weight: 0.3,
             lm_bonus: 0.5,
             continue_from: None,
+            encoder_pad_s: None,
         }
     }
 }
@@ -361,6 +368,7 @@ pub struct GradedAsr {
     greedy: ScriptedAsr,
     beam: ScriptedAsr,
     searches: Mutex<Vec<(usize, bool)>>,
+    pads: Mutex<Vec<Option<f32>>>,
 }
 
 impl GradedAsr {
@@ -371,7 +379,13 @@ impl GradedAsr {
             greedy: ScriptedAsr::growing(greedy, chars_per_second),
             beam: ScriptedAsr::growing(beam, chars_per_second),
             searches: Mutex::new(Vec::new()),
+            pads: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The encoder margin asked for by every decode, in order.
+    pub fn pads(&self) -> Vec<Option<f32>> {
+        self.pads.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// (beam size, language model fused) of every decode, in order.
@@ -398,6 +412,9 @@ impl AsrModel for GradedAsr {
     ) -> Result<Transcript> {
         if let Ok(mut s) = self.searches.lock() {
             s.push((opts.beam_size, opts.lm.is_some()));
+        }
+        if let Ok(mut p) = self.pads.lock() {
+            p.push(opts.encoder_pad_s);
         }
         if opts.beam_size > 1 {
             self.beam.decode_cancellable(samples, opts, cancel)

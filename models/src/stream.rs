@@ -91,6 +91,12 @@ pub struct StreamConfig {
     /// sessions, then decodes partials less often instead of falling behind, and the
     /// final decode finds the worker free. Default 0.25; 1 or more: every `step_s`.
     pub partial_duty: f32,
+    /// Seconds of silence the encoder sees after the audio in a partial decode, when the
+    /// final decodes with its own options (so a partial never stands for the final).
+    /// Shorter than the engine's margin for the final: the encoder's work grows with
+    /// its window, and partials are most of a stream's decodes. Default none (the
+    /// engine's margin for every decode).
+    pub partial_pad_s: Option<f32>,
 }
 
 impl Default for StreamConfig {
@@ -101,6 +107,7 @@ impl Default for StreamConfig {
             background: true,
             continue_committed: false,
             partial_duty: 0.25,
+            partial_pad_s: None,
         }
     }
 }
@@ -290,6 +297,9 @@ impl LocalAgreementStream {
         };
         if self.cfg.continue_committed && !self.committed.is_empty() {
             o.continue_from = Some(self.committed.iter().collect());
+        }
+        if !fin && self.final_opts.is_some() && self.cfg.partial_pad_s.is_some() {
+            o.encoder_pad_s = self.cfg.partial_pad_s;
         }
         o
     }

@@ -242,9 +242,14 @@ impl CandleWhisper {
         self.mel.compute(samples, frames).map_err(ce)
     }
 
-    /// Frames of the encoder window for `n` samples.
-    fn frames_for(&self, n: usize) -> usize {
-        window_frames(n, self.trim.then_some(self.pad_s))
+    /// Frames of the encoder window for `n` samples (with the margin of `opts` when it
+    /// sets one).
+    fn frames_for(&self, n: usize, opts: &DecodeOptions) -> usize {
+        let pad = opts
+            .encoder_pad_s
+            .filter(|p| p.is_finite())
+            .map_or(self.pad_s, |p| p.clamp(0.0, 30.0));
+        window_frames(n, self.trim.then_some(pad))
     }
 
     /// The tokens before the transcript: the prompt after `<|startofprev|>` when there
@@ -359,7 +364,7 @@ impl AsrModel for CandleWhisper {
         if samples.len() < HOP {
             return Ok(Transcript::no_speech(1.0));
         }
-        let mel = self.log_mel(samples, self.frames_for(samples.len()))?;
+        let mel = self.log_mel(samples, self.frames_for(samples.len(), opts))?;
         let cross_kv = self.encode(&mel)?;
         crate::asr::check_cancel(cancel)?;
         let (prefix, sot_index) = self.prefix(opts)?;
@@ -387,7 +392,7 @@ impl AsrModel for CandleWhisper {
         if samples.len() < HOP {
             return Ok(Some(vec![f32::NEG_INFINITY; texts.len()]));
         }
-        let mel = self.log_mel(samples, self.frames_for(samples.len()))?;
+        let mel = self.log_mel(samples, self.frames_for(samples.len(), opts))?;
         let cross_kv = self.encode(&mel)?;
         let (prefix, _) = self.prefix(opts)?;
         let mut out = Vec::with_capacity(texts.len());

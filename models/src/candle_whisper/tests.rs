@@ -323,7 +323,12 @@ fn onnx_encoder_matches_the_candle_encoder() {
     let fx = fixtures();
     for f in &fx {
         let (file, samples) = (&f.file, &f.samples);
-        let mel = m.log_mel(samples, m.frames_for(samples.len())).unwrap();
+        let mel = m
+            .log_mel(
+                samples,
+                m.frames_for(samples.len(), &DecodeOptions::default()),
+            )
+            .unwrap();
         // what the decoder sees of the audio: every layer's cross-attention K and V
         let a = m.encode(&mel).unwrap();
         let b = o.encode(&mel).unwrap();
@@ -477,7 +482,12 @@ fn batched_beams_match_single_rows() {
     };
     let fx = fixtures();
     let samples = &fx[0].samples;
-    let mel = m.log_mel(samples, m.frames_for(samples.len())).unwrap();
+    let mel = m
+        .log_mel(
+            samples,
+            m.frames_for(samples.len(), &DecodeOptions::default()),
+        )
+        .unwrap();
     let kv = m.encode(&mel).unwrap();
     let (prefix, _) = m.prefix(&DecodeOptions::default()).unwrap();
     let fresh = || model::DecoderState::new(&kv, m.model.dec_blocks.len());
@@ -505,7 +515,12 @@ fn batched_beams_match_single_rows() {
     let greedy = DecodeOptions::default();
     for f in &fx {
         let (file, samples) = (&f.file, &f.samples);
-        let mel = m.log_mel(samples, m.frames_for(samples.len())).unwrap();
+        let mel = m
+            .log_mel(
+                samples,
+                m.frames_for(samples.len(), &DecodeOptions::default()),
+            )
+            .unwrap();
         let kv = m.encode(&mel).unwrap();
         let (prefix, sot) = m.prefix(&greedy).unwrap();
         let budget = token_budget(samples.len() as f32 / 16_000.0, 10.0);

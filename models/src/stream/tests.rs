@@ -221,6 +221,7 @@ fn over_long_utterance_continues_in_a_new_window() {
         background: false,
         continue_committed: true,
         partial_duty: 0.25,
+        partial_pad_s: None,
     };
     let mut s = LocalAgreementStream::new(
         Arc::new(ScriptedAsr::growing("甲乙丙丁戊己庚辛", 1.0)),
@@ -637,6 +638,32 @@ fn partials_stay_greedy_and_the_final_decodes_with_its_own_beam() {
     s.reset();
     feed(&mut s, 1.0);
     assert!(asr.beams()[n..].iter().all(|&b| b == 1));
+}
+
+#[test]
+fn partials_encode_a_shorter_margin_and_the_final_the_engines_own() {
+    let asr = graded("我想办社保卡", "我想办社保卡");
+    let cfg = StreamConfig {
+        partial_pad_s: Some(2.0),
+        ..sync_cfg()
+    };
+    let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), cfg.clone())
+        .with_final_options(final_beam());
+    feed(&mut s, 2.0);
+    s.finish().unwrap();
+    let (beams, pads) = (asr.beams(), asr.pads());
+    assert!(beams.len() >= 3, "{beams:?}");
+    for (b, p) in beams.iter().zip(&pads) {
+        // the greedy partials the short margin, the final (beam) the engine's own
+        assert_eq!(*p, (*b == 1).then_some(2.0), "{beams:?} {pads:?}");
+    }
+    // without final options a partial may stand for the final: every decode keeps the
+    // engine's margin
+    let asr = graded("我想办社保卡", "我想办社保卡");
+    let mut s = LocalAgreementStream::new(asr.clone(), DecodeOptions::default(), cfg);
+    feed(&mut s, 2.0);
+    s.finish().unwrap();
+    assert!(asr.pads().iter().all(Option::is_none), "{:?}", asr.pads());
 }
 
 #[test]
