@@ -88,6 +88,12 @@ const EMERGENCY_WORDS: &[&str] = &[
     "冒出烟",
     "冒浓烟",
     "在冒烟",
+    "往下跳",
+    "迷迷糊糊",
+    "浑身冒冷汗",
+    "1身冷汗",
+    "意识模糊",
+    "神志不清",
     "焦糊味",
     "烧焦味",
     "煤气罐",
@@ -358,6 +364,9 @@ const EMERGENCY_SOUNDS: &[&[&str]] = &[
 /// school, 报警 of a broken alarm): on their own they count only when the classifier does
 /// not rule an emergency out ([`EmergencyCue::weak`]).
 const WEAK_WORDS: &[&str] = &[
+    "迷迷糊糊",
+    "浑身冒冷汗",
+    "1身冷汗",
     "中风",
     "半边身子",
     "骨折",
@@ -446,6 +455,10 @@ const LOST_GAP: usize = 6;
 /// Between a person and "lost", these make it a thing that is lost (孩子的卡不见了,
 /// 老人手机找不到了) or not a loss at all (眼睛看不见了).
 const LOST_THING: &[char] = &['的', '卡', '证', '本', '机', '钥', '包', '钱', '看', '票'];
+/// An emergency word that names something milder after a given word: 头晕了 is dizziness,
+/// not a faint (晕了).
+const MILDER_AFTER: &[(&str, &str)] = &[("晕了", "头"), ("昏了", "头")];
+
 /// Words before an emergency word that deny it (没打人, 不是着火).
 const DENIED: &[&str] = &["没", "不是", "没有", "别"];
 
@@ -538,6 +551,10 @@ const SETTLED: &[&str] = &[
     "过2次",
     "过几次",
     "过好几次",
+    "好几回",
+    "好几次",
+    "几回了",
+    "几次了",
     "现在好了",
     "没事了",
     "好多了",
@@ -731,6 +748,34 @@ const PAIRS: &[Pair] = &[
         unless: &["不应该"],
     },
     Pair {
+        first: &["狗", "蛇", "猫", "狼", "马蜂", "蜂"],
+        second: &["咬", "蛰", "叮"],
+        gap: 3,
+        either_order: false,
+        unless: &["疫苗", "咬过", "蛰过", "登记", "办证"],
+    },
+    Pair {
+        first: &[
+            "电线",
+            "插座",
+            "插头",
+            "电动车",
+            "电瓶",
+            "电箱",
+            "油锅",
+            "锅",
+            "被子",
+            "窗帘",
+            "沙发",
+            "房子",
+            "屋",
+        ],
+        second: &["着了", "着起来", "烧起来", "着火", "烧着"],
+        gap: 4,
+        either_order: false,
+        unless: &[],
+    },
+    Pair {
         first: &["胸口", "心口", "胸前", "心脏"],
         second: &["疼", "痛", "闷", "绞", "憋", "压着"],
         gap: 4,
@@ -849,7 +894,11 @@ pub fn emergency_cue(text: &str, pinyin: &[String]) -> EmergencyCue {
     for w in EMERGENCY_WORDS {
         for (i, _) in text.match_indices(w) {
             let head = &text[..i];
-            if DENIED.iter().any(|d| head.ends_with(d)) {
+            if DENIED.iter().any(|d| head.ends_with(d))
+                || MILDER_AFTER
+                    .iter()
+                    .any(|(word, before)| w == word && head.ends_with(before))
+            {
                 continue;
             }
             if prevented(head) {
@@ -1009,6 +1058,9 @@ mod tests {
             "我儿子下午出去到现在都联系不上",
             "我老伴在浴室里半天没出来，喊他也没动静",
             "阿拉爷爷倒辣地浪，叫伊勿应",
+            "小孩被大狗咬了，腿上好几个洞",
+            "电线着了",
+            "有人在楼顶上要往下跳",
         ] {
             let c = cue(t);
             assert!(c.certain(), "{t}: {c:?}");
@@ -1026,6 +1078,9 @@ mod tests {
             "我妈胸口老是闷，想找医生上门看看",
             "我叫他来，他说不应该他来",
             "我腿上烫伤的疤还在，能评残疾吗",
+            "老人1个人在家头晕了好几回，想装个呼叫器",
+            "孩子被狗咬过，打完疫苗了",
+            "我睡着了没听见",
         ] {
             let c = cue(t);
             assert!(!c.certain(), "{t}: {c:?}");
