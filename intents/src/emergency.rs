@@ -574,6 +574,13 @@ const SETTLED: &[&str] = &[
     "老毛病",
 ];
 
+/// Words that ask for a service to be arranged (想装个扶手, 申请补贴): told with them, an
+/// emergency word describes the situation behind a need (老人上厕所起不来身，想装个扶手),
+/// read like the past unless something says it is happening now.
+const SERVICE_ASK: &[&str] = &[
+    "扶手", "想装", "申请", "补贴", "补助", "想办", "办个", "办理", "报销", "评残",
+];
+
 /// Words that say it is happening now (刚才, 突然, 快来): they override [`SETTLED`].
 const URGENT: &[&str] = &[
     "刚才",
@@ -933,6 +940,7 @@ pub fn emergency_cue(text: &str, pinyin: &[String]) -> EmergencyCue {
     let urgent = URGENT.iter().any(|u| unmasked.contains(u));
     let past = after_past
         || SETTLED.iter().any(|p| text.contains(p))
+        || SERVICE_ASK.iter().any(|p| text.contains(p))
         || CONSEQUENCE.iter().any(|p| text.contains(p));
     EmergencyCue {
         hit,
@@ -1081,6 +1089,7 @@ mod tests {
             "老人1个人在家头晕了好几回，想装个呼叫器",
             "孩子被狗咬过，打完疫苗了",
             "我睡着了没听见",
+            "家里老人上厕所起不来身，想装个扶手",
         ] {
             let c = cue(t);
             assert!(!c.certain(), "{t}: {c:?}");
