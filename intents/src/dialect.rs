@@ -273,8 +273,15 @@ mod tests {
             // one strong marker in a long sentence still marks it
             ("住了半年了，外地人要办个居住证，要带些啥子", "cmn-sc"),
             ("我妈在厨房头搭倒了", "cmn-sc"),
+            // Sichuanese where/here (在哪点), V哈 = V一下, X不赢, 打捶
+            ("你们这儿吃饭的地方在哪点嘛", "cmn-sc"),
+            ("有人帮她读哈信没得", "cmn-sc"),
+            ("我忙不赢，你帮我查哈嘛", "cmn-sc"),
+            ("有人在楼下打捶", "cmn-sc"),
             // Mandarin words that contain a marker mark nothing
             ("你说话太啰嗦了，干嘛说这么多", "cmn"),
+            ("这点钱不够交房租", "cmn"),
+            ("你哪点不满意", "cmn"),
             ("", "cmn"),
         ] {
             let g = identify_dialect(t);

@@ -29,6 +29,11 @@ const EMERGENCY_WORDS: &[&str] = &[
     "栽倒",
     "栽地上",
     "倒在地上",
+    "一动不动",
+    "躺在路边",
+    "躺在路上",
+    "倒在路边",
+    "倒在路上",
     "倒地上",
     "倒地不起",
     "躺在地上",
@@ -75,6 +80,25 @@ const EMERGENCY_WORDS: &[&str] = &[
     "漏气了",
     "臭鸡蛋味",
     "电线冒烟",
+    // smoke that fills a place (冒烟 alone is weak: 气得冒烟)
+    "全是烟",
+    "都是烟",
+    "好大烟",
+    "烟好大",
+    "烟很大",
+    "好多烟",
+    "满屋子烟",
+    "一屋子烟",
+    "往外冒烟",
+    "冒出烟",
+    "冒浓烟",
+    "在冒烟",
+    "往下跳",
+    "迷迷糊糊",
+    "浑身冒冷汗",
+    "1身冷汗",
+    "意识模糊",
+    "神志不清",
     "焦糊味",
     "烧焦味",
     "煤气罐",
@@ -138,6 +162,14 @@ const EMERGENCY_WORDS: &[&str] = &[
     "好多血",
     "大出血",
     "血止不住",
+    "头破血流",
+    "满脸是血",
+    "满头是血",
+    "全是血",
+    "流了1地",
+    "1地的血",
+    "流了一地",
+    "一地的血",
     "止不住血",
     "烫伤",
     "烧伤",
@@ -147,6 +179,12 @@ const EMERGENCY_WORDS: &[&str] = &[
     "卡在喉咙",
     "中毒",
     "吃错药",
+    "吃了1瓶",
+    "吞了1瓶",
+    "1整瓶药",
+    "把药全吃了",
+    "吃了好多药",
+    "吃了很多药",
     "安眠药",
     "农药",
     "过敏性休克",
@@ -189,6 +227,9 @@ const EMERGENCY_WORDS: &[&str] = &[
     "打孩子",
     "打老婆",
     "砸门",
+    "砸我家门",
+    "踹门",
+    "踹我家门",
     "耍刀",
     "有枪",
     "非礼",
@@ -231,6 +272,11 @@ const EMERGENCY_WORDS: &[&str] = &[
     "入室",
     "掐我",
     "掐脖子",
+    "弄死",
+    "杀了我",
+    "要杀我",
+    "砍死",
+    "捅死",
     "打伤",
     "威胁",
     "跟踪",
@@ -263,9 +309,7 @@ const EMERGENCY_WORDS: &[&str] = &[
     // drowning, trapped, accidents, lost people
     "溺水",
     "掉水里",
-    "掉进河",
     "掉河里",
-    "掉进水",
     "落水",
     "被困",
     "困在",
@@ -325,6 +369,9 @@ const EMERGENCY_SOUNDS: &[&[&str]] = &[
 /// school, 报警 of a broken alarm): on their own they count only when the classifier does
 /// not rule an emergency out ([`EmergencyCue::weak`]).
 const WEAK_WORDS: &[&str] = &[
+    "迷迷糊糊",
+    "浑身冒冷汗",
+    "1身冷汗",
     "中风",
     "半边身子",
     "骨折",
@@ -364,6 +411,9 @@ const WEAK_WORDS: &[&str] = &[
     "要生了",
     "压住了",
     "砸门",
+    "砸我家门",
+    "踹门",
+    "踹我家门",
     "漏气了",
     "说不出话",
     "没反应",
@@ -410,6 +460,10 @@ const LOST_GAP: usize = 6;
 /// Between a person and "lost", these make it a thing that is lost (孩子的卡不见了,
 /// 老人手机找不到了) or not a loss at all (眼睛看不见了).
 const LOST_THING: &[char] = &['的', '卡', '证', '本', '机', '钥', '包', '钱', '看', '票'];
+/// An emergency word that names something milder after a given word: 头晕了 is dizziness,
+/// not a faint (晕了).
+const MILDER_AFTER: &[(&str, &str)] = &[("晕了", "头"), ("昏了", "头")];
+
 /// Words before an emergency word that deny it (没打人, 不是着火).
 const DENIED: &[&str] = &["没", "不是", "没有", "别"];
 
@@ -502,6 +556,10 @@ const SETTLED: &[&str] = &[
     "过2次",
     "过几次",
     "过好几次",
+    "好几回",
+    "好几次",
+    "几回了",
+    "几次了",
     "现在好了",
     "没事了",
     "好多了",
@@ -510,6 +568,22 @@ const SETTLED: &[&str] = &[
     "后遗症",
     "留下",
     "好几年",
+    // a healed injury (烫伤的疤) and a lasting condition (胸口老是闷): a need
+    "疤",
+    "老是",
+    "经常",
+    "总是",
+    "常常",
+    "时不时",
+    "动不动就",
+    "老毛病",
+];
+
+/// Words that ask for a service to be arranged (想装个扶手, 申请补贴): told with them, an
+/// emergency word describes the situation behind a need (老人上厕所起不来身，想装个扶手),
+/// read like the past unless something says it is happening now.
+const SERVICE_ASK: &[&str] = &[
+    "扶手", "想装", "申请", "补贴", "补助", "想办", "办个", "办理", "报销", "评残",
 ];
 
 /// Words that say it is happening now (刚才, 突然, 快来): they override [`SETTLED`].
@@ -538,6 +612,10 @@ const URGENT: &[&str] = &[
     "快些",
 ];
 
+/// [`URGENT`] words that here say a trace of the past remains (疤还在), not that
+/// something is going on.
+const NOT_URGENT: &[&str] = &["疤还在", "印子还在", "后遗症还在", "病根还在"];
+
 /// What the rules see in an utterance about an emergency.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EmergencyCue {
@@ -549,6 +627,9 @@ pub struct EmergencyCue {
     pub settled: bool,
     /// Something says it is happening now.
     pub urgent: bool,
+    /// Words tell of a lasting state (坏了1个礼拜了) or name something that only looks
+    /// like an emergency (打不着火, 报警器): the classifier alone must be very sure.
+    pub calm: bool,
 }
 
 impl EmergencyCue {
@@ -559,21 +640,262 @@ impl EmergencyCue {
     }
 }
 
+/// Ways a person is lost that may stand further from the person (小孩在小区里玩，一转眼人就
+/// 没影了; 儿子下午出去到现在都联系不上).
+const LOST_FAR: &[&str] = &[
+    "没影",
+    "转眼就不见",
+    "转眼不见",
+    "到现在都没回",
+    "到现在还没回",
+    "到现在都联系不上",
+    "到现在还联系不上",
+    "到处都找不到",
+    "到处找不到",
+    "哪里都找不到",
+    "找了半天没找到",
+];
+/// Most characters between a person and a [`LOST_FAR`] phrase.
+const LOST_FAR_GAP: usize = 12;
+/// What follows 找不到人 when no one can be found to help (找不到人照顾), not a lost person.
+const NO_HELPER: &[&str] = &[
+    "照顾", "帮", "管", "陪", "看", "带", "接", "送", "问", "办", "说",
+];
+
 fn lost_person(text: &str) -> bool {
-    PEOPLE.iter().any(|p| {
-        text.match_indices(p).any(|(i, _)| {
-            let after: String = text[i + p.len()..].chars().take(LOST_GAP + 4).collect();
-            LOST.iter().any(|l| {
-                after.find(l).is_some_and(|j| {
-                    let between = &after[..j];
-                    between.chars().count() <= LOST_GAP
-                        && !between.contains(LOST_THING)
-                        && !between.contains('防')
-                        // 走丢过 (1次): it happened before
-                        && !after[j + l.len()..].starts_with('过')
-                })
+    let lost_within = |after: &str, words: &[&str], gap: usize| {
+        words.iter().any(|l| {
+            after.find(l).is_some_and(|j| {
+                let between = &after[..j];
+                between.chars().count() <= gap
+                    && !between.contains(LOST_THING)
+                    && !between.contains('防')
+                    // 走丢过 (1次): it happened before
+                    && !after[j + l.len()..].starts_with('过')
+                    // 找不到人照顾: no one to help, not a person lost
+                    && !NO_HELPER.iter().any(|h| after[j + l.len()..].starts_with(h))
             })
         })
+    };
+    PEOPLE.iter().any(|p| {
+        text.match_indices(p).any(|(i, _)| {
+            let after: String = text[i + p.len()..].chars().take(LOST_FAR_GAP + 8).collect();
+            lost_within(&after, LOST, LOST_GAP) || lost_within(&after, LOST_FAR, LOST_FAR_GAP)
+        })
+    })
+}
+
+/// A state that has lasted days or more (电梯坏了1个礼拜了, 腿疼好几天了): told with no
+/// emergency words, it is a need or a complaint.
+const LASTING: &[&str] = &[
+    "个礼拜了",
+    "个星期了",
+    "个月了",
+    "好几天了",
+    "好些天了",
+    "好久了",
+    "好长时间了",
+    "一直这样",
+    "老毛病",
+    "年了",
+    "天了",
+    "周了",
+];
+
+/// Phrases that contain an emergency word but name something else; they are taken out
+/// before the words are matched: 打不着火 (a stove that will not light), 报警器 (an alarm
+/// to install), 腿脚不行了 (frailty, not collapse).
+const NOT_EMERGENCY: &[&str] = &[
+    "打不着火",
+    "点不着火",
+    "打不着",
+    "点不着",
+    "报警器",
+    "报警的",
+    "报警装置",
+    "报警按钮",
+    "腿脚不行",
+    "腿不行",
+    "脚不行",
+    "眼睛不行",
+    "耳朵不行",
+    "身体不行",
+    "记性不行",
+    "脑子不行",
+    "腰不行",
+];
+
+/// Words that ask who answers for a danger that may come (真烧起来谁负责): a complaint
+/// about a hazard, read like an event in the past (the classifier must be very sure).
+const CONSEQUENCE: &[&str] = &["谁负责", "谁来负责", "谁赔", "谁担责", "可怎么办"];
+
+/// An emergency told by two parts a few characters apart: no answer when called (喊他也没
+/// 动静, 叫伊勿应), a chest that hurts (心口绞着疼),
+/// a fall into water (掉进小区的水池), a poison swallowed (把洗衣液喝下去, 喝了农药).
+struct Pair {
+    first: &'static [&'static str],
+    second: &'static [&'static str],
+    /// Most characters between the two.
+    gap: usize,
+    /// The second part may come first (把洗衣液喝了).
+    either_order: bool,
+    /// Words anywhere that make it about a thing, not a person (手机掉进水里).
+    unless: &'static [&'static str],
+}
+
+const PAIRS: &[Pair] = &[
+    Pair {
+        first: &["叫", "喊", "敲门", "拍门"],
+        second: &[
+            "没动静",
+            "没有动静",
+            "没声音",
+            "不应",
+            "不答应",
+            "没反应",
+            "没有反应",
+        ],
+        gap: 6,
+        either_order: false,
+        // …of a person, not of a machine (叫号没反应, 手机叫了没反应)
+        unless: &[
+            "不应该",
+            "叫号",
+            "机器",
+            "屏幕",
+            "按钮",
+            "手机",
+            "系统",
+            "二维码",
+            "网",
+            "刷",
+        ],
+    },
+    Pair {
+        first: &["狗", "蛇", "猫", "狼", "马蜂", "蜂"],
+        second: &["咬", "蛰", "叮"],
+        gap: 3,
+        either_order: false,
+        unless: &["疫苗", "咬过", "蛰过", "登记", "办证"],
+    },
+    Pair {
+        first: &[
+            "电线",
+            "插座",
+            "插头",
+            "电动车",
+            "电瓶",
+            "电箱",
+            "油锅",
+            "锅",
+            "被子",
+            "窗帘",
+            "沙发",
+            "房子",
+            "屋",
+        ],
+        second: &["着了", "着起来", "烧起来", "着火", "烧着"],
+        gap: 4,
+        either_order: false,
+        unless: &[],
+    },
+    Pair {
+        first: &["胸口", "心口", "胸前", "心脏"],
+        second: &["疼", "痛", "闷", "绞", "憋", "压着"],
+        gap: 4,
+        either_order: false,
+        unless: &[],
+    },
+    Pair {
+        first: &[
+            "掉进", "掉到", "掉下", "落进", "栽进", "跌进", "摔进", "滑进", "掉在",
+        ],
+        second: &["水", "河", "池", "湖", "井", "塘", "海", "江", "沟", "粪坑"],
+        gap: 6,
+        either_order: false,
+        unless: &[
+            "手机", "钥匙", "钱包", "东西", "卡", "证", "盖", "衣服", "鞋", "帽",
+        ],
+    },
+    Pair {
+        first: &["喝", "吃", "吞", "舔"],
+        second: &[
+            "洗衣液",
+            "消毒液",
+            "84",
+            "农药",
+            "老鼠药",
+            "耗子药",
+            "杀虫剂",
+            "洁厕",
+            "漂白",
+            "敌敌畏",
+            "百草枯",
+            "干燥剂",
+            "电池",
+            "汽油",
+            "机油",
+            "洗洁精",
+        ],
+        gap: 8,
+        either_order: true,
+        unless: &["残留"],
+    },
+];
+
+/// A person in a lift that is stuck (电梯停在2层中间，门打不开，里面有老人).
+fn stuck_in_lift(text: &str) -> bool {
+    const STUCK: &[&str] = &[
+        "门打不开",
+        "打不开门",
+        "开不了门",
+        "停在",
+        "卡住",
+        "卡在",
+        "困",
+        "关在",
+        "出不来",
+        "出不去",
+        "不动了",
+    ];
+    const INSIDE: &[&str] = &[
+        "里面有",
+        "在里面",
+        "里头有",
+        "在里头",
+        "我在",
+        "我们在",
+        "人在",
+    ];
+    text.contains("电梯")
+        && STUCK.iter().any(|w| text.contains(w))
+        && INSIDE.iter().any(|w| text.contains(w))
+        && !text.contains("上次")
+        && !text.contains("经常")
+        && !text.contains("老是")
+}
+
+/// Whether two parts of [`PAIRS`] occur close together and not as prevention or denied.
+fn paired(text: &str) -> bool {
+    let within = |a: &str, b: &str, gap: usize| {
+        text.match_indices(a).any(|(i, _)| {
+            let head = &text[..i];
+            if DENIED.iter().any(|d| head.ends_with(d)) || prevented(head) {
+                return false;
+            }
+            let after: String = text[i + a.len()..].chars().take(gap + 6).collect();
+            after
+                .find(b)
+                .is_some_and(|j| after[..j].chars().count() <= gap)
+        })
+    };
+    PAIRS.iter().any(|p| {
+        !p.unless.iter().any(|u| text.contains(u))
+            && p.first.iter().any(|a| {
+                p.second
+                    .iter()
+                    .any(|b| within(a, b, p.gap) || (p.either_order && within(b, a, p.gap)))
+            })
     })
 }
 
@@ -585,11 +907,22 @@ pub fn emergency_cue(text: &str, pinyin: &[String]) -> EmergencyCue {
     let mut strong = false;
     let mut weak = false;
     let mut after_past = false;
-    let mut any_prevented = false;
+    // a phrase known to mean something else also rules out a match by sound
+    let explained = NOT_EMERGENCY.iter().any(|w| text.contains(w));
+    let calm = explained || LASTING.iter().any(|w| text.contains(w));
+    let mut any_prevented = explained;
+    let masked = NOT_EMERGENCY
+        .iter()
+        .fold(text.to_string(), |t, w| t.replace(w, "|"));
+    let text = masked.as_str();
     for w in EMERGENCY_WORDS {
         for (i, _) in text.match_indices(w) {
             let head = &text[..i];
-            if DENIED.iter().any(|d| head.ends_with(d)) {
+            if DENIED.iter().any(|d| head.ends_with(d))
+                || MILDER_AFTER
+                    .iter()
+                    .any(|(word, before)| w == word && head.ends_with(before))
+            {
                 continue;
             }
             if prevented(head) {
@@ -607,7 +940,7 @@ pub fn emergency_cue(text: &str, pinyin: &[String]) -> EmergencyCue {
             }
         }
     }
-    if lost_person(text) {
+    if lost_person(text) || paired(text) || stuck_in_lift(text) {
         strong = true;
     }
     if !strong && !weak && !any_prevented {
@@ -618,13 +951,20 @@ pub fn emergency_cue(text: &str, pinyin: &[String]) -> EmergencyCue {
         });
     }
     let hit = strong || weak;
-    let urgent = URGENT.iter().any(|u| text.contains(u));
-    let past = after_past || SETTLED.iter().any(|p| text.contains(p));
+    let unmasked = NOT_URGENT
+        .iter()
+        .fold(text.to_string(), |t, w| t.replace(w, "|"));
+    let urgent = URGENT.iter().any(|u| unmasked.contains(u));
+    let past = after_past
+        || SETTLED.iter().any(|p| text.contains(p))
+        || SERVICE_ASK.iter().any(|p| text.contains(p))
+        || CONSEQUENCE.iter().any(|p| text.contains(p));
     EmergencyCue {
         hit,
         weak: hit && !strong,
         settled: hit && past && !urgent,
         urgent,
+        calm: calm && !urgent,
     }
 }
 
@@ -639,7 +979,8 @@ pub const WEAK_EMERGENCY_MIN: f32 = 0.2;
 /// stay what they are.
 pub const CLASSIFIER_EMERGENCY_MIN: f32 = 0.6;
 /// The same when the emergency words are in the past (上个月家里失火了，想申请救助): the
-/// classifier hears the fire; the resident asks for help after it.
+/// classifier hears the fire; the resident asks for help after it. Also when the cue is
+/// [`EmergencyCue::calm`] (电梯坏了1个礼拜了，老人上不去下不来; 煤气灶打不着火).
 pub const SETTLED_EMERGENCY_MIN: f32 = 0.9;
 
 /// How an utterance stands towards an emergency.
@@ -658,7 +999,7 @@ pub fn emergency_call(cue: &EmergencyCue, p_emergency: f32) -> EmergencyCall {
     if cue.hit && !cue.settled && (!cue.weak || cue.urgent || p_emergency >= WEAK_EMERGENCY_MIN) {
         EmergencyCall::Rule
     } else if p_emergency
-        >= if cue.settled {
+        >= if cue.settled || cue.calm {
             SETTLED_EMERGENCY_MIN
         } else {
             CLASSIFIER_EMERGENCY_MIN
@@ -725,6 +1066,69 @@ mod tests {
         }
         // ...unless something says it is happening again now
         assert!(cue("去年摔过一次，刚才又摔倒了").urgent);
+    }
+
+    #[test]
+    fn kinds_told_in_two_parts_are_emergencies() {
+        for t in [
+            "我外婆心口绞着疼，脸色煞白",
+            "小孩掉进小区的水池里了",
+            "孩子把洗衣液喝下去了",
+            "我爸喝了农药",
+            "电梯停在两层中间，门打不开，里面有老人",
+            "我们被困在电梯里半个小时了",
+            "楼道里全是烟，看不清路",
+            "门口有人说要弄死我",
+            "我家小孩在小区里玩，一转眼人就没影了",
+            "我儿子下午出去到现在都联系不上",
+            "我老伴在浴室里半天没出来，喊他也没动静",
+            "阿拉爷爷倒辣地浪，叫伊勿应",
+            "小孩被大狗咬了，腿上好几个洞",
+            "电线着了",
+            "有人在楼顶上要往下跳",
+            "有个老人躺在路边一动不动",
+        ] {
+            let c = cue(t);
+            assert!(c.certain(), "{t}: {c:?}");
+        }
+        for t in [
+            "手机掉进水池里了",
+            "我妈每天吃安眠药才能睡，医保能报吗",
+            "想问问吃农药残留的菜会不会有事",
+            "上次电梯停在半中间，里面有人，到现在还没修",
+            "我妈1个人在家，找不到人照顾",
+            "家里煤气灶老打不着火",
+            "想装个烟雾报警器",
+            "我妈腿脚不行了，1个人在家",
+            "我腿上烫伤的疤还在，能评残疾吗",
+            "我妈胸口老是闷，想找医生上门看看",
+            "我叫他来，他说不应该他来",
+            "我腿上烫伤的疤还在，能评残疾吗",
+            "老人1个人在家头晕了好几回，想装个呼叫器",
+            "孩子被狗咬过，打完疫苗了",
+            "我睡着了没听见",
+            "家里老人上厕所起不来身，想装个扶手",
+            "我按了叫号半天没反应",
+        ] {
+            let c = cue(t);
+            assert!(!c.certain(), "{t}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn a_lasting_state_or_a_look_alike_needs_a_sure_classifier() {
+        for t in [
+            "电梯坏了1个礼拜了，老人上不去下不来",
+            "家里煤气灶老打不着火",
+        ] {
+            let c = cue(t);
+            assert!(c.calm && !c.hit, "{t}: {c:?}");
+            assert_eq!(emergency_call(&c, 0.8), EmergencyCall::No, "{t}");
+        }
+        // a hazard that may come, with who answers for it, is a complaint
+        let c = cue("楼道里堆满纸箱，真烧起来谁负责");
+        assert!(c.settled, "{c:?}");
+        assert_eq!(emergency_call(&c, 0.8), EmergencyCall::No);
     }
 
     #[test]
