@@ -94,6 +94,13 @@ const MAX_STRAY: usize = 1;
 /// What each stray unit costs the match.
 const STRAY_COST: f32 = 0.1;
 
+/// Whether the stray units before a candidate name end in 小: 小小孩, 小小安 are the
+/// word 小小 ("little"), not a filler before the name (espeak-ng's 这个小安静一点 with
+/// 这个 lost was heard 小小孩 and 小小安, docs/wake.md).
+fn little_before(us: &[Unit], name_at: usize) -> bool {
+    name_at > 0 && us.get(name_at - 1).is_some_and(|u| u.text == "小")
+}
+
 /// Fillers tried in place of two stray units before the name when a check is verified
 /// by likelihood (给您小安 may be 诶，小安 written as two words).
 const VERIFY_FILLERS: [&str; 4] = ["诶，", "嗯，", "诶", "嗯"];
@@ -363,8 +370,9 @@ fn past_fillers(us: &[Unit]) -> usize {
 
 /// The name at the start of `text`, scored by sound, or `None` when the text does not
 /// start with anything like it. At most two fillers may come first, and then at most
-/// [`MAX_STRAY`] other units at [`STRAY_COST`] each (the best-scoring place wins). Latin `xiao an` /
-/// `xiaoan` (the recogniser sometimes writes pinyin) counts as the name.
+/// [`MAX_STRAY`] other units at [`STRAY_COST`] each (the best-scoring place wins), but
+/// not a stray 小 (小小安 is 小小, "little"). Latin `xiao an` / `xiaoan` (the
+/// recogniser sometimes writes pinyin) counts as the name.
 ///
 /// ```
 /// use xiaoan_agent::wake::find_name;
@@ -385,6 +393,9 @@ pub fn find_name(text: &str) -> Option<NameMatch> {
         let Some(first) = us.get(at + stray) else {
             break;
         };
+        if stray > 0 && little_before(&us, at + stray) {
+            continue;
+        }
         let cost = STRAY_COST * stray as f32;
         // pinyin written out: "xiaoan", "xiao an", "Xiao'an"
         let found = if first.pinyin == "xiaoan" {
@@ -443,8 +454,9 @@ fn near_an(p: &str) -> bool {
 /// The near miss at the start of `text`, if there is one: after the fillers, a
 /// syllable like `xiao` ([`near_xiao`]) then one near `an` ([`near_an`]) with at most [`MAX_STRAY`]
 /// stray units before them (小汉你好, 小孩你好, 叫安), or the name after one more
-/// stray unit than [`find_name`] allows (给您小安子). 小 followed by a word beginning
-/// with 安 (安静) is not one. Text alone never wakes on these: the gate asks the
+/// stray unit than [`find_name`] allows (给您小安子), written exactly as the name. 小
+/// followed by a word beginning with 安 (安静) is not one, nor is a stray 小 before
+/// the name (小小孩). Text alone never wakes on these: the gate asks the
 /// decoder whether the name explains the audio about as well as what it wrote.
 ///
 /// ```
@@ -465,6 +477,14 @@ pub fn near_name(text: &str) -> Option<NearName> {
             .get(at + stray + 2)
             .is_some_and(|next| second.text == "安" && AN_WORDS.contains(&next.text.as_str()));
         if !near_xiao(&first.pinyin) || !near_an(&second.pinyin) || word {
+            continue;
+        }
+        if stray > 0 && little_before(&us, at + stray) {
+            continue;
+        }
+        // read as a filler written as words, the name itself must be written as the
+        // name: one departure from it at a time (我一向安床 is not 诶，小安)
+        if stray > MAX_STRAY && (first.pinyin != "xiao" || second.pinyin != "an") {
             continue;
         }
         // 这个小… is "this little …", not a filler before the name

@@ -331,7 +331,8 @@ pub enum BenchCmd {
         /// How many utterances addressed to the robot.
         #[arg(long, default_value_t = 200)]
         addressed: usize,
-        /// Minutes of TV-like babble.
+        /// Minutes of TV-like babble (the other sentences mixed, not those that hold
+        /// 小安).
         #[arg(long, default_value_t = 60.0)]
         babble_minutes: f32,
         /// Also save the set's clips and manifest in this folder.

@@ -367,6 +367,49 @@ fn by_default_a_near_miss_of_the_syllables_needs_the_sound_of_an() {
 }
 
 #[test]
+fn a_little_before_the_name_is_not_the_name() {
+    // 这个小安静一点 with 这个 lost was heard 小小孩 and 小小安: "little …"
+    assert!(!starts_with_name("小小安", DEFAULT_MIN_SCORE));
+    assert!(!starts_with_name("诶，小小安", DEFAULT_MIN_SCORE));
+    assert_eq!(near_name("小小孩"), None);
+    assert_eq!(near_name("小小安一点"), None);
+    // one stray unit that is not 小 is still a filler written as a word
+    assert!(starts_with_name("您小安，在吗", DEFAULT_MIN_SCORE));
+    assert!(near_name("您小孩，在吗").is_some());
+    // at the gate: the decoder finds 小安 as close in 小小孩 as espeak-ng's 这个小安静
+    // scored (−3.6), yet nobody is called; the same closeness for 小孩 alone wakes
+    let close = |text: &'static str| {
+        Arc::new(Scoring {
+            text,
+            score: |t| if t.contains("小安") { -3.6 } else { 0.0 },
+            scored: Default::default(),
+        })
+    };
+    assert!(!wakes_on_one_segment(close("小小孩"), true));
+    assert!(wakes_on_one_segment(close("小孩，你好"), true));
+}
+
+#[test]
+fn a_filler_written_as_words_is_forgiven_only_before_the_name_written_exactly() {
+    // two stray units and a changed name (babble's 我一向安床): not read as a filler
+    // before 小安, however close the decoder finds that reading
+    let far = Arc::new(Scoring {
+        text: "我一向安床当你",
+        score: |t| if t.contains("小安") { -1.0 } else { 0.0 },
+        scored: Default::default(),
+    });
+    assert!(!wakes_on_one_segment(far.clone(), true));
+    assert!(far.scored.lock().unwrap().is_empty());
+    // the name written exactly after two stray units still is
+    let filler = Arc::new(Scoring {
+        text: "文女小安子",
+        score: |t| if t.contains("小安") { -1.0 } else { 0.0 },
+        scored: Default::default(),
+    });
+    assert!(wakes_on_one_segment(filler, true));
+}
+
+#[test]
 fn a_quiet_spell_returns_to_waiting_and_a_turn_restarts_it() {
     let asr = Arc::new(xiaoan_models::ScriptedAsr::fixed("其他的话"));
     let mut gate = scripted_gate(asr.clone(), 5.0);
