@@ -3,7 +3,9 @@
 //!
 //! An item's passages are its title, aliases, dialect aliases and spoken summary, and the
 //! ways residents describe the need it serves (`kb/data/asks.tsv`: 孩子刚出生, 住高层爬不动
-//! 楼, 被裁员了), so that a need told without the service's name still finds the item. An
+//! 楼, 被裁员了) and the residents' training lines that name the item
+//! (`intents/data/train-residents.tsv`, column 7, normalised as queries are), so that a need
+//! told without the service's name still finds the item. An
 //! item scores the best similarity of any of its passages.
 //!
 //! The vectors are computed once per guide and encoder and kept beside the search index
@@ -43,6 +45,26 @@ pub fn asks(id: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// The residents' training lines that name a guide item (`intents/data/train-residents.tsv`,
+/// column 7), as the dialogue searches them: normalised, dialect words mapped to Mandarin
+/// when a dialect is marked. `(guide id, text)`.
+pub fn residents_asks() -> &'static [(String, String)] {
+    static LINES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    LINES.get_or_init(|| {
+        xiaoan_intents::data::residents()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| {
+                let id = e.service?;
+                let g = xiaoan_intents::identify_dialect(&e.text);
+                let d = if g.marked { g.code } else { "" };
+                let t = xiaoan_intents::normalize_with_dialect(&e.text, d).text;
+                (!t.trim().is_empty()).then_some((id, t))
+            })
+            .collect()
+    })
+}
+
 /// The passages of an item, as embedded.
 pub fn passages(item: &Item) -> Vec<String> {
     let mut out: Vec<String> = std::iter::once(item.title.clone())
@@ -50,6 +72,12 @@ pub fn passages(item: &Item) -> Vec<String> {
         .chain(item.dialect_aliases.iter().cloned())
         .chain(std::iter::once(item.summary.clone()))
         .chain(asks(&item.id).into_iter().map(str::to_string))
+        .chain(
+            residents_asks()
+                .iter()
+                .filter(|(id, _)| *id == item.id)
+                .map(|(_, t)| t.clone()),
+        )
         .filter(|t| !t.trim().is_empty())
         .collect();
     out.dedup();
@@ -62,6 +90,9 @@ pub fn fingerprint(guide: &Guide, encoder_identity: &str) -> String {
     h.update(format!("xiaoan-kb-dense-v{VERSION}\n").as_bytes());
     h.update(guide.fingerprint().as_bytes());
     h.update(ASKS_TSV.as_bytes());
+    for (id, t) in residents_asks() {
+        h.update(format!("{id}\t{t}\n").as_bytes());
+    }
     h.update(encoder_identity.as_bytes());
     hex::encode(h.finalize())
 }
