@@ -228,7 +228,7 @@ fn a_misheard_guide_question_is_confirmed_first_then_answered_on_yes() {
     // "stop", but it sounds like the door-access item
     let (_d, a, mut s) = setup();
     let r = say(&a, &mut s, "门禁刷怖慨了");
-    assert_eq!(r.text, "您是想问“门禁刷脸录入”吗？", "{r:?}");
+    assert_eq!(r.text, "您是想问“门禁刷脸和安防报警器”吗？", "{r:?}");
     assert_eq!(
         (r.flow.as_str(), r.awaiting.as_str()),
         ("clarify", "yes_no")
@@ -250,7 +250,7 @@ fn a_misheard_guide_question_is_confirmed_first_then_answered_on_yes() {
     let (_d, a, mut s) = setup();
     say(&a, &mut s, "老年人优待卡怎么办");
     let r = say(&a, &mut s, "门禁刷怖慨了");
-    assert!(r.text.contains("门禁刷脸录入"), "not a stop: {r:?}");
+    assert!(r.text.contains("门禁刷脸和安防报警器"), "not a stop: {r:?}");
 }
 
 #[test]
