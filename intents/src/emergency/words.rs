@@ -145,6 +145,12 @@ pub(super) const EMERGENCY_WORDS: &[&str] = &[
     "抽搐",
     "抽过去",
     "抽起来",
+    // a fever fit (a child's febrile convulsion): 烧到抽筋, 烧得抽了; 抽筋 alone is a cramp
+    "烧到抽",
+    "烧得抽",
+    "高烧抽",
+    "发烧抽",
+    "惊厥",
     "口吐白沫",
     "出血",
     "流血",
