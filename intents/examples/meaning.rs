@@ -78,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if r.noisy != noisy {
                 continue;
             }
-            let p = u.model().predict_normalized(&r.normalized);
+            let p = oof.ngram[*i].clone();
             let f = m.fuse_scores(&p, z);
             let g = r.intent.index();
             n += 1;
@@ -131,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut cases = Vec::new();
         for (i, z, _) in &oof.rows {
             let r = &rows[*i];
-            let p = u.model().predict_normalized(&r.normalized);
+            let p = oof.ngram[*i].clone();
             let f = m.fuse_scores(&p, z);
             let cue =
                 xiaoan_intents::emergency::emergency_cue(&r.normalized.text, &r.normalized.pinyin);
@@ -219,7 +219,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             kp[*c] += ((s - sims[0].0) / tau).exp();
                         }
                         let t: f32 = kp.iter().sum();
-                        let p = u.model().predict_normalized(&r.normalized);
+                        let p = oof.ngram[*i].clone();
                         let fz = m.fuse_scores(&p, z);
                         let comb: Vec<f32> = fz
                             .iter()
@@ -243,7 +243,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut tops = Vec::new();
         for (i, z, _) in &oof.rows {
             let r = &rows[*i];
-            let p = u.model().predict_normalized(&r.normalized);
+            let p = oof.ngram[*i].clone();
             let f = m.fuse_scores(&p, z);
             let mut sorted = f.clone();
             sorted.sort_by(|a, b| b.total_cmp(a));

@@ -80,8 +80,9 @@ pub fn emergency_cue(text: &str, pinyin: &[String]) -> EmergencyCue {
             } else {
                 strong = true;
             }
-            // 中风过, 摔过: done before
-            if text[i + w.len()..].starts_with('过') {
+            // 中风过, 摔过: done before (but 抽过去, 晕过去: passing out now)
+            let rest = &text[i + w.len()..];
+            if rest.starts_with('过') && !rest.starts_with("过去") {
                 after_past = true;
             }
         }

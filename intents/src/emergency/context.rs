@@ -28,6 +28,14 @@ const PREVENTION_NEAR: &[&str] = &[
     "学一下",
     "学怎么",
     "教",
+    // a fear said in Cantonese or Min Nan (好惊跌亲, 真惊跋倒) and a supposition in Min Nan
+    // (若是火烧厝)
+    "好惊",
+    "真惊",
+    "惊跌",
+    "惊跋",
+    "若是",
+    "真要",
 ];
 
 /// Most characters between a [`PREVENTION_NEAR`] word and the hazard it is about.
@@ -105,6 +113,15 @@ pub(super) const SETTLED: &[&str] = &[
     "后遗症",
     "留下",
     "好几年",
+    // the day before yesterday; taken to hospital already (前天晕倒送医院了)
+    "前天",
+    "送医院了",
+    "送到医院了",
+    "住院了",
+    // a fire that is over (东西烧完了, 住都没得地方住)
+    "烧完了",
+    "没地方住",
+    "没有地方住",
     // a healed injury (烫伤的疤) and a lasting condition (胸口老是闷): a need
     "疤",
     "老是",
@@ -172,4 +189,12 @@ pub(super) const LASTING: &[&str] = &[
 
 /// Words that ask who answers for a danger that may come (真烧起来谁负责): a complaint
 /// about a hazard, read like an event in the past (the classifier must be very sure).
-pub(super) const CONSEQUENCE: &[&str] = &["谁负责", "谁来负责", "谁赔", "谁担责", "可怎么办"];
+pub(super) const CONSEQUENCE: &[&str] = &[
+    "谁负责",
+    "谁来负责",
+    "谁赔",
+    "谁担责",
+    "可怎么办",
+    "砸到人谁管",
+    "出了事谁管",
+];

@@ -9,7 +9,7 @@ use super::words::DENIED;
 const PEOPLE: &[&str] = &[
     "孩子", "小孩", "娃", "小人", "小囡", "细人", "儿子", "女儿", "孙子", "孙女", "外孙", "老人",
     "老头", "老太", "奶奶", "爷爷", "外婆", "外公", "老伴", "我妈", "我爸", "老母", "老父", "囝",
-    "仔",
+    "仔", "阿爷", "阿公", "阿婆", "阿嬷", "囡仔", "孙女",
 ];
 
 /// …and how one is lost.
@@ -27,7 +27,8 @@ const LOST: &[&str] = &[
 const LOST_GAP: usize = 6;
 
 /// Between a person and "lost", these make it a thing that is lost (孩子的卡不见了,
-/// 老人手机找不到了) or not a loss at all (眼睛看不见了).
+/// 老人手机找不到了) or not a loss at all (眼睛看不见了). The first, 的, only within
+/// [`LOST_GAP`]: further off it is part of the story (我爸早上出的门，到现在没回来).
 const LOST_THING: &[char] = &['的', '卡', '证', '本', '机', '钥', '包', '钱', '看', '票'];
 
 /// Ways a person is lost that may stand further from the person (小孩在小区里玩，一转眼人就
@@ -44,10 +45,20 @@ const LOST_FAR: &[&str] = &[
     "到处找不到",
     "哪里都找不到",
     "找了半天没找到",
+    "到现在没回",
+    "一转身人没了",
+    "一转身就不见",
+    "转身就不见",
+    // in dialects: 还呒没回来 (Wu), 成日都未返 (Cantonese), 无看见矣 (Min Nan)
+    "呒没回来",
+    "都未返",
+    "仲未返",
+    "无看见了",
+    "揣无",
 ];
 
 /// Most characters between a person and a [`LOST_FAR`] phrase.
-const LOST_FAR_GAP: usize = 12;
+const LOST_FAR_GAP: usize = 16;
 
 /// What follows 找不到人 when no one can be found to help (找不到人照顾), not a lost person.
 const NO_HELPER: &[&str] = &[
@@ -60,7 +71,11 @@ pub(super) fn lost_person(text: &str) -> bool {
             after.find(l).is_some_and(|j| {
                 let between = &after[..j];
                 between.chars().count() <= gap
-                    && !between.contains(LOST_THING)
+                    && !between.contains(if gap == LOST_FAR_GAP {
+                        &LOST_THING[1..]
+                    } else {
+                        LOST_THING
+                    })
                     && !between.contains('防')
                     // 走丢过 (1次): it happened before
                     && !after[j + l.len()..].starts_with('过')
@@ -92,6 +107,22 @@ struct Pair {
 }
 
 const PAIRS: &[Pair] = &[
+    // gas escaping: a hiss or a strong smell by the gas (煤气灶那边嘶嘶响，闻着很冲)
+    Pair {
+        first: &["煤气", "燃气", "天然气", "液化气"],
+        second: &[
+            "嘶嘶",
+            "很冲",
+            "好冲",
+            "味道好大",
+            "味好大",
+            "好大的味",
+            "一股味",
+        ],
+        gap: 10,
+        either_order: true,
+        unless: &["报警器", "以前", "上次"],
+    },
     Pair {
         first: &["叫", "喊", "敲门", "拍门"],
         second: &[
@@ -221,6 +252,12 @@ pub(super) fn stuck_in_lift(text: &str) -> bool {
         && !text.contains("上次")
         && !text.contains("经常")
         && !text.contains("老是")
+        && !text.contains("老坏")
+        // a supposition (万一有人关在里面怎么办): a complaint about the lift
+        && !STUCK
+            .iter()
+            .filter_map(|w| text.find(w))
+            .all(|i| prevented(&text[..i]))
 }
 
 /// Whether two parts of [`PAIRS`] occur close together and not as prevention or denied.

@@ -151,6 +151,47 @@ pub(super) const EMERGENCY_WORDS: &[&str] = &[
     "高烧抽",
     "发烧抽",
     "惊厥",
+    // not breathing, a blue face (宝宝不喘气了，嘴唇发青)
+    "不喘气",
+    "没喘气",
+    "嘴唇发青",
+    "嘴唇发紫",
+    // a knife drawn in a fight, screams (动了刀，有人在惨叫)
+    "动了刀",
+    "动刀了",
+    "动刀子",
+    "惨叫",
+    "几个人在打",
+    "围着打",
+    "踢门",
+    // followed home by a stranger (一路跟着我，现在就在门外)
+    "一路跟着我",
+    "一直跟着我",
+    "跟踪我",
+    // an electric shock, a robbery just now, a person crushed
+    "被电着",
+    "被电到",
+    "电着了",
+    "被人抢",
+    "抢了包",
+    "抢了我",
+    "砸在下面",
+    "压在下面",
+    "埋在下面",
+    // a sudden worst headache
+    "痛得要炸",
+    "疼得要炸",
+    // a stroke told in Min Nan (喙歪一爿: the mouth drooping)
+    "喙歪",
+    // a baby coming (孩子好像要出来了, 小囡要出来哉)
+    "孩子要出来",
+    "孩子好像要出来",
+    "孩子快出来",
+    "小囡要出来",
+    "小孩要出来",
+    "羊水破",
+    // bleeding told in Sichuanese (血流起了)
+    "血流起",
     "口吐白沫",
     "出血",
     "流血",
@@ -444,11 +485,28 @@ pub(super) const DENIED: &[&str] = &["没", "不是", "没有", "别"];
 /// before the words are matched: 打不着火 (a stove that will not light), 报警器 (an alarm
 /// to install), 腿脚不行了 (frailty, not collapse).
 pub(super) const NOT_EMERGENCY: &[&str] = &[
+    // a meter or a tank that has run out of gas (燃气表没气了), not a person
+    "表没气",
+    "燃气没气",
+    "煤气没气",
+    "罐没气",
+    // an alarm that detects a leak is a device (燃气泄漏报警器): masked before 报警器
+    "泄漏报警",
+    "泄露报警",
     "打不着火",
     "点不着火",
     "打不着",
     "点不着",
     "报警器",
+    // locked out, not trapped (每次都被关在门外)
+    "关在门外",
+    "关在外面",
+    // Hakka and Cantonese 落水 = to rain (天光日会落水无)
+    "会落水",
+    "落水无",
+    "落水冇",
+    "落水唔",
+    "落水吗",
     "报警的",
     "报警装置",
     "报警按钮",

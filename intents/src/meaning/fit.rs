@@ -122,11 +122,32 @@ pub fn train_meaning(
     let rows = rows()?;
     let texts: Vec<String> = rows.iter().map(|r| r.normalized.text.clone()).collect();
     let x = embed_all(emb, &texts)?;
-    let ng: Vec<Vec<f32>> = rows
-        .iter()
-        .map(|r| ngram.predict(&crate::features::features(&r.normalized)))
-        .collect();
     let (base, res) = training_lines()?;
+    // the n-gram model learns the residents' lines too: each fold of them is scored by an
+    // n-gram model trained without that fold, so the fusion is fitted on out-of-fold
+    // scores of both models
+    let fold = folds(res.len());
+    let mut ng: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|r| match r.resident {
+            Some(_) => Vec::new(),
+            None => ngram.predict(&crate::features::features(&r.normalized)),
+        })
+        .collect();
+    for f in 0..FOLDS {
+        let keep: Vec<&crate::train::Example> = res
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| fold[*i] != f)
+            .map(|(_, e)| e)
+            .collect();
+        let m = crate::train::train_with(&keep, crate::train::SEED)?;
+        for (r, p) in rows.iter().zip(ng.iter_mut()) {
+            if r.resident.is_some_and(|i| fold[i] == f) {
+                *p = m.predict(&crate::features::features(&r.normalized));
+            }
+        }
+    }
     train_from(
         hp,
         &emb.identity(),
@@ -311,6 +332,9 @@ pub struct OutOfFold {
     /// For each training row of a residents' line: (row index, meaning logits by a model
     /// that never saw the line, its fold).
     pub rows: Vec<(usize, Vec<f32>, usize)>,
+    /// The n-gram model's probabilities of every training row, by row index: for a
+    /// residents' line, by a model that never saw it.
+    pub ngram: Vec<Vec<f32>>,
 }
 
 /// Fold of each of `n` lines: a fixed shuffle of [`crate::train::SEED`], dealt round.
@@ -393,6 +417,9 @@ pub fn train_from(
             fusion_bias: c,
             data_hash,
         },
-        OutOfFold { rows: oof },
+        OutOfFold {
+            rows: oof,
+            ngram: ngram.to_vec(),
+        },
     ))
 }

@@ -9,11 +9,11 @@
 //!
 //! Training lines: `data/train.tsv` (expanded as for the n-gram model) and
 //! `data/train-residents.tsv` (needs, situations, half-sentences, elderly and dialect
-//! phrasing written independently of the tests). The n-gram model never sees the
-//! residents' lines, so they serve as its held-out lines when the fusion is fitted: in
-//! [`FOLDS`] folds, a meaning model trained on `train.tsv` and the other folds scores
-//! each fold; the fusion weights and temperature that minimise the negative
-//! log-likelihood of those out-of-fold scores are kept; the shipped model is then
+//! phrasing written independently of the tests). Both models learn the residents' lines,
+//! and the fusion is fitted on out-of-fold scores of them: in [`FOLDS`] folds, a meaning
+//! model and an n-gram model trained on `train.tsv` and the other folds score each fold;
+//! the fusion weights and temperature that minimise the negative log-likelihood of those
+//! out-of-fold scores are kept; the shipped model is then
 //! trained on all lines. Full-batch gradient descent from zeros: no randomness but the
 //! fold assignment, which is fixed by [`crate::train::SEED`].
 //!
@@ -230,7 +230,7 @@ pub fn data_hash(base: &[Example], residents: &[Example], identity: &str) -> [u8
     h.update(identity.as_bytes());
     h.update(
         format!(
-            "v{VERSION} l2={L2} steps={STEPS} lr={LEARNING_RATE} m={MOMENTUM} folds={FOLDS} \
+            "v{VERSION} ngram-oof l2={L2} steps={STEPS} lr={LEARNING_RATE} m={MOMENTUM} folds={FOLDS} \
              floor={CLASS_WEIGHT_FLOOR} noisy={NOISY_COPIES}x{NOISY_WEIGHT} rates={NOISE_RATES:?}\n"
         )
         .as_bytes(),

@@ -85,10 +85,20 @@ fn fit_temperature(m: &Model, rows: &[(Vec<(u32, f32)>, usize)]) -> f32 {
     best.1
 }
 
-/// Trains the intent model on all training examples (and their noisy copies), with the
-/// temperature fitted on a held-out fifth first. Reproducible for a given seed.
+/// Trains the intent model on all training examples and the residents' lines
+/// (`data/train-residents.tsv`), and their noisy copies, with the temperature fitted on a
+/// held-out fifth first. Reproducible for a given seed.
 pub fn train(seed: u64) -> Result<Model> {
-    let all: Vec<&Example> = examples().iter().collect();
+    let residents = crate::data::residents()?;
+    let extra: Vec<&Example> = residents.iter().collect();
+    train_with(&extra, seed)
+}
+
+/// Trains as [`train`] does on the training examples plus `extra` lines (the meaning
+/// model's fusion is fitted with n-gram models that never saw the residents' fold they
+/// score).
+pub fn train_with(extra: &[&Example], seed: u64) -> Result<Model> {
+    let all: Vec<&Example> = examples().iter().chain(extra.iter().copied()).collect();
     if all.is_empty() {
         return Err(Error::Model("no training examples".into()));
     }

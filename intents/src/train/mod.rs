@@ -20,7 +20,7 @@ pub use crate::data::{
     check_data, examples, heldout, services, speech_dev, speech_heldout, Example,
 };
 #[cfg(feature = "train")]
-pub use fit::{cross_validate, train, write_model};
+pub use fit::{cross_validate, train, train_with, write_model};
 #[cfg(feature = "train")]
 pub use noise::{noisy, NOISE_RATE};
 pub use report::{evaluate, Prediction, Report};
