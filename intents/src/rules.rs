@@ -11,6 +11,11 @@ pub(crate) fn emergency(text: &str, pinyin: &[String]) -> bool {
 
 /// Normalised forms of yes (after dialect mapping: 係呀 → 是, 要得 → 好的, 对额 → 对的).
 const YES: &[&str] = &[
+    // 有 answers a 有没有 question (现在有没有人有危险？)
+    "有",
+    "有的",
+    "有啊",
+    "有呀",
     "对",
     "对的",
     "是",

@@ -206,7 +206,17 @@ impl Understander {
     pub fn classify(&self, n: &Normalized, ctx: &Context, entities: &[Entity]) -> IntentResult {
         let probs = self.probabilities(n);
         let cue = crate::emergency::emergency_cue(&n.text, &n.pinyin);
-        let call = crate::emergency::emergency_call(&cue, probs[Intent::Emergency.index()]);
+        let p_em = probs[Intent::Emergency.index()];
+        let mut call = crate::emergency::emergency_call(&cue, p_em);
+        // An answer to a form's question (还没起: the baby has no name yet) that names no
+        // emergency is guessed to be one only when the classifier is as sure as it must be
+        // of words in the past: a short answer shares its few characters with many lines.
+        if call == crate::emergency::EmergencyCall::Classifier
+            && matches!(ctx.awaiting, Awaiting::Slot(_))
+            && p_em < crate::emergency::SETTLED_EMERGENCY_MIN
+        {
+            call = crate::emergency::EmergencyCall::No;
+        }
         let mut ranked: Vec<(Intent, f32)> = Intent::ALL.iter().copied().zip(probs).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         if call == crate::emergency::EmergencyCall::No && ranked[0].0 == Intent::Emergency {

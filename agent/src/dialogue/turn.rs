@@ -19,8 +19,8 @@ pub(super) struct TurnReading {
     has_value: bool,
     /// No form is being filled: a weak reading may be a misheard guide question.
     open: bool,
-    /// A command may break into the flow: no form is open, or the command is confident,
-    /// sure, and holds no value of the kind awaited.
+    /// A command may break into the flow: nothing is pending, or no form is open and the
+    /// command is sure, or it is confident, sure, and holds no value of the kind awaited.
     may_interrupt: bool,
     /// The emergency question ("您是遇到急事了吗") waits for its answer.
     asking_emergency: bool,
@@ -58,7 +58,9 @@ impl Agent {
             cmd: Command::from(u.intent.intent),
             has_value,
             open,
-            may_interrupt: open
+            // with a question of a flow pending (您是想A，还是想B？), an unsure command is
+            // no reason to leave it: the words may answer it (后面那个, read as "repeat")
+            may_interrupt: (open && (matches!(s.flow, Flow::Idle) || !u.intent.unsure))
                 || (u.intent.confidence >= INTERRUPT_CONFIDENCE && !u.intent.unsure && !has_value),
             asking_emergency: matches!(s.flow, Flow::ConfirmEmergency { .. }),
         }

@@ -230,7 +230,7 @@ pub fn data_hash(base: &[Example], residents: &[Example], identity: &str) -> [u8
     h.update(identity.as_bytes());
     h.update(
         format!(
-            "v{VERSION} ngram-oof l2={L2} steps={STEPS} lr={LEARNING_RATE} m={MOMENTUM} folds={FOLDS} \
+            "v{VERSION} ngram-oof-r2 l2={L2} steps={STEPS} lr={LEARNING_RATE} m={MOMENTUM} folds={FOLDS} \
              floor={CLASS_WEIGHT_FLOOR} noisy={NOISY_COPIES}x{NOISY_WEIGHT} rates={NOISE_RATES:?}\n"
         )
         .as_bytes(),

@@ -27,12 +27,26 @@ const LEARNING_RATE: f32 = 0.8;
 /// L2 penalty per update on the active weights.
 const L2: f32 = 1e-5;
 
+/// Noisy copies of each residents' line: fewer and lighter than the training examples'
+/// (most of them are service questions, and many heavily garbled copies of them teach
+/// the model that any garble is a service question: 分秀爱 read as one at 0.86).
+const RESIDENT_NOISY_COPIES: usize = 4;
+
 /// Feature rows (features, class) of `examples` plus their noisy copies.
 fn rows(examples: &[&Example], rng: &mut ChaCha8Rng) -> Vec<(Vec<(u32, f32)>, usize)> {
-    let mut out = Vec::with_capacity(examples.len() * (1 + NOISY_COPIES));
+    rows_with(examples, NOISY_COPIES, rng)
+}
+
+/// Feature rows of `examples` plus `copies` noisy copies of each.
+fn rows_with(
+    examples: &[&Example],
+    copies: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<(Vec<(u32, f32)>, usize)> {
+    let mut out = Vec::with_capacity(examples.len() * (1 + copies));
     for e in examples {
         out.push((features(&normalize(&e.text)), e.intent.index()));
-        for k in 0..NOISY_COPIES {
+        for k in 0..copies {
             let rate = NOISE_RATES[k % NOISE_RATES.len()];
             let mut t = noisy(&e.text, rate, rng);
             if rng.random_bool(TRUNCATE) {
@@ -98,7 +112,9 @@ pub fn train(seed: u64) -> Result<Model> {
 /// model's fusion is fitted with n-gram models that never saw the residents' fold they
 /// score).
 pub fn train_with(extra: &[&Example], seed: u64) -> Result<Model> {
-    let all: Vec<&Example> = examples().iter().chain(extra.iter().copied()).collect();
+    let base: Vec<&Example> = examples().iter().collect();
+    let n_base = base.len();
+    let all: Vec<&Example> = base.into_iter().chain(extra.iter().copied()).collect();
     if all.is_empty() {
         return Err(Error::Model("no training examples".into()));
     }
@@ -106,13 +122,21 @@ pub fn train_with(extra: &[&Example], seed: u64) -> Result<Model> {
     let mut order: Vec<usize> = (0..all.len()).collect();
     order.shuffle(&mut rng);
     let cut = all.len() / 5;
-    let cal: Vec<&Example> = order[..cut].iter().map(|&i| all[i]).collect();
-    let fit_part: Vec<&Example> = order[cut..].iter().map(|&i| all[i]).collect();
-    let mut fit_rows = rows(&fit_part, &mut rng);
-    let cal_rows = rows(&cal, &mut rng);
+    // rows of the indexed lines: the training examples' noisy copies, or the residents'
+    let rows_of = |idx: &[usize], rng: &mut ChaCha8Rng| {
+        let (b, e): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| i < n_base);
+        let b: Vec<&Example> = b.iter().map(|&i| all[i]).collect();
+        let e: Vec<&Example> = e.iter().map(|&i| all[i]).collect();
+        let mut r = rows(&b, rng);
+        r.extend(rows_with(&e, RESIDENT_NOISY_COPIES, rng));
+        r
+    };
+    let mut fit_rows = rows_of(&order[cut..], &mut rng);
+    let cal_rows = rows_of(&order[..cut], &mut rng);
     let probe = fit(&mut fit_rows, &mut rng);
     let t = fit_temperature(&probe, &cal_rows);
-    let mut all_rows = rows(&all, &mut rng);
+    let every: Vec<usize> = (0..all.len()).collect();
+    let mut all_rows = rows_of(&every, &mut rng);
     let mut m = fit(&mut all_rows, &mut rng);
     m.temperature = t;
     Ok(m)

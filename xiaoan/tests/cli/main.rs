@@ -210,7 +210,7 @@ fn chat_jsonl(home: &Path, lines: &[&str]) -> Vec<serde_json::Value> {
 #[test]
 fn chat_jsonl_reports_the_reading_acted_on() {
     let d = tempfile::tempdir().unwrap();
-    let lines = chat_jsonl(d.path(), &["门禁刷怖慨了", "社保卡怎么办"]);
+    let lines = chat_jsonl(d.path(), &["闷禁", "社保卡怎么办"]);
     assert_eq!(lines.len(), 2);
     let guess = &lines[0];
     assert_eq!(guess["intent"], "service.query", "{guess}");
