@@ -355,36 +355,32 @@ mod tests {
         };
         let s = score(&u, &lines, None);
         println!("== with meaning\n{s}");
-        // not yet the targets (0.95 / 0.93): measured 0.938 overall, 0.908 Mandarin
-        // (0.928 / 0.897 before the Sichuanese markers and the residents' lines of #19)
-        assert!(s.intent.rate() >= 0.93, "overall {}", s.intent);
-        assert!(s.dialect_accuracy("cmn").unwrap() >= 0.90, "Mandarin");
-        // every dialect >= 0.90: met
+        // the targets, met: measured 0.970 overall, 0.969 Mandarin (0.938 / 0.908 before
+        // the n-gram model learned the residents' lines, session 15)
+        assert!(s.intent.rate() >= 0.95, "overall {}", s.intent);
+        assert!(s.dialect_accuracy("cmn").unwrap() >= 0.93, "Mandarin");
+        // every dialect >= 0.90: met (lowest wuu-sh 0.939)
         for d in DIALECTS.iter().skip(1) {
             let a = s.dialect_accuracy(d).unwrap();
             assert!(a >= 0.90, "{d}: {a}");
         }
-        // emergency recall: target 1.0, measured 35/37
-        assert!(
-            s.emergency_recall.hit + 2 >= s.emergency_recall.n,
+        // emergency recall 1.0: met (37/37)
+        assert_eq!(
+            s.emergency_recall.hit, s.emergency_recall.n,
             "{}",
             s.emergency_recall
         );
-        // no emergency read into a need line: target 0, measured 1 of 252
+        // no emergency read into a need line: met (0 of 252; 0 of all 466 non-emergency)
         assert!(s.false_emergency_needs.n >= 200);
-        assert!(
-            s.false_emergency_needs.hit <= 1,
-            "{}",
-            s.false_emergency_needs
-        );
-        assert!(s.false_emergency.hit <= 1, "{}", s.false_emergency);
+        assert_eq!(s.false_emergency_needs.hit, 0, "{}", s.false_emergency_needs);
+        assert_eq!(s.false_emergency.hit, 0, "{}", s.false_emergency);
         // dialect identification: every dialect but Sichuanese >= 0.9 (met); Sichuanese
-        // measured 0.794 (0.746 before a marked text stopped going to Mandarin on n-gram
-        // counts; its written forms share most words with Mandarin); a marker-free
-        // Mandarin line stays Mandarin
+        // measured 0.873 (0.794 before the markers of session 15): what is left are lines
+        // whose only sign is a particle colloquial Mandarin also ends on (…嘛); a
+        // marker-free Mandarin line stays Mandarin
         for d in DIALECTS.iter().skip(1) {
             let a = s.dialect_id[*d].rate();
-            let floor = if *d == "cmn-sc" { 0.79 } else { 0.9 };
+            let floor = if *d == "cmn-sc" { 0.87 } else { 0.9 };
             assert!(a >= floor, "dialect id {d}: {a}");
         }
         assert!(

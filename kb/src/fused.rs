@@ -217,7 +217,8 @@ mod tests {
     fn frozen_set_retrieval() {
         // issue #19: the right guide item in the top three >= 0.97 on the frozen set and
         // >= 0.9 on speech transcripts. Measured with the committed models:
-        // frozen 0.944 (the term-and-sound retriever alone: 0.869), espeak-ng speech
+        // frozen 0.977 (0.944 before the residents' lines were passages; the
+        // term-and-sound retriever alone: 0.869), espeak-ng speech
         // transcripts 0.562 (alone: 0.646; Whisper base on espeak-ng has a CER near
         // 0.75, and the neural-voice transcripts of the target are not in the repo).
         // With the residents' lines as passages (session 15) the speech transcripts
@@ -234,7 +235,7 @@ mod tests {
         }
         let frozen = &sets[0].1;
         assert_eq!(frozen.guide_top3.n, 306);
-        assert!(frozen.guide_top3.rate() >= 0.94, "{}", frozen.guide_top3);
+        assert!(frozen.guide_top3.rate() >= 0.97, "{}", frozen.guide_top3);
         let speech = &sets[2].1;
         assert_eq!(speech.guide_top3.n, 48);
         assert!(speech.guide_top3.rate() >= 0.54, "{}", speech.guide_top3);

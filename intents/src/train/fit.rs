@@ -27,7 +27,7 @@ const LEARNING_RATE: f32 = 0.8;
 /// L2 penalty per update on the active weights.
 const L2: f32 = 1e-5;
 
-/// Noisy copies of each residents' line: fewer and lighter than the training examples'
+/// Noisy copies of each residents' line: fewer than the training examples'
 /// (most of them are service questions, and many heavily garbled copies of them teach
 /// the model that any garble is a service question: 分秀爱 read as one at 0.86).
 const RESIDENT_NOISY_COPIES: usize = 4;
