@@ -372,7 +372,11 @@ mod tests {
         );
         // no emergency read into a need line: met (0 of 252; 0 of all 466 non-emergency)
         assert!(s.false_emergency_needs.n >= 200);
-        assert_eq!(s.false_emergency_needs.hit, 0, "{}", s.false_emergency_needs);
+        assert_eq!(
+            s.false_emergency_needs.hit, 0,
+            "{}",
+            s.false_emergency_needs
+        );
         assert_eq!(s.false_emergency.hit, 0, "{}", s.false_emergency);
         // dialect identification: every dialect but Sichuanese >= 0.9 (met); Sichuanese
         // measured 0.873 (0.794 before the markers of session 15): what is left are lines
