@@ -56,9 +56,7 @@ pub fn residents_asks() -> &'static [(String, String)] {
             .into_iter()
             .filter_map(|e| {
                 let id = e.service?;
-                let g = xiaoan_intents::identify_dialect(&e.text);
-                let d = if g.marked { g.code } else { "" };
-                let t = xiaoan_intents::normalize_with_dialect(&e.text, d).text;
+                let t = xiaoan_intents::meaning::normalized(&e.text).text;
                 (!t.trim().is_empty()).then_some((id, t))
             })
             .collect()

@@ -247,7 +247,7 @@ pub fn data_hash(base: &[Example], residents: &[Example], identity: &str) -> [u8
 
 /// An utterance as the classifiers read it (as [`crate::Understander`] does with no
 /// session dialect): dialect words mapped to Mandarin when a dialect is marked.
-pub(crate) fn normalized(text: &str) -> crate::Normalized {
+pub fn normalized(text: &str) -> crate::Normalized {
     let g = crate::identify_dialect(text);
     let d = if g.marked { g.code } else { "" };
     crate::normalize_with_dialect(text, d)
