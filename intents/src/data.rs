@@ -226,6 +226,8 @@ pub(crate) struct Marker {
     pub(crate) dialects: Vec<usize>,
     /// Its weight as evidence.
     pub(crate) weight: f32,
+    /// Written with a trailing `$`: it counts only at the end of a clause (迈$, 得不$).
+    pub(crate) clause_final: bool,
 }
 
 fn parse_markers(text: &str) -> Result<Vec<Marker>> {
@@ -253,6 +255,10 @@ fn parse_markers(text: &str) -> Result<Vec<Marker>> {
         let weight = weight
             .parse()
             .map_err(|_| err(format!("bad weight {weight:?}")))?;
+        let (form, clause_final) = match form.strip_suffix('$') {
+            Some(f) => (f, true),
+            None => (form, false),
+        };
         if form.is_empty() {
             return Err(err("empty marker".into()));
         }
@@ -260,6 +266,7 @@ fn parse_markers(text: &str) -> Result<Vec<Marker>> {
             form: form.to_string(),
             dialects,
             weight,
+            clause_final,
         });
     }
     Ok(out)
