@@ -232,6 +232,8 @@ pub(crate) struct Marker {
 
 fn parse_markers(text: &str) -> Result<Vec<Marker>> {
     let mut out = Vec::new();
+    // A form listed twice would only ever match as its first entry.
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for (line, l) in content_lines(text) {
         let err = |reason: String| Error::Data {
             file: "lexicons/markers.tsv".into(),
@@ -261,6 +263,14 @@ fn parse_markers(text: &str) -> Result<Vec<Marker>> {
         };
         if form.is_empty() {
             return Err(err("empty marker".into()));
+        }
+        if let Some(first) = seen.insert(
+            format!("{form}{}", if clause_final { "$" } else { "" }),
+            line,
+        ) {
+            return Err(err(format!(
+                "marker {form:?} is already listed on line {first}; list its dialects together"
+            )));
         }
         out.push(Marker {
             form: form.to_string(),
@@ -327,7 +337,18 @@ mod tests {
         assert!(ok[0].noisy);
         assert_eq!(ok[0].service.as_deref(), Some("social-card"));
         assert!(parse_markers("侬\twuu-sh\t3.0").is_ok());
-        for bad in ["侬\twuu\t3.0", "侬\twuu-sh\tx", "侬\twuu-sh", "\twuu-sh\t1"] {
+        // a clause-final form and the plain one are two markers; a form listed twice is not
+        let two = parse_markers("迈\tcmn-sc\t1.0\n迈$\tcmn-sc\t2.0").unwrap();
+        assert!(!two[0].clause_final && two[1].clause_final && two[1].form == "迈");
+        let e = parse_markers("侬\twuu-sh\t3.0\n侬\twuu-sz\t1.0").unwrap_err();
+        assert!(e.to_string().contains("already listed on line 1"), "{e}");
+        for bad in [
+            "侬\twuu\t3.0",
+            "侬\twuu-sh\tx",
+            "侬\twuu-sh",
+            "\twuu-sh\t1",
+            "$\tcmn-sc\t1",
+        ] {
             assert!(parse_markers(bad).is_err(), "{bad}");
         }
     }
