@@ -195,11 +195,9 @@ pub fn identify_dialect(text: &str) -> DialectGuess {
 }
 
 fn guess_with(m: &Model, text: &str, unmarked_bonus: f32) -> DialectGuess {
-    // 係 is a strong Cantonese/Hakka marker before conversion (系 afterwards is ambiguous).
-    let raw_bonus = if text.contains('係') { 2.0 } else { 0.0 };
     let folded = fold(text);
     let (marks, marked) = marker_scores_with(m, text, &folded);
-    let marked = marked && marks.iter().skip(1).any(|&s| s >= MARKED_AT) || raw_bonus > 0.0;
+    let marked = marked && marks.iter().skip(1).any(|&s| s >= MARKED_AT);
     let gs = grams(&folded);
     let mut nb = [0f32; 7];
     for g in &gs {
@@ -212,10 +210,6 @@ fn guess_with(m: &Model, text: &str, unmarked_bonus: f32) -> DialectGuess {
     let mut logits = [0f32; 7];
     for d in 0..7 {
         logits[d] = marks[d] + NGRAM_WEIGHT * nb[d] / n.sqrt();
-    }
-    if raw_bonus > 0.0 {
-        logits[3] += raw_bonus;
-        logits[6] += raw_bonus * 0.5;
     }
     if !marked {
         // Weak dialect evidence (a 嘛, a 哦) does not mark the text, but it lowers the
