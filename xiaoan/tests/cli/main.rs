@@ -7,6 +7,8 @@ mod records;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use xiaoan_agent::route;
+
 fn xiaoan(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xiaoan"))
         .args(args)
@@ -215,8 +217,16 @@ fn chat_jsonl_reports_the_reading_acted_on() {
     let guess = &lines[0];
     assert_eq!(guess["intent"], "service.query", "{guess}");
     assert_eq!(guess["guessed_from_guide"], true, "{guess}");
-    assert_ne!(guess["classifier"]["intent"], "service.query", "{guess}");
-    assert_eq!(guess["classifier"]["unsure"], true, "{guess}");
+    // the classifier's own reading beside it: not a guide question, and weak enough for
+    // the guide to decide (unsure, or an "out of scope" below what the guide may override;
+    // the retrained models of session 16 read 闷禁 as out of scope at 0.56, no longer unsure)
+    let c = &guess["classifier"];
+    assert_ne!(c["intent"], "service.query", "{guess}");
+    let conf = c["confidence"].as_f64().unwrap() as f32;
+    let weak = c["unsure"] == true
+        || conf < route::GUESS_BELOW
+        || (c["intent"] == "out_of_scope" && conf < route::GUESS_OUT_OF_SCOPE_BELOW);
+    assert!(weak, "{guess}");
     assert_eq!(guess["flow"], "clarify", "asked before answering: {guess}");
     let clear = &lines[1];
     assert_eq!(clear["intent"], "service.query", "{clear}");
