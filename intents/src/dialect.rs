@@ -3,9 +3,12 @@
 //! Markers (`lexicons/markers.tsv`) are words that only (or mostly) one dialect writes:
 //! 侬/阿拉/伐 (Shanghainese), 倷/哪亨/哉 (Suzhou), 唔/係/冇/喺/嘅 (Cantonese), 欲/按怎/佗位/阮
 //! (Min Nan), 啥子/咋个/莫得 (Sichuanese), 𠊎/仰般/麼个 (Hakka). The n-gram model is a naive
-//! Bayes over character 1–2 grams of the project's dialect examples (`data/train.tsv`) and
-//! lexicon forms, counted when first used: a deterministic build from the embedded data
-//! (no randomness, nothing trained ahead). Without any marker the answer is Mandarin.
+//! Bayes over character 1–2 grams of the project's examples (`data/train.tsv`, the
+//! residents' lines) and lexicon forms, counted when first used: a deterministic build
+//! from the embedded data (no randomness, nothing trained ahead). Unmarked text carries a
+//! Mandarin prior, which weak markers (a 嘛, a 哦) lower in proportion; the n-gram model
+//! can still outweigh it, but only a marked text ([`DialectGuess::marked`]) changes
+//! normalisation or a session's dialect.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
